@@ -1,0 +1,5 @@
+"""`python -m poam` runs the command line."""
+
+from poam.cli import main
+
+main()

@@ -1,0 +1,384 @@
+"""The `poam` command line: a thin shell over the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from poam import __version__
+from poam.domain.policy import POLICIES
+from poam.errors import InputError, PoamError
+from poam.parsers.registry import parsers
+from poam.services import audit, exporting, kev, systems
+from poam.services.importer import ImportResult, import_file
+from poam.services.items import STATUSES, item_json, list_items
+from poam.store.db import open_db
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INTERNAL = 3
+
+
+def _err(message: str) -> None:
+    click.echo(f"poam: error: {message}", err=True)
+
+
+class _Group(click.Group):
+    """Turns poam's errors into one line on stderr and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PoamError as exc:
+            _err(str(exc))
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except BrokenPipeError:  # `poam items | head`: stop quietly
+            sys.stderr.close()
+            ctx.exit(0)
+        except Exception as exc:  # a bug: say so plainly, show the trace only when asked
+            if os.environ.get("POAM_DEBUG"):
+                raise
+            _err(f"internal error ({type(exc).__name__}: {exc}); set POAM_DEBUG=1 for the trace")
+            ctx.exit(EXIT_INTERNAL)
+
+
+def db_option(f: F) -> F:
+    """`--db` on every command (the group-level one works too)."""
+    return click.option(
+        "--db",
+        "db",
+        metavar="PATH|URL",
+        help="SQLite file or SQLAlchemy URL (default: $POAM_DB or ./poam.db).",
+    )(f)
+
+
+def system_option(f: F) -> F:
+    """`--system NAME`, needed only when the database holds several systems."""
+    return click.option("--system", "system", metavar="NAME", help="System to work on.")(f)
+
+
+def _engine(ctx: click.Context, db: str | None) -> Engine:
+    target = db or ctx.find_root().params.get("db")
+    return open_db(target)
+
+
+def _console() -> Console:
+    """A console for tables: as wide as the terminal, or wide enough when output is piped."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@db_option
+@click.version_option(__version__, prog_name="poam")
+def cli(db: str | None) -> None:
+    """Build and keep a security Plan of Action and Milestones (POA&M)."""
+
+
+@cli.group("system")
+def system_group() -> None:
+    """Add and list systems (authorization boundaries)."""
+
+
+@system_group.command("add")
+@click.argument("name")
+@click.option(
+    "--impact",
+    type=click.Choice(["low", "moderate", "high"], case_sensitive=False),
+    default="moderate",
+    show_default=True,
+    help="FIPS 199 impact level.",
+)
+@click.option("--org", help="Organization (the CSP), shown in the workbook header.")
+@click.option(
+    "--policy",
+    type=click.Choice(sorted(POLICIES)),
+    default="fedramp-rev5",
+    show_default=True,
+    help="Remediation policy that sets deadlines.",
+)
+@click.option("--id-prefix", default="V-", show_default=True, help="POA&M id prefix.")
+@click.option("--fedramp-id", help="FedRAMP package id (OSCAL system-id).")
+@click.option("--poc", help="Default point of contact for new items.")
+@click.option("--service", "services", multiple=True, help="Service name (repeat for several).")
+@db_option
+@click.pass_context
+def system_add(
+    ctx: click.Context,
+    name: str,
+    impact: str,
+    org: str | None,
+    policy: str,
+    id_prefix: str,
+    fedramp_id: str | None,
+    poc: str | None,
+    services: tuple[str, ...],
+    db: str | None,
+) -> None:
+    """Add a system named NAME."""
+    info = systems.add_system(
+        _engine(ctx, db),
+        name,
+        audit.default_actor(),
+        impact=impact,
+        org=org,
+        policy=policy,
+        id_prefix=id_prefix,
+        fedramp_id=fedramp_id,
+        point_of_contact=poc,
+        service_names="\n".join(services) or None,
+    )
+    click.echo(f"added system {info.name} ({info.impact} impact, policy {info.policy}, ids {info.id_prefix}<n>)")
+
+
+@system_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def system_list(ctx: click.Context, as_json: bool, db: str | None) -> None:
+    """List the systems with their open and closed item counts."""
+    found = systems.list_systems(_engine(ctx, db))
+    if as_json:
+        _json([asdict(s) for s in found])
+        return
+    if not found:
+        click.echo("no systems yet: import a scan or run `poam system add NAME`")
+        return
+    table = Table("Name", "Impact", "Policy", "Org", "Open", "Closed")
+    for s in found:
+        table.add_row(s.name, s.impact, s.policy, s.org or "", str(s.open_items), str(s.closed_items))
+    _console().print(table)
+
+
+def _describe(r: ImportResult) -> str:
+    if r.duplicate:
+        return f"{r.source}: already imported (same SHA-256); nothing changed"
+    window = r.ended_at.date().isoformat() if r.ended_at else "no date"
+    return (
+        f"{r.source}: {r.format}, {r.tool} scan of {window}: {r.assets_covered} assets, {r.results} results "
+        f"({r.informational} informational); findings {r.new_findings} new, {r.fixed_findings} fixed, "
+        f"{r.reopened_findings} reopened; items {r.items_opened} opened, {r.items_closed} closed"
+    )
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@system_option
+@click.option("--format", "format_id", metavar="ID", help="Skip detection and read as this format (see `formats`).")
+@click.option(
+    "--scan-date",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Scan time to use when a file gives none.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def import_cmd(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    system: str | None,
+    format_id: str | None,
+    scan_date: dt.datetime | None,
+    as_json: bool,
+    db: str | None,
+) -> None:
+    """Import scan files, each in its own transaction.
+
+    A bad file is reported on one line and leaves the database as it was; the other files
+    are still imported, and the exit status is 2.
+    """
+    engine = _engine(ctx, db)
+    actor = audit.default_actor()
+    results: list[ImportResult] = []
+    failed = False
+    show_bar = sys.stderr.isatty() and not as_json
+    for path in files:
+        try:
+            if show_bar and path.is_file():
+                result = _with_progress(engine, path, system, format_id, scan_date, actor)
+            else:
+                result = import_file(engine, path, system=system, format_id=format_id, scan_date=scan_date, actor=actor)
+        except InputError as exc:
+            _err(str(exc))
+            failed = True
+            continue
+        results.append(result)
+        if not as_json:
+            click.echo(_describe(result))
+    if as_json:
+        _json([asdict(r) for r in results])
+    if failed:
+        ctx.exit(2)
+
+
+def _with_progress(
+    engine: Engine, path: Path, system: str | None, format_id: str | None, scan_date: dt.datetime | None, actor: str
+) -> ImportResult:
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(path.name[:40], total=path.stat().st_size)
+        return import_file(
+            engine,
+            path,
+            system=system,
+            format_id=format_id,
+            scan_date=scan_date,
+            actor=actor,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+
+
+@cli.command("items")
+@system_option
+@click.option("--status", type=click.Choice(STATUSES), default="open", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def items_cmd(ctx: click.Context, system: str | None, status: str, as_json: bool, db: str | None) -> None:
+    """List POA&M items."""
+    _info, found = list_items(_engine(ctx, db), system, status)
+    if as_json:
+        _json([item_json(i) for i in found])
+        return
+    table = Table("POA&M ID", "Status", "Risk", "Detected", "Due", "KEV", "Assets", "Detector", "Id", "Weakness")
+    for i in found:
+        table.add_row(
+            i.poam_id,
+            i.status.value,
+            i.original_risk.fedramp.value,
+            i.detection_date.isoformat(),
+            i.scheduled_completion_date.isoformat(),
+            "yes" if i.kev else "",
+            str(len(i.assets)),
+            i.detector_source,
+            i.source_identifier,
+            i.weakness_name,
+        )
+    _console().print(table)
+    click.echo(f"{len(found)} {status if status != 'all' else ''} item(s)".replace("  ", " "))
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Write deliverables: the FedRAMP workbook or the OSCAL POA&M."""
+
+
+@export_group.command("fedramp")
+@click.argument("out", type=click.Path(path_type=Path))
+@system_option
+@click.option("--date", "poam_date", type=click.DateTime(["%Y-%m-%d"]), help="POAM Date in the header (default today).")
+@db_option
+@click.pass_context
+def export_fedramp(
+    ctx: click.Context, out: Path, system: str | None, poam_date: dt.datetime | None, db: str | None
+) -> None:
+    """Write the FedRAMP POA&M workbook (.xlsx) to OUT."""
+    result = exporting.export_fedramp(
+        _engine(ctx, db), out, system, audit.default_actor(), poam_date.date() if poam_date else None
+    )
+    parts = ", ".join(f"{n} {k}" for k, n in result.detail.items())
+    click.echo(f"wrote {out} ({parts})")
+
+
+@export_group.command("oscal")
+@click.argument("out", type=click.Path(path_type=Path))
+@system_option
+@click.option("--no-validate", is_flag=True, help="Skip the check against the NIST OSCAL schema.")
+@db_option
+@click.pass_context
+def export_oscal(ctx: click.Context, out: Path, system: str | None, no_validate: bool, db: str | None) -> None:
+    """Write the OSCAL 1.1.2 POA&M (.json) to OUT, validated against the NIST schema."""
+    result = exporting.export_oscal(_engine(ctx, db), out, system, audit.default_actor(), validate=not no_validate)
+    click.echo(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
+
+
+@cli.command("summary")
+@system_option
+@click.option("--date", "today", type=click.DateTime(["%Y-%m-%d"]), help="Day to judge lateness on (default today).")
+@click.option("--out", type=click.Path(path_type=Path), help="Also write the summary to this file.")
+@db_option
+@click.pass_context
+def summary_cmd(
+    ctx: click.Context, system: str | None, today: dt.datetime | None, out: Path | None, db: str | None
+) -> None:
+    """Print a short summary: open items by risk, late items, KEV items."""
+    text = exporting.summary_text(exporting.summarize(_engine(ctx, db), system, today.date() if today else None))
+    if out:
+        out.write_text(text, encoding="utf-8")
+    click.echo(text, nl=False)
+
+
+@cli.command("formats")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def formats_cmd(as_json: bool) -> None:
+    """List the input formats poam reads."""
+    found = parsers()
+    if as_json:
+        _json(
+            [
+                {"id": p.id, "name": p.name, "maps_to": p.maps_to, "closes_by_coverage": p.closes_by_coverage}
+                for p in found.values()
+            ]
+        )
+        return
+    table = Table("Id", "Format", "Findings map to")
+    for p in found.values():
+        table.add_row(p.id, p.name, p.maps_to)
+    _console().print(table)
+
+
+@cli.group("kev")
+def kev_group() -> None:
+    """The CISA Known Exploited Vulnerabilities catalog (loaded from a file)."""
+
+
+@kev_group.command("load")
+@click.argument("file", type=click.Path(path_type=Path))
+@db_option
+@click.pass_context
+def kev_load(ctx: click.Context, file: Path, db: str | None) -> None:
+    """Load the KEV catalog from FILE (CISA's JSON or CSV) and flag open items."""
+    result = kev.load_catalog(_engine(ctx, db), file, audit.default_actor())
+    click.echo(
+        f"loaded KEV catalog {result.version}: {result.entries} entries; {result.items_flagged} open item(s) are KEV"
+    )
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The append-only audit log."""
+
+
+@audit_group.command("verify")
+@db_option
+@click.pass_context
+def audit_verify(ctx: click.Context, db: str | None) -> None:
+    """Check the hash chain of the audit log."""
+    with _engine(ctx, db).begin() as conn:
+        count, broken = audit.verify(conn)
+    if broken is None:
+        click.echo(f"audit log intact: {count} events")
+        return
+    where = "the chain head" if broken == -1 else f"event {broken}"
+    raise PoamError(f"audit log broken at {where} after {count} good events")
+
+
+def main() -> None:
+    """Entry point of the `poam` script."""
+    cli(prog_name="poam")

@@ -1,0 +1,111 @@
+"""Identity: which findings are the same finding, which items they belong to, which assets match.
+
+A finding's key is built from the tool, the scanner's vulnerability id, the asset and the location.
+It never includes free text (plugin output, timestamps), which changes from scan to scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from poam.domain.models import Asset, AssetKind
+
+# Weights for matching hosts: stronger identifiers count for more.
+_WEIGHTS = {"fqdn": 8, "netbios": 4, "mac": 2, "ip": 1}
+# Identifiers that tell two hosts apart when both sides have them and they differ.
+_DISTINCT = ("fqdn", "netbios", "mac")
+
+
+def _escape(part: str) -> str:
+    return part.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def finding_key(tool: str, vuln_id: str, asset_ref: str, location: str) -> str:
+    """The identity of a finding: tool | vulnerability id | asset | port/protocol."""
+    return "|".join(_escape(p) for p in (tool.lower(), vuln_id, asset_ref, location.lower()))
+
+
+def item_key(tool: str, vuln_id: str) -> tuple[str, str]:
+    """FedRAMP: one item per detector and scanner vulnerability id (per system)."""
+    return (tool.lower(), vuln_id)
+
+
+def normalize(asset: Asset) -> Asset:
+    """Canonical spelling of host identifiers: lower-case FQDN and MAC, upper-case NetBIOS."""
+    fqdn = asset.fqdn.strip().rstrip(".").lower() if asset.fqdn else None
+    netbios = asset.netbios.strip().upper() if asset.netbios else None
+    mac = _macs_text(asset.mac) if asset.mac else None
+    ip = asset.ip.strip().lower() if asset.ip else None
+    return replace(asset, fqdn=fqdn or None, netbios=netbios or None, mac=mac or None, ip=ip or None)
+
+
+def _macs(value: str | None) -> frozenset[str]:
+    if not value:
+        return frozenset()
+    parts = value.replace(",", "\n").replace(";", "\n").split()
+    return frozenset(p.strip().lower().replace("-", ":") for p in parts if p.strip())
+
+
+def _macs_text(value: str) -> str:
+    return "\n".join(sorted(_macs(value)))
+
+
+def _values(asset: Asset, field: str) -> frozenset[str]:
+    if field == "mac":
+        return _macs(asset.mac)
+    value = getattr(asset, field)
+    return frozenset([value]) if value else frozenset()
+
+
+def match_score(observed: Asset, known: Asset) -> int:
+    """How strongly two host records agree; 0 when they disagree on a distinguishing identifier."""
+    score = 0
+    for field, weight in _WEIGHTS.items():
+        a, b = _values(observed, field), _values(known, field)
+        if not a or not b:
+            continue
+        if a & b:
+            score += weight
+        elif field in _DISTINCT:
+            return 0
+    return score
+
+
+def match_asset(observed: Asset, candidates: Sequence[tuple[int, Asset]]) -> int | None:
+    """The id of the known asset this observation is, or None for a new asset.
+
+    Hosts: the strongest identifier wins. Hosts that share an IP but have different FQDNs,
+    NetBIOS names or MAC addresses are different hosts; a host whose IP changed keeps its FQDN.
+    Other kinds of asset (web applications) are the same when kind and name are equal.
+    """
+    best: tuple[int, int] | None = None
+    for ident, known in candidates:
+        if known.kind is not observed.kind:
+            continue
+        if observed.kind is not AssetKind.HOST:
+            score = 1 if observed.name and known.name == observed.name else 0
+        else:
+            score = match_score(observed, known)
+        if score and (best is None or score > best[0] or (score == best[0] and ident < best[1])):
+            best = (score, ident)
+    return best[1] if best else None
+
+
+def merge(known: Asset, observed: Asset) -> Asset:
+    """The known host enriched with what this observation adds; the newest IP and OS win."""
+    macs = _macs(known.mac) | _macs(observed.mac)
+    return replace(
+        known,
+        ip=observed.ip or known.ip,
+        fqdn=known.fqdn or observed.fqdn,
+        netbios=known.netbios or observed.netbios,
+        mac="\n".join(sorted(macs)) or None,
+        name=known.name or observed.name,
+        os=observed.os or known.os,
+    )
+
+
+def lookup_values(asset: Asset) -> dict[str, Iterable[str]]:
+    """The identifier values to search a store by, per field."""
+    return {field: _values(asset, field) for field in _WEIGHTS}

@@ -1,0 +1,267 @@
+"""Domain objects of a POA&M: systems, assets, scans, findings, items and milestones.
+
+Plain frozen dataclasses and enums. This module imports the standard library only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """A risk level. FedRAMP's workbook has Low, Moderate and High; Critical counts as High there."""
+
+    LOW = "Low"
+    MODERATE = "Moderate"
+    HIGH = "High"
+    CRITICAL = "Critical"
+
+    @property
+    def fedramp(self) -> Level:
+        """The level as the FedRAMP workbook lists it (Critical folds into High)."""
+        return Level.HIGH if self is Level.CRITICAL else self
+
+    @property
+    def rank(self) -> int:
+        """Order of severity: Low 1 ... Critical 4."""
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {Level.LOW: 1, Level.MODERATE: 2, Level.HIGH: 3, Level.CRITICAL: 4}
+
+
+class Severity(StrEnum):
+    """A scanner's own rating of one result."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class YesNo(StrEnum):
+    """The Yes/No/Pending answers of the FedRAMP workbook."""
+
+    YES = "Yes"
+    NO = "No"
+    PENDING = "Pending"
+
+
+class ItemStatus(StrEnum):
+    """Open items sit on the Open sheet; closed ones on the Closed sheet."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class FindingStatus(StrEnum):
+    """A finding is open until a later scan that covered its asset no longer reports it."""
+
+    OPEN = "open"
+    FIXED = "fixed"
+
+
+class AssetKind(StrEnum):
+    """What sort of thing an asset is."""
+
+    HOST = "host"
+    WEB_APP = "web-app"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """An inventory item as a scan saw it: the identifiers it reported."""
+
+    kind: AssetKind = AssetKind.HOST
+    ip: str | None = None
+    fqdn: str | None = None
+    netbios: str | None = None
+    mac: str | None = None
+    name: str | None = None
+    os: str | None = None
+
+    @property
+    def identifier(self) -> str:
+        """The Asset Identifier shown on the POA&M: FQDN, else IP, else NetBIOS, MAC or name."""
+        for value in (self.fqdn, self.ip, self.netbios, self.mac, self.name):
+            if value:
+                return value
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Weakness:
+    """What a scanner knows about one vulnerability check, independent of where it was seen."""
+
+    tool: str
+    vuln_id: str
+    name: str
+    severity: Severity
+    family: str | None = None
+    synopsis: str | None = None
+    description: str | None = None
+    solution: str | None = None
+    see_also: str | None = None
+    cvss2_score: float | None = None
+    cvss2_vector: str | None = None
+    cvss3_score: float | None = None
+    cvss3_vector: str | None = None
+    cvss4_score: float | None = None
+    cvss4_vector: str | None = None
+    cves: tuple[str, ...] = ()
+    cwes: tuple[str, ...] = ()
+    iavas: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    is_config: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One weakness seen on one asset at one location (port/protocol), at one time."""
+
+    weakness: Weakness
+    asset: Asset
+    observed_at: dt.datetime
+    port: int | None = None
+    protocol: str | None = None
+    service: str | None = None
+    evidence: str | None = None
+    status: FindingStatus = FindingStatus.OPEN
+
+    @property
+    def location(self) -> str:
+        """Port and protocol as `443/tcp`, or an empty string when the result is host-wide."""
+        return location_text(self.port, self.protocol)
+
+
+def location_text(port: int | None, protocol: str | None) -> str:
+    """`443/tcp` for a real port; empty for none or port 0 (Nessus' host-wide results)."""
+    if not port:
+        return ""
+    return f"{port}/{(protocol or 'tcp').lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """A scan looked at this asset between these times, whether or not it found anything."""
+
+    asset: Asset
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    authenticated: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    """Facts about the scan as a whole, known once its file has been read."""
+
+    tool: str
+    tool_version: str | None = None
+    name: str | None = None
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """A planned milestone: `(1) 2026-01-15: text`. Once recorded it never changes."""
+
+    number: int
+    date: dt.date
+    text: str
+
+
+class ChangeKind(StrEnum):
+    """The kinds of entry in the Milestone Changes column."""
+
+    NEW = "New"
+    UPDATE = "Update"
+    COMPLETE = "Complete"
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneChange:
+    """An entry of Milestone Changes: `(2) Update 2026-02-01 : text`."""
+
+    number: int
+    kind: ChangeKind
+    date: dt.date
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    """An authorization boundary: one POA&M."""
+
+    name: str
+    impact: Level = Level.MODERATE
+    org: str | None = None
+    policy: str = "fedramp-rev5"
+    id_prefix: str = "V-"
+    fedramp_id: str | None = None
+    point_of_contact: str | None = None
+    service_names: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedAsset:
+    """An asset on a POA&M item, with the location the finding was seen at."""
+
+    identifier: str
+    location: str = ""
+    status: FindingStatus = FindingStatus.OPEN
+
+    @property
+    def text(self) -> str:
+        """How the FedRAMP Asset Identifier column writes it: `host (443/tcp)`."""
+        return f"{self.identifier} ({self.location})" if self.location else self.identifier
+
+
+@dataclass(frozen=True, slots=True)
+class PoamItem:
+    """One row of the FedRAMP POA&M workbook."""
+
+    poam_id: str
+    status: ItemStatus
+    weakness_name: str
+    weakness_description: str
+    detector_source: str
+    source_identifier: str
+    detection_date: dt.date
+    scheduled_completion_date: dt.date
+    status_date: dt.date
+    original_risk: Level
+    controls: tuple[str, ...] = ()
+    assets: tuple[AffectedAsset, ...] = ()
+    point_of_contact: str | None = None
+    resources_required: str | None = None
+    remediation_plan: str | None = None
+    milestones: tuple[Milestone, ...] = ()
+    milestone_changes: tuple[MilestoneChange, ...] = ()
+    vendor_dependency: YesNo = YesNo.NO
+    last_vendor_checkin: dt.date | None = None
+    vendor_product: str | None = None
+    adjusted_risk: Level | None = None
+    risk_adjustment: YesNo = YesNo.NO
+    false_positive: YesNo = YesNo.NO
+    operational_requirement: YesNo = YesNo.NO
+    deviation_rationale: str | None = None
+    supporting_documents: str | None = None
+    comments: str | None = None
+    auto_approve: YesNo = YesNo.NO
+    kev: bool = False
+    kev_due_date: dt.date | None = None
+    cves: tuple[str, ...] = ()
+    service_names: str | None = None
+    is_config: bool = False
+    closed_at: dt.date | None = None
+    cvss3_score: float | None = None
+    cvss3_vector: str | None = None
+    cvss2_score: float | None = None
+    cvss2_vector: str | None = None
+    recommendation: str | None = None
+    previous_poam_id: str | None = None

@@ -1,0 +1,1 @@
+"""Exporters: each writes one deliverable from domain items."""

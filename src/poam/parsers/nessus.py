@@ -1,0 +1,269 @@
+"""Tenable Nessus `.nessus` v2 (NessusClientData_v2), streamed with lxml iterparse.
+
+One finding per ReportItem (plugin, host, port/protocol). The scan window comes from each
+host's HOST_START/HOST_END; informational results (severity 0) are yielded with severity
+`info` and the import leaves them out of the POA&M.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from lxml import etree
+
+from poam.domain.models import Asset, AssetKind, Coverage, Finding, ScanInfo, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import cvss
+from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.xmlsafe import iterparse, release
+
+TOOL = "Nessus"
+_SEVERITY = {
+    "0": Severity.INFO,
+    "1": Severity.LOW,
+    "2": Severity.MEDIUM,
+    "3": Severity.HIGH,
+    "4": Severity.CRITICAL,
+}
+_RISK_FACTOR = {
+    "none": Severity.INFO,
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+}
+_MULTI = {"cve", "cwe", "iava", "iavb", "iavt", "xref"}
+_VERSION = re.compile(r"Nessus version\s*:\s*([^\s]+)")
+_CREDENTIALED = re.compile(r"Credentialed checks\s*:\s*(yes|no)", re.IGNORECASE)
+_SCAN_INFO_PLUGIN = "19506"
+_CM = "{http://www.nessus.org/cm}"  # compliance-check results carry their own check id
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _time(epoch: str | None, text: str | None) -> dt.datetime | None:
+    """A host time as naive UTC: the epoch tag when present, else the text form."""
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch.strip()), dt.UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            pass
+    if text:
+        try:
+            return dt.datetime.strptime(text.strip(), "%a %b %d %H:%M:%S %Y")
+        except ValueError:
+            return None
+    return None
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None:
+        return None
+    lines = [line.strip() for line in text.strip().splitlines()]
+    out = "\n".join(lines).strip()
+    return out or None
+
+
+class NessusParser:
+    """Reader of Nessus v2 XML files (`.nessus`, or `.xml` exports)."""
+
+    id = "nessus"
+    name = "Tenable Nessus .nessus v2 (NessusClientData_v2)"
+    maps_to = "one finding per plugin, host and port; hosts in the file are the scan's coverage"
+    closes_by_coverage = True
+
+    def sniff(self, head: Head) -> bool:
+        """The root element is NessusClientData_v2."""
+        return head.xml_root == "NessusClientData_v2"
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Stream coverage per host and findings per ReportItem, then the scan's facts."""
+        weaknesses: dict[tuple[str, str], Weakness] = {}
+        asset: Asset | None = None
+        host_time: dt.datetime | None = None
+        host_name = ""
+        version: str | None = None
+        policy: str | None = None
+        first: dt.datetime | None = None
+        last: dt.datetime | None = None
+        saw_root = saw_report = False
+        tags = ("NessusClientData_v2", "Report", "ReportHost", "HostProperties", "ReportItem", "policyName")
+        for event, el in iterparse(stream, ctx.source, tags, events=("start", "end")):
+            tag = el.tag
+            if event == "start":
+                if tag == "ReportHost":
+                    host_name = (el.get("name") or "").strip()
+                    asset, host_time = None, None
+                elif tag == "NessusClientData_v2":
+                    saw_root = True
+                elif tag == "Report":
+                    saw_report = True
+                continue
+            if tag == "HostProperties":
+                props = {str(t.get("name")): (t.text or "").strip() for t in el if t.tag == "tag" and t.get("name")}
+                asset = _host(host_name, props)
+                start = _time(props.get("HOST_START_TIMESTAMP"), props.get("HOST_START"))
+                end = _time(props.get("HOST_END_TIMESTAMP"), props.get("HOST_END"))
+                host_time = start or end or ctx.scan_date
+                if host_time is None:
+                    raise InputError(
+                        ctx.source,
+                        f"host {host_name!r} has no HOST_START or HOST_END time; give one with --scan-date",
+                    )
+                first = min(first, start or host_time) if first else (start or host_time)
+                last = max(last, end or host_time) if last else (end or host_time)
+                credentialed = props.get("Credentialed_Scan")
+                authenticated = None if credentialed is None else credentialed.lower() == "true"
+                yield Coverage(asset, start or host_time, end or host_time, authenticated)
+                release(el)
+            elif tag == "ReportItem":
+                if asset is None or host_time is None:
+                    if ctx.scan_date is None and host_name:
+                        raise InputError(ctx.source, f"host {host_name!r} has results but no HostProperties")
+                    asset = asset or _host(host_name, {})
+                    host_time = host_time or ctx.scan_date
+                    if host_time is None:
+                        raise InputError(ctx.source, "ReportItem outside a ReportHost")
+                    yield Coverage(asset, host_time, host_time, None)
+                finding, version = self._finding(el, asset, host_time, weaknesses, version, ctx)
+                if finding is not None:
+                    yield finding
+                release(el)
+            elif tag == "ReportHost":
+                release(el)
+            elif tag == "policyName":
+                policy = (el.text or "").strip() or None
+        if not saw_root:
+            raise InputError(ctx.source, "not a Nessus v2 file (no NessusClientData_v2 root)")
+        if not saw_report:
+            raise InputError(ctx.source, "Nessus file has no <Report> element (truncated or a policy export?)")
+        yield ScanInfo(tool=TOOL, tool_version=version, name=policy, started_at=first, ended_at=last)
+
+    def _finding(
+        self,
+        el: etree._Element,
+        asset: Asset,
+        when: dt.datetime,
+        weaknesses: dict[tuple[str, str], Weakness],
+        version: str | None,
+        ctx: ParseContext,
+    ) -> tuple[Finding | None, str | None]:
+        plugin_id = (el.get("pluginID") or "").strip()
+        if not plugin_id:
+            raise InputError(ctx.source, f"ReportItem without pluginID (line {el.sourceline})")
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for child in el:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            text = child.text
+            if text is None:
+                continue
+            if tag in _MULTI:
+                multi.setdefault(tag, []).append(text.strip())
+            else:
+                single[tag] = text
+        output = single.get("plugin_output")
+        if plugin_id == _SCAN_INFO_PLUGIN and output:
+            m = _VERSION.search(output)
+            version = m.group(1) if m else version
+        severity = _SEVERITY.get((el.get("severity") or "").strip())
+        if severity is None:
+            severity = _RISK_FACTOR.get((single.get("risk_factor") or "").strip().lower(), Severity.INFO)
+        if (single.get(_CM + "compliance-result") or "").strip().upper() == "PASSED":
+            severity = Severity.INFO
+        check_id = single.get(_CM + "compliance-check-id")
+        vuln_id = check_id.strip() if check_id and check_id.strip() else plugin_id
+        wkey = (vuln_id, severity.value)
+        weakness = weaknesses.get(wkey)
+        if weakness is None:
+            weakness = _weakness(plugin_id, vuln_id, el, severity, single, multi)
+            weaknesses[wkey] = weakness
+        port_text = (el.get("port") or "").strip()
+        try:
+            port = int(port_text) if port_text else None
+        except ValueError:
+            raise InputError(ctx.source, f"plugin {plugin_id}: port {port_text!r} is not a number") from None
+        finding = Finding(
+            weakness=weakness,
+            asset=asset,
+            observed_at=when,
+            port=port,
+            protocol=(el.get("protocol") or "").strip().lower() or None,
+            service=(el.get("svc_name") or "").strip() or None,
+            evidence=_clean(output),
+        )
+        return finding, version
+
+
+def _weakness(
+    plugin_id: str,
+    vuln_id: str,
+    el: etree._Element,
+    severity: Severity,
+    single: dict[str, str],
+    multi: dict[str, list[str]],
+) -> Weakness:
+    v2_vector = cvss.clean_v2(single.get("cvss_vector"))
+    v3_vector = (single.get("cvss3_vector") or "").strip() or None
+    v4_vector = (single.get("cvss4_vector") or "").strip() or None
+    xrefs = multi.get("xref", [])
+    cwes = multi.get("cwe", []) + [x.split(":", 1)[1] for x in xrefs if x.upper().startswith("CWE:")]
+    iavas = (
+        multi.get("iava", [])
+        + multi.get("iavb", [])
+        + multi.get("iavt", [])
+        + [x.split(":", 1)[1] for x in xrefs if x.upper().startswith(("IAVA:", "IAVB:", "IAVT:"))]
+    )
+    family = (el.get("pluginFamily") or "").strip() or None
+    name = (el.get("pluginName") or single.get("plugin_name") or f"Plugin {plugin_id}").strip()
+    check_name = _clean(single.get(_CM + "compliance-check-name"))
+    is_config = family == "Policy Compliance" or vuln_id != plugin_id
+    return Weakness(
+        tool=TOOL,
+        vuln_id=vuln_id,
+        name=check_name or name,
+        severity=severity,
+        family=family,
+        synopsis=_clean(single.get("synopsis")),
+        description=_clean(single.get(_CM + "compliance-info") or single.get("description")),
+        solution=_clean(single.get(_CM + "compliance-solution") or single.get("solution")),
+        see_also=_clean(single.get("see_also")),
+        cvss2_score=cvss.fill(2, cvss.score(single.get("cvss_base_score")), v2_vector),
+        cvss2_vector=v2_vector,
+        cvss3_score=cvss.fill(3, cvss.score(single.get("cvss3_base_score")), v3_vector),
+        cvss3_vector=v3_vector,
+        cvss4_score=cvss.fill(4, cvss.score(single.get("cvss4_base_score")), v4_vector),
+        cvss4_vector=v4_vector,
+        cves=tuple(dict.fromkeys(c.upper() for c in multi.get("cve", []) if c)),
+        cwes=tuple(dict.fromkeys(c.upper().removeprefix("CWE-") for c in cwes if c)),
+        iavas=tuple(dict.fromkeys(iavas)),
+        is_config=is_config,
+    )
+
+
+def _host(name: str, props: dict[str, str]) -> Asset:
+    ip = props.get("host-ip") or (name if _is_ip(name) else None)
+    fqdn = props.get("host-fqdn") or props.get("hostname")
+    if not fqdn and name and not _is_ip(name):
+        fqdn = name
+    return Asset(
+        kind=AssetKind.HOST,
+        ip=ip or None,
+        fqdn=fqdn or None,
+        netbios=props.get("netbios-name") or None,
+        mac=props.get("mac-address") or None,
+        name=name or None,
+        os=props.get("operating-system") or None,
+    )

@@ -1,0 +1,206 @@
+"""poam's own CSV format for findings from penetration tests and manual assessments.
+
+One row per weakness per asset. Columns are matched by name (case, spaces and hyphens do not
+matter); the order is free. Required: detector, weakness_id, weakness_name, asset, detected,
+and severity (or a CVSS score or vector). Optional: port, protocol, service, description,
+solution, evidence, cve, cwe, cvss3_vector, cvss3_score, cvss2_vector, cvss2_score, controls,
+status (`open` or `fixed`).
+
+Such a file only closes what it says is fixed: a row with status `fixed` marks that finding
+fixed; a finding missing from the file is left as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, ScanInfo, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import cvss
+from poam.parsers.base import Head, ParseContext, Record
+
+REQUIRED = ("detector", "weakness_id", "weakness_name", "asset", "detected")
+OPTIONAL = (
+    "severity",
+    "port",
+    "protocol",
+    "service",
+    "description",
+    "solution",
+    "evidence",
+    "cve",
+    "cwe",
+    "cvss3_vector",
+    "cvss3_score",
+    "cvss2_vector",
+    "cvss2_score",
+    "controls",
+    "status",
+)
+FIELD_LIMIT = 10 * 1024 * 1024
+_SEVERITY = {
+    "critical": Severity.CRITICAL,
+    "high": Severity.HIGH,
+    "moderate": Severity.MEDIUM,
+    "medium": Severity.MEDIUM,
+    "low": Severity.LOW,
+    "info": Severity.INFO,
+    "informational": Severity.INFO,
+    "none": Severity.INFO,
+}
+_STATUS = {
+    "open": FindingStatus.OPEN,
+    "": FindingStatus.OPEN,
+    "fixed": FindingStatus.FIXED,
+    "closed": FindingStatus.FIXED,
+}
+_SPLIT = re.compile(r"[\s,;]+")
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _date(text: str) -> dt.datetime:
+    text = text.strip()
+    m = _US_DATE.match(text)
+    if m:
+        return dt.datetime(int(m.group(3)), int(m.group(1)), int(m.group(2)))
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _asset(text: str) -> Asset:
+    text = text.strip()
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        return Asset(kind=AssetKind.HOST, ip=text)
+    if "://" in text:
+        return Asset(kind=AssetKind.WEB_APP, name=text)
+    return Asset(kind=AssetKind.HOST, fqdn=text)
+
+
+class PoamCsvParser:
+    """Reader of poam's generic findings CSV."""
+
+    id = "poam-csv"
+    name = "poam generic findings CSV (pen tests, manual assessments)"
+    maps_to = "one finding per row (weakness_id on asset and port); only rows marked fixed close"
+    closes_by_coverage = False
+
+    def sniff(self, head: Head) -> bool:
+        """The first line is a header naming detector, weakness_id and asset."""
+        first = head.text.split("\n", 1)[0]
+        try:
+            names = {_norm(n) for n in next(csv.reader([first]))}
+        except (csv.Error, StopIteration):
+            return False
+        return {"detector", "weakness_id", "asset"} <= names
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Yield one finding per row; raise InputError naming the row on bad values."""
+        csv.field_size_limit(FIELD_LIMIT)
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+        rows = csv.reader(_lines(text, ctx.source))
+        try:
+            header = next(rows)
+        except StopIteration:
+            raise InputError(ctx.source, "empty CSV file") from None
+        except csv.Error as exc:
+            raise InputError(ctx.source, f"bad CSV: {exc}") from None
+        columns = {_norm(n): i for i, n in enumerate(header)}
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise InputError(ctx.source, f"missing column(s): {', '.join(missing)}")
+        first: dt.datetime | None = None
+        last: dt.datetime | None = None
+        line = 1
+        try:
+            for line, row in enumerate(rows, start=2):
+                if not any(cell.strip() for cell in row):
+                    continue
+                finding = self._row(row, columns, line, ctx)
+                first = min(first, finding.observed_at) if first else finding.observed_at
+                last = max(last, finding.observed_at) if last else finding.observed_at
+                yield finding
+        except csv.Error as exc:
+            raise InputError(ctx.source, f"bad CSV near line {line}: {exc}") from None
+        yield ScanInfo(tool="poam-csv", name=None, started_at=first, ended_at=last)
+
+    def _row(self, row: list[str], columns: dict[str, int], line: int, ctx: ParseContext) -> Finding:
+        def get(name: str) -> str:
+            i = columns.get(name)
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        for name in REQUIRED:
+            if not get(name):
+                raise InputError(ctx.source, f"row {line}: column {name!r} is empty")
+        try:
+            detected = _date(get("detected"))
+        except ValueError:
+            raise InputError(ctx.source, f"row {line}: detected {get('detected')!r} is not a date") from None
+        v3_vector = get("cvss3_vector") or None
+        v2_vector = cvss.clean_v2(get("cvss2_vector"))
+        v3 = cvss.fill(3, cvss.score(get("cvss3_score") or None), v3_vector)
+        v2 = cvss.fill(2, cvss.score(get("cvss2_score") or None), v2_vector)
+        severity_text = get("severity").lower()
+        severity = _SEVERITY.get(severity_text)
+        if severity is None:
+            if severity_text or (v3 is None and v2 is None):
+                raise InputError(
+                    ctx.source,
+                    f"row {line}: severity {get('severity')!r} is not one of critical, high, moderate, low, info",
+                )
+            severity = Severity.MEDIUM
+        status = _STATUS.get(get("status").lower())
+        if status is None:
+            raise InputError(ctx.source, f"row {line}: status {get('status')!r} is not open or fixed")
+        port_text = get("port")
+        try:
+            port = int(port_text) if port_text else None
+        except ValueError:
+            raise InputError(ctx.source, f"row {line}: port {port_text!r} is not a number") from None
+        weakness = Weakness(
+            tool=get("detector"),
+            vuln_id=get("weakness_id"),
+            name=get("weakness_name"),
+            severity=severity,
+            description=get("description") or None,
+            solution=get("solution") or None,
+            cvss2_score=v2,
+            cvss2_vector=v2_vector,
+            cvss3_score=v3,
+            cvss3_vector=v3_vector,
+            cves=tuple(dict.fromkeys(c.upper() for c in _SPLIT.split(get("cve")) if c)),
+            cwes=tuple(c.upper().removeprefix("CWE-") for c in _SPLIT.split(get("cwe")) if c),
+            controls=tuple(c.upper() for c in re.split(r"[,;\s]+", get("controls")) if c),
+        )
+        return Finding(
+            weakness=weakness,
+            asset=_asset(get("asset")),
+            observed_at=detected,
+            port=port,
+            protocol=get("protocol").lower() or None,
+            service=get("service") or None,
+            evidence=get("evidence") or None,
+            status=status,
+        )
+
+
+def _lines(text: io.TextIOWrapper, source: str) -> Iterator[str]:
+    try:
+        yield from text
+    except UnicodeDecodeError as exc:
+        raise InputError(source, f"not UTF-8 text (byte {exc.start}): save the CSV as UTF-8") from None

@@ -1,0 +1,69 @@
+"""The parser registry and detection of a file's format by its content."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import BinaryIO
+
+import pluggy
+
+from poam import hookspecs
+from poam.errors import InputError
+from poam.parsers import builtin
+from poam.parsers.base import Head, Parser
+from poam.parsers.xmlsafe import prolog, strip_bom
+
+ENTRY_POINT_GROUP = "poam.parsers"
+HEAD_SIZE = 64 * 1024
+
+
+@cache
+def plugin_manager() -> pluggy.PluginManager:
+    """The plugin manager with built-in parsers and those of installed distributions.
+
+    Set POAM_NO_PLUGINS=1 to load only the built-in ones.
+    """
+    pm = pluggy.PluginManager("poam")
+    pm.add_hookspecs(hookspecs)
+    pm.register(builtin)
+    if not os.environ.get("POAM_NO_PLUGINS"):
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    return pm
+
+
+def parsers() -> dict[str, Parser]:
+    """Every registered parser by id; a later registration of an id does not replace the first."""
+    found: dict[str, Parser] = {}
+    for batch in reversed(plugin_manager().hook.poam_parsers()):
+        for parser in batch:
+            found.setdefault(parser.id, parser)
+    return found
+
+
+def read_head(stream: BinaryIO) -> Head:
+    """The start of a stream for sniffing; the stream is put back at its start."""
+    start = stream.tell()
+    data = strip_bom(stream.read(HEAD_SIZE))
+    stream.seek(start)
+    root, _entities = prolog(data)
+    return Head(data=data, text=data.decode("utf-8", "replace"), xml_root=root)
+
+
+def detect(stream: BinaryIO, source: str, format_id: str | None = None) -> Parser:
+    """The parser for this file: the one named by `format_id`, else the one whose sniff says yes."""
+    registry = parsers()
+    if format_id:
+        try:
+            return registry[format_id]
+        except KeyError:
+            raise InputError(source, f"unknown format {format_id!r}; `poam formats` lists them") from None
+    head = read_head(stream)
+    if not head.data.strip():
+        raise InputError(source, "empty file")
+    for parser in registry.values():
+        if parser.sniff(head):
+            return parser
+    if head.xml_root:
+        raise InputError(source, f"unrecognised XML format (root element <{head.xml_root}>)")
+    raise InputError(source, "unrecognised file format (not a format `poam formats` lists)")

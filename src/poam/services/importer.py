@@ -1,0 +1,444 @@
+"""Importing one scan file: one transaction, findings upserted, coverage-aware reconciliation.
+
+The file is streamed: findings are handled in batches with SQLAlchemy Core, so memory stays
+flat whatever the file size. Importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, insert, select, update
+
+from poam.domain.identity import finding_key
+from poam.domain.lifecycle import Sighting, classify_sighting
+from poam.domain.models import (
+    Coverage,
+    Finding,
+    FindingStatus,
+    ItemStatus,
+    ScanInfo,
+    Severity,
+)
+from poam.errors import InputError
+from poam.parsers.base import ParseContext, Parser
+from poam.parsers.registry import detect
+from poam.services import audit, systems
+from poam.services.assets import AssetResolver
+from poam.services.itemmaker import ItemMaker
+from poam.store.tables import findings, items, scan_assets, scans
+
+BATCH = 2000
+_UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ImportResult:
+    """What importing one file did."""
+
+    source: str
+    sha256: str
+    format: str
+    system: str
+    scan_id: int | None = None
+    duplicate: bool = False
+    tool: str | None = None
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    assets_covered: int = 0
+    results: int = 0
+    informational: int = 0
+    new_findings: int = 0
+    fixed_findings: int = 0
+    reopened_findings: int = 0
+    items_opened: int = 0
+    items_closed: int = 0
+    opened_ids: list[str] = field(default_factory=list)
+    closed_ids: list[str] = field(default_factory=list)
+
+
+class _ProgressReader(io.RawIOBase):
+    """A seekable file wrapper that reports how many bytes have been read."""
+
+    def __init__(self, raw: BinaryIO, progress: Progress) -> None:
+        self._raw = raw
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._progress(self._raw.tell())
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    *,
+    system: str | None = None,
+    format_id: str | None = None,
+    scan_date: dt.datetime | None = None,
+    actor: str = "cli",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import one scan file in one transaction; on any error the database is left unchanged."""
+    source = str(path)
+    if not path.is_file():
+        raise InputError(source, "no such file" if not path.exists() else "not a regular file")
+    try:
+        sha = file_sha256(path)
+        raw = path.open("rb")
+    except OSError as exc:
+        raise InputError(source, f"cannot read: {exc.strerror}") from None
+    with raw:
+        stream: BinaryIO = (
+            io.BufferedReader(_ProgressReader(raw, progress), 1 << 16) if progress else raw  # type: ignore[assignment]
+        )
+        parser = detect(stream, source, format_id)
+        with engine.begin() as conn:
+            info = systems.resolve(conn, system, actor, create_default=True)
+            result = ImportResult(source=source, sha256=sha, format=parser.id, system=info.name)
+            dup = conn.execute(
+                select(scans.c.id).where(scans.c.system_id == info.id, scans.c.sha256 == sha)
+            ).scalar_one_or_none()
+            if dup is not None:
+                result.duplicate, result.scan_id = True, dup
+                return result
+            _Import(conn, info, parser, result, actor).run(parser.parse(stream, ParseContext(source, scan_date)))
+            return result
+
+
+class _Import:
+    """The state of one file's import."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        system: systems.SystemInfo,
+        parser: Parser,
+        result: ImportResult,
+        actor: str,
+    ) -> None:
+        self.conn = conn
+        self.system = system
+        self.parser = parser
+        self.result = result
+        self.actor = actor
+        self.now = audit.now()
+        self.scan_id: int = conn.execute(
+            insert(scans).values(
+                system_id=system.id,
+                sha256=result.sha256,
+                filename=Path(result.source).name[:1000],
+                format=parser.id,
+                imported_at=self.now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        result.scan_id = self.scan_id
+        self.assets = AssetResolver(conn, system.id)
+        self.items = ItemMaker(conn, system, self.now)
+        self.covered: dict[int, tuple[dt.datetime, bool | None]] = {}
+        self.later_cover: dict[tuple[str, int, dt.datetime], tuple[dt.datetime, int] | None] = {}
+        self.pending: list[Finding] = []
+        self.first: dt.datetime | None = None
+        self.last: dt.datetime | None = None
+
+    def run(self, records: Iterable[Coverage | Finding | ScanInfo]) -> None:
+        """Consume the parser's records, then reconcile and settle the items."""
+        scan_info: ScanInfo | None = None
+        for rec in records:
+            if isinstance(rec, Finding):
+                self.result.results += 1
+                self._widen(rec.observed_at)
+                if rec.weakness.severity is Severity.INFO:
+                    self.result.informational += 1
+                    continue
+                self.pending.append(rec)
+                if len(self.pending) >= BATCH:
+                    self._flush()
+            elif isinstance(rec, Coverage):
+                self._cover(rec)
+            else:
+                scan_info = rec
+        self._flush()
+        self.assets.finish()
+        self._store_coverage()
+        tool = scan_info.tool if scan_info else self.parser.id
+        if self.parser.closes_by_coverage:
+            self._reconcile(tool)
+        opened, closed = self.items.settle()
+        self.result.items_opened += len(opened)
+        self.result.items_closed += len(closed)
+        self.result.opened_ids, self.result.closed_ids = opened, closed
+        self._finish(scan_info, tool)
+
+    def _widen(self, when: dt.datetime | None) -> None:
+        if when is None:
+            return
+        self.first = min(self.first, when) if self.first else when
+        self.last = max(self.last, when) if self.last else when
+
+    def _cover(self, cov: Coverage) -> None:
+        when = cov.started_at or cov.ended_at
+        if when is None:
+            return
+        self._widen(cov.started_at)
+        self._widen(cov.ended_at)
+        asset_id = self.assets.resolve(cov.asset, when)
+        known = self.covered.get(asset_id)
+        if known is None or when < known[0]:
+            self.covered[asset_id] = (when, cov.authenticated)
+
+    def _store_coverage(self) -> None:
+        rows = [
+            {"scan_id": self.scan_id, "asset_id": a, "seen_at": t, "authenticated": auth}
+            for a, (t, auth) in self.covered.items()
+        ]
+        for start in range(0, len(rows), BATCH):
+            self.conn.execute(insert(scan_assets), rows[start : start + BATCH])
+        self.result.assets_covered = len(rows)
+
+    def _later_coverage(self, tool: str, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None:
+        """The first other scan of this tool that covered the asset after `when` (late imports)."""
+        key = (tool, asset_id, when)
+        if key not in self.later_cover:
+            row = self.conn.execute(
+                select(scan_assets.c.seen_at, scan_assets.c.scan_id)
+                .join(scans, scans.c.id == scan_assets.c.scan_id)
+                .where(
+                    scan_assets.c.asset_id == asset_id,
+                    scans.c.tool == tool,
+                    scans.c.id != self.scan_id,
+                    scan_assets.c.seen_at > when,
+                )
+                .order_by(scan_assets.c.seen_at)
+                .limit(1)
+            ).first()
+            self.later_cover[key] = (row.seen_at, row.scan_id) if row else None
+        return self.later_cover[key]
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        keyed = []
+        for f in batch:
+            asset_id = self.assets.resolve(f.asset, f.observed_at)
+            weakness_id = self.items.weakness_id(f.weakness, f.observed_at)
+            key = finding_key(f.weakness.tool, f.weakness.vuln_id, str(asset_id), f.location)
+            keyed.append((key, asset_id, weakness_id, f))
+        latest: dict[str, dict[str, object]] = {}
+        keys = list({k for k, *_ in keyed})
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            for row in self.conn.execute(
+                select(findings, items.c.status.label("item_status"))
+                .join(items, items.c.id == findings.c.item_id)
+                .where(findings.c.system_id == self.system.id, findings.c.key.in_(chunk))
+                .order_by(findings.c.id)
+            ).mappings():
+                latest[row["key"]] = dict(row)
+        inserts: list[dict[str, object]] = []
+        updates: dict[int, dict[str, object]] = {}
+        for key, asset_id, weakness_id, f in keyed:
+            self._apply(key, asset_id, weakness_id, f, latest, inserts, updates)
+        if inserts:
+            self.conn.execute(insert(findings), inserts)
+            self.result.new_findings += sum(1 for r in inserts if r["status"] == "open")
+        if updates:
+            stmt = (
+                update(findings)
+                .where(findings.c.id == bindparam("_id"))
+                .values({c: bindparam("_" + c) for c in _UPDATED})
+            )
+            self.conn.execute(stmt, [{"_" + k: u[k] for k in ("id", *_UPDATED)} for u in updates.values()])
+
+    def _apply(
+        self,
+        key: str,
+        asset_id: int,
+        weakness_id: int,
+        f: Finding,
+        latest: dict[str, dict[str, object]],
+        inserts: list[dict[str, object]],
+        updates: dict[int, dict[str, object]],
+    ) -> None:
+        """Apply one sighting to what is known of its finding (in the store or earlier in the batch)."""
+        t = f.observed_at
+        explicit_fix = f.status is FindingStatus.FIXED
+        row = latest.get(key)
+        if row is not None and "_insert" in row:  # the same finding earlier in this batch
+            _merge_sighting(row["_insert"], f, self.scan_id)  # type: ignore[arg-type]
+            return
+        state: dict[str, object] | None = None
+        if row is not None:
+            fid = int(row["id"])  # type: ignore[call-overload]
+            state = updates.get(fid) or {c: row[c] for c in ("id", "item_id", *_UPDATED)}
+        kind = classify_sighting(
+            FindingStatus(str(state["status"])) if state else None,
+            state["fixed_at"] if state else None,  # type: ignore[arg-type]
+            ItemStatus(str(row["item_status"])) if row else None,
+            t,
+        )
+        if kind in (Sighting.NEW, Sighting.RECUR):
+            if explicit_fix:
+                return  # reported fixed but never seen open: nothing to close
+            previous = int(row["item_id"]) if row else None  # type: ignore[call-overload]
+            item_id = self.items.open_item(f.weakness, weakness_id, t, previous)
+            new: dict[str, object] = {
+                "system_id": self.system.id,
+                "item_id": item_id,
+                "weakness_id": weakness_id,
+                "asset_id": asset_id,
+                "tool": f.weakness.tool,
+                "key": key,
+                "port": f.port,
+                "protocol": f.protocol,
+                "service": f.service,
+                "evidence": f.evidence,
+                "status": "open",
+                "first_seen": t,
+                "last_seen": t,
+                "fixed_at": None,
+                "first_scan_id": self.scan_id,
+                "last_scan_id": self.scan_id,
+                "fixed_scan_id": None,
+            }
+            if self.parser.closes_by_coverage:
+                later = self._later_coverage(f.weakness.tool, asset_id, t)
+                if later is not None:  # a newer scan, imported earlier, already missed it
+                    new.update(status="fixed", fixed_at=later[0], fixed_scan_id=later[1])
+            self.items.touch(item_id)
+            inserts.append(new)
+            latest[key] = {"_insert": new}
+            return
+        assert state is not None and row is not None
+        updates[int(state["id"])] = state  # type: ignore[call-overload]
+        item_id = int(row["item_id"])  # type: ignore[call-overload]
+        if t < state["first_seen"]:  # type: ignore[operator]
+            state["first_seen"] = t
+            self.items.touch(item_id)
+        last_seen = state["last_seen"]
+        if kind is Sighting.HISTORIC:
+            state["last_seen"] = max(t, last_seen)  # type: ignore[type-var]
+            return
+        if explicit_fix:
+            if state["status"] == "open" and t >= last_seen:  # type: ignore[operator]
+                state.update(status="fixed", fixed_at=t, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
+                self.result.fixed_findings += 1
+                self.items.touch(item_id)
+            return
+        if t >= last_seen:  # type: ignore[operator]
+            state.update(last_seen=t, last_scan_id=self.scan_id, evidence=f.evidence)
+        if kind is Sighting.REOPEN:
+            state.update(status="open", fixed_at=None, fixed_scan_id=None)
+            self.result.reopened_findings += 1
+            self.items.touch(item_id)
+
+    def _reconcile(self, tool: str) -> None:
+        """Findings of this tool, open on an asset this scan covered and not seen since: fixed."""
+        cover = scan_assets.alias("cover")
+        covered_here = and_(
+            cover.c.scan_id == self.scan_id,
+            cover.c.asset_id == findings.c.asset_id,
+        )
+        seen_at = select(cover.c.seen_at).where(covered_here).scalar_subquery()
+        stmt = (
+            update(findings)
+            .where(
+                findings.c.system_id == self.system.id,
+                findings.c.tool == tool,
+                findings.c.status == "open",
+                exists().where(covered_here, findings.c.last_seen < cover.c.seen_at),
+            )
+            .values(status="fixed", fixed_at=seen_at, fixed_scan_id=self.scan_id)
+            .returning(findings.c.item_id)
+        )
+        item_ids = list(self.conn.execute(stmt).scalars())
+        self.result.fixed_findings += len(item_ids)
+        for item_id in item_ids:
+            self.items.touch(item_id)
+
+    def _finish(self, info: ScanInfo | None, tool: str) -> None:
+        started = (info.started_at if info else None) or self.first
+        ended = (info.ended_at if info else None) or self.last
+        r = self.result
+        r.tool, r.started_at, r.ended_at = tool, started, ended
+        self.conn.execute(
+            update(scans)
+            .where(scans.c.id == self.scan_id)
+            .values(
+                tool=tool,
+                tool_version=info.tool_version if info else None,
+                name=(info.name if info else None),
+                started_at=started,
+                ended_at=ended,
+                assets_covered=r.assets_covered,
+                results=r.results,
+                informational=r.informational,
+                new_findings=r.new_findings,
+                fixed_findings=r.fixed_findings,
+                reopened_findings=r.reopened_findings,
+                items_opened=r.items_opened,
+                items_closed=r.items_closed,
+            )
+        )
+        detail = {
+            "file": r.source,
+            "sha256": r.sha256,
+            "format": r.format,
+            "tool": tool,
+            "scan_window": [started, ended],
+            "assets_covered": r.assets_covered,
+            "results": r.results,
+            "informational": r.informational,
+            "new_findings": r.new_findings,
+            "fixed_findings": r.fixed_findings,
+            "reopened_findings": r.reopened_findings,
+            "items_opened": r.opened_ids,
+            "items_closed": r.closed_ids,
+        }
+        events = [audit.Event("scan.import", "scan", str(self.scan_id), detail, self.system.id)]
+        events += self.items.events
+        audit.record(self.conn, self.actor, events, self.now)
+
+
+def _merge_sighting(new: dict[str, object], f: Finding, scan_id: int) -> None:
+    """A second sighting of a finding first inserted earlier in the same batch."""
+    t = f.observed_at
+    if f.status is FindingStatus.FIXED:
+        if new["status"] == "open" and t >= new["last_seen"]:  # type: ignore[operator]
+            new.update(status="fixed", fixed_at=t, fixed_scan_id=scan_id)
+        return
+    if t < new["first_seen"]:  # type: ignore[operator]
+        new["first_seen"] = t
+    if t >= new["last_seen"]:  # type: ignore[operator]
+        new.update(last_seen=t, evidence=f.evidence)

@@ -1,0 +1,189 @@
+"""Reading POA&M items back as domain objects, for listing and export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from poam.domain.models import (
+    AffectedAsset,
+    ChangeKind,
+    FindingStatus,
+    ItemStatus,
+    Level,
+    Milestone,
+    MilestoneChange,
+    PoamItem,
+    YesNo,
+    location_text,
+)
+from poam.services import audit, systems
+from poam.services.systems import SystemInfo
+from poam.store.tables import assets, findings, items, milestone_changes, milestones, weaknesses
+
+STATUSES = ("open", "closed", "all")
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(p for p in (text or "").split(",") if p)
+
+
+def _item(
+    r: Any, affected: tuple[AffectedAsset, ...], ms: list[Milestone], ch: list[MilestoneChange], previous: str | None
+) -> PoamItem:
+    return PoamItem(
+        poam_id=r.poam_id,
+        status=ItemStatus(r.status),
+        weakness_name=r.weakness_name,
+        weakness_description=r.weakness_description,
+        detector_source=r.detector_source,
+        source_identifier=r.vuln_id,
+        detection_date=r.detection_date,
+        scheduled_completion_date=r.scheduled_completion_date,
+        status_date=r.status_date,
+        original_risk=Level(r.original_risk),
+        controls=_split(r.controls),
+        assets=affected,
+        point_of_contact=r.point_of_contact,
+        resources_required=r.resources_required,
+        remediation_plan=r.remediation_plan,
+        milestones=tuple(ms),
+        milestone_changes=tuple(ch),
+        vendor_dependency=YesNo(r.vendor_dependency),
+        last_vendor_checkin=r.last_vendor_checkin,
+        vendor_product=r.vendor_product,
+        adjusted_risk=Level(r.adjusted_risk) if r.adjusted_risk else None,
+        risk_adjustment=YesNo(r.risk_adjustment),
+        false_positive=YesNo(r.false_positive),
+        operational_requirement=YesNo(r.operational_requirement),
+        deviation_rationale=r.deviation_rationale,
+        supporting_documents=r.supporting_documents,
+        comments=r.comments,
+        auto_approve=YesNo(r.auto_approve),
+        kev=bool(r.kev),
+        kev_due_date=r.kev_due_date,
+        cves=_split(r.cves),
+        service_names=r.service_names,
+        is_config=bool(r.is_config),
+        closed_at=r.closed_at,
+        cvss3_score=r.cvss3_score,
+        cvss3_vector=r.cvss3_vector,
+        cvss2_score=r.cvss2_score,
+        cvss2_vector=r.cvss2_vector,
+        recommendation=r.recommendation,
+        previous_poam_id=previous,
+    )
+
+
+def load(conn: Connection, system_id: int, status: str = "all") -> list[PoamItem]:
+    """The system's items in POA&M id order, each with its assets and milestones."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}")
+    query = (
+        select(
+            items,
+            weaknesses.c.cvss3_score,
+            weaknesses.c.cvss3_vector,
+            weaknesses.c.cvss2_score,
+            weaknesses.c.cvss2_vector,
+        )
+        .outerjoin(weaknesses, weaknesses.c.id == items.c.weakness_id)
+        .where(items.c.system_id == system_id)
+        .order_by(items.c.seq)
+    )
+    if status != "all":
+        query = query.where(items.c.status == status)
+    rows = conn.execute(query).all()
+    ids = [r.id for r in rows]
+    poam_ids = {
+        r.id: r.poam_id for r in conn.execute(select(items.c.id, items.c.poam_id).where(items.c.system_id == system_id))
+    }
+    affected = _affected(conn, ids)
+    ms: dict[int, list[Milestone]] = defaultdict(list)
+    ch: dict[int, list[MilestoneChange]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for m in conn.execute(select(milestones).where(milestones.c.item_id.in_(chunk)).order_by(milestones.c.number)):
+            ms[m.item_id].append(Milestone(m.number, m.due_date, m.text))
+        for c in conn.execute(
+            select(milestone_changes).where(milestone_changes.c.item_id.in_(chunk)).order_by(milestone_changes.c.id)
+        ):
+            ch[c.item_id].append(MilestoneChange(c.number, ChangeKind(c.kind), c.change_date, c.text))
+    result = []
+    for r in rows:
+        found = affected.get(r.id, [])
+        if r.status == "open":
+            found = [a for a in found if a.status is FindingStatus.OPEN]
+        result.append(_item(r, tuple(found), ms[r.id], ch[r.id], poam_ids.get(r.previous_item_id)))
+    return result
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _affected(conn: Connection, ids: list[int]) -> dict[int, list[AffectedAsset]]:
+    out: dict[int, list[AffectedAsset]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(findings.c.item_id, findings.c.port, findings.c.protocol, findings.c.status, assets.c.identifier)
+            .join(assets, assets.c.id == findings.c.asset_id)
+            .where(findings.c.item_id.in_(chunk))
+            .order_by(findings.c.item_id, assets.c.identifier, findings.c.port, findings.c.protocol)
+        )
+        seen: set[tuple[int, str, str]] = set()
+        for row in rows:
+            loc = location_text(row.port, row.protocol)
+            key = (row.item_id, row.identifier, loc)
+            if key in seen:  # the same asset and port on two findings (a recurrence): list it once
+                continue
+            seen.add(key)
+            out[row.item_id].append(AffectedAsset(row.identifier, loc, FindingStatus(row.status)))
+    return out
+
+
+def item_json(item: PoamItem) -> dict[str, object]:
+    """The JSON form `poam items --json` prints."""
+
+    def day(d: dt.date | None) -> str | None:
+        return d.isoformat() if d else None
+
+    return {
+        "poam_id": item.poam_id,
+        "status": item.status.value,
+        "weakness_name": item.weakness_name,
+        "weakness_description": item.weakness_description,
+        "detector_source": item.detector_source,
+        "source_identifier": item.source_identifier,
+        "assets": [a.text for a in item.assets],
+        "controls": list(item.controls),
+        "point_of_contact": item.point_of_contact,
+        "original_risk": item.original_risk.fedramp.value,
+        "severity": item.original_risk.value,
+        "adjusted_risk": item.adjusted_risk.fedramp.value if item.adjusted_risk else None,
+        "detection_date": day(item.detection_date),
+        "scheduled_completion_date": day(item.scheduled_completion_date),
+        "status_date": day(item.status_date),
+        "closed_date": day(item.closed_at),
+        "cves": list(item.cves),
+        "kev": item.kev,
+        "kev_due_date": day(item.kev_due_date),
+        "milestones": [{"number": m.number, "date": day(m.date), "text": m.text} for m in item.milestones],
+        "milestone_changes": [
+            {"number": c.number, "kind": c.kind.value, "date": day(c.date), "text": c.text}
+            for c in item.milestone_changes
+        ],
+        "configuration_finding": item.is_config,
+        "previous_poam_id": item.previous_poam_id,
+    }
+
+
+def list_items(engine: Engine, system: str | None, status: str = "open") -> tuple[SystemInfo, list[PoamItem]]:
+    """The chosen system and its items with that status."""
+    with engine.begin() as conn:
+        info = systems.resolve(conn, system, audit.default_actor())
+        return info, load(conn, info.id, status)

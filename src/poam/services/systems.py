@@ -1,0 +1,121 @@
+"""Systems: add, list and pick the one a command works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.engine import RowMapping
+
+from poam.domain.models import Level
+from poam.domain.policy import POLICIES
+from poam.errors import UsageError
+from poam.services import audit
+from poam.store.tables import items, systems
+
+DEFAULT_SYSTEM = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class SystemInfo:
+    """A system as the shells show it."""
+
+    id: int
+    name: str
+    impact: str
+    org: str | None
+    policy: str
+    id_prefix: str
+    fedramp_id: str | None
+    point_of_contact: str | None
+    service_names: str | None
+    open_items: int = 0
+    closed_items: int = 0
+
+
+def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> SystemInfo:
+    return SystemInfo(
+        id=row["id"],
+        name=row["name"],
+        impact=row["impact"],
+        org=row["org"],
+        policy=row["policy"],
+        id_prefix=row["id_prefix"],
+        fedramp_id=row["fedramp_id"],
+        point_of_contact=row["point_of_contact"],
+        service_names=row["service_names"],
+        open_items=open_items,
+        closed_items=closed_items,
+    )
+
+
+def _insert(conn: Connection, actor: str, name: str, **fields: str | None) -> SystemInfo:
+    name = name.strip()
+    if not name:
+        raise UsageError("a system needs a name")
+    if conn.execute(select(systems.c.id).where(systems.c.name == name)).first():
+        raise UsageError(f"system {name!r} already exists")
+    impact = (fields.get("impact") or "moderate").capitalize()
+    if impact not in (Level.LOW, Level.MODERATE, Level.HIGH):
+        raise UsageError(f"impact must be low, moderate or high, not {fields.get('impact')!r}")
+    policy = fields.get("policy") or "fedramp-rev5"
+    if policy not in POLICIES:
+        raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(sorted(POLICIES))}")
+    values = {
+        "name": name,
+        "org": fields.get("org"),
+        "impact": impact,
+        "policy": policy,
+        "id_prefix": fields.get("id_prefix") or "V-",
+        "next_seq": 1,
+        "fedramp_id": fields.get("fedramp_id"),
+        "point_of_contact": fields.get("point_of_contact"),
+        "service_names": fields.get("service_names"),
+        "created_at": audit.now(),
+    }
+    new_id = conn.execute(insert(systems).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+    detail = {k: v for k, v in values.items() if k not in ("next_seq", "created_at") and v is not None}
+    audit.record(conn, actor, [audit.Event("system.add", "system", str(new_id), detail, new_id)])
+    row = conn.execute(select(systems).where(systems.c.id == new_id)).mappings().one()
+    return _info(row)
+
+
+def add_system(engine: Engine, name: str, actor: str, **fields: str | None) -> SystemInfo:
+    """Create a system (an authorization boundary)."""
+    with engine.begin() as conn:
+        return _insert(conn, actor, name, **fields)
+
+
+def list_systems(engine: Engine) -> list[SystemInfo]:
+    """Every system with its open and closed item counts."""
+    with engine.begin() as conn:
+        counts: dict[tuple[int, str], int] = {
+            (r.system_id, r.status): r.n
+            for r in conn.execute(
+                select(items.c.system_id, items.c.status, func.count().label("n")).group_by(
+                    items.c.system_id, items.c.status
+                )
+            )
+        }
+        rows = conn.execute(select(systems).order_by(systems.c.name)).mappings().all()
+        return [_info(r, counts.get((r["id"], "open"), 0), counts.get((r["id"], "closed"), 0)) for r in rows]
+
+
+def resolve(conn: Connection, name: str | None, actor: str, create_default: bool = False) -> SystemInfo:
+    """The system a command works on: the named one, or the only one there is.
+
+    With `create_default`, an empty database gets a system named `default`.
+    """
+    if name:
+        row = conn.execute(select(systems).where(systems.c.name == name)).mappings().first()
+        if row is None:
+            raise UsageError(f"no system named {name!r}; add it with `poam system add {name}`")
+        return _info(row)
+    rows = conn.execute(select(systems).limit(2)).mappings().all()
+    if len(rows) == 1:
+        return _info(rows[0])
+    if not rows:
+        if create_default:
+            return _insert(conn, actor, DEFAULT_SYSTEM)
+        raise UsageError("the database has no system yet; import a scan or run `poam system add NAME`")
+    raise UsageError("the database holds several systems; pick one with --system NAME")

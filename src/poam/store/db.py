@@ -1,0 +1,95 @@
+"""Opening a database: a SQLite path or a SQLAlchemy URL, migrated to the latest schema."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from poam.errors import UsageError
+
+DEFAULT_DB = "poam.db"
+MIGRATIONS = str(Path(__file__).with_name("migrations"))
+
+
+def database_url(target: str | None) -> str:
+    """A SQLAlchemy URL from `--db`, `POAM_DB` or the default `./poam.db`."""
+    target = target or os.environ.get("POAM_DB") or DEFAULT_DB
+    if "://" in target:
+        return target
+    return f"sqlite:///{Path(target).expanduser()}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (BEGIN IMMEDIATE)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create(target: str | None) -> Engine:
+    """An engine for the database, without migrating it."""
+    url_text = database_url(target)
+    try:
+        url = make_url(url_text)
+    except ArgumentError:
+        raise UsageError(f"--db: not a database path or URL: {url_text}") from None
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            parent = Path(url.database).parent
+            if not parent.is_dir():
+                raise UsageError(f"--db: folder {parent} does not exist")
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("", "psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"--db: driver missing ({exc.name}); install poam[postgres]") from None
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic configuration pointing at the packaged migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def needs_upgrade(engine: Engine) -> bool:
+    """Whether the database is behind the latest migration."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current != head
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest migration."""
+    if needs_upgrade(engine):
+        command.upgrade(alembic_config(engine), "head")
+
+
+def open_db(target: str | None) -> Engine:
+    """An engine for `--db`, migrated to the latest schema."""
+    engine = create(target)
+    migrate(engine)
+    return engine
