@@ -113,6 +113,12 @@ class PoamCsvParser:
         """Yield one finding per row; raise InputError naming the row on bad values."""
         csv.field_size_limit(FIELD_LIMIT)
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+        try:
+            yield from self._rows(text, ctx)
+        finally:
+            text.detach()  # the caller owns the stream; do not close it with the wrapper
+
+    def _rows(self, text: io.TextIOWrapper, ctx: ParseContext) -> Iterator[Record]:
         rows = csv.reader(_lines(text, ctx.source))
         try:
             header = next(rows)
@@ -201,6 +207,7 @@ class PoamCsvParser:
 
 def _lines(text: io.TextIOWrapper, source: str) -> Iterator[str]:
     try:
-        yield from text
+        for line in text:  # not `yield from`: closing this generator must not close the wrapper
+            yield line
     except UnicodeDecodeError as exc:
         raise InputError(source, f"not UTF-8 text (byte {exc.start}): save the CSV as UTF-8") from None

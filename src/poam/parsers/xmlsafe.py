@@ -78,9 +78,11 @@ def check_prolog(stream: BinaryIO, source: str) -> None:
     start = stream.tell()
     data = stream.read(PROLOG_LIMIT)
     stream.seek(start)
-    _root, entities = prolog(data)
+    root, entities = prolog(data)
     if entities:
         raise InputError(source, "XML entity declarations are not accepted (possible XXE or entity expansion)")
+    if root is None:
+        raise InputError(source, "no XML root element within the first 1 MiB")
 
 
 def iterparse(

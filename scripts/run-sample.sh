@@ -1,0 +1,24 @@
+#!/bin/sh
+# The main job of `make run`: import the sample scans into a fresh SQLite database and write
+# the deliverables into the output folder.
+set -eu
+BIN=${1:-.venv/bin}
+OUT=${2:-out}
+mkdir -p "$OUT"
+DB="$OUT/poam.db"
+rm -f "$DB" "$DB-wal" "$DB-shm"
+POAM="$BIN/poam --db $DB"
+$POAM system add "Example Cloud Service" --impact moderate --org "Example CSP, Inc." \
+    --poc "Jane Doe, ISSO - Example CSP" --service "Example Service"
+$POAM kev load samples/kev-sample.json
+$POAM import samples/nessus-2026-09.nessus samples/pentest-2026-09.csv
+$POAM import samples/nessus-2026-10.nessus
+$POAM export fedramp "$OUT/poam-fedramp.xlsx" --date 2026-10-31
+$POAM export oscal "$OUT/poam-oscal.json"
+$POAM summary --date 2026-10-31 --out "$OUT/summary.txt"
+echo
+echo "Done. The deliverables are in $OUT/:"
+echo "  $OUT/poam-fedramp.xlsx   FedRAMP POA&M workbook"
+echo "  $OUT/poam-oscal.json     OSCAL 1.1.2 POA&M"
+echo "  $OUT/summary.txt         text summary"
+echo "  $OUT/poam.db             the SQLite database (try: $BIN/poam --db $DB items --status all)"
