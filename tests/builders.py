@@ -41,7 +41,7 @@ def nessus(hosts: list[Host], policy: str = "Test Policy") -> str:
     """A NessusClientData_v2 document."""
     out = io.StringIO()
     out.write('<?xml version="1.0" ?>\n<NessusClientData_v2>\n')
-    out.write(f"<Policy><policyName>{escape(policy)}</policyName></Policy>\n<Report name=\"test\">\n")
+    out.write(f'<Policy><policyName>{escape(policy)}</policyName></Policy>\n<Report name="test">\n')
     for h in hosts:
         out.write(f"<ReportHost name={quoteattr(h.name)}><HostProperties>\n")
         props = {"host-ip": h.ip, "host-fqdn": h.fqdn, "netbios-name": h.netbios, "mac-address": h.mac}
@@ -55,8 +55,8 @@ def nessus(hosts: list[Host], policy: str = "Test Policy") -> str:
         for it in h.items:
             name = it.name or f"Plugin {it.plugin}"
             out.write(
-                f"<ReportItem port=\"{it.port}\" svc_name=\"www\" protocol=\"{it.protocol}\" "
-                f"severity=\"{it.severity}\" pluginID=\"{it.plugin}\" pluginName={quoteattr(name)} "
+                f'<ReportItem port="{it.port}" svc_name="www" protocol="{it.protocol}" '
+                f'severity="{it.severity}" pluginID="{it.plugin}" pluginName={quoteattr(name)} '
                 f"pluginFamily={quoteattr(it.family)}>\n"
             )
             out.write(f"<description>{escape(it.description or name + ' description')}</description>\n")
@@ -78,8 +78,21 @@ def write_nessus(path: Path, hosts: list[Host], **kw: str) -> Path:
     return path
 
 
-CSV_HEADER = ["detector", "weakness_id", "weakness_name", "severity", "asset", "port", "protocol", "detected",
-              "description", "solution", "cve", "controls", "status"]
+CSV_HEADER = [
+    "detector",
+    "weakness_id",
+    "weakness_name",
+    "severity",
+    "asset",
+    "port",
+    "protocol",
+    "detected",
+    "description",
+    "solution",
+    "cve",
+    "controls",
+    "status",
+]
 
 
 def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:

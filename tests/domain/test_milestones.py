@@ -56,8 +56,13 @@ def test_empty_cell_is_no_milestones() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Patch it by March", "(1) 2026-02-30: impossible date", "(1) 26-02-01: two-digit year",
-     "(1) 2026-01-01: a\n\n(1) 2026-02-01: b", "intro\n(1) 2026-01-01: x"],
+    [
+        "Patch it by March",
+        "(1) 2026-02-30: impossible date",
+        "(1) 26-02-01: two-digit year",
+        "(1) 2026-01-01: a\n\n(1) 2026-02-01: b",
+        "intro\n(1) 2026-01-01: x",
+    ],
 )
 def test_rejects_text_outside_the_grammar(text: str) -> None:
     with pytest.raises(MilestoneSyntaxError):

@@ -6,15 +6,24 @@ from poam.domain.rating import level_from_cvss2, level_from_cvss3, original_rati
 
 @pytest.mark.parametrize(
     ("score", "level"),
-    [(0.0, Level.LOW), (3.9, Level.LOW), (4.0, Level.MODERATE), (6.9, Level.MODERATE), (7.0, Level.HIGH),
-     (8.9, Level.HIGH), (9.0, Level.CRITICAL), (10.0, Level.CRITICAL)],
+    [
+        (0.0, Level.LOW),
+        (3.9, Level.LOW),
+        (4.0, Level.MODERATE),
+        (6.9, Level.MODERATE),
+        (7.0, Level.HIGH),
+        (8.9, Level.HIGH),
+        (9.0, Level.CRITICAL),
+        (10.0, Level.CRITICAL),
+    ],
 )
 def test_cvss3_bands(score: float, level: Level) -> None:
     assert level_from_cvss3(score) is level
 
 
-@pytest.mark.parametrize(("score", "level"), [(3.9, Level.LOW), (4.0, Level.MODERATE), (7.0, Level.HIGH),
-                                              (10.0, Level.HIGH)])
+@pytest.mark.parametrize(
+    ("score", "level"), [(3.9, Level.LOW), (4.0, Level.MODERATE), (7.0, Level.HIGH), (10.0, Level.HIGH)]
+)
 def test_cvss2_has_no_critical_band(score: float, level: Level) -> None:
     assert level_from_cvss2(score) is level
 

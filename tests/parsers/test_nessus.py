@@ -22,9 +22,25 @@ def parse(path: Path) -> list[object]:
 
 
 def test_fields_of_a_report_item(tmp_path: Path) -> None:
-    host = Host("web01", ip="10.0.0.5", fqdn="web01.example.com", netbios="WEB01", mac="00:11:22:33:44:55",
-                items=[Item("12345", port=443, severity=3, name="Bad TLS", cvss3=7.5, cvss2=5.0,
-                            cves=("CVE-2024-0001", "CVE-2024-0002"), output="found it")])
+    host = Host(
+        "web01",
+        ip="10.0.0.5",
+        fqdn="web01.example.com",
+        netbios="WEB01",
+        mac="00:11:22:33:44:55",
+        items=[
+            Item(
+                "12345",
+                port=443,
+                severity=3,
+                name="Bad TLS",
+                cvss3=7.5,
+                cvss2=5.0,
+                cves=("CVE-2024-0001", "CVE-2024-0002"),
+                output="found it",
+            )
+        ],
+    )
     records = parse(write_nessus(tmp_path / "a.nessus", [host]))
     cov = [r for r in records if isinstance(r, Coverage)]
     found = [r for r in records if isinstance(r, Finding)]
@@ -77,6 +93,7 @@ def test_truncated_file_is_an_input_error(tmp_path: Path) -> None:
 
 
 # --- the real Nessus files of the corpus -------------------------------------------------------
+
 
 def _independent_count(path: Path) -> tuple[dict[str, set[str]], set[str]]:
     """Plugin id -> asset identifiers for non-informational results, and all host names, read with

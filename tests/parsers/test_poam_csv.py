@@ -11,9 +11,16 @@ from poam.parsers.base import ParseContext
 from poam.parsers.poam_csv import PoamCsvParser
 from tests.builders import write_csv
 
-ROW = {"detector": "Acme 3PAO Pen Test", "weakness_id": "PT-1", "weakness_name": "SQL injection",
-       "severity": "high", "asset": "https://app.example.com/login", "detected": "2026-01-10",
-       "cve": "CVE-2024-1 CVE-2024-2", "controls": "SI-10; RA-5"}
+ROW = {
+    "detector": "Acme 3PAO Pen Test",
+    "weakness_id": "PT-1",
+    "weakness_name": "SQL injection",
+    "severity": "high",
+    "asset": "https://app.example.com/login",
+    "detected": "2026-01-10",
+    "cve": "CVE-2024-1 CVE-2024-2",
+    "controls": "SI-10; RA-5",
+}
 
 
 def parse(path: Path) -> list[object]:
@@ -22,8 +29,18 @@ def parse(path: Path) -> list[object]:
 
 
 def test_rows_become_findings(tmp_path: Path) -> None:
-    rows = [ROW, {**ROW, "weakness_id": "PT-2", "asset": "10.1.1.1", "port": "22", "protocol": "TCP",
-                  "detected": "01/12/2026", "status": "fixed"}]
+    rows = [
+        ROW,
+        {
+            **ROW,
+            "weakness_id": "PT-2",
+            "asset": "10.1.1.1",
+            "port": "22",
+            "protocol": "TCP",
+            "detected": "01/12/2026",
+            "status": "fixed",
+        },
+    ]
     recs = parse(write_csv(tmp_path / "p.csv", rows))
     f1, f2 = [r for r in recs if isinstance(r, Finding)]
     assert f1.asset.kind is AssetKind.WEB_APP and f1.asset.name == "https://app.example.com/login"
@@ -44,8 +61,12 @@ def test_severity_may_come_from_cvss(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"asset": ""}, "row 2: column 'asset' is empty"), ({"severity": "urgent"}, "severity 'urgent'"),
-     ({"detected": "soon"}, "not a date"), ({"status": "maybe"}, "not open or fixed")],
+    [
+        ({"asset": ""}, "row 2: column 'asset' is empty"),
+        ({"severity": "urgent"}, "severity 'urgent'"),
+        ({"detected": "soon"}, "not a date"),
+        ({"status": "maybe"}, "not open or fixed"),
+    ],
 )
 def test_bad_rows_name_the_row(tmp_path: Path, change: dict[str, str], message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -68,7 +89,9 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_bom_and_crlf_are_fine(tmp_path: Path) -> None:
     p = tmp_path / "p.csv"
-    p.write_bytes(b"\xef\xbb\xbfdetector,weakness_id,weakness_name,asset,detected,severity\r\n"
-                  b"A,1,\"multi\r\nline\",h.example.com,2026-01-01,low\r\n")
+    p.write_bytes(
+        b"\xef\xbb\xbfdetector,weakness_id,weakness_name,asset,detected,severity\r\n"
+        b'A,1,"multi\r\nline",h.example.com,2026-01-01,low\r\n'
+    )
     (f,) = [r for r in parse(p) if isinstance(r, Finding)]
     assert f.weakness.name == "multi\r\nline" and f.asset.fqdn == "h.example.com"

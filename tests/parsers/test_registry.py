@@ -14,14 +14,20 @@ def sniff(data: bytes, name: str = "f") -> str:
 
 
 def test_detects_by_content_not_extension() -> None:
-    assert sniff(b'<?xml version="1.0" ?>\n<NessusClientData_v2><Report/></NessusClientData_v2>', "scan.csv") == "nessus"
+    assert (
+        sniff(b'<?xml version="1.0" ?>\n<NessusClientData_v2><Report/></NessusClientData_v2>', "scan.csv") == "nessus"
+    )
     assert sniff(b"\xef\xbb\xbfDetector,Weakness ID,Weakness Name,Asset,Detected\n", "x.xml") == "poam-csv"
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"", "empty file"), (b"   \n", "empty file"), (b"<report><x/></report>", "unrecognised XML format"),
-     (b"hello world", "unrecognised file format")],
+    [
+        (b"", "empty file"),
+        (b"   \n", "empty file"),
+        (b"<report><x/></report>", "unrecognised XML format"),
+        (b"hello world", "unrecognised file format"),
+    ],
 )
 def test_unknown_or_empty_input(data: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message):
