@@ -11,11 +11,11 @@ POAM="$BIN/poam --db $DB"
 $POAM system add "Example Cloud Service" --impact moderate --org "Example CSP, Inc." \
     --poc "Jane Doe, ISSO - Example CSP" --service "Example Service"
 $POAM kev load samples/kev-sample.json
-$POAM import samples/nessus-2026-09.nessus samples/pentest-2026-09.csv
-$POAM import samples/nessus-2026-10.nessus
-$POAM export fedramp "$OUT/poam-fedramp.xlsx" --date 2026-10-31
+$POAM import samples/nessus-2025-09.nessus samples/pentest-2025-09.csv
+$POAM import samples/nessus-2025-10.nessus
+$POAM export fedramp "$OUT/poam-fedramp.xlsx" --date 2025-10-31
 $POAM export oscal "$OUT/poam-oscal.json"
-$POAM summary --date 2026-10-31 --out "$OUT/summary.txt"
+$POAM summary --date 2025-10-31 --out "$OUT/summary.txt"
 echo
 echo "Done. The deliverables are in $OUT/:"
 echo "  $OUT/poam-fedramp.xlsx   FedRAMP POA&M workbook"

@@ -171,7 +171,7 @@ def _describe(r: ImportResult) -> str:
         return f"{r.source}: already imported (same SHA-256); nothing changed"
     window = r.ended_at.date().isoformat() if r.ended_at else "no date"
     return (
-        f"{r.source}: {r.format}, {r.tool} scan of {window}: {r.assets_covered} assets, {r.results} results "
+        f"{r.source}: {r.format}, {r.tool} scan of {window}: {r.assets_covered} assets covered, {r.results} results "
         f"({r.informational} informational); findings {r.new_findings} new, {r.fixed_findings} fixed, "
         f"{r.reopened_findings} reopened; items {r.items_opened} opened, {r.items_closed} closed"
     )

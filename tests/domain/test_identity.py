@@ -1,4 +1,4 @@
-from poam.domain.identity import finding_key, match_asset, merge, normalize
+from poam.domain.identity import finding_identity, finding_key, match_asset, merge, normalize
 from poam.domain.models import Asset, AssetKind
 
 
@@ -10,6 +10,11 @@ def test_finding_key_ignores_free_text_and_escapes_separators() -> None:
     a = finding_key("Nessus", "19506", "7", "443/TCP")
     assert a == finding_key("nessus", "19506", "7", "443/tcp")
     assert finding_key("T", "a|b", "1", "") != finding_key("T", "a", "b|1", "")
+
+
+def test_store_identity_normalizes_the_location() -> None:
+    assert finding_identity(3, 7, 443, "TCP") == (3, 7, "443/tcp")
+    assert finding_identity(3, 7, 0, "tcp") == finding_identity(3, 7, None, None) == (3, 7, "")
 
 
 def test_same_ip_different_fqdn_are_two_hosts() -> None:

@@ -21,22 +21,22 @@ HEADER = fedramp_xlsx.Header("Example CSP", "Example System", "Moderate", dt.dat
 
 
 def make_item(poam_id: str, status: ItemStatus = ItemStatus.OPEN, **kw: object) -> PoamItem:
-    base: dict[str, object] = dict(
-        poam_id=poam_id,
-        status=status,
-        weakness_name="Weak TLS",
-        weakness_description="desc",
-        detector_source="Nessus",
-        source_identifier="12345",
-        detection_date=dt.date(2026, 1, 5),
-        scheduled_completion_date=dt.date(2026, 2, 4),
-        status_date=dt.date(2026, 1, 5),
-        original_risk=Level.CRITICAL,
-        controls=("RA-5", "SI-2"),
-        assets=(AffectedAsset("web01.example.com", "443/tcp"), AffectedAsset("10.0.0.2", "")),
-        milestones=(Milestone(1, dt.date(2026, 2, 4), "Patch"),),
-        cves=("CVE-2024-1", "CVE-2024-2"),
-    )
+    base: dict[str, object] = {
+        "poam_id": poam_id,
+        "status": status,
+        "weakness_name": "Weak TLS",
+        "weakness_description": "desc",
+        "detector_source": "Nessus",
+        "source_identifier": "12345",
+        "detection_date": dt.date(2026, 1, 5),
+        "scheduled_completion_date": dt.date(2026, 2, 4),
+        "status_date": dt.date(2026, 1, 5),
+        "original_risk": Level.CRITICAL,
+        "controls": ("RA-5", "SI-2"),
+        "assets": (AffectedAsset("web01.example.com", "443/tcp"), AffectedAsset("10.0.0.2", "")),
+        "milestones": (Milestone(1, dt.date(2026, 2, 4), "Patch"),),
+        "cves": ("CVE-2024-1", "CVE-2024-2"),
+    }
     base.update(kw)
     return PoamItem(**base)  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from poam.domain.models import Asset, AssetKind
+from poam.domain.models import Asset, AssetKind, location_text
 
 # Weights for matching hosts: stronger identifiers count for more.
 _WEIGHTS = {"fqdn": 8, "netbios": 4, "mac": 2, "ip": 1}
@@ -24,6 +24,12 @@ def _escape(part: str) -> str:
 def finding_key(tool: str, vuln_id: str, asset_ref: str, location: str) -> str:
     """The identity of a finding: tool | vulnerability id | asset | port/protocol."""
     return "|".join(_escape(p) for p in (tool.lower(), vuln_id, asset_ref, location.lower()))
+
+
+def finding_identity(weakness_ref: int, asset_ref: int, port: int | None, protocol: str | None) -> tuple[int, int, str]:
+    """`finding_key` as the store holds it: the weakness (system, tool and vulnerability id) and
+    asset by their ids, and the location as `443/tcp` (empty for host-wide results)."""
+    return (weakness_ref, asset_ref, location_text(port, protocol))
 
 
 def item_key(tool: str, vuln_id: str) -> tuple[str, str]:

@@ -91,25 +91,24 @@ class NessusParser:
         weaknesses: dict[tuple[str, str], Weakness] = {}
         asset: Asset | None = None
         host_time: dt.datetime | None = None
-        host_name = ""
         version: str | None = None
         policy: str | None = None
         first: dt.datetime | None = None
         last: dt.datetime | None = None
         saw_root = saw_report = False
         tags = ("NessusClientData_v2", "Report", "ReportHost", "HostProperties", "ReportItem", "policyName")
-        for event, el in iterparse(stream, ctx.source, tags, events=("start", "end")):
+        for _event, el in iterparse(stream, ctx.source, tags):
             tag = el.tag
-            if event == "start":
-                if tag == "ReportHost":
-                    host_name = (el.get("name") or "").strip()
-                    asset, host_time = None, None
-                elif tag == "NessusClientData_v2":
-                    saw_root = True
-                elif tag == "Report":
-                    saw_report = True
-                continue
-            if tag == "HostProperties":
+            if tag == "ReportItem":
+                if asset is None or host_time is None:
+                    asset, host_time = self._bare_host(el, asset, host_time, ctx)
+                    yield Coverage(asset, host_time, host_time, None)
+                finding, version = self._finding(el, asset, host_time, weaknesses, version, ctx)
+                if finding is not None:
+                    yield finding
+                release(el)
+            elif tag == "HostProperties":
+                host_name = _host_name(el)
                 props = {str(t.get("name")): (t.text or "").strip() for t in el if t.tag == "tag" and t.get("name")}
                 asset = _host(host_name, props)
                 start = _time(props.get("HOST_START_TIMESTAMP"), props.get("HOST_START"))
@@ -126,28 +125,32 @@ class NessusParser:
                 authenticated = None if credentialed is None else credentialed.lower() == "true"
                 yield Coverage(asset, start or host_time, end or host_time, authenticated)
                 release(el)
-            elif tag == "ReportItem":
-                if asset is None or host_time is None:
-                    if ctx.scan_date is None and host_name:
-                        raise InputError(ctx.source, f"host {host_name!r} has results but no HostProperties")
-                    asset = asset or _host(host_name, {})
-                    host_time = host_time or ctx.scan_date
-                    if host_time is None:
-                        raise InputError(ctx.source, "ReportItem outside a ReportHost")
-                    yield Coverage(asset, host_time, host_time, None)
-                finding, version = self._finding(el, asset, host_time, weaknesses, version, ctx)
-                if finding is not None:
-                    yield finding
-                release(el)
             elif tag == "ReportHost":
+                asset, host_time = None, None
                 release(el)
             elif tag == "policyName":
                 policy = (el.text or "").strip() or None
+            elif tag == "Report":
+                saw_report = True
+            else:
+                saw_root = True
         if not saw_root:
             raise InputError(ctx.source, "not a Nessus v2 file (no NessusClientData_v2 root)")
         if not saw_report:
             raise InputError(ctx.source, "Nessus file has no <Report> element (truncated or a policy export?)")
         yield ScanInfo(tool=TOOL, tool_version=version, name=policy, started_at=first, ended_at=last)
+
+    def _bare_host(
+        self, el: etree._Element, asset: Asset | None, host_time: dt.datetime | None, ctx: ParseContext
+    ) -> tuple[Asset, dt.datetime]:
+        """A host whose results come without HostProperties: usable only with --scan-date."""
+        parent = el.getparent()
+        if parent is None or parent.tag != "ReportHost":
+            raise InputError(ctx.source, f"ReportItem outside a ReportHost (line {el.sourceline})")
+        name = _host_name(el)
+        if ctx.scan_date is None:
+            raise InputError(ctx.source, f"host {name!r} has results but no HostProperties; give --scan-date")
+        return asset or _host(name, {}), host_time or ctx.scan_date
 
     def _finding(
         self,
@@ -161,35 +164,31 @@ class NessusParser:
         plugin_id = (el.get("pluginID") or "").strip()
         if not plugin_id:
             raise InputError(ctx.source, f"ReportItem without pluginID (line {el.sourceline})")
-        single: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for child in el:
-            tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            text = child.text
-            if text is None:
-                continue
-            if tag in _MULTI:
-                multi.setdefault(tag, []).append(text.strip())
-            else:
-                single[tag] = text
-        output = single.get("plugin_output")
+        severity = _SEVERITY.get((el.get("severity") or "").strip())
+        family = el.get("pluginFamily") or ""
+        weakness = None
+        if severity is not None and family != "Policy Compliance":
+            # The definition of a plugin is the same on every host: read only the evidence.
+            weakness = weaknesses.get((plugin_id, severity.value))
+        if weakness is not None:
+            output = el.findtext("plugin_output")
+        else:
+            single, multi = _children(el)
+            output = single.get("plugin_output")
+            if severity is None:
+                severity = _RISK_FACTOR.get((single.get("risk_factor") or "").strip().lower(), Severity.INFO)
+            if (single.get(_CM + "compliance-result") or "").strip().upper() == "PASSED":
+                severity = Severity.INFO
+            check_id = (single.get(_CM + "compliance-check-id") or "").strip()
+            vuln_id = check_id or plugin_id
+            wkey = (vuln_id, severity.value)
+            weakness = weaknesses.get(wkey)
+            if weakness is None:
+                weakness = _weakness(plugin_id, vuln_id, el, severity, single, multi)
+                weaknesses[wkey] = weakness
         if plugin_id == _SCAN_INFO_PLUGIN and output:
             m = _VERSION.search(output)
             version = m.group(1) if m else version
-        severity = _SEVERITY.get((el.get("severity") or "").strip())
-        if severity is None:
-            severity = _RISK_FACTOR.get((single.get("risk_factor") or "").strip().lower(), Severity.INFO)
-        if (single.get(_CM + "compliance-result") or "").strip().upper() == "PASSED":
-            severity = Severity.INFO
-        check_id = single.get(_CM + "compliance-check-id")
-        vuln_id = check_id.strip() if check_id and check_id.strip() else plugin_id
-        wkey = (vuln_id, severity.value)
-        weakness = weaknesses.get(wkey)
-        if weakness is None:
-            weakness = _weakness(plugin_id, vuln_id, el, severity, single, multi)
-            weaknesses[wkey] = weakness
         port_text = (el.get("port") or "").strip()
         try:
             port = int(port_text) if port_text else None
@@ -202,9 +201,27 @@ class NessusParser:
             port=port,
             protocol=(el.get("protocol") or "").strip().lower() or None,
             service=(el.get("svc_name") or "").strip() or None,
-            evidence=_clean(output),
+            evidence=output.strip() or None if output else None,
         )
         return finding, version
+
+
+def _children(el: etree._Element) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The text of a ReportItem's child elements: single-valued ones and repeated ones."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for child in el:
+        tag: object = child.tag
+        if not isinstance(tag, str):  # comments and processing instructions
+            continue
+        text = child.text
+        if text is None:
+            continue
+        if tag in _MULTI:
+            multi.setdefault(tag, []).append(text.strip())
+        else:
+            single[tag] = text
+    return single, multi
 
 
 def _weakness(
@@ -251,6 +268,12 @@ def _weakness(
         iavas=tuple(dict.fromkeys(iavas)),
         is_config=is_config,
     )
+
+
+def _host_name(el: etree._Element) -> str:
+    """The name of the ReportHost an element sits in."""
+    parent = el.getparent()
+    return (parent.get("name") or "").strip() if parent is not None else ""
 
 
 def _host(name: str, props: dict[str, str]) -> Asset:

@@ -132,18 +132,21 @@ class PoamCsvParser:
             raise InputError(ctx.source, f"missing column(s): {', '.join(missing)}")
         first: dt.datetime | None = None
         last: dt.datetime | None = None
+        detectors: set[str] = set()
         line = 1
         try:
             for line, row in enumerate(rows, start=2):
                 if not any(cell.strip() for cell in row):
                     continue
                 finding = self._row(row, columns, line, ctx)
+                detectors.add(finding.weakness.tool)
                 first = min(first, finding.observed_at) if first else finding.observed_at
                 last = max(last, finding.observed_at) if last else finding.observed_at
                 yield finding
         except csv.Error as exc:
             raise InputError(ctx.source, f"bad CSV near line {line}: {exc}") from None
-        yield ScanInfo(tool="poam-csv", name=None, started_at=first, ended_at=last)
+        tool = detectors.pop() if len(detectors) == 1 else "several detectors" if detectors else "poam-csv"
+        yield ScanInfo(tool=tool, name=None, started_at=first, ended_at=last)
 
     def _row(self, row: list[str], columns: dict[str, int], line: int, ctx: ParseContext) -> Finding:
         def get(name: str) -> str:
@@ -207,7 +210,7 @@ class PoamCsvParser:
 
 def _lines(text: io.TextIOWrapper, source: str) -> Iterator[str]:
     try:
-        for line in text:  # not `yield from`: closing this generator must not close the wrapper
+        for line in text:  # noqa: UP028 - `yield from` would close the wrapper with this generator
             yield line
     except UnicodeDecodeError as exc:
         raise InputError(source, f"not UTF-8 text (byte {exc.start}): save the CSV as UTF-8") from None

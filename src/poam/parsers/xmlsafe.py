@@ -112,7 +112,7 @@ def iterparse(
 
 def release(element: etree._Element) -> None:
     """Free a processed element and the siblings before it, keeping memory flat."""
-    element.clear(keep_tail=False)
+    element.clear()
     parent = element.getparent()
     if parent is not None:
         while element.getprevious() is not None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from poam.domain.identity import match_asset, merge, normalize
 from poam.domain.models import Asset, AssetKind
 from poam.store.tables import assets
 
 _FIELDS = ("ip", "fqdn", "netbios", "mac", "name", "os")
+_INDEXED = ("ip", "fqdn", "netbios", "name")
 
 
 def _from_row(row: object) -> Asset:
@@ -27,63 +29,90 @@ class AssetResolver:
         self.conn = conn
         self.system_id = system_id
         self._cache: dict[Asset, int] = {}
+        self._raw: dict[Asset, int] = {}
+        self._last: tuple[Asset | None, int] = (None, 0)
+        self._index: dict[str, dict[str, set[int]]] | None = None
+        self._known: dict[int, Asset] = {}
         self._seen: dict[int, tuple[dt.datetime, dt.datetime]] = {}
 
     def resolve(self, observed: Asset, when: dt.datetime) -> int:
         """The id of the asset (matched or created), noting that it was seen at `when`."""
+        if observed is self._last[0]:  # parsers hand out one Asset object per host: the common case
+            asset_id = self._last[1]
+        else:
+            asset_id = self._raw.get(observed) or self._resolve(observed, when)
+            self._last = (observed, asset_id)
+        first, last = self._seen.get(asset_id, (when, when))
+        if when < first or when > last:
+            self._seen[asset_id] = (min(first, when), max(last, when))
+        elif asset_id not in self._seen:
+            self._seen[asset_id] = (first, last)
+        return asset_id
+
+    def _resolve(self, observed: Asset, when: dt.datetime) -> int:
         asset = normalize(observed)
         asset_id = self._cache.get(asset)
         if asset_id is None:
             asset_id = self._lookup(asset, when)
             self._cache[asset] = asset_id
-        first, last = self._seen.get(asset_id, (when, when))
-        self._seen[asset_id] = (min(first, when), max(last, when))
+        self._raw[observed] = asset_id
         return asset_id
 
+    def _load(self) -> dict[str, dict[str, set[int]]]:
+        """Index the system's assets by identifier, once per import (a few hundred bytes per asset)."""
+        if self._index is None:
+            self._index = {f: {} for f in _INDEXED}
+            for row in self.conn.execute(select(assets).where(assets.c.system_id == self.system_id)):
+                self._remember(row.id, _from_row(row))
+        return self._index
+
+    def _remember(self, asset_id: int, asset: Asset) -> None:
+        index = self._index
+        assert index is not None
+        self._known[asset_id] = asset
+        for f in _INDEXED:
+            value = getattr(asset, f)
+            if value:
+                index[f].setdefault(value, set()).add(asset_id)
+
     def _lookup(self, asset: Asset, when: dt.datetime) -> int:
-        conds = []
-        if asset.kind is AssetKind.HOST:
-            if asset.ip:
-                conds.append(assets.c.ip == asset.ip)
-            if asset.fqdn:
-                conds.append(assets.c.fqdn == asset.fqdn)
-            if asset.netbios:
-                conds.append(assets.c.netbios == asset.netbios)
-        elif asset.name:
-            conds.append(assets.c.name == asset.name)
-        rows = []
-        if conds:
-            rows = self.conn.execute(
-                select(assets).where(
-                    assets.c.system_id == self.system_id, assets.c.kind == asset.kind.value, or_(*conds)
-                )
-            ).all()
-        known = {r.id: _from_row(r) for r in rows}
-        match = match_asset(asset, list(known.items()))
+        index = self._load()
+        fields = ("ip", "fqdn", "netbios") if asset.kind is AssetKind.HOST else ("name",)
+        ids: set[int] = set()
+        for f in fields:
+            value = getattr(asset, f)
+            if value:
+                ids |= index[f].get(value, set())
+        candidates = [(i, self._known[i]) for i in sorted(ids) if self._known[i].kind is asset.kind]
+        match = match_asset(asset, candidates)
         if match is not None:
-            merged = merge(known[match], asset)
-            if merged != known[match]:
+            known = self._known[match]
+            merged = merge(known, asset)
+            if merged != known:
                 self.conn.execute(
                     update(assets).where(assets.c.id == match).values(**{f: getattr(merged, f) for f in _FIELDS})
                 )
+                self._remember(match, merged)
             return match
         values = {f: getattr(asset, f) for f in _FIELDS}
         new_id: int = self.conn.execute(
-            insert(assets).values(
-                system_id=self.system_id,
-                kind=asset.kind.value,
-                identifier=asset.identifier[:500],
-                first_seen=when,
-                last_seen=when,
+            insert(assets),
+            {
+                "system_id": self.system_id,
+                "kind": asset.kind.value,
+                "identifier": asset.identifier[:500],
+                "first_seen": when,
+                "last_seen": when,
                 **values,
-            )
+            },
         ).inserted_primary_key[0]  # type: ignore[index]
+        self._remember(new_id, asset)
         return new_id
 
     def finish(self) -> None:
         """Widen each asset's first and last seen times by what this import saw."""
         ids = list(self._seen)
-        rows = []
+        rows: list[Any] = []
         for start in range(0, len(ids), 500):
             rows += self.conn.execute(
                 select(assets.c.id, assets.c.first_seen, assets.c.last_seen).where(

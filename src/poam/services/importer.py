@@ -12,11 +12,11 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, and_, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert, select, update
 
-from poam.domain.identity import finding_key
+from poam.domain.identity import finding_identity
 from poam.domain.lifecycle import Sighting, classify_sighting
 from poam.domain.models import (
     Coverage,
@@ -35,6 +35,9 @@ from poam.services.itemmaker import ItemMaker
 from poam.store.tables import findings, items, scan_assets, scans
 
 BATCH = 2000
+Identity = tuple[int, int, str]
+"""A finding's identity in the store: (weakness id, asset id, location). The weakness id stands
+for the system, tool and scanner vulnerability id, so this is `domain.identity.finding_key`."""
 _UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
 Progress = Callable[[int], None]
 
@@ -77,9 +80,10 @@ class _ProgressReader(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        data = self._raw.read(len(view))
+        view[: len(data)] = data
         self._progress(self._raw.tell())
         return len(data)
 
@@ -119,9 +123,7 @@ def import_file(
     except OSError as exc:
         raise InputError(source, f"cannot read: {exc.strerror}") from None
     with raw:
-        stream: BinaryIO = (
-            io.BufferedReader(_ProgressReader(raw, progress), 1 << 16) if progress else raw  # type: ignore[assignment]
-        )
+        stream: BinaryIO = io.BufferedReader(_ProgressReader(raw, progress), 1 << 16) if progress else raw
         parser = detect(stream, source, format_id)
         with engine.begin() as conn:
             info = systems.resolve(conn, system, actor, create_default=True)
@@ -153,7 +155,7 @@ class _Import:
         self.result = result
         self.actor = actor
         self.now = audit.now()
-        self.scan_id: int = conn.execute(
+        self.scan_id: int = conn.execute(  # type: ignore[index]
             insert(scans).values(
                 system_id=system.id,
                 sha256=result.sha256,
@@ -161,12 +163,13 @@ class _Import:
                 format=parser.id,
                 imported_at=self.now,
             )
-        ).inserted_primary_key[0]  # type: ignore[index]
+        ).inserted_primary_key[0]
         result.scan_id = self.scan_id
         self.assets = AssetResolver(conn, system.id)
         self.items = ItemMaker(conn, system, self.now)
         self.covered: dict[int, tuple[dt.datetime, bool | None]] = {}
         self.later_cover: dict[tuple[str, int, dt.datetime], tuple[dt.datetime, int] | None] = {}
+        self.newest_other: dict[str, dt.datetime | None] = {}
         self.pending: list[Finding] = []
         self.first: dt.datetime | None = None
         self.last: dt.datetime | None = None
@@ -177,7 +180,8 @@ class _Import:
         for rec in records:
             if isinstance(rec, Finding):
                 self.result.results += 1
-                self._widen(rec.observed_at)
+                if not self.parser.closes_by_coverage:  # coverage already gives the scan window
+                    self._widen(rec.observed_at)
                 if rec.weakness.severity is Severity.INFO:
                     self.result.informational += 1
                     continue
@@ -228,6 +232,15 @@ class _Import:
 
     def _later_coverage(self, tool: str, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None:
         """The first other scan of this tool that covered the asset after `when` (late imports)."""
+        if tool not in self.newest_other:
+            self.newest_other[tool] = self.conn.execute(
+                select(func.max(scan_assets.c.seen_at))
+                .join(scans, scans.c.id == scan_assets.c.scan_id)
+                .where(scans.c.system_id == self.system.id, scans.c.tool == tool, scans.c.id != self.scan_id)
+            ).scalar_one_or_none()
+        newest = self.newest_other[tool]
+        if newest is None or newest <= when:
+            return None  # no other scan of this tool looked later: the common case
         key = (tool, asset_id, when)
         if key not in self.later_cover:
             row = self.conn.execute(
@@ -249,27 +262,22 @@ class _Import:
         batch, self.pending = self.pending, []
         if not batch:
             return
+        weakness_ids = self.items.weakness_ids([(f.weakness, f.observed_at) for f in batch])
         keyed = []
         for f in batch:
             asset_id = self.assets.resolve(f.asset, f.observed_at)
-            weakness_id = self.items.weakness_id(f.weakness, f.observed_at)
-            key = finding_key(f.weakness.tool, f.weakness.vuln_id, str(asset_id), f.location)
-            keyed.append((key, asset_id, weakness_id, f))
-        latest: dict[str, dict[str, object]] = {}
-        keys = list({k for k, *_ in keyed})
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            for row in self.conn.execute(
-                select(findings, items.c.status.label("item_status"))
-                .join(items, items.c.id == findings.c.item_id)
-                .where(findings.c.system_id == self.system.id, findings.c.key.in_(chunk))
-                .order_by(findings.c.id)
-            ).mappings():
-                latest[row["key"]] = dict(row)
-        inserts: list[dict[str, object]] = []
-        updates: dict[int, dict[str, object]] = {}
+            w = f.weakness
+            weakness_id = weakness_ids[(w.tool, w.vuln_id)]
+            keyed.append((finding_identity(weakness_id, asset_id, f.port, f.protocol), asset_id, weakness_id, f))
+        latest = self._latest({k[1] for k, *_ in keyed}, {k[0] for k, *_ in keyed})
+        inserts: list[dict[str, Any]] = []
+        updates: dict[int, dict[str, Any]] = {}
         for key, asset_id, weakness_id, f in keyed:
             self._apply(key, asset_id, weakness_id, f, latest, inserts, updates)
+        self.items.materialize()
+        for row in inserts:
+            row["item_id"] = self.items.item_id(row.pop("_item"))
+            self.items.touch(row["item_id"])
         if inserts:
             self.conn.execute(insert(findings), inserts)
             self.result.new_findings += sum(1 for r in inserts if r["status"] == "open")
@@ -281,45 +289,65 @@ class _Import:
             )
             self.conn.execute(stmt, [{"_" + k: u[k] for k in ("id", *_UPDATED)} for u in updates.values()])
 
+    def _latest(self, asset_ids: set[int], weakness_ids: set[int]) -> dict[Identity, dict[str, Any]]:
+        """The latest stored record of each finding on these assets for these weaknesses."""
+        latest: dict[Identity, dict[str, Any]] = {}
+        wids = sorted(weakness_ids)
+        aids = sorted(asset_ids)
+        for a in range(0, len(aids), 500):
+            for w in range(0, len(wids), 500):
+                rows = self.conn.execute(
+                    select(findings, items.c.status.label("item_status"))
+                    .join(items, items.c.id == findings.c.item_id)
+                    .where(
+                        findings.c.asset_id.in_(aids[a : a + 500]),
+                        findings.c.weakness_id.in_(wids[w : w + 500]),
+                    )
+                    .order_by(findings.c.id)
+                ).mappings()
+                for row in rows:
+                    ident = finding_identity(row["weakness_id"], row["asset_id"], row["port"], row["protocol"])
+                    latest[ident] = dict(row)
+        return latest
+
     def _apply(
         self,
-        key: str,
+        key: Identity,
         asset_id: int,
         weakness_id: int,
         f: Finding,
-        latest: dict[str, dict[str, object]],
-        inserts: list[dict[str, object]],
-        updates: dict[int, dict[str, object]],
+        latest: dict[Identity, dict[str, Any]],
+        inserts: list[dict[str, Any]],
+        updates: dict[int, dict[str, Any]],
     ) -> None:
         """Apply one sighting to what is known of its finding (in the store or earlier in the batch)."""
         t = f.observed_at
         explicit_fix = f.status is FindingStatus.FIXED
         row = latest.get(key)
         if row is not None and "_insert" in row:  # the same finding earlier in this batch
-            _merge_sighting(row["_insert"], f, self.scan_id)  # type: ignore[arg-type]
+            _merge_sighting(row["_insert"], f, self.scan_id)
             return
-        state: dict[str, object] | None = None
+        state: dict[str, Any] | None = None
         if row is not None:
-            fid = int(row["id"])  # type: ignore[call-overload]
+            fid = int(row["id"])
             state = updates.get(fid) or {c: row[c] for c in ("id", "item_id", *_UPDATED)}
         kind = classify_sighting(
             FindingStatus(str(state["status"])) if state else None,
-            state["fixed_at"] if state else None,  # type: ignore[arg-type]
+            state["fixed_at"] if state else None,
             ItemStatus(str(row["item_status"])) if row else None,
             t,
         )
         if kind in (Sighting.NEW, Sighting.RECUR):
             if explicit_fix:
                 return  # reported fixed but never seen open: nothing to close
-            previous = int(row["item_id"]) if row else None  # type: ignore[call-overload]
-            item_id = self.items.open_item(f.weakness, weakness_id, t, previous)
-            new: dict[str, object] = {
+            previous = int(row["item_id"]) if row else None
+            wanted = self.items.request(f.weakness, weakness_id, t, previous)
+            new: dict[str, Any] = {
                 "system_id": self.system.id,
-                "item_id": item_id,
+                "_item": wanted,
                 "weakness_id": weakness_id,
                 "asset_id": asset_id,
                 "tool": f.weakness.tool,
-                "key": key,
                 "port": f.port,
                 "protocol": f.protocol,
                 "service": f.service,
@@ -336,27 +364,26 @@ class _Import:
                 later = self._later_coverage(f.weakness.tool, asset_id, t)
                 if later is not None:  # a newer scan, imported earlier, already missed it
                     new.update(status="fixed", fixed_at=later[0], fixed_scan_id=later[1])
-            self.items.touch(item_id)
             inserts.append(new)
             latest[key] = {"_insert": new}
             return
         assert state is not None and row is not None
-        updates[int(state["id"])] = state  # type: ignore[call-overload]
-        item_id = int(row["item_id"])  # type: ignore[call-overload]
-        if t < state["first_seen"]:  # type: ignore[operator]
+        updates[int(state["id"])] = state
+        item_id = int(row["item_id"])
+        if t < state["first_seen"]:
             state["first_seen"] = t
             self.items.touch(item_id)
         last_seen = state["last_seen"]
         if kind is Sighting.HISTORIC:
-            state["last_seen"] = max(t, last_seen)  # type: ignore[type-var]
+            state["last_seen"] = max(t, last_seen)
             return
         if explicit_fix:
-            if state["status"] == "open" and t >= last_seen:  # type: ignore[operator]
+            if state["status"] == "open" and t >= last_seen:
                 state.update(status="fixed", fixed_at=t, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
                 self.result.fixed_findings += 1
                 self.items.touch(item_id)
             return
-        if t >= last_seen:  # type: ignore[operator]
+        if t >= last_seen:
             state.update(last_seen=t, last_scan_id=self.scan_id, evidence=f.evidence)
         if kind is Sighting.REOPEN:
             state.update(status="open", fixed_at=None, fixed_scan_id=None)
@@ -431,14 +458,14 @@ class _Import:
         audit.record(self.conn, self.actor, events, self.now)
 
 
-def _merge_sighting(new: dict[str, object], f: Finding, scan_id: int) -> None:
+def _merge_sighting(new: dict[str, Any], f: Finding, scan_id: int) -> None:
     """A second sighting of a finding first inserted earlier in the same batch."""
     t = f.observed_at
     if f.status is FindingStatus.FIXED:
-        if new["status"] == "open" and t >= new["last_seen"]:  # type: ignore[operator]
+        if new["status"] == "open" and t >= new["last_seen"]:
             new.update(status="fixed", fixed_at=t, fixed_scan_id=scan_id)
         return
-    if t < new["first_seen"]:  # type: ignore[operator]
+    if t < new["first_seen"]:
         new["first_seen"] = t
-    if t >= new["last_seen"]:  # type: ignore[operator]
+    if t >= new["last_seen"]:
         new.update(last_seen=t, evidence=f.evidence)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from poam.domain.models import ChangeKind, Level, Weakness, YesNo
 from poam.domain.policy import effective_level, get_policy, scheduled_completion
@@ -67,6 +67,7 @@ class ItemMaker:
         self.events: list[audit.Event] = []
         self._weakness: dict[tuple[str, str], int] = {}
         self._open: dict[tuple[str, str], int] = {}
+        self._wanted: dict[tuple[str, str], tuple[Weakness, int, dt.datetime, int | None]] = {}
         self._touched: set[int] = set()
         self._created: set[int] = set()
         # Lock the system row (PostgreSQL) so concurrent imports cannot hand out the same POA&M id.
@@ -74,114 +75,162 @@ class ItemMaker:
             select(systems.c.next_seq).where(systems.c.id == system.id).with_for_update()
         ).scalar_one()
 
-    def weakness_id(self, w: Weakness, when: dt.datetime) -> int:
-        """The stored definition of this weakness, inserted or refreshed from a newer scan."""
-        key = (w.tool, w.vuln_id)
-        wid = self._weakness.get(key)
-        if wid is not None:
-            return wid
-        row = self.conn.execute(
-            select(weaknesses.c.id, weaknesses.c.updated_at).where(
-                weaknesses.c.system_id == self.system.id,
-                weaknesses.c.tool == w.tool,
-                weaknesses.c.vuln_id == w.vuln_id,
-            )
-        ).first()
-        if row is None:
-            wid = self.conn.execute(
-                insert(weaknesses).values(
-                    system_id=self.system.id,
-                    tool=w.tool,
-                    vuln_id=w.vuln_id,
-                    updated_at=when,
-                    **_definition(w),
+    def weakness_ids(self, seen: list[tuple[Weakness, dt.datetime]]) -> dict[tuple[str, str], int]:
+        """Stored definitions for these weaknesses: inserted when new, refreshed from a newer scan."""
+        latest: dict[tuple[str, str], tuple[Weakness, dt.datetime]] = {}
+        for w, when in seen:
+            key = (w.tool, w.vuln_id)
+            if key not in self._weakness and (key not in latest or when > latest[key][1]):
+                latest[key] = (w, when)
+        if latest:
+            known: dict[tuple[str, str], tuple[int, dt.datetime]] = {}
+            vuln_ids = sorted({k[1] for k in latest})
+            for start in range(0, len(vuln_ids), 500):
+                for row in self.conn.execute(
+                    select(weaknesses.c.id, weaknesses.c.tool, weaknesses.c.vuln_id, weaknesses.c.updated_at).where(
+                        weaknesses.c.system_id == self.system.id,
+                        weaknesses.c.vuln_id.in_(vuln_ids[start : start + 500]),
+                    )
+                ):
+                    known[(row.tool, row.vuln_id)] = (row.id, row.updated_at)
+            new_rows, refresh = [], []
+            for key, (w, when) in latest.items():
+                if key in known:
+                    wid, updated = known[key]
+                    self._weakness[key] = wid
+                    if when >= updated:
+                        refresh.append({"_id": wid, "updated_at": when, **_definition(w)})
+                else:
+                    new_rows.append(
+                        {
+                            "system_id": self.system.id,
+                            "tool": w.tool,
+                            "vuln_id": w.vuln_id,
+                            "updated_at": when,
+                            **_definition(w),
+                        }
+                    )
+            if new_rows:
+                stmt = insert(weaknesses).returning(
+                    weaknesses.c.id, weaknesses.c.tool, weaknesses.c.vuln_id, sort_by_parameter_order=True
                 )
-            ).inserted_primary_key[0]  # type: ignore[index]
-        else:
-            wid = int(row.id)
-            if when >= row.updated_at:
+                for row in self.conn.execute(stmt, new_rows):
+                    self._weakness[(row.tool, row.vuln_id)] = row.id
+            if refresh:
+                cols = ["updated_at", *refresh[0].keys() - {"_id", "updated_at"}]
                 self.conn.execute(
-                    update(weaknesses).where(weaknesses.c.id == wid).values(updated_at=when, **_definition(w))
+                    update(weaknesses)
+                    .where(weaknesses.c.id == bindparam("_id"))
+                    .values({c: bindparam(c) for c in cols}),
+                    refresh,
                 )
-        assert wid is not None
-        self._weakness[key] = wid
-        return wid
+        return self._weakness
 
     def touch(self, item_id: int) -> None:
         """Note that an item's findings changed, so it must be settled."""
         self._touched.add(item_id)
 
-    def open_item(self, w: Weakness, weakness_id: int, when: dt.datetime, previous: int | None) -> int:
-        """The open item for this weakness, created when there is none."""
+    def request(self, w: Weakness, weakness_id: int, when: dt.datetime, previous: int | None) -> tuple[str, str]:
+        """Ask for the open item of this weakness; `materialize` finds or creates it."""
         key = (w.tool, w.vuln_id)
-        item_id = self._open.get(key)
-        if item_id is not None:
-            return item_id
-        base = select(items.c.id).where(
-            items.c.system_id == self.system.id, items.c.tool == w.tool, items.c.vuln_id == w.vuln_id
-        )
-        item_id = self.conn.execute(
-            base.where(items.c.status == "open").order_by(items.c.id.desc()).limit(1)
-        ).scalar_one_or_none()
-        if item_id is None:
-            if previous is None:
-                previous = self.conn.execute(
-                    base.where(items.c.status == "closed").order_by(items.c.id.desc()).limit(1)
-                ).scalar_one_or_none()
-            item_id = self._create(w, weakness_id, when, previous)
-        self._open[key] = item_id
-        return item_id
+        if key not in self._open:
+            asked = self._wanted.get(key)
+            if asked is None or when < asked[2]:
+                self._wanted[key] = (w, weakness_id, when, previous if previous else (asked[3] if asked else None))
+        return key
 
-    def _create(self, w: Weakness, weakness_id: int, when: dt.datetime, previous: int | None) -> int:
+    def item_id(self, key: tuple[str, str]) -> int:
+        """The open item's id once materialized."""
+        return self._open[key]
+
+    def materialize(self) -> None:
+        """Find the open items asked for, and create the ones that do not exist yet (in bulk)."""
+        wanted, self._wanted = self._wanted, {}
+        if not wanted:
+            return
+        vuln_ids = sorted({k[1] for k in wanted})
+        latest_closed: dict[tuple[str, str], int] = {}
+        for start in range(0, len(vuln_ids), 500):
+            rows = self.conn.execute(
+                select(items.c.id, items.c.tool, items.c.vuln_id, items.c.status)
+                .where(items.c.system_id == self.system.id, items.c.vuln_id.in_(vuln_ids[start : start + 500]))
+                .order_by(items.c.id)
+            )
+            for row in rows:
+                key = (row.tool, row.vuln_id)
+                if key not in wanted:
+                    continue
+                if row.status == "open":
+                    self._open[key] = row.id
+                else:
+                    latest_closed[key] = row.id
+        to_create = [(k, v) for k, v in wanted.items() if k not in self._open]
+        if not to_create:
+            return
+        cves = sorted({c for _k, (w, *_rest) in to_create for c in w.cves})
+        kev_dues = kev.due_dates(self.conn, cves)
+        rows, firsts = [], []
+        for key, (w, weakness_id, when, previous) in to_create:
+            row, milestone = self._new_item(w, weakness_id, when, previous or latest_closed.get(key), kev_dues)
+            rows.append(row)
+            firsts.append(milestone)
+        stmt = insert(items).returning(items.c.id, items.c.tool, items.c.vuln_id, sort_by_parameter_order=True)
+        created = list(self.conn.execute(stmt, rows))
+        for row, milestone in zip(created, firsts, strict=True):
+            self._open[(row.tool, row.vuln_id)] = row.id
+            self._created.add(row.id)
+            milestone["item_id"] = row.id
+        self.conn.execute(insert(milestones), firsts)
+
+    def _new_item(
+        self,
+        w: Weakness,
+        weakness_id: int,
+        when: dt.datetime,
+        previous: int | None,
+        kev_dues: dict[str, dt.date],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         seq = self.next_seq
         self.next_seq += 1
         poam_id = f"{self.system.id_prefix}{seq}"
         level = original_rating(w.cvss3_score, w.cvss2_score, w.severity)
-        kev_due = kev.due_date(self.conn, w.cves)
+        kev_due = min((kev_dues[c] for c in w.cves if c in kev_dues), default=None)
         detected = when.date()
         scheduled = scheduled_completion(detected, level, self.policy, kev_due)
-        description = w.description or w.synopsis or w.name
-        item_id: int = self.conn.execute(
-            insert(items).values(
-                system_id=self.system.id,
-                poam_id=poam_id,
-                seq=seq,
-                status="open",
-                weakness_id=weakness_id,
-                tool=w.tool,
-                vuln_id=w.vuln_id,
-                is_config=w.is_config,
-                controls=",".join(default_controls(w)),
-                weakness_name=w.name,
-                weakness_description=description,
-                detector_source=w.tool,
-                point_of_contact=self.system.point_of_contact,
-                remediation_plan=w.solution,
-                recommendation=w.solution,
-                detection_date=detected,
-                scheduled_completion_date=scheduled,
-                status_date=detected,
-                original_risk=level.value,
-                adjusted_risk=None,
-                kev=kev_due is not None,
-                kev_due_date=kev_due,
-                cves=",".join(w.cves),
-                service_names=self.system.service_names,
-                previous_item_id=previous,
-                created_at=self.now,
-                updated_at=self.now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        self.conn.execute(
-            insert(milestones).values(
-                item_id=item_id,
-                number=1,
-                due_date=scheduled,
-                text=f"Remediate on every affected asset and confirm with a follow-up {w.tool} scan.",
-                created_at=self.now,
-            )
-        )
-        self._created.add(item_id)
+        row = {
+            "system_id": self.system.id,
+            "poam_id": poam_id,
+            "seq": seq,
+            "status": "open",
+            "weakness_id": weakness_id,
+            "tool": w.tool,
+            "vuln_id": w.vuln_id,
+            "is_config": w.is_config,
+            "controls": ",".join(default_controls(w)),
+            "weakness_name": w.name,
+            "weakness_description": w.description or w.synopsis or w.name,
+            "detector_source": w.tool,
+            "point_of_contact": self.system.point_of_contact,
+            "remediation_plan": w.solution,
+            "recommendation": w.solution,
+            "detection_date": detected,
+            "scheduled_completion_date": scheduled,
+            "status_date": detected,
+            "original_risk": level.value,
+            "kev": kev_due is not None,
+            "kev_due_date": kev_due,
+            "cves": ",".join(w.cves),
+            "service_names": self.system.service_names,
+            "previous_item_id": previous,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        milestone = {
+            "number": 1,
+            "due_date": scheduled,
+            "text": f"Remediate on every affected asset and confirm with a follow-up {w.tool} scan.",
+            "created_at": self.now,
+        }
         detail: dict[str, object] = {
             "poam_id": poam_id,
             "weakness": w.name,
@@ -195,7 +244,7 @@ class ItemMaker:
         if previous:
             detail["previous_item_id"] = previous
         self.events.append(audit.Event("item.create", "item", poam_id, detail, self.system.id))
-        return item_id
+        return row, milestone
 
     def settle(self) -> tuple[list[str], list[str]]:
         """Close, re-date and stamp every touched item; returns (opened, closed) POA&M ids."""

@@ -120,6 +120,17 @@ def due_date(conn: Connection, cves: Iterable[str]) -> dt.date | None:
     return min(dues, default=None)
 
 
+def due_dates(conn: Connection, cves: list[str]) -> dict[str, dt.date]:
+    """KEV due date per CVE, for those of these CVEs that the catalog lists."""
+    found: dict[str, dt.date] = {}
+    for start in range(0, len(cves), 500):
+        rows = conn.execute(
+            select(kev_entries.c.cve, kev_entries.c.due_date).where(kev_entries.c.cve.in_(cves[start : start + 500]))
+        )
+        found.update({r.cve: r.due_date for r in rows})
+    return found
+
+
 def refresh_items(conn: Connection) -> int:
     """Set the KEV flag and due date of open items from the stored catalog; returns how many are KEV."""
     flagged = 0

@@ -186,7 +186,6 @@ findings = Table(
     Column("weakness_id", ForeignKey("weaknesses.id"), nullable=False),
     Column("asset_id", ForeignKey("assets.id"), nullable=False),
     Column("tool", String(200), nullable=False),
-    Column("key", String(1000), nullable=False),
     Column("port", Integer),
     Column("protocol", String(20)),
     Column("service", String(100)),
@@ -198,9 +197,8 @@ findings = Table(
     Column("first_scan_id", ForeignKey("scans.id", ondelete="SET NULL")),
     Column("last_scan_id", ForeignKey("scans.id", ondelete="SET NULL")),
     Column("fixed_scan_id", ForeignKey("scans.id", ondelete="SET NULL")),
-    Index("ix_findings_key", "system_id", "key"),
+    Index("ix_findings_asset", "asset_id", "weakness_id"),
     Index("ix_findings_item", "item_id"),
-    Index("ix_findings_reconcile", "system_id", "tool", "status", "asset_id"),
 )
 
 milestones = Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 22:10:15.264089
+Create Date: 2026-11-21 22:22:51.715190
 """
 
 from __future__ import annotations
@@ -198,10 +198,7 @@ def upgrade() -> None:
             ["closed_scan_id"], ["scans.id"], name=op.f("fk_items_closed_scan_id_scans"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["previous_item_id"],
-            ["items.id"],
-            name=op.f("fk_items_previous_item_id_items"),
-            ondelete="SET NULL",
+            ["previous_item_id"], ["items.id"], name=op.f("fk_items_previous_item_id_items"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
             ["system_id"], ["systems.id"], name=op.f("fk_items_system_id_systems"), ondelete="CASCADE"
@@ -238,7 +235,6 @@ def upgrade() -> None:
         sa.Column("weakness_id", sa.Integer(), nullable=False),
         sa.Column("asset_id", sa.Integer(), nullable=False),
         sa.Column("tool", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=1000), nullable=False),
         sa.Column("port", sa.Integer(), nullable=True),
         sa.Column("protocol", sa.String(length=20), nullable=True),
         sa.Column("service", sa.String(length=100), nullable=True),
@@ -268,9 +264,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_findings")),
     )
     with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.create_index("ix_findings_asset", ["asset_id", "weakness_id"], unique=False)
         batch_op.create_index("ix_findings_item", ["item_id"], unique=False)
-        batch_op.create_index("ix_findings_key", ["system_id", "key"], unique=False)
-        batch_op.create_index("ix_findings_reconcile", ["system_id", "tool", "status", "asset_id"], unique=False)
 
     op.create_table(
         "milestone_changes",
@@ -314,9 +309,8 @@ def downgrade() -> None:
 
     op.drop_table("milestone_changes")
     with op.batch_alter_table("findings", schema=None) as batch_op:
-        batch_op.drop_index("ix_findings_reconcile")
-        batch_op.drop_index("ix_findings_key")
         batch_op.drop_index("ix_findings_item")
+        batch_op.drop_index("ix_findings_asset")
 
     op.drop_table("findings")
     with op.batch_alter_table("scan_assets", schema=None) as batch_op:
