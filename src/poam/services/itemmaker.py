@@ -169,17 +169,18 @@ class ItemMaker:
             return
         cves = sorted({c for _k, (w, *_rest) in to_create for c in w.cves})
         kev_dues = kev.due_dates(self.conn, cves)
-        rows, firsts = [], []
+        new_items: list[dict[str, Any]] = []
+        firsts: list[dict[str, Any]] = []
         for key, (w, weakness_id, when, previous) in to_create:
-            row, milestone = self._new_item(w, weakness_id, when, previous or latest_closed.get(key), kev_dues)
-            rows.append(row)
+            item, milestone = self._new_item(w, weakness_id, when, previous or latest_closed.get(key), kev_dues)
+            new_items.append(item)
             firsts.append(milestone)
         stmt = insert(items).returning(items.c.id, items.c.tool, items.c.vuln_id, sort_by_parameter_order=True)
-        created = list(self.conn.execute(stmt, rows))
-        for row, milestone in zip(created, firsts, strict=True):
-            self._open[(row.tool, row.vuln_id)] = row.id
-            self._created.add(row.id)
-            milestone["item_id"] = row.id
+        created = list(self.conn.execute(stmt, new_items))
+        for made, milestone in zip(created, firsts, strict=True):
+            self._open[(made.tool, made.vuln_id)] = made.id
+            self._created.add(made.id)
+            milestone["item_id"] = made.id
         self.conn.execute(insert(milestones), firsts)
 
     def _new_item(
