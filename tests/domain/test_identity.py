@@ -57,3 +57,25 @@ def test_merge_keeps_known_names_and_takes_the_new_ip() -> None:
 def test_identifier_prefers_fqdn_then_ip() -> None:
     assert host(ip="10.0.0.5", fqdn="a.example.com").identifier == "a.example.com"
     assert host(ip="10.0.0.5", netbios="A").identifier == "10.0.0.5"
+
+
+def test_group_findings_one_item_per_detector_and_vulnerability() -> None:
+    import datetime as dt
+
+    from poam.domain.identity import group_findings
+    from poam.domain.models import Finding, Severity, Weakness
+
+    def finding(tool: str, vuln: str, sev: Severity, ip: str, port: int) -> Finding:
+        return Finding(Weakness(tool, vuln, "n", sev), host(ip=ip), dt.datetime(2026, 1, 1), port, "tcp")
+
+    groups = group_findings(
+        [
+            finding("Nessus", "1", Severity.HIGH, "10.0.0.1", 443),
+            finding("Nessus", "1", Severity.HIGH, "10.0.0.1", 8443),
+            finding("Nessus", "1", Severity.HIGH, "10.0.0.2", 443),
+            finding("Nessus", "2", Severity.LOW, "10.0.0.1", 22),
+            finding("Qualys", "1", Severity.HIGH, "10.0.0.1", 443),
+            finding("Nessus", "19506", Severity.INFO, "10.0.0.1", 0),
+        ]
+    )
+    assert {k: len(v) for k, v in groups.items()} == {("Nessus", "1"): 3, ("Nessus", "2"): 1, ("Qualys", "1"): 1}

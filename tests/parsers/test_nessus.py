@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from poam.domain.models import Coverage, Finding, ScanInfo, Severity
+from poam.domain.models import Coverage, Finding, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext
 from poam.parsers.nessus import NessusParser
@@ -44,7 +44,7 @@ def test_fields_of_a_report_item(tmp_path: Path) -> None:
     records = parse(write_nessus(tmp_path / "a.nessus", [host]))
     cov = [r for r in records if isinstance(r, Coverage)]
     found = [r for r in records if isinstance(r, Finding)]
-    info = [r for r in records if isinstance(r, ScanInfo)]
+    info = [r for r in records if isinstance(r, Scan)]
     assert len(cov) == 1 and cov[0].asset.fqdn == "web01.example.com"
     assert cov[0].started_at == dt.datetime(2026, 1, 5, 10, 0)
     (f,) = found
@@ -131,7 +131,7 @@ def test_every_corpus_file_parses_to_the_independent_count() -> None:
             got.setdefault(f.weakness.vuln_id, set()).add(f.asset.identifier + loc)
         assert got == expected, path.name
         assert {c.asset.identifier for c in records if isinstance(c, Coverage)} == hosts, path.name
-        assert isinstance(records[-1], ScanInfo) and records[-1].started_at is not None
+        assert isinstance(records[-1], Scan) and records[-1].started_at is not None
 
 
 @pytest.mark.corpus
@@ -143,5 +143,5 @@ def test_corpus_cvss3_file_keeps_scores_and_cves() -> None:
     assert {f.weakness.vuln_id for f in findings if f.weakness.cvss3_score is not None} == v3_plugins
     assert len(v3_plugins) >= 8
     assert sum(len(f.weakness.cves) for f in findings) == len(list(tree.iter("cve")))
-    info = next(r for r in parse(path) if isinstance(r, ScanInfo))
+    info = next(r for r in parse(path) if isinstance(r, Scan))
     assert info.tool_version == "10.1.1"

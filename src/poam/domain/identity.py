@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from poam.domain.models import Asset, AssetKind, location_text
+from poam.domain.models import Asset, AssetKind, Finding, Severity, Weakness, location_text
 
 # Weights for matching hosts: stronger identifiers count for more.
 _WEIGHTS = {"fqdn": 8, "netbios": 4, "mac": 2, "ip": 1}
@@ -32,9 +32,19 @@ def finding_identity(weakness_ref: int, asset_ref: int, port: int | None, protoc
     return (weakness_ref, asset_ref, location_text(port, protocol))
 
 
-def item_key(tool: str, vuln_id: str) -> tuple[str, str]:
-    """FedRAMP: one item per detector and scanner vulnerability id (per system)."""
-    return (tool.lower(), vuln_id)
+def item_key(weakness: Weakness) -> tuple[str, str]:
+    """FedRAMP: one open item per detector and scanner vulnerability id (within a system)."""
+    return (weakness.tool, weakness.vuln_id)
+
+
+def group_findings(findings: Iterable[Finding]) -> dict[tuple[str, str], list[Finding]]:
+    """Findings grouped as POA&M items group them: by detector and vulnerability id, never mixing
+    two vulnerabilities in one item; informational results are not weaknesses and are left out."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        if f.weakness.severity is not Severity.INFO:
+            groups.setdefault(item_key(f.weakness), []).append(f)
+    return groups
 
 
 def normalize(asset: Asset) -> Asset:

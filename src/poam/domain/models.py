@@ -156,8 +156,8 @@ class Coverage:
 
 
 @dataclass(frozen=True, slots=True)
-class ScanInfo:
-    """Facts about the scan as a whole, known once its file has been read."""
+class Scan:
+    """One scan as a whole: its tool, version, name and window, known once its file is read."""
 
     tool: str
     tool_version: str | None = None

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from poam.domain.models import Coverage, Finding, ScanInfo
+from poam.domain.models import Coverage, Finding, Scan
 
-Record = Finding | Coverage | ScanInfo
+Record = Finding | Coverage | Scan
 """A parser yields coverage (an asset the scan looked at), findings, and scan facts."""
 
 

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from poam.domain.models import Asset, AssetKind, Coverage, Finding, ScanInfo, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Coverage, Finding, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import cvss
 from poam.parsers.base import Head, ParseContext, Record
@@ -138,7 +138,7 @@ class NessusParser:
             raise InputError(ctx.source, "not a Nessus v2 file (no NessusClientData_v2 root)")
         if not saw_report:
             raise InputError(ctx.source, "Nessus file has no <Report> element (truncated or a policy export?)")
-        yield ScanInfo(tool=TOOL, tool_version=version, name=policy, started_at=first, ended_at=last)
+        yield Scan(tool=TOOL, tool_version=version, name=policy, started_at=first, ended_at=last)
 
     def _bare_host(
         self, el: etree._Element, asset: Asset | None, host_time: dt.datetime | None, ctx: ParseContext

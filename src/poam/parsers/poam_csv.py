@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, ScanInfo, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import cvss
 from poam.parsers.base import Head, ParseContext, Record
@@ -146,7 +146,7 @@ class PoamCsvParser:
         except csv.Error as exc:
             raise InputError(ctx.source, f"bad CSV near line {line}: {exc}") from None
         tool = detectors.pop() if len(detectors) == 1 else "several detectors" if detectors else "poam-csv"
-        yield ScanInfo(tool=tool, name=None, started_at=first, ended_at=last)
+        yield Scan(tool=tool, name=None, started_at=first, ended_at=last)
 
     def _row(self, row: list[str], columns: dict[str, int], line: int, ctx: ParseContext) -> Finding:
         def get(name: str) -> str:

@@ -23,7 +23,7 @@ from poam.domain.models import (
     Finding,
     FindingStatus,
     ItemStatus,
-    ScanInfo,
+    Scan,
     Severity,
 )
 from poam.errors import InputError
@@ -174,9 +174,9 @@ class _Import:
         self.first: dt.datetime | None = None
         self.last: dt.datetime | None = None
 
-    def run(self, records: Iterable[Coverage | Finding | ScanInfo]) -> None:
+    def run(self, records: Iterable[Coverage | Finding | Scan]) -> None:
         """Consume the parser's records, then reconcile and settle the items."""
-        scan_info: ScanInfo | None = None
+        scan_info: Scan | None = None
         for rec in records:
             if isinstance(rec, Finding):
                 self.result.results += 1
@@ -414,7 +414,7 @@ class _Import:
         for item_id in item_ids:
             self.items.touch(item_id)
 
-    def _finish(self, info: ScanInfo | None, tool: str) -> None:
+    def _finish(self, info: Scan | None, tool: str) -> None:
         started = (info.started_at if info else None) or self.first
         ended = (info.ended_at if info else None) or self.last
         r = self.result

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
+from poam.domain.identity import item_key
 from poam.domain.models import ChangeKind, Level, Weakness, YesNo
 from poam.domain.policy import effective_level, get_policy, scheduled_completion
 from poam.domain.rating import original_rating
@@ -132,7 +133,7 @@ class ItemMaker:
 
     def request(self, w: Weakness, weakness_id: int, when: dt.datetime, previous: int | None) -> tuple[str, str]:
         """Ask for the open item of this weakness; `materialize` finds or creates it."""
-        key = (w.tool, w.vuln_id)
+        key = item_key(w)
         if key not in self._open:
             asked = self._wanted.get(key)
             if asked is None or when < asked[2]:
