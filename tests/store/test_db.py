@@ -44,3 +44,15 @@ def test_database_url_forms(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         create(str(tmp_path / "nope" / "p.db"))
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("this is not SQLite " * 100)
+    with pytest.raises(UsageError, match="cannot open the database"):
+        open_db(str(bogus))
+
+
+def test_unreachable_server_is_one_line() -> None:
+    with pytest.raises(UsageError, match="cannot open the database"):
+        open_db("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")

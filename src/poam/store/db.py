@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from poam.errors import UsageError
 
@@ -92,5 +92,10 @@ def migrate(engine: Engine) -> None:
 def open_db(target: str | None) -> Engine:
     """An engine for `--db`, migrated to the latest schema."""
     engine = create(target)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except (OperationalError, DatabaseError) as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise UsageError(f"--db {shown}: cannot open the database ({reason})") from None
     return engine
