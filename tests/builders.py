@@ -35,6 +35,7 @@ class Host:
     mac: str | None = None
     start: dt.datetime | None = dt.datetime(2026, 1, 5, 10, 0, 0)
     items: list[Item] = field(default_factory=list)
+    credentialed: bool | None = None
 
 
 def nessus(hosts: list[Host], policy: str = "Test Policy") -> str:
@@ -45,6 +46,8 @@ def nessus(hosts: list[Host], policy: str = "Test Policy") -> str:
     for h in hosts:
         out.write(f"<ReportHost name={quoteattr(h.name)}><HostProperties>\n")
         props = {"host-ip": h.ip, "host-fqdn": h.fqdn, "netbios-name": h.netbios, "mac-address": h.mac}
+        if h.credentialed is not None:
+            props["Credentialed_Scan"] = "true" if h.credentialed else "false"
         if h.start:
             props["HOST_START"] = h.start.strftime("%a %b %d %H:%M:%S %Y")
             props["HOST_END"] = (h.start + dt.timedelta(minutes=30)).strftime("%a %b %d %H:%M:%S %Y")

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from poam.domain.lifecycle import Sighting, classify_sighting, is_fixed_by, item_status
+from poam.domain.lifecycle import Sighting, classify_sighting, item_status
 from poam.domain.models import FindingStatus, ItemStatus
 
 T0 = dt.datetime(2026, 1, 1)
@@ -19,13 +19,7 @@ def test_classify_sightings() -> None:
     assert classify_sighting(FindingStatus.FIXED, T1, ItemStatus.CLOSED, T2) is Sighting.RECUR
 
 
-def test_fixed_only_by_a_later_covering_scan() -> None:
-    assert is_fixed_by(last_seen=T0, covered_at=T1)
-    assert not is_fixed_by(last_seen=T1, covered_at=T1)
-    assert not is_fixed_by(last_seen=T2, covered_at=T1)
-
-
 def test_item_status() -> None:
-    assert item_status([FindingStatus.FIXED, FindingStatus.FIXED]) is ItemStatus.CLOSED
-    assert item_status([FindingStatus.FIXED, FindingStatus.OPEN]) is ItemStatus.OPEN
-    assert item_status([]) is ItemStatus.OPEN
+    assert item_status(open_findings=0, total_findings=2) is ItemStatus.CLOSED
+    assert item_status(open_findings=1, total_findings=2) is ItemStatus.OPEN
+    assert item_status(open_findings=0, total_findings=0) is ItemStatus.OPEN

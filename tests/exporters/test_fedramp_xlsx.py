@@ -145,3 +145,10 @@ def test_export_from_the_database(engine: Engine, tmp_path: Path) -> None:
     assert result.detail["Open POA&M Items"] == 2
     ws = openpyxl.load_workbook(out)["Open POA&M Items"]
     assert [ws.cell(r, 1).value for r in (8, 9, 10)] == ["V-1", "V-2", None]
+
+
+@pytest.mark.parametrize(("source", "cell"), [("12345", 12345), ("00042", "00042"), ("²", "²"), ("PT-1", "PT-1")])
+def test_source_identifier_numbers_only_when_plain_digits(tmp_path: Path, source: str, cell: object) -> None:
+    out = tmp_path / "poam.xlsx"
+    fedramp_xlsx.write(out, HEADER, [make_item("V-1", source_identifier=source)])
+    assert openpyxl.load_workbook(out)["Open POA&M Items"]["F8"].value == cell

@@ -124,3 +124,38 @@ def test_closed_item_status_in_domain_matches(engine: Engine, tmp_path: Path) ->
 
         items = load(conn, systems.resolve(conn, None, "t").id, "all")
     assert [i.status for i in items] == [ItemStatus.OPEN, ItemStatus.CLOSED, ItemStatus.OPEN]
+
+
+def test_multiline_values_and_shared_identifiers_stay_valid(engine: Engine, tmp_path: Path) -> None:
+    systems.add_system(engine, "S", "t", point_of_contact="Jane Doe\njane@example.com ")
+    jan = dt.datetime(2026, 1, 5, 10, 0)
+    x = Host("10.0.0.9", ip="10.0.0.9", mac="00:11:22:33:44:01", start=jan, items=[Item("100", severity=3)])
+    y = Host("10.0.0.9", ip="10.0.0.9", mac="00:11:22:33:44:02", start=jan, items=[Item("100", severity=3)])
+    p = write_nessus(tmp_path / "a.nessus", [x, y])
+    text = p.read_text().replace(
+        '<tag name="host-ip">',
+        '<tag name="operating-system">Linux Kernel 3.10\nLinux Kernel 4.18</tag><tag name="host-ip">',
+        1,
+    )
+    p.write_text(text)
+    import_file(engine, p)
+    # x is fixed, y is still vulnerable: two assets that share the identifier 10.0.0.9
+    import_file(
+        engine,
+        write_nessus(
+            tmp_path / "b.nessus",
+            [
+                Host("10.0.0.9", ip="10.0.0.9", mac="00:11:22:33:44:01", start=FEB),
+                Host("10.0.0.9", ip="10.0.0.9", mac="00:11:22:33:44:02", start=FEB, items=[Item("100", severity=3)]),
+            ],
+        ),
+    )
+    with engine.begin() as conn:
+        from poam.services.items import load
+
+        (item,) = load(conn, systems.resolve(conn, None, "t").id, "open")
+    assert [a.text for a in item.assets] == ["10.0.0.9 (443/tcp)"]
+    doc = _doc(engine)
+    assert oscal_poam.schema_errors(doc) == [] and oscal_poam.dangling_references(doc) == []
+    inventory = doc["plan-of-action-and-milestones"]["local-definitions"]["inventory-items"]
+    assert len({i["uuid"] for i in inventory}) == 2

@@ -145,3 +145,13 @@ def test_corpus_cvss3_file_keeps_scores_and_cves() -> None:
     assert sum(len(f.weakness.cves) for f in findings) == len(list(tree.iter("cve")))
     info = next(r for r in parse(path) if isinstance(r, Scan))
     assert info.tool_version == "10.1.1"
+
+
+def test_credentialed_status_from_the_scan_information_plugin(tmp_path: Path) -> None:
+    info = Item("19506", port=0, severity=0, output="Nessus version : 10.8.3\nCredentialed checks : yes, as 'root'")
+    recs = parse(write_nessus(tmp_path / "c.nessus", [Host("h", ip="10.0.0.1", items=[info, Item("1")])]))
+    covs = [r for r in recs if isinstance(r, Coverage)]
+    assert [c.authenticated for c in covs] == [None, True]
+    assert next(r for r in recs if isinstance(r, Scan)).tool_version == "10.8.3"
+    tagged = parse(write_nessus(tmp_path / "t.nessus", [Host("h", ip="10.0.0.1", credentialed=False, items=[info])]))
+    assert [c.authenticated for c in tagged if isinstance(c, Coverage)] == [False]  # the host tag wins

@@ -108,9 +108,12 @@ def match_asset(observed: Asset, candidates: Sequence[tuple[int, Asset]]) -> int
     return best[1] if best else None
 
 
-def merge(known: Asset, observed: Asset) -> Asset:
-    """The known host enriched with what this observation adds; the newest IP and OS win."""
+def merge(known: Asset, observed: Asset, newer: bool = True) -> Asset:
+    """The known host enriched with what this observation adds. IP and OS change over time: the
+    observation's win only when it is `newer` than what is known."""
     macs = _macs(known.mac) | _macs(observed.mac)
+    if not newer:
+        observed = replace(observed, ip=known.ip or observed.ip, os=known.os or observed.os)
     return replace(
         known,
         ip=observed.ip or known.ip,
@@ -120,8 +123,3 @@ def merge(known: Asset, observed: Asset) -> Asset:
         name=known.name or observed.name,
         os=observed.os or known.os,
     )
-
-
-def lookup_values(asset: Asset) -> dict[str, Iterable[str]]:
-    """The identifier values to search a store by, per field."""
-    return {field: _values(asset, field) for field in _WEIGHTS}

@@ -8,7 +8,6 @@ closed opens a new item; closed items stay closed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from enum import StrEnum
 
 from poam.domain.models import FindingStatus, ItemStatus
@@ -42,15 +41,7 @@ def classify_sighting(
     return Sighting.RECUR
 
 
-def is_fixed_by(last_seen: dt.datetime, covered_at: dt.datetime) -> bool:
-    """A scan that covered the asset at `covered_at` and did not report the finding fixes it,
-    unless the finding was seen at or after that time (an older scan imported late)."""
-    return last_seen < covered_at
-
-
-def item_status(finding_statuses: Iterable[FindingStatus]) -> ItemStatus:
-    """Open while any finding is open; closed once every finding is fixed."""
-    statuses = list(finding_statuses)
-    if statuses and all(s is FindingStatus.FIXED for s in statuses):
-        return ItemStatus.CLOSED
-    return ItemStatus.OPEN
+def item_status(open_findings: int, total_findings: int) -> ItemStatus:
+    """Open while any finding is open; closed once every finding is fixed. An item without
+    findings (entered by hand) is open."""
+    return ItemStatus.CLOSED if total_findings and not open_findings else ItemStatus.OPEN

@@ -214,6 +214,8 @@ class AffectedAsset:
     identifier: str
     location: str = ""
     status: FindingStatus = FindingStatus.OPEN
+    asset_ref: str = ""
+    """A stable reference to the inventory asset (two assets may share an identifier)."""
 
     @property
     def text(self) -> str:

@@ -225,8 +225,8 @@ def clip(text: str) -> str:
 def row_values(item: PoamItem) -> list[Any]:
     """The 31 cells of an item's row, in column order."""
     source: Any = item.source_identifier
-    if source.isdigit() and len(source) < 15:
-        source = int(source)
+    if source.isascii() and source.isdigit() and len(source) < 15 and not source.startswith("0"):
+        source = int(source)  # a plugin id as a number, as the template's column F validation expects
     adjusted = item.adjusted_risk.fedramp.value if item.adjusted_risk else "N/A"
     return [
         item.poam_id,

@@ -33,6 +33,7 @@ class InventoryAsset:
 
     identifier: str
     kind: str
+    ref: str
     ip: str | None = None
     fqdn: str | None = None
     netbios: str | None = None
@@ -74,8 +75,13 @@ def _stamp(value: dt.date | dt.datetime, end_of_day: bool = False) -> str:
     return f"{value.isoformat()}T{t}Z"
 
 
+def one_line(value: str) -> str:
+    """A value for an OSCAL string field: no line breaks, no leading or trailing spaces."""
+    return " ".join(value.split())
+
+
 def _prop(name: str, value: str, ns: str | None = None) -> dict[str, str]:
-    p = {"name": name, "value": value}
+    p = {"name": name, "value": one_line(value) or "unknown"}
     if ns:
         p["ns"] = ns
     return p
@@ -91,12 +97,14 @@ def build(doc: Document) -> dict[str, Any]:
     s = doc.system_name
     org_uuid = make_uuid(s, "party", "csp")
     parties: dict[str, dict[str, Any]] = {
-        org_uuid: {"uuid": org_uuid, "type": "organization", "name": _text(doc.org, s)}
+        org_uuid: {"uuid": org_uuid, "type": "organization", "name": one_line(_text(doc.org, s))}
     }
     for item in doc.items:
         if item.point_of_contact:
             pid = make_uuid(s, "party", item.point_of_contact)
-            parties.setdefault(pid, {"uuid": pid, "type": "person", "name": item.point_of_contact})
+            name = one_line(item.point_of_contact)
+            if name:
+                parties.setdefault(pid, {"uuid": pid, "type": "person", "name": name})
     metadata: dict[str, Any] = {
         "title": f"{s} FedRAMP Plan of Action and Milestones (POA&M)",
         "last-modified": _stamp(doc.last_modified),
@@ -115,7 +123,7 @@ def build(doc: Document) -> dict[str, Any]:
         ],
     }
     if doc.fedramp_id:
-        system_id = {"identifier-type": "https://fedramp.gov", "id": doc.fedramp_id}
+        system_id = {"identifier-type": "https://fedramp.gov", "id": one_line(doc.fedramp_id)}
     else:
         system_id = {"identifier-type": "http://ietf.org/rfc/rfc4122", "id": make_uuid(s, "system")}
     local: dict[str, Any] = {}
@@ -167,13 +175,13 @@ def _inventory_item(s: str, a: InventoryAsset) -> dict[str, Any]:
         props.append(_prop("fqdn", a.fqdn))
     if a.netbios:
         props.append(_prop("netbios-name", a.netbios))
-    for mac in (a.mac or "").split():
+    for mac in (a.mac or "").split():  # one prop per address
         props.append(_prop("mac-address", mac))
     if a.os:
         props.append(_prop("os-name", a.os))
     props.append(_prop("asset-type", "web-application" if a.kind == "web-app" else a.kind))
     return {
-        "uuid": make_uuid(s, "asset", a.identifier),
+        "uuid": make_uuid(s, "asset", a.ref),
         "description": f"{a.identifier}",
         "props": props,
     }
@@ -192,11 +200,11 @@ def _observation(s: str, item: PoamItem) -> dict[str, Any]:
     subjects = []
     seen: set[str] = set()
     for a in item.assets:
-        if a.identifier in seen:
+        if a.asset_ref in seen:
             continue
-        seen.add(a.identifier)
+        seen.add(a.asset_ref)
         subjects.append(
-            {"subject-uuid": make_uuid(s, "asset", a.identifier), "type": "inventory-item", "title": a.identifier}
+            {"subject-uuid": make_uuid(s, "asset", a.asset_ref), "type": "inventory-item", "title": a.identifier}
         )
     if subjects:
         obs["subjects"] = subjects
@@ -285,7 +293,7 @@ def _plan(s: str, item: PoamItem) -> dict[str, Any]:
         "title": "Remediation plan",
         "description": _text(item.remediation_plan, "Remediation plan to be determined."),
     }
-    if item.point_of_contact:
+    if item.point_of_contact and one_line(item.point_of_contact):
         plan["origins"] = [{"actors": [{"type": "party", "actor-uuid": make_uuid(s, "party", item.point_of_contact)}]}]
     if item.resources_required:
         plan["required-assets"] = [
@@ -321,7 +329,7 @@ def _log(s: str, item: PoamItem) -> Iterator[dict[str, Any]]:
         yield {
             "uuid": make_uuid(s, "closed", item.poam_id),
             "title": "Closed",
-            "description": "Every finding of this weakness was shown fixed by a later scan.",
+            "description": "Every finding of this weakness was shown fixed; see the milestone changes.",
             "start": _stamp(item.closed_at),
             "status-change": "closed",
         }

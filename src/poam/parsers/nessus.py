@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import BinaryIO
 
 from lxml import etree
@@ -40,7 +41,9 @@ _MULTI = {"cve", "cwe", "iava", "iavb", "iavt", "xref"}
 _VERSION = re.compile(r"Nessus version\s*:\s*([^\s]+)")
 _CREDENTIALED = re.compile(r"Credentialed checks\s*:\s*(yes|no)", re.IGNORECASE)
 _SCAN_INFO_PLUGIN = "19506"
-_CM = "{http://www.nessus.org/cm}"  # compliance-check results carry their own check id
+_CM = "{http://www.nessus.org/cm}"
+_Where = tuple[str | None, str | None, str | None]  # port, protocol, svc_name attributes as written
+_Location = tuple[int | None, str | None, str | None]  # compliance-check results carry their own check id
 
 
 def _is_ip(text: str) -> bool:
@@ -88,7 +91,8 @@ class NessusParser:
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Stream coverage per host and findings per ReportItem, then the scan's facts."""
-        weaknesses: dict[tuple[str, str], Weakness] = {}
+        locations: dict[_Where, _Location] = {}
+        weaknesses: dict[tuple[str, str | None], Weakness] = {}
         asset: Asset | None = None
         host_time: dt.datetime | None = None
         version: str | None = None
@@ -96,6 +100,7 @@ class NessusParser:
         first: dt.datetime | None = None
         last: dt.datetime | None = None
         saw_root = saw_report = False
+        host_cov: Coverage | None = None
         tags = ("NessusClientData_v2", "Report", "ReportHost", "HostProperties", "ReportItem", "policyName")
         for _event, el in iterparse(stream, ctx.source, tags):
             tag = el.tag
@@ -103,10 +108,16 @@ class NessusParser:
                 if asset is None or host_time is None:
                     asset, host_time = self._bare_host(el, asset, host_time, ctx)
                     yield Coverage(asset, host_time, host_time, None)
-                finding, version = self._finding(el, asset, host_time, weaknesses, version, ctx)
+                finding, version = self._finding(el, asset, host_time, weaknesses, version, locations, ctx)
                 if finding is not None:
                     yield finding
-                release(el)
+                    if finding.weakness.vuln_id == _SCAN_INFO_PLUGIN and host_cov and host_cov.authenticated is None:
+                        m = _CREDENTIALED.search(finding.evidence or "")
+                        if m:  # older files say it only in the scan information plugin's output
+                            host_cov = replace(host_cov, authenticated=m.group(1).lower() == "yes")
+                            yield host_cov
+                el.clear()  # the emptied shells go with their ReportHost
+
             elif tag == "HostProperties":
                 host_name = _host_name(el)
                 props = {str(t.get("name")): (t.text or "").strip() for t in el if t.tag == "tag" and t.get("name")}
@@ -123,10 +134,11 @@ class NessusParser:
                 last = max(last, end or host_time) if last else (end or host_time)
                 credentialed = props.get("Credentialed_Scan")
                 authenticated = None if credentialed is None else credentialed.lower() == "true"
-                yield Coverage(asset, start or host_time, end or host_time, authenticated)
+                host_cov = Coverage(asset, start or host_time, end or host_time, authenticated)
+                yield host_cov
                 release(el)
             elif tag == "ReportHost":
-                asset, host_time = None, None
+                asset, host_time, host_cov = None, None, None
                 release(el)
             elif tag == "policyName":
                 policy = (el.text or "").strip() or None
@@ -157,53 +169,64 @@ class NessusParser:
         el: etree._Element,
         asset: Asset,
         when: dt.datetime,
-        weaknesses: dict[tuple[str, str], Weakness],
+        weaknesses: dict[tuple[str, str | None], Weakness],
         version: str | None,
+        locations: dict[_Where, _Location],
         ctx: ParseContext,
     ) -> tuple[Finding | None, str | None]:
         plugin_id = (el.get("pluginID") or "").strip()
         if not plugin_id:
             raise InputError(ctx.source, f"ReportItem without pluginID (line {el.sourceline})")
-        severity = _SEVERITY.get((el.get("severity") or "").strip())
-        family = el.get("pluginFamily") or ""
+        severity_text = el.get("severity")
         weakness = None
-        if severity is not None and family != "Policy Compliance":
+        if el.get("pluginFamily") != "Policy Compliance":
             # The definition of a plugin is the same on every host: read only the evidence.
-            weakness = weaknesses.get((plugin_id, severity.value))
+            weakness = weaknesses.get((plugin_id, severity_text))
         if weakness is not None:
             output = el.findtext("plugin_output")
         else:
             single, multi = _children(el)
             output = single.get("plugin_output")
+            severity = _SEVERITY.get((severity_text or "").strip())
             if severity is None:
                 severity = _RISK_FACTOR.get((single.get("risk_factor") or "").strip().lower(), Severity.INFO)
             if (single.get(_CM + "compliance-result") or "").strip().upper() == "PASSED":
                 severity = Severity.INFO
             check_id = (single.get(_CM + "compliance-check-id") or "").strip()
             vuln_id = check_id or plugin_id
-            wkey = (vuln_id, severity.value)
-            weakness = weaknesses.get(wkey)
+            weakness = weaknesses.get((vuln_id, severity.value))
             if weakness is None:
                 weakness = _weakness(plugin_id, vuln_id, el, severity, single, multi)
-                weaknesses[wkey] = weakness
+                weaknesses[(vuln_id, severity.value)] = weakness
+                if not check_id and severity_text is not None:
+                    weaknesses[(plugin_id, severity_text)] = weakness
         if plugin_id == _SCAN_INFO_PLUGIN and output:
             m = _VERSION.search(output)
             version = m.group(1) if m else version
-        port_text = (el.get("port") or "").strip()
-        try:
-            port = int(port_text) if port_text else None
-        except ValueError:
-            raise InputError(ctx.source, f"plugin {plugin_id}: port {port_text!r} is not a number") from None
+        where = (el.get("port"), el.get("protocol"), el.get("svc_name"))
+        location = locations.get(where)
+        if location is None:
+            location = locations[where] = _location(where, plugin_id, ctx)
         finding = Finding(
             weakness=weakness,
             asset=asset,
             observed_at=when,
-            port=port,
-            protocol=(el.get("protocol") or "").strip().lower() or None,
-            service=(el.get("svc_name") or "").strip() or None,
+            port=location[0],
+            protocol=location[1],
+            service=location[2],
             evidence=output.strip() or None if output else None,
         )
         return finding, version
+
+
+def _location(where: _Where, plugin_id: str, ctx: ParseContext) -> _Location:
+    """Port, protocol and service of a ReportItem from its attributes."""
+    port_text = (where[0] or "").strip()
+    try:
+        port = int(port_text) if port_text else None
+    except ValueError:
+        raise InputError(ctx.source, f"plugin {plugin_id}: port {port_text!r} is not a number") from None
+    return port, (where[1] or "").strip().lower() or None, (where[2] or "").strip() or None
 
 
 def _children(el: etree._Element) -> tuple[dict[str, str], dict[str, list[str]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -22,6 +23,15 @@ def _from_row(row: object) -> Asset:
     )
 
 
+_SIZES = {"ip": 64, "fqdn": 500, "netbios": 100, "name": 500, "os": 500}
+
+
+def _fit(asset: Asset) -> Asset:
+    """Cut over-long identifiers to their column sizes (a scanner's text, not ours to refuse)."""
+    long = {f: getattr(asset, f)[:n] for f, n in _SIZES.items() if getattr(asset, f) and len(getattr(asset, f)) > n}
+    return replace(asset, **long) if long else asset
+
+
 class AssetResolver:
     """Resolves observed assets to asset ids within one system and one transaction."""
 
@@ -33,6 +43,7 @@ class AssetResolver:
         self._last: tuple[Asset | None, int] = (None, 0)
         self._index: dict[str, dict[str, set[int]]] | None = None
         self._known: dict[int, Asset] = {}
+        self._stored_last: dict[int, dt.datetime] = {}
         self._seen: dict[int, tuple[dt.datetime, dt.datetime]] = {}
 
     def resolve(self, observed: Asset, when: dt.datetime) -> int:
@@ -50,7 +61,7 @@ class AssetResolver:
         return asset_id
 
     def _resolve(self, observed: Asset, when: dt.datetime) -> int:
-        asset = normalize(observed)
+        asset = _fit(normalize(observed))
         asset_id = self._cache.get(asset)
         if asset_id is None:
             asset_id = self._lookup(asset, when)
@@ -64,6 +75,8 @@ class AssetResolver:
             self._index = {f: {} for f in _INDEXED}
             for row in self.conn.execute(select(assets).where(assets.c.system_id == self.system_id)):
                 self._remember(row.id, _from_row(row))
+                if row.last_seen:
+                    self._stored_last[row.id] = row.last_seen
         return self._index
 
     def _remember(self, asset_id: int, asset: Asset) -> None:
@@ -87,7 +100,7 @@ class AssetResolver:
         match = match_asset(asset, candidates)
         if match is not None:
             known = self._known[match]
-            merged = merge(known, asset)
+            merged = merge(known, asset, newer=when >= self._stored_last.get(match, when))
             if merged != known:
                 self.conn.execute(
                     update(assets).where(assets.c.id == match).values(**{f: getattr(merged, f) for f in _FIELDS})

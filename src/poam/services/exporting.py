@@ -79,13 +79,10 @@ def oscal_document(conn: Connection, info: SystemInfo) -> dict[str, Any]:
         .where(assets.c.id.in_(select(findings.c.asset_id).where(findings.c.item_id.in_(item_ids))))
         .order_by(assets.c.identifier)
     ).all()
-    inventory = []
-    seen: set[str] = set()
-    for a in asset_rows:
-        if a.identifier in seen:
-            continue
-        seen.add(a.identifier)
-        inventory.append(oscal_poam.InventoryAsset(a.identifier, a.kind, a.ip, a.fqdn, a.netbios, a.mac, a.os))
+    inventory = [
+        oscal_poam.InventoryAsset(a.identifier, a.kind, str(a.id), a.ip, a.fqdn, a.netbios, a.mac, a.os)
+        for a in asset_rows
+    ]
     versions = {
         r.tool: r.tool_version
         for r in conn.execute(

@@ -14,15 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
 
-from poam.domain.identity import finding_identity
-from poam.domain.lifecycle import Sighting, classify_sighting
 from poam.domain.models import (
     Coverage,
     Finding,
-    FindingStatus,
-    ItemStatus,
     Scan,
     Severity,
 )
@@ -32,13 +28,10 @@ from poam.parsers.registry import detect
 from poam.services import audit, systems
 from poam.services.assets import AssetResolver
 from poam.services.itemmaker import ItemMaker
-from poam.store.tables import findings, items, scan_assets, scans
+from poam.services.sightings import SightingWriter
+from poam.store.tables import findings, scan_assets, scans
 
 BATCH = 2000
-Identity = tuple[int, int, str]
-"""A finding's identity in the store: (weakness id, asset id, location). The weakness id stands
-for the system, tool and scanner vulnerability id, so this is `domain.identity.finding_key`."""
-_UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
 Progress = Callable[[int], None]
 
 
@@ -171,6 +164,15 @@ class _Import:
         self.later_cover: dict[tuple[str, int, dt.datetime], tuple[dt.datetime, int] | None] = {}
         self.newest_other: dict[str, dt.datetime | None] = {}
         self.pending: list[Finding] = []
+        self.sightings = SightingWriter(
+            conn,
+            system.id,
+            self.scan_id,
+            result.source,
+            self.assets,
+            self.items,
+            self._later_coverage if parser.closes_by_coverage else None,
+        )
         self.first: dt.datetime | None = None
         self.last: dt.datetime | None = None
 
@@ -195,7 +197,12 @@ class _Import:
         self._flush()
         self.assets.finish()
         self._store_coverage()
+        counts = self.sightings.counts
+        self.result.new_findings += counts.new
+        self.result.fixed_findings += counts.fixed
+        self.result.reopened_findings += counts.reopened
         tool = scan_info.tool if scan_info else self.parser.id
+        self._mark_authenticated()
         if self.parser.closes_by_coverage:
             self._reconcile(tool)
         opened, closed = self.items.settle()
@@ -218,8 +225,11 @@ class _Import:
         self._widen(cov.ended_at)
         asset_id = self.assets.resolve(cov.asset, when)
         known = self.covered.get(asset_id)
-        if known is None or when < known[0]:
+        if known is None:
             self.covered[asset_id] = (when, cov.authenticated)
+        else:  # the same host again (or its credential status learned later in the file)
+            auth = known[1] if known[1] is not None else cov.authenticated
+            self.covered[asset_id] = (min(known[0], when), auth)
 
     def _store_coverage(self) -> None:
         rows = [
@@ -243,8 +253,10 @@ class _Import:
             return None  # no other scan of this tool looked later: the common case
         key = (tool, asset_id, when)
         if key not in self.later_cover:
-            row = self.conn.execute(
-                select(scan_assets.c.seen_at, scan_assets.c.scan_id)
+            here = self.covered.get(asset_id)
+            authenticated_here = bool(here and here[1])
+            rows = self.conn.execute(
+                select(scan_assets.c.seen_at, scan_assets.c.scan_id, scan_assets.c.authenticated)
                 .join(scans, scans.c.id == scan_assets.c.scan_id)
                 .where(
                     scan_assets.c.asset_id == asset_id,
@@ -253,142 +265,30 @@ class _Import:
                     scan_assets.c.seen_at > when,
                 )
                 .order_by(scan_assets.c.seen_at)
-                .limit(1)
-            ).first()
-            self.later_cover[key] = (row.seen_at, row.scan_id) if row else None
+            )
+            # An unauthenticated scan cannot show absent what only a credentialed scan can see.
+            found = next((r for r in rows if not (authenticated_here and r.authenticated is False)), None)
+            self.later_cover[key] = (found.seen_at, found.scan_id) if found else None
         return self.later_cover[key]
 
     def _flush(self) -> None:
         batch, self.pending = self.pending, []
-        if not batch:
-            return
-        weakness_ids = self.items.weakness_ids([(f.weakness, f.observed_at) for f in batch])
-        keyed = []
-        for f in batch:
-            asset_id = self.assets.resolve(f.asset, f.observed_at)
-            w = f.weakness
-            weakness_id = weakness_ids[(w.tool, w.vuln_id)]
-            keyed.append((finding_identity(weakness_id, asset_id, f.port, f.protocol), asset_id, weakness_id, f))
-        latest = self._latest({k[1] for k, *_ in keyed}, {k[0] for k, *_ in keyed})
-        inserts: list[dict[str, Any]] = []
-        updates: dict[int, dict[str, Any]] = {}
-        for key, asset_id, weakness_id, f in keyed:
-            self._apply(key, asset_id, weakness_id, f, latest, inserts, updates)
-        self.items.materialize()
-        for row in inserts:
-            row["item_id"] = self.items.item_id(row.pop("_item"))
-            self.items.touch(row["item_id"])
-        if inserts:
-            self.conn.execute(insert(findings), inserts)
-            self.result.new_findings += sum(1 for r in inserts if r["status"] == "open")
-        if updates:
-            stmt = (
+        if batch:
+            self.sightings.write(batch)
+
+    def _mark_authenticated(self) -> None:
+        """Findings this scan saw on hosts it scanned with credentials are marked as such."""
+        hosts = [a for a, (_t, auth) in self.covered.items() if auth]
+        for start in range(0, len(hosts), 500):
+            self.conn.execute(
                 update(findings)
-                .where(findings.c.id == bindparam("_id"))
-                .values({c: bindparam("_" + c) for c in _UPDATED})
+                .where(
+                    findings.c.last_scan_id == self.scan_id,
+                    findings.c.asset_id.in_(hosts[start : start + 500]),
+                    findings.c.authenticated.is_(False),
+                )
+                .values(authenticated=True)
             )
-            self.conn.execute(stmt, [{"_" + k: u[k] for k in ("id", *_UPDATED)} for u in updates.values()])
-
-    def _latest(self, asset_ids: set[int], weakness_ids: set[int]) -> dict[Identity, dict[str, Any]]:
-        """The latest stored record of each finding on these assets for these weaknesses."""
-        latest: dict[Identity, dict[str, Any]] = {}
-        wids = sorted(weakness_ids)
-        aids = sorted(asset_ids)
-        for a in range(0, len(aids), 500):
-            for w in range(0, len(wids), 500):
-                rows = self.conn.execute(
-                    select(findings, items.c.status.label("item_status"))
-                    .join(items, items.c.id == findings.c.item_id)
-                    .where(
-                        findings.c.asset_id.in_(aids[a : a + 500]),
-                        findings.c.weakness_id.in_(wids[w : w + 500]),
-                    )
-                    .order_by(findings.c.id)
-                ).mappings()
-                for row in rows:
-                    ident = finding_identity(row["weakness_id"], row["asset_id"], row["port"], row["protocol"])
-                    latest[ident] = dict(row)
-        return latest
-
-    def _apply(
-        self,
-        key: Identity,
-        asset_id: int,
-        weakness_id: int,
-        f: Finding,
-        latest: dict[Identity, dict[str, Any]],
-        inserts: list[dict[str, Any]],
-        updates: dict[int, dict[str, Any]],
-    ) -> None:
-        """Apply one sighting to what is known of its finding (in the store or earlier in the batch)."""
-        t = f.observed_at
-        explicit_fix = f.status is FindingStatus.FIXED
-        row = latest.get(key)
-        if row is not None and "_insert" in row:  # the same finding earlier in this batch
-            _merge_sighting(row["_insert"], f, self.scan_id)
-            return
-        state: dict[str, Any] | None = None
-        if row is not None:
-            fid = int(row["id"])
-            state = updates.get(fid) or {c: row[c] for c in ("id", "item_id", *_UPDATED)}
-        kind = classify_sighting(
-            FindingStatus(str(state["status"])) if state else None,
-            state["fixed_at"] if state else None,
-            ItemStatus(str(row["item_status"])) if row else None,
-            t,
-        )
-        if kind in (Sighting.NEW, Sighting.RECUR):
-            if explicit_fix:
-                return  # reported fixed but never seen open: nothing to close
-            previous = int(row["item_id"]) if row else None
-            wanted = self.items.request(f.weakness, weakness_id, t, previous)
-            new: dict[str, Any] = {
-                "system_id": self.system.id,
-                "_item": wanted,
-                "weakness_id": weakness_id,
-                "asset_id": asset_id,
-                "tool": f.weakness.tool,
-                "port": f.port,
-                "protocol": f.protocol,
-                "service": f.service,
-                "evidence": f.evidence,
-                "status": "open",
-                "first_seen": t,
-                "last_seen": t,
-                "fixed_at": None,
-                "first_scan_id": self.scan_id,
-                "last_scan_id": self.scan_id,
-                "fixed_scan_id": None,
-            }
-            if self.parser.closes_by_coverage:
-                later = self._later_coverage(f.weakness.tool, asset_id, t)
-                if later is not None:  # a newer scan, imported earlier, already missed it
-                    new.update(status="fixed", fixed_at=later[0], fixed_scan_id=later[1])
-            inserts.append(new)
-            latest[key] = {"_insert": new}
-            return
-        assert state is not None and row is not None
-        updates[int(state["id"])] = state
-        item_id = int(row["item_id"])
-        if t < state["first_seen"]:
-            state["first_seen"] = t
-            self.items.touch(item_id)
-        last_seen = state["last_seen"]
-        if kind is Sighting.HISTORIC:
-            state["last_seen"] = max(t, last_seen)
-            return
-        if explicit_fix:
-            if state["status"] == "open" and t >= last_seen:
-                state.update(status="fixed", fixed_at=t, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
-                self.result.fixed_findings += 1
-                self.items.touch(item_id)
-            return
-        if t >= last_seen:
-            state.update(last_seen=t, last_scan_id=self.scan_id, evidence=f.evidence)
-        if kind is Sighting.REOPEN:
-            state.update(status="open", fixed_at=None, fixed_scan_id=None)
-            self.result.reopened_findings += 1
-            self.items.touch(item_id)
 
     def _reconcile(self, tool: str) -> None:
         """Findings of this tool, open on an asset this scan covered and not seen since: fixed."""
@@ -404,7 +304,12 @@ class _Import:
                 findings.c.system_id == self.system.id,
                 findings.c.tool == tool,
                 findings.c.status == "open",
-                exists().where(covered_here, findings.c.last_seen < cover.c.seen_at),
+                exists().where(
+                    covered_here,
+                    findings.c.last_seen < cover.c.seen_at,
+                    # an unauthenticated scan never closes what a credentialed scan found
+                    or_(cover.c.authenticated.is_not(False), findings.c.authenticated.is_(False)),
+                ),
             )
             .values(status="fixed", fixed_at=seen_at, fixed_scan_id=self.scan_id)
             .returning(findings.c.item_id)
@@ -415,6 +320,7 @@ class _Import:
             self.items.touch(item_id)
 
     def _finish(self, info: Scan | None, tool: str) -> None:
+        tool = tool[:200]
         started = (info.started_at if info else None) or self.first
         ended = (info.ended_at if info else None) or self.last
         r = self.result
@@ -424,8 +330,8 @@ class _Import:
             .where(scans.c.id == self.scan_id)
             .values(
                 tool=tool,
-                tool_version=info.tool_version if info else None,
-                name=(info.name if info else None),
+                tool_version=(info.tool_version or "")[:100] or None if info else None,
+                name=(info.name or "")[:500] or None if info else None,
                 started_at=started,
                 ended_at=ended,
                 assets_covered=r.assets_covered,
@@ -456,16 +362,3 @@ class _Import:
         events = [audit.Event("scan.import", "scan", str(self.scan_id), detail, self.system.id)]
         events += self.items.events
         audit.record(self.conn, self.actor, events, self.now)
-
-
-def _merge_sighting(new: dict[str, Any], f: Finding, scan_id: int) -> None:
-    """A second sighting of a finding first inserted earlier in the same batch."""
-    t = f.observed_at
-    if f.status is FindingStatus.FIXED:
-        if new["status"] == "open" and t >= new["last_seen"]:
-            new.update(status="fixed", fixed_at=t, fixed_scan_id=scan_id)
-        return
-    if t < new["first_seen"]:
-        new["first_seen"] = t
-    if t >= new["last_seen"]:
-        new.update(last_seen=t, evidence=f.evidence)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, update
 
 from poam.domain.identity import item_key
-from poam.domain.models import ChangeKind, Level, Weakness, YesNo
+from poam.domain.lifecycle import item_status
+from poam.domain.models import ChangeKind, ItemStatus, Level, Weakness, YesNo
 from poam.domain.policy import effective_level, get_policy, scheduled_completion
 from poam.domain.rating import original_rating
 from poam.services import audit, kev
@@ -49,6 +50,9 @@ def default_controls(w: Weakness) -> tuple[str, ...]:
 
 def _definition(w: Weakness) -> dict[str, object]:
     values: dict[str, object] = {f: getattr(w, f) for f in _DEFINITION}
+    for name, size in (("family", 200), ("cvss2_vector", 200), ("cvss3_vector", 200), ("cvss4_vector", 300)):
+        if values[name]:
+            values[name] = str(values[name])[:size]  # scanner text: cut to the column, never refused
     values["severity"] = w.severity.value
     values["cves"] = ",".join(w.cves)
     values["cwes"] = ",".join(w.cwes)
@@ -139,6 +143,23 @@ class ItemMaker:
             if asked is None or when < asked[2]:
                 self._wanted[key] = (w, weakness_id, when, previous if previous else (asked[3] if asked else None))
         return key
+
+    def item_at(self, w: Weakness, when: dt.datetime) -> tuple[int, str] | None:
+        """The stored item of this weakness whose life covers `when` (for history from late imports)."""
+        day = when.date()
+        row = self.conn.execute(
+            select(items.c.id, items.c.status)
+            .where(
+                items.c.system_id == self.system.id,
+                items.c.tool == w.tool,
+                items.c.vuln_id == w.vuln_id,
+                items.c.detection_date <= day,
+                or_(items.c.closed_at.is_(None), items.c.closed_at >= day),
+            )
+            .order_by(items.c.id.desc())
+            .limit(1)
+        ).first()
+        return (row.id, row.status) if row else None
 
     def item_id(self, key: tuple[str, str]) -> int:
         """The open item's id once materialized."""
@@ -305,7 +326,7 @@ class ItemMaker:
                     self.system.id,
                 )
             )
-        closing = r.status == "open" and s.total > 0 and not s.open_n
+        closing = r.status == "open" and item_status(s.open_n or 0, s.total) is ItemStatus.CLOSED
         if closing:
             closed_at = s.last_fix.date()
             scan_id = self.conn.execute(
@@ -344,7 +365,7 @@ class ItemMaker:
                 number=number or 1,
                 kind=ChangeKind.COMPLETE.value,
                 change_date=closed_at,
-                text=f"Not detected by the {tool} scan of {closed_at.isoformat()} on any affected asset.",
+                text=f"Verified fixed on {closed_at.isoformat()}: {tool} no longer finds it on any affected asset.",
                 created_at=self.now,
             )
         )

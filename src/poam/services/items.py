@@ -21,6 +21,7 @@ from poam.domain.models import (
     YesNo,
     location_text,
 )
+from poam.domain.rating import rating_source
 from poam.services import audit, systems
 from poam.services.systems import SystemInfo
 from poam.store.tables import assets, findings, items, milestone_changes, milestones, weaknesses
@@ -115,8 +116,9 @@ def load(conn: Connection, system_id: int, status: str = "all") -> list[PoamItem
     result = []
     for r in rows:
         found = affected.get(r.id, [])
-        if r.status == "open":
+        if r.status == "open":  # an open item lists what is still affected
             found = [a for a in found if a.status is FindingStatus.OPEN]
+        found = list({(a.asset_ref, a.location): a for a in found}.values())  # one line per asset and port
         result.append(_item(r, tuple(found), ms[r.id], ch[r.id], poam_ids.get(r.previous_item_id)))
     return result
 
@@ -130,19 +132,21 @@ def _affected(conn: Connection, ids: list[int]) -> dict[int, list[AffectedAsset]
     out: dict[int, list[AffectedAsset]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
-            select(findings.c.item_id, findings.c.port, findings.c.protocol, findings.c.status, assets.c.identifier)
+            select(
+                findings.c.item_id,
+                findings.c.asset_id,
+                findings.c.port,
+                findings.c.protocol,
+                findings.c.status,
+                assets.c.identifier,
+            )
             .join(assets, assets.c.id == findings.c.asset_id)
             .where(findings.c.item_id.in_(chunk))
-            .order_by(findings.c.item_id, assets.c.identifier, findings.c.port, findings.c.protocol)
+            .order_by(findings.c.item_id, assets.c.identifier, findings.c.asset_id, findings.c.port, findings.c.id)
         )
-        seen: set[tuple[int, str, str]] = set()
         for row in rows:
             loc = location_text(row.port, row.protocol)
-            key = (row.item_id, row.identifier, loc)
-            if key in seen:  # the same asset and port on two findings (a recurrence): list it once
-                continue
-            seen.add(key)
-            out[row.item_id].append(AffectedAsset(row.identifier, loc, FindingStatus(row.status)))
+            out[row.item_id].append(AffectedAsset(row.identifier, loc, FindingStatus(row.status), str(row.asset_id)))
     return out
 
 
@@ -164,6 +168,7 @@ def item_json(item: PoamItem) -> dict[str, object]:
         "point_of_contact": item.point_of_contact,
         "original_risk": item.original_risk.fedramp.value,
         "severity": item.original_risk.value,
+        "original_risk_source": rating_source(item.cvss3_score, item.cvss2_score),
         "adjusted_risk": item.adjusted_risk.fedramp.value if item.adjusted_risk else None,
         "detection_date": day(item.detection_date),
         "scheduled_completion_date": day(item.scheduled_completion_date),

@@ -50,9 +50,13 @@ def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> System
 
 
 def _insert(conn: Connection, actor: str, name: str, **fields: str | None) -> SystemInfo:
-    name = name.strip()
+    name = " ".join(name.split())
     if not name:
         raise UsageError("a system needs a name")
+    for field, size in (("name", 200), ("org", 200), ("id_prefix", 20), ("fedramp_id", 100)):
+        value = name if field == "name" else fields.get(field)
+        if value and len(value) > size:
+            raise UsageError(f"{field.replace('_', '-')} is longer than {size} characters")
     if conn.execute(select(systems.c.id).where(systems.c.name == name)).first():
         raise UsageError(f"system {name!r} already exists")
     impact = (fields.get("impact") or "moderate").capitalize()

@@ -191,6 +191,7 @@ findings = Table(
     Column("service", String(100)),
     Column("evidence", Text),
     Column("status", String(10), nullable=False),
+    Column("authenticated", Boolean, nullable=False, default=False),
     Column("first_seen", DateTime, nullable=False),
     Column("last_seen", DateTime, nullable=False),
     Column("fixed_at", DateTime),

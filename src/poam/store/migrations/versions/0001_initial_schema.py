@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 22:22:51.715190
+Create Date: 2026-11-21 22:33:31.672380
 """
 
 from __future__ import annotations
@@ -240,6 +240,7 @@ def upgrade() -> None:
         sa.Column("service", sa.String(length=100), nullable=True),
         sa.Column("evidence", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("authenticated", sa.Boolean(), nullable=False),
         sa.Column("first_seen", sa.DateTime(), nullable=False),
         sa.Column("last_seen", sa.DateTime(), nullable=False),
         sa.Column("fixed_at", sa.DateTime(), nullable=True),

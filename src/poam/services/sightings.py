@@ -1,0 +1,253 @@
+"""Applying a batch of sightings (findings as one scan saw them) to the stored findings.
+
+A finding may have several generations: it is fixed, comes back after its item closed, and
+starts a new record on a new item. A sighting is applied to the generation whose life covers
+its time, so that an older scan imported late only adds history and never touches a later
+generation or reopens what a newer scan already showed fixed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from poam.domain.identity import finding_identity
+from poam.domain.lifecycle import Sighting, classify_sighting
+from poam.domain.models import Finding, FindingStatus, ItemStatus
+from poam.errors import InputError
+from poam.services.assets import AssetResolver
+from poam.services.itemmaker import ItemMaker
+from poam.store.bulk import insert_rows
+from poam.store.tables import findings, items
+
+Identity = tuple[int, int, str]
+"""A finding's identity in the store: (weakness id, asset id, location); the weakness id stands
+for the system, tool and scanner vulnerability id (see `domain.identity.finding_identity`)."""
+LaterCoverage = Callable[[str, int, dt.datetime], tuple[dt.datetime, int] | None]
+_UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
+_LIMITS = {"tool": 200, "vuln_id": 200}
+
+
+class Counts:
+    """What a batch did to findings."""
+
+    def __init__(self) -> None:
+        self.new = 0
+        self.fixed = 0
+        self.reopened = 0
+
+
+class SightingWriter:
+    """Writes batches of sightings for one import."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        system_id: int,
+        scan_id: int,
+        source: str,
+        assets: AssetResolver,
+        items_: ItemMaker,
+        later_coverage: LaterCoverage | None,
+    ) -> None:
+        self.conn = conn
+        self.system_id = system_id
+        self.scan_id = scan_id
+        self.source = source
+        self.assets = assets
+        self.items = items_
+        self.later_coverage = later_coverage
+        self.counts = Counts()
+
+    def write(self, batch: list[Finding]) -> None:
+        """Apply one batch: look up the stored generations, classify, insert and update."""
+        for f in batch:
+            for name, limit in _LIMITS.items():
+                value = getattr(f.weakness, name)
+                if len(value) > limit:
+                    raise InputError(self.source, f"{name} longer than {limit} characters: {value[:40]!r}...")
+        # Apply in time order (fixed rows after open ones at the same time), whatever the file's order.
+        batch = sorted(batch, key=lambda f: (f.observed_at, f.status is FindingStatus.FIXED))
+        weakness_ids = self.items.weakness_ids([(f.weakness, f.observed_at) for f in batch])
+        keyed = []
+        for f in batch:
+            asset_id = self.assets.resolve(f.asset, f.observed_at)
+            weakness_id = weakness_ids[(f.weakness.tool, f.weakness.vuln_id)]
+            keyed.append((finding_identity(weakness_id, asset_id, f.port, f.protocol), asset_id, weakness_id, f))
+        generations = self._generations({k[1] for k, *_ in keyed}, {k[0] for k, *_ in keyed})
+        inserts: list[dict[str, Any]] = []
+        updates: dict[int, dict[str, Any]] = {}
+        for ident, asset_id, weakness_id, f in keyed:
+            self._apply(ident, asset_id, weakness_id, f, generations, inserts, updates)
+        self.items.materialize()
+        for row in inserts:
+            wanted = row.pop("_item")
+            row.pop("_item_status", None)
+            row["item_id"] = wanted if isinstance(wanted, int) else self.items.item_id(wanted)
+            self.items.touch(row["item_id"])
+        if inserts:
+            insert_rows(self.conn, findings, inserts)
+            self.counts.new += len(inserts)
+            self.counts.fixed += sum(1 for r in inserts if r["fixed_scan_id"] == self.scan_id)
+        if updates:
+            stmt = (
+                update(findings)
+                .where(findings.c.id == bindparam("_id"))
+                .values({c: bindparam("_" + c) for c in _UPDATED})
+            )
+            self.conn.execute(stmt, [{"_" + k: u[k] for k in ("id", *_UPDATED)} for u in updates.values()])
+
+    def _generations(self, asset_ids: set[int], weakness_ids: set[int]) -> dict[Identity, list[dict[str, Any]]]:
+        """Every stored record of each finding on these assets for these weaknesses, oldest first."""
+        found: dict[Identity, list[dict[str, Any]]] = {}
+        wids = sorted(weakness_ids)
+        aids = sorted(asset_ids)
+        for a in range(0, len(aids), 500):
+            for w in range(0, len(wids), 500):
+                rows = self.conn.execute(
+                    select(findings, items.c.status.label("_item_status"))
+                    .join(items, items.c.id == findings.c.item_id)
+                    .where(
+                        findings.c.asset_id.in_(aids[a : a + 500]),
+                        findings.c.weakness_id.in_(wids[w : w + 500]),
+                    )
+                    .order_by(findings.c.id)
+                ).mappings()
+                for row in rows:
+                    ident = finding_identity(row["weakness_id"], row["asset_id"], row["port"], row["protocol"])
+                    found.setdefault(ident, []).append(dict(row))
+        return found
+
+    def _apply(
+        self,
+        ident: Identity,
+        asset_id: int,
+        weakness_id: int,
+        f: Finding,
+        generations: dict[Identity, list[dict[str, Any]]],
+        inserts: list[dict[str, Any]],
+        updates: dict[int, dict[str, Any]],
+    ) -> None:
+        """Apply one sighting to the generation of its finding whose life covers its time."""
+        t = f.observed_at
+        gens = generations.setdefault(ident, [])
+        rec = _covering(gens, t)
+        explicit_fix = f.status is FindingStatus.FIXED
+        if rec is None:
+            if not explicit_fix:  # a finding reported fixed that was never seen open: nothing to do
+                self._new(gens, asset_id, weakness_id, f, None, inserts)
+            return
+        if rec.get("id") is not None:
+            updates[rec["id"]] = rec
+        item_id = rec.get("item_id")
+        if explicit_fix:
+            if rec["status"] == "open" and t >= rec["last_seen"]:
+                rec.update(status="fixed", fixed_at=t, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
+                self.counts.fixed += rec.get("id") is not None
+                self._touch(item_id)
+            return
+        if t < rec["first_seen"]:  # before anything known of this finding: history only
+            rec["first_seen"] = t
+            self._touch(item_id)
+            return
+        kind = classify_sighting(FindingStatus(rec["status"]), rec["fixed_at"], ItemStatus(rec["_item_status"]), t)
+        if kind is Sighting.SEEN:
+            if t >= rec["last_seen"]:
+                rec.update(last_seen=t, last_scan_id=self.scan_id, evidence=f.evidence)
+            return
+        if kind is Sighting.HISTORIC:
+            rec["last_seen"] = max(rec["last_seen"], t)
+            return
+        # Seen after this generation was fixed.
+        if rec is not gens[-1]:  # a later generation exists: the recurrence began earlier than known
+            nxt = gens[gens.index(rec) + 1]
+            nxt["first_seen"] = min(nxt["first_seen"], t)
+            if nxt.get("id") is not None:
+                updates[nxt["id"]] = nxt
+            self._touch(nxt.get("item_id"))
+            return
+        later = self.later_coverage(f.weakness.tool, asset_id, t) if self.later_coverage else None
+        if later is not None:  # a newer scan, imported earlier, covered the asset and did not see it
+            if kind is Sighting.REOPEN:
+                rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
+            else:
+                self._new(gens, asset_id, weakness_id, f, rec, inserts)
+            return
+        if kind is Sighting.REOPEN:
+            rec.update(
+                status="open",
+                fixed_at=None,
+                fixed_scan_id=None,
+                last_seen=t,
+                last_scan_id=self.scan_id,
+                evidence=f.evidence,
+            )
+            if rec.get("id") is not None:
+                self.counts.reopened += 1
+            self._touch(item_id)
+            return
+        self._new(gens, asset_id, weakness_id, f, rec, inserts)  # RECUR: its item closed; a new generation
+
+    def _touch(self, item_id: Any) -> None:
+        if isinstance(item_id, int):
+            self.items.touch(item_id)
+
+    def _new(
+        self,
+        gens: list[dict[str, Any]],
+        asset_id: int,
+        weakness_id: int,
+        f: Finding,
+        previous: dict[str, Any] | None,
+        inserts: list[dict[str, Any]],
+    ) -> None:
+        """A new record (generation) of this finding, on the right item."""
+        t = f.observed_at
+        later = self.later_coverage(f.weakness.tool, asset_id, t) if self.later_coverage else None
+        item: Any = None
+        item_status = "open"
+        if later is not None:
+            # Already fixed by a newer scan: history that belongs to the item that was open at time t.
+            hit = self.items.item_at(f.weakness, t)
+            if hit is not None:
+                item, item_status = hit
+        if item is None:
+            prev_item = previous.get("item_id") if previous else None
+            item = self.items.request(f.weakness, weakness_id, t, prev_item if isinstance(prev_item, int) else None)
+        new: dict[str, Any] = {
+            "system_id": self.system_id,
+            "_item": item,
+            "_item_status": item_status,
+            "item_id": item if isinstance(item, int) else None,
+            "weakness_id": weakness_id,
+            "asset_id": asset_id,
+            "tool": f.weakness.tool,
+            "port": f.port,
+            "protocol": (f.protocol or "")[:20] or None,
+            "service": (f.service or "")[:100] or None,
+            "evidence": f.evidence,
+            "status": "open",
+            "authenticated": False,
+            "first_seen": t,
+            "last_seen": t,
+            "fixed_at": None,
+            "first_scan_id": self.scan_id,
+            "last_scan_id": self.scan_id,
+            "fixed_scan_id": None,
+        }
+        if later is not None:
+            new.update(status="fixed", fixed_at=later[0], fixed_scan_id=later[1])
+        inserts.append(new)
+        gens.append(new)
+
+
+def _covering(gens: list[dict[str, Any]], t: dt.datetime) -> dict[str, Any] | None:
+    """The generation whose life covers `t`: the latest that began at or before it, else the first."""
+    chosen = None
+    for rec in gens:
+        if rec["first_seen"] <= t:
+            chosen = rec
+    return chosen if chosen is not None else (gens[0] if gens else None)
