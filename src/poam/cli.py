@@ -21,7 +21,7 @@ from poam import __version__
 from poam.domain.policy import POLICIES
 from poam.errors import InputError, PoamError
 from poam.parsers.registry import parsers
-from poam.services import audit, exporting, kev, systems
+from poam.services import audit, kev, systems
 from poam.services.importer import ImportResult, import_file
 from poam.services.items import STATUSES, item_json, list_items
 from poam.store.db import open_db
@@ -289,6 +289,8 @@ def export_fedramp(
     ctx: click.Context, out: Path, system: str | None, poam_date: dt.datetime | None, db: str | None
 ) -> None:
     """Write the FedRAMP POA&M workbook (.xlsx) to OUT."""
+    from poam.services import exporting
+
     result = exporting.export_fedramp(
         _engine(ctx, db), out, system, audit.default_actor(), poam_date.date() if poam_date else None
     )
@@ -304,6 +306,8 @@ def export_fedramp(
 @click.pass_context
 def export_oscal(ctx: click.Context, out: Path, system: str | None, no_validate: bool, db: str | None) -> None:
     """Write the OSCAL 1.1.2 POA&M (.json) to OUT, validated against the NIST schema."""
+    from poam.services import exporting
+
     result = exporting.export_oscal(_engine(ctx, db), out, system, audit.default_actor(), validate=not no_validate)
     click.echo(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
 
@@ -318,6 +322,8 @@ def summary_cmd(
     ctx: click.Context, system: str | None, today: dt.datetime | None, out: Path | None, db: str | None
 ) -> None:
     """Print a short summary: open items by risk, late items, KEV items."""
+    from poam.services import exporting
+
     text = exporting.summary_text(exporting.summarize(_engine(ctx, db), system, today.date() if today else None))
     if out:
         out.write_text(text, encoding="utf-8")

@@ -19,6 +19,14 @@ def test_migrations_build_exactly_the_declared_schema(engine: Engine) -> None:
     assert diff == []
 
 
+def test_head_constant_matches_the_migrations(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from poam.store.db import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config(create(str(tmp_path / "p.db")))).get_current_head() == HEAD
+
+
 def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
     engine = open_db(str(tmp_path / "p.db"))
     with engine.connect() as conn:
