@@ -225,8 +225,9 @@ def test_missing_file(engine: Engine, tmp_path: Path) -> None:
         import_file(engine, tmp_path)
 
 
-def test_progress_reports_bytes_read(sqlite_engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [False, True])
+def test_progress_reports_bytes_read(sqlite_engine: Engine, tmp_path: Path, parallel: bool) -> None:
     path = scan(tmp_path, "big.nessus", [h1(JAN, *[Item(str(i), port=i) for i in range(1, 400)])])
     seen: list[int] = []
-    import_file(sqlite_engine, path, progress=seen.append)
+    import_file(sqlite_engine, path, progress=seen.append, parallel=parallel)
     assert seen and seen[-1] == max(seen) == path.stat().st_size  # the sniff re-reads the start first

@@ -26,6 +26,7 @@ from poam.errors import InputError
 from poam.parsers.base import ParseContext, Parser
 from poam.parsers.registry import detect
 from poam.services import audit, systems
+from poam.services import parallel as parallel_reader
 from poam.services.assets import AssetResolver
 from poam.services.itemmaker import ItemMaker
 from poam.services.sightings import SightingWriter
@@ -105,8 +106,12 @@ def import_file(
     scan_date: dt.datetime | None = None,
     actor: str = "cli",
     progress: Progress | None = None,
+    parallel: bool | None = None,
 ) -> ImportResult:
-    """Import one scan file in one transaction; on any error the database is left unchanged."""
+    """Import one scan file in one transaction; on any error the database is left unchanged.
+
+    `parallel` reads the file in a child process (None: when the file is large and it is safe).
+    """
     source = str(path)
     if not path.is_file():
         raise InputError(source, "no such file" if not path.exists() else "not a regular file")
@@ -127,7 +132,10 @@ def import_file(
             if dup is not None:
                 result.duplicate, result.scan_id = True, dup
                 return result
-            _Import(conn, info, parser, result, actor).run(parser.parse(stream, ParseContext(source, scan_date)))
+            ctx = ParseContext(source, scan_date)
+            use_child = parallel_reader.available(path) if parallel is None else parallel
+            records = parallel_reader.records(parser, path, ctx, progress) if use_child else parser.parse(stream, ctx)
+            _Import(conn, info, parser, result, actor).run(records)
             return result
 
 

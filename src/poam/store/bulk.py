@@ -45,10 +45,15 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         conn.exec_driver_sql(str(compiled), [getter(r) for r in rows])
         return
     params = []
+    texts: dict[dt.date, str] = {}  # rows of one scan share a few times: convert each once
     for r in rows:
         values = list(getter(r))
         for i in dates:
-            if values[i] is not None:
-                values[i] = _text(values[i])
+            value = values[i]
+            if value is not None:
+                text = texts.get(value)
+                if text is None:
+                    text = texts[value] = _text(value)
+                values[i] = text
         params.append(tuple(values))
     conn.exec_driver_sql(str(compiled), params)

@@ -1,0 +1,185 @@
+"""Reading a scan file in a child process while this one writes to the database.
+
+Parsing and storing each take about half of a large import; on two cores they overlap. The
+child runs the parser and sends its records through a pipe in a compact form: each weakness
+and asset object once, then plain tuples per finding. Errors in the child reach the caller as
+they would in-process (an InputError stays an InputError). A side benefit: hostile input is
+parsed in a process that holds no database connection.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from poam.domain.models import Asset, Finding, FindingStatus, Weakness
+from poam.errors import InputError
+from poam.parsers.base import ParseContext, Parser, Record
+
+BATCH = 1000
+MIN_SIZE = 4 * 1024 * 1024  # smaller files are parsed in-process: a child costs more than it saves
+_QUEUE = 16  # batches buffered between the pipe and the database work
+_MAX_TABLE = 50_000  # objects remembered per table before both sides start afresh
+_Progress = Callable[[int], None]
+
+
+def available(path: Path) -> bool:
+    """Whether to parse this file in a child: large enough, fork available, no other threads."""
+    if os.environ.get("POAM_PARALLEL", "1") == "0":
+        return False
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if threading.active_count() > 1:  # forking a threaded process (a web server) is not safe
+        return False
+    return path.stat().st_size >= MIN_SIZE
+
+
+class _Encoder:
+    """Child side: turns records into tuples, sending each weakness and asset object once."""
+
+    def __init__(self) -> None:
+        self.weaknesses: dict[int, tuple[Weakness, int]] = {}
+        self.assets: dict[int, tuple[Asset, int]] = {}
+        self.new_weaknesses: list[Weakness] = []
+        self.new_assets: list[Asset] = []
+
+    def _index(self, table: dict[int, Any], new: list[Any], obj: Any) -> int:
+        hit = table.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return int(hit[1])
+        index = len(table)
+        table[id(obj)] = (obj, index)  # the reference keeps the id from being reused
+        new.append(obj)
+        return index
+
+    def encode(self, rec: Record) -> tuple[Any, ...]:
+        if isinstance(rec, Finding):
+            return (
+                self._index(self.weaknesses, self.new_weaknesses, rec.weakness),
+                self._index(self.assets, self.new_assets, rec.asset),
+                rec.observed_at,
+                rec.port,
+                rec.protocol,
+                rec.service,
+                rec.evidence,
+                rec.status is FindingStatus.FIXED,
+            )
+        return (rec,)
+
+    def flush(self, rows: list[tuple[Any, ...]]) -> tuple[str, list[Weakness], list[Asset], list[Any], bool]:
+        reset = len(self.weaknesses) > _MAX_TABLE or len(self.assets) > _MAX_TABLE
+        message = ("batch", self.new_weaknesses, self.new_assets, rows, reset)
+        self.new_weaknesses, self.new_assets = [], []
+        if reset:
+            self.weaknesses.clear()
+            self.assets.clear()
+        return message
+
+
+def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection) -> None:
+    try:
+        encoder = _Encoder()
+        with open(path, "rb") as stream:  # noqa: PTH123
+            rows: list[tuple[Any, ...]] = []
+            sent = 0
+            for rec in parser.parse(stream, ctx):
+                rows.append(encoder.encode(rec))
+                if len(rows) >= BATCH:
+                    send.send(encoder.flush(rows))
+                    rows = []
+                    position = stream.tell()
+                    if position - sent >= 1 << 20:
+                        send.send(("progress", position))
+                        sent = position
+            send.send(encoder.flush(rows))
+            send.send(("progress", stream.tell()))
+        send.send(("done",))
+    except InputError as exc:
+        send.send(("error", exc.source, exc.problem))
+    except BaseException as exc:  # reported to the parent, which raises it there
+        send.send(("crash", f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+        os._exit(0)  # skip the parent's exit handlers (database pools) inherited by fork
+
+
+def records(parser: Parser, path: Path, ctx: ParseContext, progress: _Progress | None = None) -> Iterator[Record]:
+    """The parser's records, read in a child process."""
+    fork = multiprocessing.get_context("fork")
+    receive, send = fork.Pipe(duplex=False)
+    child = fork.Process(target=_child, args=(parser, str(path), ctx, send), daemon=True, name="poam-parser")
+    child.start()
+    send.close()
+    weaknesses: list[Weakness] = []
+    assets: list[Asset] = []
+    # A thread drains the pipe so that the child never waits for this process to ask for more.
+    inbox: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE)
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            try:
+                message = receive.recv()
+            except (EOFError, OSError):
+                message = ("crash", "the parser process ended without finishing")
+            while not stop.is_set():
+                try:
+                    inbox.put(message, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if message[0] in ("done", "error", "crash"):
+                return
+
+    reader = threading.Thread(target=drain, name="poam-pipe", daemon=True)
+    reader.start()
+    try:
+        while True:
+            message = inbox.get()
+            kind = message[0]
+            if kind == "batch":
+                _kind, new_w, new_a, rows, reset = message
+                weaknesses += new_w
+                assets += new_a
+                for row in rows:
+                    if len(row) == 1:
+                        yield row[0]
+                    else:
+                        w, a, when, port, protocol, service, evidence, fixed = row
+                        yield Finding(
+                            weaknesses[w],
+                            assets[a],
+                            when,
+                            port,
+                            protocol,
+                            service,
+                            evidence,
+                            FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+                        )
+                if reset:
+                    weaknesses, assets = [], []
+            elif kind == "progress":
+                if progress:
+                    progress(message[1])
+            elif kind == "done":
+                return
+            elif kind == "error":
+                raise InputError(message[1], message[2])
+            else:
+                raise RuntimeError(f"parser failed: {message[1]}")
+    finally:
+        stop.set()
+        if child.is_alive():
+            child.kill()
+        reader.join(timeout=5)
+        receive.close()
+        child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+            child.join()
