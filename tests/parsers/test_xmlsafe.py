@@ -77,3 +77,19 @@ def test_prolog_finds_root_after_comments_and_doctype() -> None:
     assert prolog(b"<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x 'y'>]><a/>") == ("a", True)
     assert prolog(b"Plugin ID,CVE\n") == (None, False)
     assert prolog(b"<ns:root xmlns:ns='u'/>") == ("root", False)
+
+
+def test_a_huge_text_node_is_refused_not_loaded(tmp_path: Path) -> None:
+    p = tmp_path / "huge.nessus"
+    with p.open("w") as f:
+        f.write(
+            '<NessusClientData_v2><Report name="r"><ReportHost name="10.0.0.1"><HostProperties>'
+            '<tag name="HOST_START">Mon Jan  5 10:00:00 2026</tag></HostProperties>'
+            '<ReportItem port="1" protocol="tcp" severity="3" pluginID="1" pluginName="x" pluginFamily="f">'
+            "<plugin_output>"
+        )
+        for _ in range(12):
+            f.write("A" * 1_000_000)
+        f.write("</plugin_output></ReportItem></ReportHost></Report></NessusClientData_v2>")
+    with pytest.raises(InputError, match="refused: the XML exceeds a safety limit .Text node too long"):
+        run(p)

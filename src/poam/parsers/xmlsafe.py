@@ -107,7 +107,11 @@ def iterparse(
     try:
         yield from parser
     except etree.XMLSyntaxError as exc:
-        raise InputError(source, f"not well-formed XML: {exc.msg}") from None
+        message = str(exc.msg)
+        if "limit" in message.lower() or "amplification" in message.lower():
+            detail = message.replace(", try XML_PARSE_HUGE", "").replace("Resource limit exceeded: ", "")
+            raise InputError(source, f"refused: the XML exceeds a safety limit ({detail})") from None
+        raise InputError(source, f"not well-formed XML: {message}") from None
 
 
 def release(element: etree._Element) -> None:
