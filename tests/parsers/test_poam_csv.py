@@ -44,6 +44,7 @@ def test_rows_become_findings(tmp_path: Path) -> None:
     recs = parse(write_csv(tmp_path / "p.csv", rows))
     f1, f2 = [r for r in recs if isinstance(r, Finding)]
     assert f1.asset.kind is AssetKind.WEB_APP and f1.asset.name == "https://app.example.com/login"
+    assert f1.path == "/login"
     assert f1.weakness.severity is Severity.HIGH and f1.weakness.tool == "Acme 3PAO Pen Test"
     assert f1.weakness.cves == ("CVE-2024-1", "CVE-2024-2") and f1.weakness.controls == ("SI-10", "RA-5")
     assert f2.asset.ip == "10.1.1.1" and f2.location == "22/tcp" and f2.status is FindingStatus.FIXED

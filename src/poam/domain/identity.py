@@ -26,10 +26,12 @@ def finding_key(tool: str, vuln_id: str, asset_ref: str, location: str) -> str:
     return "|".join(_escape(p) for p in (tool.lower(), vuln_id, asset_ref, location.lower()))
 
 
-def finding_identity(weakness_ref: int, asset_ref: int, port: int | None, protocol: str | None) -> tuple[int, int, str]:
+def finding_identity(
+    weakness_ref: int, asset_ref: int, port: int | None, protocol: str | None, path: str | None = None
+) -> tuple[int, int, str]:
     """`finding_key` as the store holds it: the weakness (system, tool and vulnerability id) and
-    asset by their ids, and the location as `443/tcp` (empty for host-wide results)."""
-    return (weakness_ref, asset_ref, location_text(port, protocol))
+    asset by their ids, and the location (`443/tcp`, a path, or empty for asset-wide results)."""
+    return (weakness_ref, asset_ref, location_text(port, protocol, path))
 
 
 def item_key(weakness: Weakness) -> tuple[str, str]:
@@ -48,12 +50,39 @@ def group_findings(findings: Iterable[Finding]) -> dict[tuple[str, str], list[Fi
 
 
 def normalize(asset: Asset) -> Asset:
-    """Canonical spelling of host identifiers: lower-case FQDN and MAC, upper-case NetBIOS."""
+    """Canonical spelling of identifiers: lower-case FQDN and MAC, upper-case NetBIOS; a web
+    application's origin with lower-case scheme and host and no trailing slash."""
+    if asset.kind is not AssetKind.HOST:
+        name = (asset.name or "").strip()
+        if asset.kind is AssetKind.WEB_APP:
+            name = web_origin(name)
+        return replace(asset, name=name or None)
     fqdn = asset.fqdn.strip().rstrip(".").lower() if asset.fqdn else None
     netbios = asset.netbios.strip().upper() if asset.netbios else None
     mac = _macs_text(asset.mac) if asset.mac else None
     ip = asset.ip.strip().lower() if asset.ip else None
     return replace(asset, fqdn=fqdn or None, netbios=netbios or None, mac=mac or None, ip=ip or None)
+
+
+def web_origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL, lower-cased, default ports dropped."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return url.strip().rstrip("/").lower()
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].lower()
+    scheme = scheme.lower()
+    if (scheme, host.rpartition(":")[2]) in (("http", "80"), ("https", "443")):
+        host = host.rpartition(":")[0]
+    return f"{scheme}://{host}"
+
+
+def web_path(url: str) -> str:
+    """The path of a URL without query or fragment (`/` at least)."""
+    _scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return "/"
+    path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+    return path.split("?", 1)[0].split("#", 1)[0] or "/"
 
 
 def _macs(value: str | None) -> frozenset[str]:

@@ -65,11 +65,25 @@ class FindingStatus(StrEnum):
 
 
 class AssetKind(StrEnum):
-    """What sort of thing an asset is."""
+    """What sort of thing an asset is. Hosts match by their strongest identifier; every other
+    kind by its `name`: a web application's origin (`https://app.example.com`), a container
+    image's repository without tag (`ghcr.io/acme/web`), a source repository or project, a cloud
+    resource's ARN or resource id."""
 
     HOST = "host"
     WEB_APP = "web-app"
+    CONTAINER_IMAGE = "container-image"
+    REPOSITORY = "repository"
+    CLOUD_RESOURCE = "cloud-resource"
     OTHER = "other"
+
+
+class Checks(StrEnum):
+    """Which kind of checks a scan ran on an asset: it can only show those findings fixed."""
+
+    VULNERABILITY = "vulnerability"
+    CONFIGURATION = "configuration"
+    ALL = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +97,17 @@ class Asset:
     mac: str | None = None
     name: str | None = None
     os: str | None = None
+    account: str | None = None
+    """Cloud account or subscription of a cloud resource."""
+    region: str | None = None
+    """Cloud region of a cloud resource."""
 
     @property
     def identifier(self) -> str:
-        """The Asset Identifier shown on the POA&M: FQDN, else IP, else NetBIOS, MAC or name."""
+        """The Asset Identifier shown on the POA&M: for hosts the FQDN, else IP, else NetBIOS or
+        MAC; for other kinds their name."""
+        if self.kind is not AssetKind.HOST and self.name:
+            return self.name
         for value in (self.fqdn, self.ip, self.netbios, self.mac, self.name):
             if value:
                 return value
@@ -116,12 +137,15 @@ class Weakness:
     cwes: tuple[str, ...] = ()
     iavas: tuple[str, ...] = ()
     controls: tuple[str, ...] = ()
+    ccis: tuple[str, ...] = ()
+    """DISA Control Correlation Identifiers (configuration checks), mapped to 800-53 controls."""
     is_config: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One weakness seen on one asset at one location (port/protocol), at one time."""
+    """One weakness seen on one asset at one location (port/protocol, or a path: a package, a
+    file in a repository, a URL path), at one time."""
 
     weakness: Weakness
     asset: Asset
@@ -131,18 +155,23 @@ class Finding:
     service: str | None = None
     evidence: str | None = None
     status: FindingStatus = FindingStatus.OPEN
+    path: str | None = None
+    """Where on the asset, for what has no port: a package (`openssl`), a file
+    (`src/app.py`), a URL path (`/login`)."""
 
     @property
     def location(self) -> str:
-        """Port and protocol as `443/tcp`, or an empty string when the result is host-wide."""
-        return location_text(self.port, self.protocol)
+        """`443/tcp`, or the path, or an empty string when the result is asset-wide."""
+        return location_text(self.port, self.protocol, self.path)
 
 
-def location_text(port: int | None, protocol: str | None) -> str:
-    """`443/tcp` for a real port; empty for none or port 0 (Nessus' host-wide results)."""
-    if not port:
-        return ""
-    return f"{port}/{(protocol or 'tcp').lower()}"
+def location_text(port: int | None, protocol: str | None, path: str | None = None) -> str:
+    """`443/tcp` for a real port; else the path; empty for neither (Nessus' port 0 is host-wide).
+    A path with a port gives `443/tcp /login`."""
+    where = f"{port}/{(protocol or 'tcp').lower()}" if port else ""
+    if path:
+        return f"{where} {path}" if where else path
+    return where
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +182,8 @@ class Coverage:
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
     authenticated: bool | None = None
+    checks: Checks = Checks.ALL
+    """Which findings the scan could have seen here: only those it can show fixed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +195,8 @@ class Scan:
     name: str | None = None
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    skipped_families: tuple[str, ...] = ()
+    """Families of checks the scan did not run: it cannot show their findings fixed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +252,13 @@ class AffectedAsset:
 
     @property
     def text(self) -> str:
-        """How the FedRAMP Asset Identifier column writes it: `host (443/tcp)`."""
-        return f"{self.identifier} ({self.location})" if self.location else self.identifier
+        """How the FedRAMP Asset Identifier column writes it: `host (443/tcp)`, a web page's full
+        URL (`https://app.example.com/login`), `ghcr.io/acme/web (openssl)`."""
+        if not self.location:
+            return self.identifier
+        if self.location.startswith("/") and "://" in self.identifier:
+            return self.identifier.rstrip("/") + self.location
+        return f"{self.identifier} ({self.location})"
 
 
 @dataclass(frozen=True, slots=True)

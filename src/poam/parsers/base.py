@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from poam.domain.models import Coverage, Finding, Scan
+from poam.parsers.jsonio import Shape
 
 Record = Finding | Coverage | Scan
 """A parser yields coverage (an asset the scan looked at), findings, and scan facts."""
@@ -21,6 +22,15 @@ class ParseContext:
     """The file name, for error messages."""
     scan_date: dt.datetime | None = None
     """A time to use where the file gives none (`poam import --scan-date`)."""
+    file_time: dt.datetime | None = None
+    """The file's modification time (naive UTC): the last resort for formats without dates."""
+    asset_name: str | None = None
+    """`poam import --asset`: the repository, project or image a file is about when it does not
+    say (Bandit, pip-audit, npm audit...)."""
+
+    def fallback_time(self) -> dt.datetime:
+        """`--scan-date`, else the file's modification time, else now: for formats without dates."""
+        return self.scan_date or self.file_time or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +43,8 @@ class Head:
     """The same, decoded as UTF-8 with errors replaced."""
     xml_root: str | None
     """The local name of the XML root element, when the file is XML."""
+    json: Shape
+    """What the start shows when the file is JSON (kind None otherwise)."""
 
 
 class Parser(Protocol):

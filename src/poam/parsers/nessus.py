@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from poam.domain.models import Asset, AssetKind, Coverage, Finding, Scan, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import cvss
 from poam.parsers.base import Head, ParseContext, Record
@@ -41,6 +41,8 @@ _MULTI = {"cve", "cwe", "iava", "iavb", "iavt", "xref"}
 _VERSION = re.compile(r"Nessus version\s*:\s*([^\s]+)")
 _CREDENTIALED = re.compile(r"Credentialed checks\s*:\s*(yes|no)", re.IGNORECASE)
 _SCAN_INFO_PLUGIN = "19506"
+# Families that run in any scan and prove nothing about vulnerability checks.
+_NOT_VULNERABILITY = {"Policy Compliance", "Settings", "Port scanners", "Service detection", "General"}
 _CM = "{http://www.nessus.org/cm}"
 _Where = tuple[str | None, str | None, str | None]  # port, protocol, svc_name attributes as written
 _Location = tuple[int | None, str | None, str | None]  # compliance-check results carry their own check id
@@ -101,7 +103,17 @@ class NessusParser:
         last: dt.datetime | None = None
         saw_root = saw_report = False
         host_cov: Coverage | None = None
-        tags = ("NessusClientData_v2", "Report", "ReportHost", "HostProperties", "ReportItem", "policyName")
+        families: dict[str, bool] = {}
+        checks = Checks.VULNERABILITY
+        tags = (
+            "NessusClientData_v2",
+            "Report",
+            "ReportHost",
+            "HostProperties",
+            "ReportItem",
+            "policyName",
+            "FamilyItem",
+        )
         for _event, el in iterparse(stream, ctx.source, tags):
             tag = el.tag
             if tag == "ReportItem":
@@ -134,12 +146,17 @@ class NessusParser:
                 last = max(last, end or host_time) if last else (end or host_time)
                 credentialed = props.get("Credentialed_Scan")
                 authenticated = None if credentialed is None else credentialed.lower() == "true"
-                host_cov = Coverage(asset, start or host_time, end or host_time, authenticated)
+                host_cov = Coverage(asset, start or host_time, end or host_time, authenticated, checks)
                 yield host_cov
                 release(el)
             elif tag == "ReportHost":
                 asset, host_time, host_cov = None, None, None
                 release(el)
+            elif tag == "FamilyItem":
+                name = (el.findtext("FamilyName") or "").strip()
+                if name:
+                    families[name] = (el.findtext("Status") or "").strip().lower() != "disabled"
+                    checks = _checks(families)
             elif tag == "policyName":
                 policy = (el.text or "").strip() or None
             elif tag == "Report":
@@ -150,7 +167,10 @@ class NessusParser:
             raise InputError(ctx.source, "not a Nessus v2 file (no NessusClientData_v2 root)")
         if not saw_report:
             raise InputError(ctx.source, "Nessus file has no <Report> element (truncated or a policy export?)")
-        yield Scan(tool=TOOL, tool_version=version, name=policy, started_at=first, ended_at=last)
+        skipped = tuple(sorted(f for f, on in families.items() if not on))
+        yield Scan(
+            tool=TOOL, tool_version=version, name=policy, started_at=first, ended_at=last, skipped_families=skipped
+        )
 
     def _bare_host(
         self, el: etree._Element, asset: Asset | None, host_time: dt.datetime | None, ctx: ParseContext
@@ -182,6 +202,7 @@ class NessusParser:
         if el.get("pluginFamily") != "Policy Compliance":
             # The definition of a plugin is the same on every host: read only the evidence.
             weakness = weaknesses.get((plugin_id, severity_text))
+        status = FindingStatus.OPEN
         if weakness is not None:
             output = el.findtext("plugin_output")
         else:
@@ -191,7 +212,7 @@ class NessusParser:
             if severity is None:
                 severity = _RISK_FACTOR.get((single.get("risk_factor") or "").strip().lower(), Severity.INFO)
             if (single.get(_CM + "compliance-result") or "").strip().upper() == "PASSED":
-                severity = Severity.INFO
+                status = FindingStatus.FIXED  # a compliance check that passes: proof of the fix
             check_id = (single.get(_CM + "compliance-check-id") or "").strip()
             vuln_id = check_id or plugin_id
             weakness = weaknesses.get((vuln_id, severity.value))
@@ -215,8 +236,23 @@ class NessusParser:
             protocol=location[1],
             service=location[2],
             evidence=output.strip() or None if output else None,
+            status=status,
         )
         return finding, version
+
+
+def _checks(families: dict[str, bool]) -> Checks:
+    """What a policy's family selection lets a scan show fixed: compliance results close
+    configuration findings explicitly (PASSED), so the question is about absence. A scan whose
+    policy runs only Policy Compliance shows configuration checks; one that runs vulnerability
+    families shows vulnerabilities; both, all."""
+    compliance = families.get("Policy Compliance", False)
+    vulnerability = any(on for name, on in families.items() if name not in _NOT_VULNERABILITY)
+    if compliance and not vulnerability:
+        return Checks.CONFIGURATION
+    if compliance:
+        return Checks.ALL
+    return Checks.VULNERABILITY
 
 
 def _location(where: _Where, plugin_id: str, ctx: ParseContext) -> _Location:

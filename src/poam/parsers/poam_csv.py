@@ -4,7 +4,7 @@ One row per weakness per asset. Columns are matched by name (case, spaces and hy
 matter); the order is free. Required: detector, weakness_id, weakness_name, asset, detected,
 and severity (or a CVSS score or vector). Optional: port, protocol, service, description,
 solution, evidence, cve, cwe, cvss3_vector, cvss3_score, cvss2_vector, cvss2_score, controls,
-status (`open` or `fixed`).
+status (`open` or `fixed`), path (a package, a file or a URL path where a port does not apply).
 
 Such a file only closes what it says is fixed: a row with status `fixed` marks that finding
 fixed; a finding missing from the file is left as it was.
@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from poam.domain.identity import web_path
 from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import cvss
@@ -28,6 +29,7 @@ from poam.parsers.base import Head, ParseContext, Record
 REQUIRED = ("detector", "weakness_id", "weakness_name", "asset", "detected")
 OPTIONAL = (
     "severity",
+    "path",
     "port",
     "protocol",
     "service",
@@ -196,9 +198,14 @@ class PoamCsvParser:
             cwes=tuple(c.upper().removeprefix("CWE-") for c in _SPLIT.split(get("cwe")) if c),
             controls=tuple(c.upper() for c in re.split(r"[,;\s]+", get("controls")) if c),
         )
+        asset = _asset(get("asset"))
+        path = get("path") or None
+        if path is None and asset.kind is AssetKind.WEB_APP:
+            path = web_path(get("asset"))
         return Finding(
             weakness=weakness,
-            asset=_asset(get("asset")),
+            asset=asset,
+            path=path,
             observed_at=detected,
             port=port,
             protocol=get("protocol").lower() or None,

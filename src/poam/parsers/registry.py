@@ -12,6 +12,7 @@ from poam import hookspecs
 from poam.errors import InputError
 from poam.parsers import builtin
 from poam.parsers.base import Head, Parser
+from poam.parsers.jsonio import shape
 from poam.parsers.xmlsafe import prolog, strip_bom
 
 ENTRY_POINT_GROUP = "poam.parsers"
@@ -47,7 +48,7 @@ def read_head(stream: BinaryIO) -> Head:
     data = strip_bom(stream.read(HEAD_SIZE))
     stream.seek(start)
     root, _entities = prolog(data)
-    return Head(data=data, text=data.decode("utf-8", "replace"), xml_root=root)
+    return Head(data=data, text=data.decode("utf-8", "replace"), xml_root=root, json=shape(data))
 
 
 def detect(stream: BinaryIO, source: str, format_id: str | None = None) -> Parser:

@@ -74,7 +74,8 @@ def _doctype_end(data: bytes, pos: int) -> tuple[int, bool]:
 
 
 def check_prolog(stream: BinaryIO, source: str) -> None:
-    """Refuse a document that declares entities; leaves the stream at its start."""
+    """Refuse a document that declares entities. Leaves the stream at its start, or at the XML
+    declaration when comments come before it (Nmap and SCC write such files; libxml2 refuses them)."""
     start = stream.tell()
     data = stream.read(PROLOG_LIMIT)
     stream.seek(start)
@@ -83,6 +84,9 @@ def check_prolog(stream: BinaryIO, source: str) -> None:
         raise InputError(source, "XML entity declarations are not accepted (possible XXE or entity expansion)")
     if root is None:
         raise InputError(source, "no XML root element within the first 1 MiB")
+    declaration = data.find(b"<?xml")
+    if declaration > 0 and data[:declaration].strip().startswith((b"<!--", b"\xef\xbb\xbf<!--")):
+        stream.seek(start + declaration)
 
 
 def iterparse(

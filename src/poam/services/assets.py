@@ -12,7 +12,7 @@ from poam.domain.identity import match_asset, merge, normalize
 from poam.domain.models import Asset, AssetKind
 from poam.store.tables import assets
 
-_FIELDS = ("ip", "fqdn", "netbios", "mac", "name", "os")
+_FIELDS = ("ip", "fqdn", "netbios", "mac", "name", "os", "account", "region")
 _INDEXED = ("ip", "fqdn", "netbios", "name")
 
 
@@ -23,7 +23,7 @@ def _from_row(row: object) -> Asset:
     )
 
 
-_SIZES = {"ip": 64, "fqdn": 500, "netbios": 100, "name": 500, "os": 500}
+_SIZES = {"ip": 64, "fqdn": 500, "netbios": 100, "name": 500, "os": 500, "account": 200, "region": 100}
 
 
 def _fit(asset: Asset) -> Asset:

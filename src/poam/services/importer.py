@@ -16,12 +16,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
 
-from poam.domain.models import (
-    Coverage,
-    Finding,
-    Scan,
-    Severity,
-)
+from poam.domain.models import Checks, Coverage, Finding, FindingStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext, Parser
 from poam.parsers.registry import detect
@@ -30,7 +25,7 @@ from poam.services import parallel as parallel_reader
 from poam.services.assets import AssetResolver
 from poam.services.itemmaker import ItemMaker
 from poam.services.sightings import SightingWriter
-from poam.store.tables import findings, scan_assets, scans
+from poam.store.tables import findings, scan_assets, scans, weaknesses
 
 BATCH = 2000
 Progress = Callable[[int], None]
@@ -107,10 +102,12 @@ def import_file(
     actor: str = "cli",
     progress: Progress | None = None,
     parallel: bool | None = None,
+    asset: str | None = None,
 ) -> ImportResult:
     """Import one scan file in one transaction; on any error the database is left unchanged.
 
     `parallel` reads the file in a child process (None: when the file is large and it is safe).
+    `asset` names the repository, project or image when the file does not.
     """
     source = str(path)
     if not path.is_file():
@@ -132,7 +129,8 @@ def import_file(
             if dup is not None:
                 result.duplicate, result.scan_id = True, dup
                 return result
-            ctx = ParseContext(source, scan_date)
+            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
+            ctx = ParseContext(source, scan_date, file_time=mtime, asset_name=asset)
             use_child = parallel_reader.available(path) if parallel is None else parallel
             records = parallel_reader.records(parser, path, ctx, progress) if use_child else parser.parse(stream, ctx)
             _Import(conn, info, parser, result, actor).run(records)
@@ -168,8 +166,8 @@ class _Import:
         result.scan_id = self.scan_id
         self.assets = AssetResolver(conn, system.id)
         self.items = ItemMaker(conn, system, self.now)
-        self.covered: dict[int, tuple[dt.datetime, bool | None]] = {}
-        self.later_cover: dict[tuple[str, int, dt.datetime], tuple[dt.datetime, int] | None] = {}
+        self.covered: dict[int, tuple[dt.datetime, bool | None, Checks]] = {}
+        self.later_cover: dict[tuple[str, int, dt.datetime, bool], tuple[dt.datetime, int] | None] = {}
         self.newest_other: dict[str, dt.datetime | None] = {}
         self.pending: list[Finding] = []
         self.sightings = SightingWriter(
@@ -192,7 +190,7 @@ class _Import:
                 self.result.results += 1
                 if not self.parser.closes_by_coverage:  # coverage already gives the scan window
                     self._widen(rec.observed_at)
-                if rec.weakness.severity is Severity.INFO:
+                if rec.weakness.severity is Severity.INFO and rec.status is not FindingStatus.FIXED:
                     self.result.informational += 1
                     continue
                 self.pending.append(rec)
@@ -212,7 +210,7 @@ class _Import:
         tool = scan_info.tool if scan_info else self.parser.id
         self._mark_authenticated()
         if self.parser.closes_by_coverage:
-            self._reconcile(tool)
+            self._reconcile(tool, scan_info.skipped_families if scan_info else ())
         opened, closed = self.items.settle()
         self.result.items_opened += len(opened)
         self.result.items_closed += len(closed)
@@ -234,21 +232,24 @@ class _Import:
         asset_id = self.assets.resolve(cov.asset, when)
         known = self.covered.get(asset_id)
         if known is None:
-            self.covered[asset_id] = (when, cov.authenticated)
-        else:  # the same host again (or its credential status learned later in the file)
+            self.covered[asset_id] = (when, cov.authenticated, cov.checks)
+        else:  # the same asset again (or its credential status learned later in the file)
             auth = known[1] if known[1] is not None else cov.authenticated
-            self.covered[asset_id] = (min(known[0], when), auth)
+            checks = known[2] if known[2] == cov.checks else Checks.ALL
+            self.covered[asset_id] = (min(known[0], when), auth, checks)
 
     def _store_coverage(self) -> None:
         rows = [
-            {"scan_id": self.scan_id, "asset_id": a, "seen_at": t, "authenticated": auth}
-            for a, (t, auth) in self.covered.items()
+            {"scan_id": self.scan_id, "asset_id": a, "seen_at": t, "authenticated": auth, "checks": checks.value}
+            for a, (t, auth, checks) in self.covered.items()
         ]
         for start in range(0, len(rows), BATCH):
             self.conn.execute(insert(scan_assets), rows[start : start + BATCH])
         self.result.assets_covered = len(rows)
 
-    def _later_coverage(self, tool: str, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None:
+    def _later_coverage(
+        self, tool: str, asset_id: int, when: dt.datetime, is_config: bool
+    ) -> tuple[dt.datetime, int] | None:
         """The first other scan of this tool that covered the asset after `when` (late imports)."""
         if tool not in self.newest_other:
             self.newest_other[tool] = self.conn.execute(
@@ -259,12 +260,12 @@ class _Import:
         newest = self.newest_other[tool]
         if newest is None or newest <= when:
             return None  # no other scan of this tool looked later: the common case
-        key = (tool, asset_id, when)
+        key = (tool, asset_id, when, is_config)
         if key not in self.later_cover:
             here = self.covered.get(asset_id)
             authenticated_here = bool(here and here[1])
             rows = self.conn.execute(
-                select(scan_assets.c.seen_at, scan_assets.c.scan_id, scan_assets.c.authenticated)
+                select(scan_assets.c.seen_at, scan_assets.c.scan_id, scan_assets.c.authenticated, scan_assets.c.checks)
                 .join(scans, scans.c.id == scan_assets.c.scan_id)
                 .where(
                     scan_assets.c.asset_id == asset_id,
@@ -275,7 +276,11 @@ class _Import:
                 .order_by(scan_assets.c.seen_at)
             )
             # An unauthenticated scan cannot show absent what only a credentialed scan can see.
-            found = next((r for r in rows if not (authenticated_here and r.authenticated is False)), None)
+            wanted = {Checks.ALL.value, (Checks.CONFIGURATION if is_config else Checks.VULNERABILITY).value}
+            found = next(
+                (r for r in rows if r.checks in wanted and not (authenticated_here and r.authenticated is False)),
+                None,
+            )
             self.later_cover[key] = (found.seen_at, found.scan_id) if found else None
         return self.later_cover[key]
 
@@ -286,7 +291,7 @@ class _Import:
 
     def _mark_authenticated(self) -> None:
         """Findings this scan saw on hosts it scanned with credentials are marked as such."""
-        hosts = [a for a, (_t, auth) in self.covered.items() if auth]
+        hosts = [a for a, (_t, auth, _checks) in self.covered.items() if auth]
         for start in range(0, len(hosts), 500):
             self.conn.execute(
                 update(findings)
@@ -298,7 +303,7 @@ class _Import:
                 .values(authenticated=True)
             )
 
-    def _reconcile(self, tool: str) -> None:
+    def _reconcile(self, tool: str, skipped_families: tuple[str, ...]) -> None:
         """Findings of this tool, open on an asset this scan covered and not seen since: fixed."""
         cover = scan_assets.alias("cover")
         covered_here = and_(
@@ -317,11 +322,22 @@ class _Import:
                     findings.c.last_seen < cover.c.seen_at,
                     # an unauthenticated scan never closes what a credentialed scan found
                     or_(cover.c.authenticated.is_not(False), findings.c.authenticated.is_(False)),
+                    # a vulnerability scan never closes configuration findings, nor the reverse
+                    or_(
+                        cover.c.checks == Checks.ALL.value,
+                        and_(cover.c.checks == Checks.CONFIGURATION.value, findings.c.is_config.is_(True)),
+                        and_(cover.c.checks == Checks.VULNERABILITY.value, findings.c.is_config.is_(False)),
+                    ),
                 ),
             )
             .values(status="fixed", fixed_at=seen_at, fixed_scan_id=self.scan_id)
             .returning(findings.c.item_id)
         )
+        if skipped_families:  # checks the scan did not run cannot have been found fixed
+            not_run = select(weaknesses.c.id).where(
+                weaknesses.c.system_id == self.system.id, weaknesses.c.family.in_(skipped_families)
+            )
+            stmt = stmt.where(findings.c.weakness_id.not_in(not_run))
         item_ids = list(self.conn.execute(stmt).scalars())
         self.result.fixed_findings += len(item_ids)
         for item_id in item_ids:
@@ -339,6 +355,7 @@ class _Import:
             .values(
                 tool=tool,
                 tool_version=(info.tool_version or "")[:100] or None if info else None,
+                skipped_families=",".join(info.skipped_families) if info else "",
                 name=(info.name or "")[:500] or None if info else None,
                 started_at=started,
                 ended_at=ended,

@@ -58,6 +58,7 @@ def _definition(w: Weakness) -> dict[str, object]:
     values["cwes"] = ",".join(w.cwes)
     values["iavas"] = ",".join(w.iavas)
     values["controls"] = ",".join(w.controls)
+    values["ccis"] = ",".join(w.ccis)
     return values
 
 

@@ -137,6 +137,7 @@ def _affected(conn: Connection, ids: list[int]) -> dict[int, list[AffectedAsset]
                 findings.c.asset_id,
                 findings.c.port,
                 findings.c.protocol,
+                findings.c.path,
                 findings.c.status,
                 assets.c.identifier,
             )
@@ -145,7 +146,7 @@ def _affected(conn: Connection, ids: list[int]) -> dict[int, list[AffectedAsset]
             .order_by(findings.c.item_id, assets.c.identifier, findings.c.asset_id, findings.c.port, findings.c.id)
         )
         for row in rows:
-            loc = location_text(row.port, row.protocol)
+            loc = location_text(row.port, row.protocol, row.path)
             out[row.item_id].append(AffectedAsset(row.identifier, loc, FindingStatus(row.status), str(row.asset_id)))
     return out
 

@@ -69,6 +69,7 @@ class _Encoder:
                 rec.service,
                 rec.evidence,
                 rec.status is FindingStatus.FIXED,
+                rec.path,
             )
         return (rec,)
 
@@ -151,7 +152,7 @@ def records(parser: Parser, path: Path, ctx: ParseContext, progress: _Progress |
                     if len(row) == 1:
                         yield row[0]
                     else:
-                        w, a, when, port, protocol, service, evidence, fixed = row
+                        w, a, when, port, protocol, service, evidence, fixed, at = row
                         yield Finding(
                             weaknesses[w],
                             assets[a],
@@ -161,6 +162,7 @@ def records(parser: Parser, path: Path, ctx: ParseContext, progress: _Progress |
                             service,
                             evidence,
                             FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+                            at,
                         )
                 if reset:
                     weaknesses, assets = [], []

@@ -26,7 +26,7 @@ from poam.store.tables import findings, items
 Identity = tuple[int, int, str]
 """A finding's identity in the store: (weakness id, asset id, location); the weakness id stands
 for the system, tool and scanner vulnerability id (see `domain.identity.finding_identity`)."""
-LaterCoverage = Callable[[str, int, dt.datetime], tuple[dt.datetime, int] | None]
+LaterCoverage = Callable[[str, int, dt.datetime, bool], tuple[dt.datetime, int] | None]
 _UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
 _LIMITS = {"tool": 200, "vuln_id": 200}
 
@@ -76,7 +76,8 @@ class SightingWriter:
         for f in batch:
             asset_id = self.assets.resolve(f.asset, f.observed_at)
             weakness_id = weakness_ids[(f.weakness.tool, f.weakness.vuln_id)]
-            keyed.append((finding_identity(weakness_id, asset_id, f.port, f.protocol), asset_id, weakness_id, f))
+            ident = finding_identity(weakness_id, asset_id, f.port, f.protocol, f.path)
+            keyed.append((ident, asset_id, weakness_id, f))
         generations = self._generations({k[1] for k, *_ in keyed}, {k[0] for k, *_ in keyed})
         inserts: list[dict[str, Any]] = []
         updates: dict[int, dict[str, Any]] = {}
@@ -117,7 +118,9 @@ class SightingWriter:
                     .order_by(findings.c.id)
                 ).mappings()
                 for row in rows:
-                    ident = finding_identity(row["weakness_id"], row["asset_id"], row["port"], row["protocol"])
+                    ident = finding_identity(
+                        row["weakness_id"], row["asset_id"], row["port"], row["protocol"], row["path"]
+                    )
                     found.setdefault(ident, []).append(dict(row))
         return found
 
@@ -169,7 +172,7 @@ class SightingWriter:
                 updates[nxt["id"]] = nxt
             self._touch(nxt.get("item_id"))
             return
-        later = self.later_coverage(f.weakness.tool, asset_id, t) if self.later_coverage else None
+        later = self.later_coverage(f.weakness.tool, asset_id, t, f.weakness.is_config) if self.later_coverage else None
         if later is not None:  # a newer scan, imported earlier, covered the asset and did not see it
             if kind is Sighting.REOPEN:
                 rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
@@ -206,7 +209,7 @@ class SightingWriter:
     ) -> None:
         """A new record (generation) of this finding, on the right item."""
         t = f.observed_at
-        later = self.later_coverage(f.weakness.tool, asset_id, t) if self.later_coverage else None
+        later = self.later_coverage(f.weakness.tool, asset_id, t, f.weakness.is_config) if self.later_coverage else None
         item: Any = None
         item_status = "open"
         if later is not None:
@@ -227,9 +230,11 @@ class SightingWriter:
             "tool": f.weakness.tool,
             "port": f.port,
             "protocol": (f.protocol or "")[:20] or None,
+            "path": f.path,
             "service": (f.service or "")[:100] or None,
             "evidence": f.evidence,
             "status": "open",
+            "is_config": f.weakness.is_config,
             "authenticated": False,
             "first_seen": t,
             "last_seen": t,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 22:33:31.672380
+Create Date: 2026-11-21 22:52:39.398756
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def upgrade() -> None:
         sa.Column("mac", sa.Text(), nullable=True),
         sa.Column("name", sa.String(length=500), nullable=True),
         sa.Column("os", sa.String(length=500), nullable=True),
+        sa.Column("account", sa.String(length=200), nullable=True),
+        sa.Column("region", sa.String(length=100), nullable=True),
         sa.Column("first_seen", sa.DateTime(), nullable=True),
         sa.Column("last_seen", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -105,6 +107,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=500), nullable=True),
         sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("ended_at", sa.DateTime(), nullable=True),
+        sa.Column("skipped_families", sa.Text(), nullable=False),
         sa.Column("imported_at", sa.DateTime(), nullable=False),
         sa.Column("assets_covered", sa.Integer(), nullable=False),
         sa.Column("results", sa.Integer(), nullable=False),
@@ -143,6 +146,7 @@ def upgrade() -> None:
         sa.Column("cwes", sa.Text(), nullable=False),
         sa.Column("iavas", sa.Text(), nullable=False),
         sa.Column("controls", sa.Text(), nullable=False),
+        sa.Column("ccis", sa.Text(), nullable=False),
         sa.Column("is_config", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -216,6 +220,7 @@ def upgrade() -> None:
         sa.Column("asset_id", sa.Integer(), nullable=False),
         sa.Column("seen_at", sa.DateTime(), nullable=False),
         sa.Column("authenticated", sa.Boolean(), nullable=True),
+        sa.Column("checks", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
             ["asset_id"], ["assets.id"], name=op.f("fk_scan_assets_asset_id_assets"), ondelete="CASCADE"
         ),
@@ -237,9 +242,11 @@ def upgrade() -> None:
         sa.Column("tool", sa.String(length=200), nullable=False),
         sa.Column("port", sa.Integer(), nullable=True),
         sa.Column("protocol", sa.String(length=20), nullable=True),
+        sa.Column("path", sa.Text(), nullable=True),
         sa.Column("service", sa.String(length=100), nullable=True),
         sa.Column("evidence", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("is_config", sa.Boolean(), nullable=False),
         sa.Column("authenticated", sa.Boolean(), nullable=False),
         sa.Column("first_seen", sa.DateTime(), nullable=False),
         sa.Column("last_seen", sa.DateTime(), nullable=False),
