@@ -101,3 +101,26 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     eng = open_db(str(tmp_path / "poam.db"))
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def register_parser() -> Iterator[object]:
+    """Register parser instances for one test (a parser not yet in `parsers/builtin.py`)."""
+    from poam.hookspecs import hookimpl
+    from poam.parsers.registry import plugin_manager
+
+    registered: list[object] = []
+
+    def add(*parsers: object) -> None:
+        class Plugin:
+            @hookimpl
+            def poam_parsers(self):  # type: ignore[no-untyped-def]
+                return list(parsers)
+
+        plugin = Plugin()
+        plugin_manager().register(plugin)
+        registered.append(plugin)
+
+    yield add
+    for plugin in registered:
+        plugin_manager().unregister(plugin)
