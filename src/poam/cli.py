@@ -23,7 +23,7 @@ from poam.errors import InputError, PoamError
 from poam.parsers.registry import parsers
 from poam.services import audit, kev, systems
 from poam.services.importer import ImportResult, import_file
-from poam.services.items import STATUSES, item_json, list_items
+from poam.services.items import STATUSES, item_json, list_items, set_controls
 from poam.store.db import open_db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -274,6 +274,30 @@ def items_cmd(ctx: click.Context, system: str | None, status: str, as_json: bool
     click.echo(f"{len(found)} {status if status != 'all' else ''} item(s)".replace("  ", " "))
 
 
+@cli.group("item")
+def item_group() -> None:
+    """Change one POA&M item."""
+
+
+@item_group.command("set")
+@click.argument("poam_id")
+@system_option
+@click.option(
+    "--controls",
+    "controls",
+    multiple=True,
+    required=True,
+    metavar="IDS",
+    help="NIST SP 800-53 controls, e.g. --controls AC-2,SI-2 (replaces the item's controls).",
+)
+@db_option
+@click.pass_context
+def item_set(ctx: click.Context, poam_id: str, system: str | None, controls: tuple[str, ...], db: str | None) -> None:
+    """Set fields of the item POAM_ID (for now its controls)."""
+    item = set_controls(_engine(ctx, db), system, poam_id, list(controls), audit.default_actor())
+    click.echo(f"{item.poam_id}: controls {', '.join(item.controls)}")
+
+
 @cli.group("export")
 def export_group() -> None:
     """Write deliverables: the FedRAMP workbook or the OSCAL POA&M."""
@@ -364,6 +388,23 @@ def kev_load(ctx: click.Context, file: Path, db: str | None) -> None:
     click.echo(
         f"loaded KEV catalog {result.version}: {result.entries} entries; {result.items_flagged} open item(s) are KEV"
     )
+
+
+@cli.group("cci")
+def cci_group() -> None:
+    """The DISA CCI list that maps configuration checks to NIST SP 800-53 controls."""
+
+
+@cci_group.command("load")
+@click.argument("file", type=click.Path(path_type=Path))
+@db_option
+@click.pass_context
+def cci_load(ctx: click.Context, file: Path, db: str | None) -> None:
+    """Load a DISA CCI list (U_CCI_List.xml) to use instead of the bundled 2016 list."""
+    from poam.services import cci
+
+    found = cci.load(_engine(ctx, db), file, audit.default_actor())
+    click.echo(f"loaded CCI list {found.version}: {len(found.controls)} CCIs mapped to controls")
 
 
 @cli.group("audit")

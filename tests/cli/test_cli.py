@@ -165,3 +165,14 @@ def test_real_process_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("poam: error: ") and "x.nessus" in proc.stderr
+
+
+def test_item_controls_can_be_overridden(db: str, scan: Path) -> None:
+    run("import", str(scan), "--db", db)
+    r = run("item", "set", "V-1", "--controls", "sc-8, SI-2(2)", "--db", db)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(run("items", "--db", db, "--json").stdout)[0]["controls"] == ["SC-8", "SI-2(2)"]
+    r = run("item", "set", "V-1", "--controls", "banana", "--db", db)
+    assert r.exit_code == 1 and "not a NIST SP 800-53 control id" in r.stderr
+    r = run("item", "set", "V-99", "--controls", "AC-2", "--db", db)
+    assert r.exit_code == 1 and "no item 'V-99'" in r.stderr

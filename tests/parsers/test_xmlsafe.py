@@ -97,6 +97,8 @@ def test_a_huge_text_node_is_refused_not_loaded(tmp_path: Path) -> None:
 
 def test_a_comment_before_the_xml_declaration_is_skipped(tmp_path: Path) -> None:
     p = tmp_path / "c.nessus"
-    p.write_text('<!-- written by a wrapper script -->\n<?xml version="1.0"?>\n'
-                 '<NessusClientData_v2><Report name="r"/></NessusClientData_v2>')
+    p.write_text(
+        '<!-- written by a wrapper script -->\n<?xml version="1.0"?>\n'
+        '<NessusClientData_v2><Report name="r"/></NessusClientData_v2>'
+    )
     assert len(run(p)) == 1

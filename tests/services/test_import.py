@@ -235,15 +235,20 @@ def test_progress_reports_bytes_read(sqlite_engine: Engine, tmp_path: Path, para
 
 def test_web_findings_are_one_application_with_many_paths(engine: Engine, tmp_path: Path) -> None:
     csv = tmp_path / "web.csv"
-    csv.write_text("detector,weakness_id,weakness_name,severity,asset,detected\n"
-                   "ZAP,10020,Missing header,low,https://APP.example.com:443/login?next=1,2026-01-05\n"
-                   "ZAP,10020,Missing header,low,https://app.example.com/profile,2026-01-05\n")
+    csv.write_text(
+        "detector,weakness_id,weakness_name,severity,asset,detected\n"
+        "ZAP,10020,Missing header,low,https://APP.example.com:443/login?next=1,2026-01-05\n"
+        "ZAP,10020,Missing header,low,https://app.example.com/profile,2026-01-05\n"
+    )
     import_file(engine, csv)
     item = items_of(engine)["V-1"]
     assert [a.text for a in item.assets] == [  # type: ignore[attr-defined]
-        "https://app.example.com/login", "https://app.example.com/profile"]
+        "https://app.example.com/login",
+        "https://app.example.com/profile",
+    ]
     with engine.begin() as conn:
         from poam.store.tables import assets
 
         assert conn.execute(select(assets.c.kind, assets.c.identifier)).all() == [
-            ("web-app", "https://app.example.com")]
+            ("web-app", "https://app.example.com")
+        ]

@@ -4,7 +4,8 @@ One row per weakness per asset. Columns are matched by name (case, spaces and hy
 matter); the order is free. Required: detector, weakness_id, weakness_name, asset, detected,
 and severity (or a CVSS score or vector). Optional: port, protocol, service, description,
 solution, evidence, cve, cwe, cvss3_vector, cvss3_score, cvss2_vector, cvss2_score, controls,
-status (`open` or `fixed`), path (a package, a file or a URL path where a port does not apply).
+status (`open` or `fixed`), path (a package, a file or a URL path where a port does not apply),
+cci (DISA CCIs: a configuration finding) and configuration (`yes` for a configuration finding).
 
 Such a file only closes what it says is fixed: a row with status `fixed` marks that finding
 fixed; a finding missing from the file is left as it was.
@@ -43,6 +44,8 @@ OPTIONAL = (
     "cvss2_vector",
     "cvss2_score",
     "controls",
+    "cci",
+    "configuration",
     "status",
 )
 FIELD_LIMIT = 10 * 1024 * 1024
@@ -183,6 +186,7 @@ class PoamCsvParser:
             port = int(port_text) if port_text else None
         except ValueError:
             raise InputError(ctx.source, f"row {line}: port {port_text!r} is not a number") from None
+        ccis = tuple(c.upper() for c in re.split(r"[,;\s]+", get("cci")) if c)
         weakness = Weakness(
             tool=get("detector"),
             vuln_id=get("weakness_id"),
@@ -197,6 +201,8 @@ class PoamCsvParser:
             cves=tuple(dict.fromkeys(c.upper() for c in _SPLIT.split(get("cve")) if c)),
             cwes=tuple(c.upper().removeprefix("CWE-") for c in _SPLIT.split(get("cwe")) if c),
             controls=tuple(c.upper() for c in re.split(r"[,;\s]+", get("controls")) if c),
+            ccis=ccis,
+            is_config=bool(ccis) or get("configuration").lower() in ("yes", "true", "1", "y"),
         )
         asset = _asset(get("asset"))
         path = get("path") or None

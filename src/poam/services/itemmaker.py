@@ -14,12 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, update
 
+from poam.domain.controls import controls_for_item
 from poam.domain.identity import item_key
 from poam.domain.lifecycle import item_status
 from poam.domain.models import ChangeKind, ItemStatus, Level, Weakness, YesNo
 from poam.domain.policy import effective_level, get_policy, scheduled_completion
 from poam.domain.rating import original_rating
-from poam.services import audit, kev
+from poam.services import audit, cci, kev
 from poam.services.systems import SystemInfo
 from poam.store.tables import findings, items, milestone_changes, milestones, systems, weaknesses
 
@@ -39,13 +40,6 @@ _DEFINITION = (
     "cvss4_vector",
     "is_config",
 )
-
-
-def default_controls(w: Weakness) -> tuple[str, ...]:
-    """Controls for an item when the source gives none: CM-6 for configuration checks, else RA-5."""
-    if w.controls:
-        return w.controls
-    return ("CM-6",) if w.is_config else ("RA-5",)
 
 
 def _definition(w: Weakness) -> dict[str, object]:
@@ -230,7 +224,7 @@ class ItemMaker:
             "tool": w.tool,
             "vuln_id": w.vuln_id,
             "is_config": w.is_config,
-            "controls": ",".join(default_controls(w)),
+            "controls": ",".join(controls_for_item(w, cci.controls(self.conn, w.ccis) if w.ccis else ())),
             "weakness_name": w.name,
             "weakness_description": w.description or w.synopsis or w.name,
             "detector_source": w.tool,

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, update
 
 from poam.domain.models import (
     AffectedAsset,
@@ -22,6 +22,7 @@ from poam.domain.models import (
     location_text,
 )
 from poam.domain.rating import rating_source
+from poam.errors import UsageError
 from poam.services import audit, systems
 from poam.services.systems import SystemInfo
 from poam.store.tables import assets, findings, items, milestone_changes, milestones, weaknesses
@@ -193,3 +194,33 @@ def list_items(engine: Engine, system: str | None, status: str = "open") -> tupl
     with engine.begin() as conn:
         info = systems.resolve(conn, system, audit.default_actor())
         return info, load(conn, info.id, status)
+
+
+def set_controls(engine: Engine, system: str | None, poam_id: str, controls: list[str], actor: str) -> PoamItem:
+    """Replace an item's Controls (e.g. `AC-2`, `SI-2(2)`); recorded in the audit log."""
+    from poam.domain.controls import control_id
+
+    cleaned = []
+    for text in controls:
+        for part in text.replace(";", ",").split(","):
+            if not part.strip():
+                continue
+            control = control_id(part)
+            if control is None or control_id(part.strip()) != part.strip().upper().replace(" ", ""):
+                raise UsageError(f"not a NIST SP 800-53 control id: {part.strip()!r} (like AC-2 or SI-2(2))")
+            cleaned.append(control)
+    if not cleaned:
+        raise UsageError("give at least one control")
+    with engine.begin() as conn:
+        info = systems.resolve(conn, system, actor)
+        row = conn.execute(
+            select(items.c.id, items.c.controls).where(items.c.system_id == info.id, items.c.poam_id == poam_id)
+        ).first()
+        if row is None:
+            raise UsageError(f"no item {poam_id!r} in system {info.name!r}")
+        value = ",".join(dict.fromkeys(cleaned))
+        conn.execute(update(items).where(items.c.id == row.id).values(controls=value, updated_at=audit.now()))
+        audit.record(
+            conn, actor, [audit.Event("item.controls", "item", poam_id, {"controls": [row.controls, value]}, info.id)]
+        )
+        return next(i for i in load(conn, info.id, "all") if i.poam_id == poam_id)

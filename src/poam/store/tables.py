@@ -246,6 +246,14 @@ kev_entries = Table(
     Column("ransomware", String(20)),
 )
 
+cci_map = Table(
+    "cci_map",
+    metadata,
+    Column("cci", String(20), primary_key=True),
+    Column("control", String(20), nullable=False),
+    Column("revision", Integer, nullable=False),
+)
+
 settings = Table(
     "settings",
     metadata,

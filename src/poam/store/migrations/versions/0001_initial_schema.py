@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 22:52:39.398756
+Create Date: 2026-11-21 22:58:07.094282
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index("ix_audit_events_system", ["system_id"], unique=False)
 
+    op.create_table(
+        "cci_map",
+        sa.Column("cci", sa.String(length=20), nullable=False),
+        sa.Column("control", sa.String(length=20), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("cci", name=op.f("pk_cci_map")),
+    )
     op.create_table(
         "kev_entries",
         sa.Column("cve", sa.String(length=40), nullable=False),
@@ -341,6 +348,7 @@ def downgrade() -> None:
     op.drop_table("systems")
     op.drop_table("settings")
     op.drop_table("kev_entries")
+    op.drop_table("cci_map")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_system")
 
