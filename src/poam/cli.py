@@ -390,6 +390,49 @@ def kev_load(ctx: click.Context, file: Path, db: str | None) -> None:
     )
 
 
+@cli.group("inventory")
+def inventory_group() -> None:
+    """The asset inventory (FedRAMP Integrated Inventory Workbook, or Nmap discovery)."""
+
+
+@inventory_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@system_option
+@db_option
+@click.pass_context
+def inventory_import(ctx: click.Context, file: Path, system: str | None, db: str | None) -> None:
+    """Import the inventory from FILE: an Integrated Inventory Workbook (.xlsx) or Nmap XML."""
+    from poam.services import inventory
+
+    r = inventory.import_inventory(_engine(ctx, db), file, system, audit.default_actor())
+    line = f"{file}: {r.entries} inventory assets ({r.matched} matched known assets, {r.created} new)"
+    if r.removed:
+        line += f"; {len(r.removed)} no longer in the inventory"
+    click.echo(line)
+
+
+@inventory_group.command("report")
+@system_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def inventory_report(ctx: click.Context, system: str | None, as_json: bool, db: str | None) -> None:
+    """Assets the scans saw that the inventory lacks, and inventory assets no scan covered."""
+    from poam.services import inventory
+
+    r = inventory.report(_engine(ctx, db), system)
+    if as_json:
+        _json(asdict(r))
+        return
+    click.echo(f"{r.system}: {r.inventory} assets in the inventory")
+    click.echo(f"Seen by scans but missing from the inventory ({len(r.missing_from_inventory)}):")
+    for name in r.missing_from_inventory:
+        click.echo(f"  {name}")
+    click.echo(f"In the inventory but never covered by a scan ({len(r.never_scanned)}):")
+    for name in r.never_scanned:
+        click.echo(f"  {name}")
+
+
 @cli.group("cci")
 def cci_group() -> None:
     """The DISA CCI list that maps configuration checks to NIST SP 800-53 controls."""

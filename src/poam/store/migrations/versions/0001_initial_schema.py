@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 22:58:07.094282
+Create Date: 2026-11-21 22:59:32.676956
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ def upgrade() -> None:
         sa.Column("os", sa.String(length=500), nullable=True),
         sa.Column("account", sa.String(length=200), nullable=True),
         sa.Column("region", sa.String(length=100), nullable=True),
+        sa.Column("in_inventory", sa.Boolean(), nullable=False),
+        sa.Column("public", sa.Boolean(), nullable=True),
+        sa.Column("asset_type", sa.String(length=100), nullable=True),
+        sa.Column("owner", sa.String(length=200), nullable=True),
+        sa.Column("inventory_row", sa.Text(), nullable=True),
         sa.Column("first_seen", sa.DateTime(), nullable=True),
         sa.Column("last_seen", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
