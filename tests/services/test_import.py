@@ -252,3 +252,18 @@ def test_web_findings_are_one_application_with_many_paths(engine: Engine, tmp_pa
         assert conn.execute(select(assets.c.kind, assets.c.identifier)).all() == [
             ("web-app", "https://app.example.com")
         ]
+
+
+def test_a_poorer_later_file_does_not_erase_what_a_richer_one_said(engine: Engine, tmp_path: Path) -> None:
+    from poam.store.tables import weaknesses
+
+    import_file(engine, scan(tmp_path, "jan.nessus", [h1(JAN, TLS)]))
+    csv = tmp_path / "later.csv"
+    csv.write_text(
+        "detector,weakness_id,weakness_name,severity,asset,detected\n"
+        "Nessus,100,Weak TLS,high,web01.example.com,2026-02-05\n"
+    )
+    import_file(engine, csv)
+    with engine.begin() as conn:
+        row = conn.execute(select(weaknesses.c.family, weaknesses.c.description, weaknesses.c.cvss3_score)).one()
+    assert row == ("General", "Weak TLS description", 7.5)

@@ -93,13 +93,17 @@ class ItemMaker:
                     )
                 ):
                     known[(row.tool, row.vuln_id)] = (row.id, row.updated_at)
-            new_rows, refresh = [], []
+            new_rows: list[dict[str, object]] = []
+            refresh: list[dict[str, object]] = []
             for key, (w, when) in latest.items():
                 if key in known:
                     wid, updated = known[key]
                     self._weakness[key] = wid
                     if when >= updated:
-                        refresh.append({"_id": wid, "updated_at": when, **_definition(w)})
+                        # A newer file refreshes what it says; what it leaves out (a CSV export has
+                        # no plugin family) keeps the value a richer file gave.
+                        given = {k: v for k, v in _definition(w).items() if v not in (None, "") or k == "is_config"}
+                        refresh.append({"_id": wid, "updated_at": when, **given})
                 else:
                     new_rows.append(
                         {
@@ -116,13 +120,16 @@ class ItemMaker:
                 )
                 for row in self.conn.execute(stmt, new_rows):
                     self._weakness[(row.tool, row.vuln_id)] = row.id
-            if refresh:
-                cols = ["updated_at", *refresh[0].keys() - {"_id", "updated_at"}]
+            shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+            for values in refresh:
+                shapes.setdefault(tuple(sorted(values)), []).append(values)
+            for shape, batch in shapes.items():
+                cols = [c for c in shape if c != "_id"]
                 self.conn.execute(
                     update(weaknesses)
                     .where(weaknesses.c.id == bindparam("_id"))
                     .values({c: bindparam(c) for c in cols}),
-                    refresh,
+                    batch,
                 )
         return self._weakness
 
