@@ -197,6 +197,9 @@ class Scan:
     ended_at: dt.datetime | None = None
     skipped_families: tuple[str, ...] = ()
     """Families of checks the scan did not run: it cannot show their findings fixed."""
+    partial_checks: tuple[str, ...] = ()
+    """Vulnerability ids whose results this file lists only in part (ZAP cuts long instance
+    lists): it cannot show their absent findings fixed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from poam.hookspecs import hookimpl
 from poam.parsers.base import Parser
+from poam.parsers.burp import BurpXmlParser
 from poam.parsers.nessus import NessusParser
+from poam.parsers.nessus_csv import NessusCsvParser
+from poam.parsers.nmap import NmapXmlParser
 from poam.parsers.poam_csv import PoamCsvParser
+from poam.parsers.tenable_csv import TenableCsvParser
+from poam.parsers.tenable_was import TenableWasCsvParser, TenableWasXmlParser
+from poam.parsers.zap import ZapJsonParser, ZapXmlParser
 
 
 @hookimpl
 def poam_parsers() -> list[Parser]:
-    """Nessus v2 XML and poam's generic CSV."""
-    return [NessusParser(), PoamCsvParser()]
+    """Every format poam reads out of the box, in the order `poam formats` lists them."""
+    return [
+        # network vulnerability scanners
+        NessusParser(),
+        NessusCsvParser(),
+        TenableCsvParser(),
+        # web application scanners
+        TenableWasXmlParser(),
+        TenableWasCsvParser(),
+        ZapXmlParser(),
+        ZapJsonParser(),
+        BurpXmlParser(),
+        # inventory and discovery
+        NmapXmlParser(),
+        # poam's own
+        PoamCsvParser(),
+    ]

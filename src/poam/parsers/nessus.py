@@ -20,6 +20,7 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import cvss
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.tenable_was import looks_like_was
 from poam.parsers.xmlsafe import iterparse, release
 
 TOOL = "Nessus"
@@ -88,8 +89,9 @@ class NessusParser:
     closes_by_coverage = True
 
     def sniff(self, head: Head) -> bool:
-        """The root element is NessusClientData_v2."""
-        return head.xml_root == "NessusClientData_v2"
+        """The root element is NessusClientData_v2, and the file is not a Tenable WAS report
+        (those have URL hosts; `tenable_was` reads them)."""
+        return head.xml_root == "NessusClientData_v2" and not looks_like_was(head.text)
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Stream coverage per host and findings per ReportItem, then the scan's facts."""

@@ -210,7 +210,7 @@ class _Import:
         tool = scan_info.tool if scan_info else self.parser.id
         self._mark_authenticated()
         if self.parser.closes_by_coverage:
-            self._reconcile(tool, scan_info.skipped_families if scan_info else ())
+            self._reconcile(tool, scan_info)
         opened, closed = self.items.settle()
         self.result.items_opened += len(opened)
         self.result.items_closed += len(closed)
@@ -303,7 +303,7 @@ class _Import:
                 .values(authenticated=True)
             )
 
-    def _reconcile(self, tool: str, skipped_families: tuple[str, ...]) -> None:
+    def _reconcile(self, tool: str, info: Scan | None) -> None:
         """Findings of this tool, open on an asset this scan covered and not seen since: fixed."""
         cover = scan_assets.alias("cover")
         covered_here = and_(
@@ -333,11 +333,18 @@ class _Import:
             .values(status="fixed", fixed_at=seen_at, fixed_scan_id=self.scan_id)
             .returning(findings.c.item_id)
         )
-        if skipped_families:  # checks the scan did not run cannot have been found fixed
+        if info and info.skipped_families:  # checks the scan did not run cannot have been found fixed
             not_run = select(weaknesses.c.id).where(
-                weaknesses.c.system_id == self.system.id, weaknesses.c.family.in_(skipped_families)
+                weaknesses.c.system_id == self.system.id, weaknesses.c.family.in_(info.skipped_families)
             )
             stmt = stmt.where(findings.c.weakness_id.not_in(not_run))
+        if info and info.partial_checks:  # nor those whose results it lists only in part
+            partial = select(weaknesses.c.id).where(
+                weaknesses.c.system_id == self.system.id,
+                weaknesses.c.tool == tool,
+                weaknesses.c.vuln_id.in_(info.partial_checks),
+            )
+            stmt = stmt.where(findings.c.weakness_id.not_in(partial))
         item_ids = list(self.conn.execute(stmt).scalars())
         self.result.fixed_findings += len(item_ids)
         for item_id in item_ids:

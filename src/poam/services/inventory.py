@@ -42,7 +42,7 @@ def _entries(path: Path, source: str) -> tuple[list[InventoryEntry], bool]:
         if is_workbook(head):
             return list(entries(path)), True
         parser = detect(f, source)
-        if parser.id != "nmap":
+        if parser.id != "nmap-xml":
             raise InputError(source, f"not an inventory: {parser.name} files are imported with `poam import`")
         found = []
         for rec in parser.parse(f, ParseContext(source)):

@@ -1,0 +1,219 @@
+"""Tenable.sc (Security Center) and Tenable.io / Tenable Vulnerability Management CSV exports.
+
+Tenable.sc: `Plugin,Plugin Name,Family,Severity,IP Address,Protocol,Port,...,DNS Name,NetBIOS
+Name,...` with optional `First Discovered`/`Last Observed`. Tenable.io legacy export: `Plugin
+ID,CVE,CVSS,Risk,Host,...,Vulnerability State,IP Address,FQDN,NetBios,OS,...,First Found,Last
+Found,...,Last Fixed`. The tool (`Tenable.sc` or `Tenable.io`) is decided from the header. One
+finding per plugin, host and port/protocol; rows that differ only in CVE are merged.
+
+Times: a finding is observed at its last-seen time (`Last Observed`, `Last Found`). When the row
+also gives an earlier first-seen time (`First Discovered`, `First Found`), an extra sighting is
+yielded at that time: Tenable tracked the vulnerability since then, so the POA&M item's detection
+date (and its remediation deadline) starts there, not at the export. Without dates,
+`ctx.fallback_time()`.
+
+Tenable.io rows in state `Fixed` become FIXED findings (at `Last Fixed`, else `Last Found`). These
+exports are usually filtered (by severity, state, asset, time), so `closes_by_coverage` is False
+and no coverage is yielded: a finding missing from an export is left as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import BinaryIO
+
+from poam.domain.models import Asset, Finding, FindingStatus, Scan, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import common, csvio, cvss
+from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.nessus_csv import clean, host_asset, port_number, score, severity, vector, xrefs, zoned
+
+SC = "Tenable.sc"
+IO = "Tenable.io"
+_OPEN_STATES = {"", "active", "new", "resurfaced", "open", "reopened"}
+_FIXED_STATES = {"fixed"}
+_SC_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2}),\s*(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(\S*)")
+_Key = tuple[str, str, int | None, str | None]
+
+
+def tool_of(names: list[str]) -> str | None:
+    """Which product wrote a CSV with these (normalized) header names, or None."""
+    found = set(names)
+    if {"plugin", "plugin_name", "severity"} <= found and found & {"ip_address", "dns_name", "netbios_name"}:
+        return SC
+    dated = "vulnerability_state" in found or {"first_found", "last_found"} <= found
+    if {"plugin_id", "name"} <= found and dated and found & {"host", "ip_address", "fqdn"}:
+        return IO
+    return None
+
+
+def when(text: str | None) -> dt.datetime | None:
+    """A Tenable time: ISO 8601 (Tenable.io) or `Feb 5, 2024 21:01:08 UTC` / `MST` (Tenable.sc)."""
+    text = (text or "").strip()
+    if not text or text.lower() in ("n/a", "null", "none"):
+        return None
+    m = _SC_TIME.fullmatch(text)
+    if m:
+        try:
+            naive = dt.datetime.strptime(
+                f"{m.group(1).title()} {m.group(2)} {m.group(3)} {m.group(4)}:{m.group(5)}:{m.group(6) or '00'}",
+                "%b %d %Y %H:%M:%S",
+            )
+        except ValueError:
+            return None
+        return zoned(naive, m.group(7))
+    return common.parse_time(text)
+
+
+class TenableCsvParser:
+    """Reader of Tenable.sc and Tenable.io vulnerability CSV exports."""
+
+    id = "tenable-csv"
+    name = "Tenable.sc / Tenable.io (Vulnerability Management) CSV export"
+    maps_to = (
+        "one finding per plugin, host and port, seen at last-seen with a sighting at first-seen; "
+        "Tenable.io Fixed rows close; filtered exports: no coverage"
+    )
+    closes_by_coverage = False
+
+    def sniff(self, head: Head) -> bool:
+        """A Tenable.sc header (Plugin, Plugin Name, Severity, IP Address...) or a Tenable.io one
+        (Plugin ID, Name, Vulnerability State or First/Last Found, Host...)."""
+        return csvio.header_fields(head.text, lambda names: tool_of(names) is not None) is not None
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Gather each plugin's CVEs, then yield one finding per key (and its first sighting)."""
+        start = stream.tell()
+        tools: list[str] = []
+
+        def header(names: list[str]) -> bool:
+            tool = tool_of(names)
+            if tool:
+                tools.append(tool)
+            return tool is not None
+
+        cves: dict[str, dict[str, None]] = {}
+        for n, row in enumerate(csvio.rows(stream, ctx.source, header), start=1):
+            plugin = self._plugin(row, n, ctx)
+            self._key(row, plugin, n, ctx)
+            cves.setdefault(plugin, {}).update(dict.fromkeys(common.cves_in(row.get("cve"))))
+        tool = tools[-1] if tools else SC
+        stream.seek(start)
+        fallback = ctx.fallback_time()
+        assets: dict[tuple[str, ...], Asset] = {}
+        weaknesses: dict[tuple[str, Severity], Weakness] = {}
+        seen: set[_Key] = set()
+        first_seen: dt.datetime | None = None
+        last_seen: dt.datetime | None = None
+        for n, row in enumerate(csvio.rows(stream, ctx.source, header), start=1):
+            plugin = self._plugin(row, n, ctx)
+            key = self._key(row, plugin, n, ctx)
+            if key in seen:
+                continue
+            seen.add(key)
+            level = self._severity(row, tool, n, ctx)
+            weakness = weaknesses.get((plugin, level))
+            if weakness is None:
+                weakness = weaknesses[(plugin, level)] = self._weakness(row, tool, plugin, level, cves)
+            ident = self._identifiers(row)
+            asset = assets.get(ident)
+            if asset is None:
+                asset = assets[ident] = host_asset(*ident)
+            status = self._status(row, n, ctx)
+            first = when(row.get("first_discovered") or row.get("first_found"))
+            last = when(row.get("last_observed") or row.get("last_found"))
+            if status is FindingStatus.FIXED:
+                last = when(row.get("last_fixed")) or last
+            observed = last or first or fallback
+            first_seen = min(first_seen, observed) if first_seen else observed
+            last_seen = max(last_seen, observed) if last_seen else observed
+            output = row.get("plugin_output") or row.get("plugin_text") or ""
+            finding = Finding(
+                weakness=weakness,
+                asset=asset,
+                observed_at=observed,
+                port=key[2],
+                protocol=key[3],
+                service=(row.get("service") or "").strip() or None,
+                evidence=output.strip().removeprefix("Plugin Output:").strip() or None,
+                status=status,
+            )
+            if first and first < observed and status is FindingStatus.OPEN and level is not Severity.INFO:
+                yield replace(finding, observed_at=first)
+            yield finding
+        yield Scan(tool=tool, started_at=first_seen, ended_at=last_seen)
+
+    def _plugin(self, row: dict[str, str], n: int, ctx: ParseContext) -> str:
+        plugin = (row.get("plugin") or row.get("plugin_id") or "").strip()
+        if not plugin.isdigit():
+            raise InputError(ctx.source, f"row {n}: plugin id {plugin!r} is not a plugin number")
+        return plugin
+
+    def _identifiers(self, row: dict[str, str]) -> tuple[str, str, str, str, str, str]:
+        """Host, IP, FQDN, NetBIOS, MAC and OS cells (Tenable.sc or Tenable.io spelling)."""
+        ip = (row.get("ip_address") or "").strip().replace(";", ",").split(",")[0].strip()
+        return (
+            (row.get("host") or "").strip(),
+            ip,
+            (row.get("dns_name") or row.get("fqdn") or "").strip(),
+            (row.get("netbios_name") or row.get("netbios") or "").strip(),
+            (row.get("mac_address") or "").strip(),
+            (row.get("os") or row.get("operating_system") or "").strip(),
+        )
+
+    def _key(self, row: dict[str, str], plugin: str, n: int, ctx: ParseContext) -> _Key:
+        ident = self._identifiers(row)
+        if not any(ident[:4]):
+            raise InputError(ctx.source, f"row {n}: no host, IP address, DNS name or NetBIOS name")
+        port = port_number(row.get("port"), ctx.source, f"row {n}")
+        return plugin, "|".join(ident[:4]), port, (row.get("protocol") or "").strip().lower() or None
+
+    def _severity(self, row: dict[str, str], tool: str, n: int, ctx: ParseContext) -> Severity:
+        # Tenable.io: the scanner's rating before any recast; then Risk, Severity, Risk Factor.
+        cells = (row.get("original_severity"), row.get("risk"), row.get("severity"), row.get("risk_factor"))
+        try:
+            found = severity(*cells)
+        except ValueError as exc:
+            raise InputError(ctx.source, f"row {n}: severity {str(exc)!r} is not a {tool} severity") from None
+        return found or Severity.INFO
+
+    def _status(self, row: dict[str, str], n: int, ctx: ParseContext) -> FindingStatus:
+        state = (row.get("vulnerability_state") or "").strip().lower()
+        if state in _FIXED_STATES:
+            return FindingStatus.FIXED
+        if state in _OPEN_STATES:
+            return FindingStatus.OPEN
+        raise InputError(ctx.source, f"row {n}: Vulnerability State {state!r} is not Active, New, Resurfaced or Fixed")
+
+    def _weakness(
+        self, row: dict[str, str], tool: str, plugin: str, level: Severity, cves: dict[str, dict[str, None]]
+    ) -> Weakness:
+        v2_vector = vector(2, row.get("cvss_v2_vector") or row.get("cvss_vector"))
+        v3_vector = vector(3, row.get("cvss_v3_vector") or row.get("cvss3_vector"))
+        v4_vector = vector(4, row.get("cvss_v4_vector") or row.get("cvss4_vector"))
+        v2 = score(row.get("cvss_v2_base_score") or row.get("cvss_base_score") or row.get("cvss"))
+        cwes, iavas = xrefs(row.get("cross_references") or row.get("xref"))
+        name = (row.get("plugin_name") or row.get("name") or "").strip()
+        return Weakness(
+            tool=tool,
+            vuln_id=plugin,
+            name=name or f"Plugin {plugin}",
+            severity=level,
+            family=(row.get("family") or row.get("plugin_family") or "").strip() or None,
+            synopsis=clean(row.get("synopsis")),
+            description=clean(row.get("description")),
+            solution=clean(row.get("solution") or row.get("steps_to_remediate")),
+            see_also=clean(row.get("see_also")),
+            cvss2_score=cvss.fill(2, v2, v2_vector),
+            cvss2_vector=v2_vector,
+            cvss3_score=cvss.fill(3, score(row.get("cvss_v3_base_score") or row.get("cvss3_base_score")), v3_vector),
+            cvss3_vector=v3_vector,
+            cvss4_score=cvss.fill(4, score(row.get("cvss_v4_base_score") or row.get("cvss4_base_score")), v4_vector),
+            cvss4_vector=v4_vector,
+            cves=tuple(cves.get(plugin, {})),
+            cwes=cwes,
+            iavas=iavas,
+        )
