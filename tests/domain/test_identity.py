@@ -79,3 +79,9 @@ def test_group_findings_one_item_per_detector_and_vulnerability() -> None:
         ]
     )
     assert {k: len(v) for k, v in groups.items()} == {("Nessus", "1"): 3, ("Nessus", "2"): 1, ("Qualys", "1"): 1}
+
+
+def test_hosts_known_only_by_name_match_by_name() -> None:
+    known = [(4, Asset(name="machine-7f3a")), (5, host(ip="10.0.0.1"))]
+    assert match_asset(Asset(name="machine-7f3a"), known) == 4
+    assert match_asset(Asset(name="machine-0000"), known) is None

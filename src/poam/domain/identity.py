@@ -122,13 +122,17 @@ def match_asset(observed: Asset, candidates: Sequence[tuple[int, Asset]]) -> int
 
     Hosts: the strongest identifier wins. Hosts that share an IP but have different FQDNs,
     NetBIOS names or MAC addresses are different hosts; a host whose IP changed keeps its FQDN.
-    Other kinds of asset (web applications) are the same when kind and name are equal.
+    Other kinds of asset (web applications) are the same when kind and name are equal, and so
+    are hosts that a tool names without any address.
     """
     best: tuple[int, int] | None = None
     for ident, known in candidates:
         if known.kind is not observed.kind:
             continue
         if observed.kind is not AssetKind.HOST:
+            score = 1 if observed.name and known.name == observed.name else 0
+        elif not (observed.ip or observed.fqdn or observed.netbios or observed.mac):
+            # A host known only by a name (an agent's machine id): the same name, nothing else.
             score = 1 if observed.name and known.name == observed.name else 0
         else:
             score = match_score(observed, known)

@@ -200,6 +200,9 @@ class Scan:
     partial_checks: tuple[str, ...] = ()
     """Vulnerability ids whose results this file lists only in part (ZAP cuts long instance
     lists): it cannot show their absent findings fixed."""
+    tools: tuple[str, ...] = ()
+    """When a file holds several tools' complete results (SARIF runs): each of them. Findings of
+    these tools on the covered assets can be shown fixed. Empty means `tool` alone."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from poam.hookspecs import hookimpl
+from poam.parsers.asff import AsffParser
+from poam.parsers.bandit import BanditParser
 from poam.parsers.base import Parser
 from poam.parsers.burp import BurpXmlParser
+from poam.parsers.defender import DefenderCloudParser, DefenderEndpointParser
+from poam.parsers.inspector2 import Inspector2Parser
 from poam.parsers.nessus import NessusParser
 from poam.parsers.nessus_csv import NessusCsvParser
 from poam.parsers.nmap import NmapXmlParser
+from poam.parsers.npm_audit import NpmAuditParser
+from poam.parsers.pip_audit import PipAuditParser
 from poam.parsers.poam_csv import PoamCsvParser
+from poam.parsers.prowler import ProwlerParser
+from poam.parsers.sarif import SarifParser
+from poam.parsers.semgrep import SemgrepParser
 from poam.parsers.tenable_csv import TenableCsvParser
 from poam.parsers.tenable_was import TenableWasCsvParser, TenableWasXmlParser
+from poam.parsers.wiz import WizCliParser, WizCsvParser
 from poam.parsers.zap import ZapJsonParser, ZapXmlParser
 
 
@@ -28,6 +38,20 @@ def poam_parsers() -> list[Parser]:
         ZapXmlParser(),
         ZapJsonParser(),
         BurpXmlParser(),
+        # code and dependency scanners
+        SarifParser(),
+        SemgrepParser(),
+        BanditParser(),
+        NpmAuditParser(),
+        PipAuditParser(),
+        # cloud security
+        AsffParser(),
+        Inspector2Parser(),
+        ProwlerParser(),
+        DefenderCloudParser(),
+        DefenderEndpointParser(),
+        WizCsvParser(),
+        WizCliParser(),
         # inventory and discovery
         NmapXmlParser(),
         # poam's own

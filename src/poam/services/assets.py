@@ -90,7 +90,9 @@ class AssetResolver:
 
     def _lookup(self, asset: Asset, when: dt.datetime) -> int:
         index = self._load()
-        fields = ("ip", "fqdn", "netbios") if asset.kind is AssetKind.HOST else ("name",)
+        fields: tuple[str, ...] = ("ip", "fqdn", "netbios") if asset.kind is AssetKind.HOST else ("name",)
+        if asset.kind is AssetKind.HOST and not (asset.ip or asset.fqdn or asset.netbios or asset.mac):
+            fields = ("name",)
         ids: set[int] = set()
         for f in fields:
             value = getattr(asset, f)

@@ -210,7 +210,8 @@ class _Import:
         tool = scan_info.tool if scan_info else self.parser.id
         self._mark_authenticated()
         if self.parser.closes_by_coverage:
-            self._reconcile(tool, scan_info)
+            for each in scan_info.tools if scan_info and scan_info.tools else (tool,):
+                self._reconcile(each, scan_info)
         opened, closed = self.items.settle()
         self.result.items_opened += len(opened)
         self.result.items_closed += len(closed)

@@ -75,13 +75,22 @@ class ItemMaker:
             select(systems.c.next_seq).where(systems.c.id == system.id).with_for_update()
         ).scalar_one()
 
-    def weakness_ids(self, seen: list[tuple[Weakness, dt.datetime]]) -> dict[tuple[str, str], int]:
-        """Stored definitions for these weaknesses: inserted when new, refreshed from a newer scan."""
+    def weakness_ids(self, seen: list[tuple[Weakness, dt.datetime, bool]]) -> dict[tuple[str, str], int]:
+        """Stored definitions for these weaknesses: inserted when new, refreshed from a newer scan.
+        Each entry says whether the weakness was seen present; a passing result (Security Hub calls
+        a passed control INFORMATIONAL) never refreshes the definition of the failing one."""
         latest: dict[tuple[str, str], tuple[Weakness, dt.datetime]] = {}
-        for w, when in seen:
+        passing: dict[tuple[str, str], tuple[Weakness, dt.datetime]] = {}
+        for w, when, present in seen:
             key = (w.tool, w.vuln_id)
-            if key not in self._weakness and (key not in latest or when > latest[key][1]):
-                latest[key] = (w, when)
+            if key in self._weakness:
+                continue
+            table = latest if present else passing
+            if key not in table or when > table[key][1]:
+                table[key] = (w, when)
+        refreshable = set(latest)
+        for key, value in passing.items():
+            latest.setdefault(key, (value[0], dt.datetime.min))  # stored if new, never refreshing
         if latest:
             known: dict[tuple[str, str], tuple[int, dt.datetime]] = {}
             vuln_ids = sorted({k[1] for k in latest})
@@ -99,7 +108,7 @@ class ItemMaker:
                 if key in known:
                     wid, updated = known[key]
                     self._weakness[key] = wid
-                    if when >= updated:
+                    if key in refreshable and when >= updated:
                         # A newer file refreshes what it says; what it leaves out (a CSV export has
                         # no plugin family) keeps the value a richer file gave.
                         given = {k: v for k, v in _definition(w).items() if v not in (None, "") or k == "is_config"}

@@ -71,7 +71,9 @@ class SightingWriter:
                     raise InputError(self.source, f"{name} longer than {limit} characters: {value[:40]!r}...")
         # Apply in time order (fixed rows after open ones at the same time), whatever the file's order.
         batch = sorted(batch, key=lambda f: (f.observed_at, f.status is FindingStatus.FIXED))
-        weakness_ids = self.items.weakness_ids([(f.weakness, f.observed_at) for f in batch])
+        weakness_ids = self.items.weakness_ids(
+            [(f.weakness, f.observed_at, f.status is FindingStatus.OPEN) for f in batch]
+        )
         keyed = []
         for f in batch:
             asset_id = self.assets.resolve(f.asset, f.observed_at)

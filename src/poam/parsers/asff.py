@@ -1,0 +1,378 @@
+"""AWS Security Hub findings in the AWS Security Finding Format (ASFF).
+
+Envelopes: `{"Findings": [...]}` (`aws securityhub get-findings`), `{"findings": [...]}`, or a
+bare array of findings. The array is streamed.
+
+One finding per ASFF finding, resource and vulnerable package. The tool is the producer as
+reviewers know it (`Amazon Inspector`, `Amazon GuardDuty`, `AWS Config`, `AWS Security Hub`;
+third-party producers such as `Prowler` or `Trivy` as they name themselves), so Security Hub
+results reconcile with the same producer's own reports. The vulnerability id is the CVE for
+vulnerability findings; for posture findings the control id (`Compliance.SecurityControlId`,
+else `ProductFields.ControlId`, else `GeneratorId`); for GuardDuty the finding type.
+
+`Compliance.Status` PASSED, `Workflow.Status` RESOLVED or `RecordState` ARCHIVED give FIXED
+records; SUPPRESSED findings and NOT_AVAILABLE checks give nothing (suppression is not a fix).
+A get-findings export is a filtered list, so nothing closes by coverage and no coverage is
+reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from poam.domain.controls import control_id
+from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import common, cvss, jsonio
+from poam.parsers.base import Head, ParseContext, Record
+
+_MARKERS = ('"ProductArn"', '"GeneratorId"', '"SchemaVersion"')
+_TOOLS = {
+    "guardduty": "Amazon GuardDuty",
+    "inspector": "Amazon Inspector",
+    "security hub": "AWS Security Hub",
+    "securityhub": "AWS Security Hub",
+    "config": "AWS Config",
+    "macie": "Amazon Macie",
+    "access analyzer": "AWS IAM Access Analyzer",
+    "iam access analyzer": "AWS IAM Access Analyzer",
+    "firewall manager": "AWS Firewall Manager",
+    "systems manager patch manager": "AWS Systems Manager Patch Manager",
+    "health": "AWS Health",
+    "detective": "Amazon Detective",
+}
+_NIST = re.compile(r"NIST\.800-53\.r[45]\s+(.+)")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return common.clean(value)
+
+
+def _score(value: object) -> float | None:
+    text = _text(value)
+    return cvss.score(text) if text else None
+
+
+def arn_account(arn: str | None) -> str | None:
+    """The account field of an ARN (`arn:partition:service:region:account:...`)."""
+    parts = (arn or "").split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[4]:
+        return parts[4]
+    return None
+
+
+def image_repository(image: str) -> str:
+    """An image reference without tag or digest: `reg:5000/a/b:1.2@sha256:..` -> `reg:5000/a/b`."""
+    name = image.strip().split("@", 1)[0]
+    slash, colon = name.rfind("/"), name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def ecr_repository(registry: str | None, region: str | None, partition: str | None, repo: str) -> str:
+    """The registry URI of an ECR repository, as `docker pull` and other scanners name it."""
+    if not registry or not region:
+        return repo
+    domain = "amazonaws.com.cn" if (partition or "").startswith("aws-cn") else "amazonaws.com"
+    return f"{registry}.dkr.ecr.{region}.{domain}/{repo}"
+
+
+def lambda_function(arn: str) -> str:
+    """A Lambda function ARN without its version or alias qualifier (`:$LATEST`, `:12`)."""
+    parts = arn.split(":")
+    return ":".join(parts[:7]) if len(parts) > 7 and parts[0] == "arn" and parts[5] == "function" else arn
+
+
+def ec2_instance(ident: str, account: str | None, region: str | None, partition: str | None) -> str:
+    """An EC2 instance's ARN from an id or a (possibly malformed) ARN, when account and region are known."""
+    instance = re.split(r"[/:]", ident)[-1]
+    if instance.startswith("i-") and account and region:
+        return f"arn:{partition or 'aws'}:ec2:{region}:{account}:instance/{instance}"
+    return ident
+
+
+def usable_ip(values: object) -> str | None:
+    """The first real address of a list (not 0.0.0.0 or ::, which samples and stopped instances carry)."""
+    for value in _list(values):
+        text = _text(value)
+        try:
+            if text and not ipaddress.ip_address(text).is_unspecified:
+                return text
+        except ValueError:
+            continue
+    return None
+
+
+class AsffParser:
+    """Reader of AWS Security Hub ASFF findings (get-findings output or a bare array)."""
+
+    id = "asff"
+    name = "AWS Security Hub findings (ASFF JSON)"
+    maps_to = "one finding per ASFF finding, resource and package; CVE or control id; PASSED/RESOLVED/ARCHIVED close"
+    closes_by_coverage = False
+
+    def sniff(self, head: Head) -> bool:
+        """`{"Findings": [...]}`, or `{"findings": [...]}`/an array whose findings carry ASFF's
+        ProductArn, GeneratorId and SchemaVersion."""
+        shape = head.json
+        asff_items = all(m in head.text for m in _MARKERS) and '"findingArn"' not in head.text
+        if shape.kind == "object":
+            if "Findings" in shape.keys:
+                return True
+            return "findings" in shape.keys and asff_items
+        if shape.kind == "array":
+            return {"ProductArn", "GeneratorId", "SchemaVersion"} <= shape.item_keys
+        return False
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Stream the findings array; yield findings, then the scan."""
+        start = stream.tell()
+        head = stream.read(65536)
+        skip = len(_BOM) if head.startswith(_BOM) else 0
+        stream.seek(start + skip)
+        shape = jsonio.shape(head[skip:])
+        if shape.kind == "array":
+            prefix = "item"
+        elif shape.kind == "object" and "Findings" in shape.keys:
+            prefix = "Findings.item"
+        elif shape.kind == "object" and "findings" in shape.keys:
+            prefix = "findings.item"
+        else:
+            raise InputError(ctx.source, 'not ASFF: expected a Findings array or {"Findings": [...]}')
+        state = _State(ctx)
+        for number, item in enumerate(jsonio.items(stream, ctx.source, prefix), start=1):
+            if not isinstance(item, dict):
+                raise InputError(ctx.source, f"finding {number} is not a JSON object")
+            yield from state.finding(item, number)
+        tools = sorted(state.tools)
+        tool = tools[0] if len(tools) == 1 else "AWS Security Hub"
+        yield Scan(tool=tool, name="Security Hub findings", started_at=state.first, ended_at=state.last)
+
+
+class _State:
+    """Caches and the time window of one file."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+        self.weaknesses: dict[tuple[str, str], Weakness] = {}
+        self.assets: dict[tuple[str, ...], Asset] = {}
+        self.tools: set[str] = set()
+        self.first: dt.datetime | None = None
+        self.last: dt.datetime | None = None
+
+    def finding(self, f: dict[str, Any], number: int) -> Iterator[Finding]:
+        status = _status(f)
+        if status is None:
+            return
+        tool = _tool(f)
+        self.tools.add(tool)
+        vulns = [v for v in _list(f.get("Vulnerabilities")) if isinstance(v, dict) and _text(v.get("Id"))]
+        vuln_id = _vuln_id(f, tool, vulns)
+        if not vuln_id:
+            raise InputError(self.ctx.source, f"finding {number} has no GeneratorId, control id or vulnerability id")
+        when = _when(f, status) or self.ctx.fallback_time()
+        self.first = min(self.first, when) if self.first else when
+        self.last = max(self.last, when) if self.last else when
+        weakness = self.weaknesses.get((tool, vuln_id))
+        if weakness is None:
+            weakness = self.weaknesses[(tool, vuln_id)] = _weakness(f, tool, vuln_id, vulns)
+        packages: dict[str, list[str]] = {}
+        for v in vulns:
+            for p in _list(v.get("VulnerablePackages")):
+                p = _obj(p)
+                name = _text(p.get("Name"))
+                if name:
+                    detail = " ".join(
+                        x
+                        for x in (
+                            name,
+                            _text(p.get("Version")),
+                            f"(fixed in {_text(p.get('FixedInVersion'))})" if _text(p.get("FixedInVersion")) else None,
+                            _text(p.get("FilePath")),
+                        )
+                        if x
+                    )
+                    packages.setdefault(name, []).append(detail)
+        resources = [r for r in _list(f.get("Resources")) if isinstance(r, dict)]
+        if not resources:
+            raise InputError(self.ctx.source, f"finding {number} ({vuln_id}) has no Resources")
+        base = "\n".join(x for x in (_text(f.get("Title")), _reasons(f)) if x)
+        for resource in resources:
+            asset = self._asset(resource, f, number)
+            for path, details in packages.items() or [(None, [])]:
+                evidence = "\n".join([base, *dict.fromkeys(details)]).strip() or None
+                yield Finding(
+                    weakness=weakness, asset=asset, observed_at=when, evidence=evidence, status=status, path=path
+                )
+
+    def _asset(self, r: dict[str, Any], f: dict[str, Any], number: int) -> Asset:
+        ident = _text(r.get("Id"))
+        if not ident:
+            raise InputError(self.ctx.source, f"finding {number} has a resource without Id")
+        rtype = _text(r.get("Type")) or ""
+        region = _text(r.get("Region")) or _text(f.get("Region"))
+        partition = _text(r.get("Partition"))
+        account = arn_account(ident) or _text(f.get("AwsAccountId"))
+        key = (rtype, ident, region or "", account or "")
+        asset = self.assets.get(key)
+        if asset is not None:
+            return asset
+        details = _obj(r.get("Details"))
+        kind, ip = AssetKind.CLOUD_RESOURCE, None
+        name = ident
+        if rtype == "AwsEcrContainerImage":
+            d = _obj(details.get("AwsEcrContainerImage"))
+            repo = _text(d.get("RepositoryName"))
+            if not repo:
+                m = re.search(r":repository/(.+?)(?:/sha256:.*)?$", ident)
+                repo = m.group(1) if m else image_repository(ident)
+            kind, name = (
+                AssetKind.CONTAINER_IMAGE,
+                ecr_repository(_text(d.get("RegistryId")) or account, region, partition, repo),
+            )
+        elif rtype == "Container":
+            image = _text(_obj(details.get("Container")).get("ImageName")) or ident
+            kind, name = AssetKind.CONTAINER_IMAGE, image_repository(image)
+        elif rtype == "AwsEc2Instance":
+            name = ec2_instance(ident, account, region, partition)
+            ip = usable_ip(_obj(details.get("AwsEc2Instance")).get("IpV4Addresses"))
+        elif rtype == "AwsLambdaFunction":
+            name = lambda_function(ident)
+        asset = self.assets[key] = Asset(kind=kind, name=name, ip=ip, account=account, region=region)
+        return asset
+
+
+def _status(f: dict[str, Any]) -> FindingStatus | None:
+    workflow = (_text(_obj(f.get("Workflow")).get("Status")) or _text(f.get("WorkflowState")) or "").upper()
+    if workflow == "SUPPRESSED":
+        return None
+    compliance = (_text(_obj(f.get("Compliance")).get("Status")) or "").upper()
+    record = (_text(f.get("RecordState")) or "").upper()
+    if compliance == "PASSED" or workflow == "RESOLVED" or record == "ARCHIVED":
+        return FindingStatus.FIXED
+    if compliance == "NOT_AVAILABLE":
+        return None
+    return FindingStatus.OPEN
+
+
+def _tool(f: dict[str, Any]) -> str:
+    product = (
+        _text(f.get("ProductName"))
+        or _text(_obj(f.get("ProductFields")).get("aws/securityhub/ProductName"))
+        or (_text(f.get("ProductArn")) or "").rsplit("/", 1)[-1]
+        or "Security Hub"
+    )
+    return _TOOLS.get(product.lower(), product)
+
+
+def _vuln_id(f: dict[str, Any], tool: str, vulns: list[dict[str, Any]]) -> str | None:
+    if vulns:
+        return _text(vulns[0].get("Id"))
+    types = [t for t in (_text(x) for x in _list(f.get("Types"))) if t]
+    generator = _text(f.get("GeneratorId")) or ""
+    if any("/Vulnerabilities/" in t for t in types):
+        found = common.cves_in(generator, _text(f.get("Title")))
+        if found:
+            return found[0]
+    if tool == "Amazon GuardDuty" and types:
+        return types[0].rsplit("/", 1)[-1]
+    control = _text(_obj(f.get("Compliance")).get("SecurityControlId")) or _text(
+        _obj(f.get("ProductFields")).get("ControlId")
+    )
+    if control:
+        return control
+    if tool == "Prowler" and generator.startswith("prowler-"):
+        return generator.removeprefix("prowler-")  # Prowler's own check id, as its reports give it
+    return generator or None
+
+
+def _when(f: dict[str, Any], status: FindingStatus) -> dt.datetime | None:
+    """The last observation, never later than the record's update (samples carry year-2200 times);
+    for a fixed record, the update that says so."""
+    updated = common.parse_time(f.get("UpdatedAt"))
+    if status is FindingStatus.FIXED and updated:
+        return updated
+    seen = common.parse_time(f.get("LastObservedAt")) or common.parse_time(f.get("FirstObservedAt"))
+    seen = seen or common.parse_time(f.get("CreatedAt"))
+    if seen and updated and seen > updated:
+        return updated
+    return seen or updated
+
+
+def _reasons(f: dict[str, Any]) -> str | None:
+    parts = [_text(_obj(r).get("Description")) for r in _list(_obj(f.get("Compliance")).get("StatusReasons"))]
+    return "\n".join(p for p in parts if p) or None
+
+
+def _severity(f: dict[str, Any]) -> Severity:
+    sev = _obj(f.get("Severity"))
+    word = common.severity_word(_text(sev.get("Label"))) or common.severity_word(_text(sev.get("Original")))
+    if word is not None:
+        return word
+    try:  # Normalized is 0-100
+        normalized = float(str(sev.get("Normalized")).strip()) / 10
+    except ValueError:
+        return Severity.MEDIUM
+    found = common.severity_score(normalized) if 0 <= normalized <= 10 else None
+    return found or Severity.MEDIUM
+
+
+def _weakness(f: dict[str, Any], tool: str, vuln_id: str, vulns: list[dict[str, Any]]) -> Weakness:
+    recommendation = _obj(_obj(f.get("Remediation")).get("Recommendation"))
+    solution = _text(recommendation.get("Text"))
+    if solution and solution.lower() == "none provided":
+        solution = None
+    scores: dict[int, tuple[float | None, str | None]] = {}
+    refs: list[str] = [u for u in [_text(recommendation.get("Url"))] if u]
+    for v in vulns:
+        refs += [u for u in (_text(x) for x in _list(v.get("ReferenceUrls"))) if u]
+        for c in _list(v.get("Cvss")):
+            c = _obj(c)
+            version_text = _text(c.get("Version")) or ""
+            version = int(version_text[0]) if version_text[:1] in ("2", "3", "4") else None
+            vector = _text(c.get("BaseVector"))
+            if version is None or version in scores:
+                continue
+            vector = cvss.clean_v2(vector) if version == 2 else vector
+            scores[version] = (cvss.fill(version, _score(c.get("BaseScore")), vector), vector)
+    related = [_text(x) or "" for x in _list(_obj(f.get("Compliance")).get("RelatedRequirements"))]
+    controls = tuple(dict.fromkeys(c for m in map(_NIST.match, related) if m for c in [control_id(m.group(1))] if c))
+    types = [t for t in (_text(x) for x in _list(f.get("Types"))) if t]
+    is_vuln = bool(vulns) or any("/Vulnerabilities/" in t for t in types)
+    is_config = not is_vuln and (
+        bool(_obj(f.get("Compliance"))) or any("Standards" in t or "Best Practices" in t for t in types)
+    )
+    v2, v3, v4 = scores.get(2, (None, None)), scores.get(3, (None, None)), scores.get(4, (None, None))
+    return Weakness(
+        tool=tool,
+        vuln_id=vuln_id,
+        name=_text(f.get("Title")) or vuln_id,
+        severity=_severity(f),
+        family=types[0] if types else None,
+        description=_text(f.get("Description")),
+        solution=solution,
+        see_also="\n".join(dict.fromkeys(refs)) or None,
+        cvss2_score=v2[0],
+        cvss2_vector=v2[1],
+        cvss3_score=v3[0],
+        cvss3_vector=v3[1],
+        cvss4_score=v4[0],
+        cvss4_vector=v4[1],
+        cves=tuple(dict.fromkeys(c for v in vulns for c in common.cves_in(_text(v.get("Id"))))),
+        controls=controls,
+        is_config=is_config,
+    )

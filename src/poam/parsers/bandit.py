@@ -1,0 +1,105 @@
+"""Bandit JSON reports (`bandit -f json`).
+
+One finding per test (`test_id`, B101) and file: several hits of one test in one file are one
+finding whose evidence lists the lines and code. Severity is `issue_severity` (LOW, MEDIUM,
+HIGH; UNDEFINED counts as low); the CWE comes from `issue_cwe` (Bandit 1.7.3 and later). The
+report names no repository: the asset is `--asset`, else `Bandit project`. Findings are dated
+`generated_at`. A report covers the project, unless Bandit lists files it could not scan
+(`errors`): then nothing is closed by absence, since a missing finding may sit in such a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from poam.domain.models import Checks, Coverage, Finding, Scan, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import common, jsonio
+from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.codescan import WITHHELD, arr, hits_text, max_severity, obj, peek, repo_path, repository, text
+
+_SECRET_TESTS = {"B105", "B106", "B107"}  # hardcoded password string, argument, default
+
+TOOL = "Bandit"
+FALLBACK_ASSET = "Bandit project"
+_SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW, "undefined": Severity.LOW}
+
+
+class BanditParser:
+    """Reader of Bandit JSON reports."""
+
+    id = "bandit"
+    name = "Bandit JSON report"
+    maps_to = "one finding per test id (B101) and file, lines in evidence, on --asset or 'Bandit project'"
+    closes_by_coverage = True
+
+    def sniff(self, head: Head) -> bool:
+        """A JSON object with `generated_at` and `metrics` holding Bandit's `_totals` (`results`
+        may come after the first 64 KiB, behind the per-file metrics)."""
+        if head.json.kind != "object" or not {"generated_at", "metrics"} <= head.json.keys:
+            return False
+        keys, _values = peek(head.data)
+        return "_totals" in keys.get("metrics", set())
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Coverage of the project (when Bandit scanned every file), findings, then the scan."""
+        doc = jsonio.load(stream, ctx.source)
+        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+            raise InputError(ctx.source, "not a Bandit report (no results list)")
+        when = common.parse_time(doc.get("generated_at"))
+        if when is None:
+            if doc.get("generated_at") is not None:
+                raise InputError(ctx.source, f"generated_at {doc['generated_at']!r} is not a date")
+            when = ctx.fallback_time()
+        asset = repository(None, ctx, FALLBACK_ASSET)
+        if not arr(doc.get("errors")):
+            yield Coverage(asset, when, when, None, Checks.ALL)
+        groups: dict[tuple[str, str | None], tuple[dict[str, Any], list[str], list[Severity]]] = {}
+        for number, result in enumerate(doc["results"], start=1):
+            if not isinstance(result, dict):
+                raise InputError(ctx.source, f"result {number} is not an object")
+            test_id = text(result.get("test_id"))
+            if test_id is None:
+                raise InputError(ctx.source, f"result {number} has no test_id")
+            severity = _SEVERITY.get(str(result.get("issue_severity", "")).strip().lower())
+            if severity is None:
+                raise InputError(ctx.source, f"result {number}: issue_severity {result.get('issue_severity')!r}")
+            path = repo_path(result.get("filename"))
+            line = result.get("line_number")
+            issue = " ".join(str(text(result.get("issue_text")) or "").split())
+            confidence = text(result.get("issue_confidence"))
+            code = text(result.get("code"))
+            if test_id in _SECRET_TESTS:  # B105-B107 quote the password: keep where, not what
+                issue, code = WITHHELD, None
+            hit = f"Line {line}: {issue}" if isinstance(line, int) else issue
+            hit += f" (confidence {confidence})" if confidence else ""
+            if code:
+                hit += "\n    " + code.rstrip().replace("\n", "\n    ")
+            group = groups.setdefault((test_id, path), (result, [], []))
+            group[1].append(hit)
+            group[2].append(severity)
+        by_test: dict[str, list[Severity]] = {}
+        for (test_id, _path), (_result, _hits, severities) in groups.items():
+            by_test.setdefault(test_id, []).extend(severities)
+        weaknesses: dict[str, Weakness] = {}
+        for (test_id, path), (result, hits, _severities) in groups.items():
+            weakness = weaknesses.get(test_id)
+            if weakness is None:
+                weakness = weaknesses[test_id] = _weakness(test_id, result, max_severity(by_test[test_id]))
+            yield Finding(weakness=weakness, asset=asset, observed_at=when, path=path, evidence=hits_text(hits))
+        yield Scan(TOOL, None, None, when, when)
+
+
+def _weakness(test_id: str, result: dict[str, Any], severity: Severity) -> Weakness:
+    test_name = text(result.get("test_name"))
+    cwe = obj(result.get("issue_cwe")).get("id")
+    return Weakness(
+        tool=TOOL,
+        vuln_id=test_id,
+        name=f"{test_id}: {test_name}" if test_name else test_id,
+        severity=severity,
+        description=" ".join(str(text(result.get("issue_text")) or "").split()) or None,
+        see_also=text(result.get("more_info")),
+        cwes=tuple(str(int(c)) for c in [text(cwe) or ""] if c.isdigit() and int(c) > 0),
+    )

@@ -1,0 +1,135 @@
+"""`pip-audit -f json`: the old form (a top-level array of dependencies) and the new one
+(`{"dependencies": [...], "fixes": [...]}`).
+
+One finding per vulnerability id and package: the PYSEC id among the id and its aliases, else
+the GHSA one, else the id (so that the PyPI and OSV services name a finding alike); CVE aliases
+are kept as CVEs. The location is the package name (normalized as PyPI does: lower case, runs
+of `-_.` as `-`); installed version and fix versions go in the evidence. pip-audit gives no severity: every
+finding is rated Moderate (medium) until someone adjusts it. Dependencies pip-audit skipped
+(`skip_reason`) are not findings. An audit covers every dependency of the project, so the file
+covers the project: the asset is `--asset`, else `pip-audit project`. No dates in the file:
+`--scan-date`, else the file's modification time.
+
+A bare empty array `[]` is not claimed by detection (other tools write it too): import it with
+`--format pip-audit`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from poam.domain.models import Checks, Coverage, Finding, Scan, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import common, jsonio
+from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.codescan import arr, obj, peek, repository, text
+
+TOOL = "pip-audit"
+FALLBACK_ASSET = "pip-audit project"
+DEFAULT_SEVERITY = Severity.MEDIUM
+"""pip-audit rates nothing: Moderate (medium) is the default, as `maps_to` says."""
+_ITEM = {"name", "version", "vulns"}
+_SKIPPED = {"name", "skip_reason"}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class PipAuditParser:
+    """Reader of pip-audit JSON reports."""
+
+    id = "pip-audit"
+    name = "pip-audit JSON (-f json, old array and new object forms)"
+    maps_to = (
+        "one finding per vulnerability id (PYSEC/GHSA) and package on --asset or 'pip-audit project'; "
+        "severity Moderate (pip-audit gives none); skipped dependencies ignored"
+    )
+    closes_by_coverage = True
+
+    def sniff(self, head: Head) -> bool:
+        """An array of `{name, version, vulns}` or `{name, skip_reason}`, or an object with only
+        `dependencies` (and `fixes`) whose first dependency looks so."""
+        shape = head.json
+        if shape.kind == "array":
+            return shape.item_keys >= _ITEM or shape.item_keys >= _SKIPPED
+        if shape.kind != "object" or "dependencies" not in shape.keys or not shape.keys <= {"dependencies", "fixes"}:
+            return False
+        keys, _values = peek(head.data)
+        first = keys.get("dependencies.item")
+        if first is None:  # no dependency seen: an empty list, or one cut short
+            return re.search(rb'"dependencies"\s*:\s*\[\s*\]', head.data) is not None
+        return first >= _ITEM or first >= _SKIPPED
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Coverage of the project, a finding per vulnerability and package, then the scan."""
+        doc = jsonio.load(stream, ctx.source)
+        if isinstance(doc, dict):
+            if "dependencies" not in doc:
+                raise InputError(ctx.source, "not a pip-audit report (no dependencies list)")
+            doc = doc["dependencies"]
+        if not isinstance(doc, list):
+            raise InputError(ctx.source, "not a pip-audit report (a list of dependencies expected)")
+        when = ctx.fallback_time()
+        asset = repository(None, ctx, FALLBACK_ASSET)
+        yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
+        weaknesses: dict[str, Weakness] = {}
+        seen: set[tuple[str, str]] = set()
+        for number, dep in enumerate(doc, start=1):
+            if not isinstance(dep, dict):
+                raise InputError(ctx.source, f"dependency {number} is not an object")
+            name = text(dep.get("name"))
+            if name is None:
+                raise InputError(ctx.source, f"dependency {number} has no name")
+            if "skip_reason" in dep and "vulns" not in dep:
+                continue
+            vulns = dep.get("vulns")
+            if not isinstance(vulns, list):
+                raise InputError(ctx.source, f"dependency {name!r} has no vulns list")
+            package = _canonical(name)
+            version = text(dep.get("version")) or "(version not given)"
+            for vuln in vulns:
+                reported = text(obj(vuln).get("id"))
+                if reported is None:
+                    raise InputError(ctx.source, f"dependency {name!r}: a vulnerability without id")
+                vuln_id = _canonical_id(reported, arr(obj(vuln).get("aliases")))
+                if (vuln_id, package) in seen:
+                    continue
+                seen.add((vuln_id, package))
+                weakness = weaknesses.get(vuln_id)
+                if weakness is None:
+                    weakness = weaknesses[vuln_id] = _weakness(vuln, vuln_id, package)
+                fixes = [f for f in (text(v) for v in arr(obj(vuln).get("fix_versions"))) if f]
+                evidence = f"Installed: {name} {version}\nFixed in: {', '.join(fixes) or 'no fixed version yet'}"
+                evidence += f"\nReported as: {reported}" if reported != vuln_id else ""
+                yield Finding(weakness=weakness, asset=asset, observed_at=when, path=package, evidence=evidence)
+        yield Scan(TOOL, None, None, when, when)
+
+
+def _canonical_id(reported: str, aliases: list[Any]) -> str:
+    """The PYSEC id among the id and its aliases, else the GHSA one, else the id: pip-audit's
+    vulnerability services (PyPI, OSV) may report the same advisory under either name."""
+    names = [reported, *(a for a in (text(x) for x in aliases) if a)]
+    for prefix in ("PYSEC-", "GHSA-"):
+        found = next((n for n in names if n.upper().startswith(prefix)), None)
+        if found:
+            return found
+    return reported
+
+
+def _weakness(vuln: dict[str, Any], vuln_id: str, package: str) -> Weakness:
+    aliases = [a for a in (text(x) for x in [vuln.get("id"), *arr(vuln.get("aliases"))]) if a and a != vuln_id]
+    fixes = [f for f in (text(v) for v in arr(vuln.get("fix_versions"))) if f]
+    see_also = [f"https://osv.dev/vulnerability/{v}" for v in (vuln_id, *aliases) if re.match(r"^[\w-]+$", v)]
+    return Weakness(
+        tool=TOOL,
+        vuln_id=vuln_id,
+        name=f"{vuln_id} in {package}",
+        severity=DEFAULT_SEVERITY,
+        description=text(vuln.get("description")),
+        solution=f"Upgrade {package} to a fixed version: {', '.join(fixes)}." if fixes else None,
+        see_also="\n".join(see_also[:1]) or None,
+        cves=common.cves_in(vuln_id, aliases),
+    )

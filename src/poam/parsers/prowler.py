@@ -1,0 +1,380 @@
+"""Prowler cloud posture results: v2 CSV and JSON Lines, v3 JSON, v3/v4/v5 `;` CSV, and OCSF JSON
+(AWS, Azure, GCP, Kubernetes).
+
+One configuration finding per check and resource. FAIL is an open finding, PASS a FIXED record
+(it closes the finding of a previous run), MANUAL/INFO results and muted (suppressed) results
+give nothing. The asset is the resource uid: an ARN or an Azure resource id as given (Azure ids
+lower-cased: Azure treats them case-insensitively), any other uid as `<account>/<uid>` so that
+names such as `root` stay distinct between accounts; results without a resource (v2 CSV) are
+on the account itself. Results that land on the same check and asset are merged, and an open
+one wins over a passing one.
+
+Prowler reports a PASS row for what passes, so the file closes what it shows fixed; it does
+not close by coverage (a run may be limited to some checks, services or regions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import Any, BinaryIO
+
+from poam.domain.controls import control_id
+from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import common, csvio, jsonio
+from poam.parsers.base import Head, ParseContext, Record
+
+TOOL = "Prowler"
+_STATUS = {"FAIL": FindingStatus.OPEN, "PASS": FindingStatus.FIXED}
+_V2_CHECK = re.compile(r"^\s*\[([A-Za-z0-9_.\-]+)\]")
+_NIST5 = re.compile(r"^([a-z]{2})_(\d+)(?:_(\d+))?$")
+_V2_CSV = {"title_id", "check_result", "title_text"}
+_V4_CSV = {"check_id", "status", "status_extended"}
+_V3_JSON = {"CheckID", "Status", "StatusExtended"}
+_V2_JSON = {"Control", "Control ID", "Status", "Account Number"}
+_OCSF = {"metadata", "status_code", "finding_info"}
+_EVIDENCE_LIMIT = 20
+
+
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return common.clean(value)
+
+
+def _v2_csv_header(names: list[str]) -> bool:
+    return set(names) >= _V2_CSV
+
+
+def _v4_csv_header(names: list[str]) -> bool:
+    return set(names) >= _V4_CSV and bool({"finding_uid", "finding_unique_id"} & set(names))
+
+
+class _Row:
+    """One result in a common shape, whatever the variant."""
+
+    def __init__(self, **values: Any) -> None:
+        self.check: str | None = values.get("check")
+        self.status: str = (values.get("status") or "").upper()
+        self.muted: bool = bool(values.get("muted"))
+        self.severity: str | None = values.get("severity")
+        self.title: str | None = values.get("title")
+        self.detail: str | None = values.get("detail")
+        self.description: str | None = values.get("description")
+        self.risk: str | None = values.get("risk")
+        self.solution: str | None = values.get("solution")
+        self.refs: list[str] = [r for r in values.get("refs", []) if r]
+        self.service: str | None = values.get("service")
+        self.uid: str | None = values.get("uid")
+        self.account: str | None = values.get("account")
+        self.region: str | None = values.get("region")
+        self.when: dt.datetime | None = values.get("when")
+        self.controls: tuple[str, ...] = values.get("controls", ())
+        self.version: str | None = values.get("version")
+
+
+class ProwlerParser:
+    """Reader of Prowler's output files (all versions)."""
+
+    id = "prowler"
+    name = "Prowler cloud security checks (CSV, JSON, JSON Lines, OCSF)"
+    maps_to = "one configuration finding per check and resource; FAIL opens, PASS closes"
+    closes_by_coverage = False
+
+    def sniff(self, head: Head) -> bool:
+        """Prowler's CSV headers, v3 JSON keys, v2 JSON Lines keys, or OCSF findings from Prowler.
+        An empty array (`[]`) says nothing about its format: import it with `--format prowler`."""
+        shape = head.json
+        if shape.kind == "array":
+            if shape.item_keys >= _V3_JSON:
+                return True
+            return shape.item_keys >= _OCSF and '"Prowler"' in head.text
+        if shape.kind == "object":
+            return shape.lines and shape.keys >= _V2_JSON
+        if head.xml_root:
+            return False
+        return bool(
+            csvio.header_fields(head.text, _v2_csv_header, ",") or csvio.header_fields(head.text, _v4_csv_header, ";")
+        )
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Read the variant the content shows; yield merged findings, then the scan."""
+        start = stream.tell()
+        head = stream.read(65536)
+        stream.seek(start)
+        text = head.decode("utf-8-sig", "replace")
+        if not text.strip():
+            raise InputError(ctx.source, "empty file")
+        shape = jsonio.shape(head.removeprefix(b"\xef\xbb\xbf"))
+        rows: Iterable[_Row]
+        if shape.kind == "object" and shape.lines:
+            rows = (_v2_json(_obj(x)) for x in _objects(jsonio.lines(stream, ctx.source), ctx))
+        elif shape.kind is not None:
+            rows = _json(jsonio.load(stream, ctx.source), ctx)
+        elif csvio.header_fields(text, _v2_csv_header, ","):
+            rows = (_v2_csv(r) for r in csvio.rows(stream, ctx.source, _v2_csv_header, ","))
+        elif csvio.header_fields(text, _v4_csv_header, ";"):
+            rows = (_v4_csv(r) for r in csvio.rows(stream, ctx.source, _v4_csv_header, ";"))
+        else:
+            raise InputError(ctx.source, "not a Prowler output file (no Prowler CSV header or JSON findings)")
+        yield from _Merge(ctx).run(rows)
+
+
+def _objects(values: Iterable[Any], ctx: ParseContext) -> Iterator[dict[str, Any]]:
+    for number, value in enumerate(values, start=1):
+        if not isinstance(value, dict):
+            raise InputError(ctx.source, f"result {number} is not a JSON object")
+        yield value
+
+
+def _json(doc: Any, ctx: ParseContext) -> Iterator[_Row]:
+    if not isinstance(doc, list):
+        raise InputError(ctx.source, "not Prowler JSON output: expected an array of findings")
+    for item in _objects(doc, ctx):
+        if "CheckID" in item:
+            yield _v3_json(item)
+        elif "status_code" in item or "metadata" in item:
+            yield _ocsf(item)
+        else:
+            raise InputError(ctx.source, "not Prowler JSON output: findings have neither CheckID nor OCSF fields")
+
+
+def _nist(pairs: Iterable[tuple[str, Iterable[str]]]) -> tuple[str, ...]:
+    """NIST SP 800-53 rev. 5 controls from Prowler's compliance mapping (`ac_2_1` -> `AC-2(1)`)."""
+    found: dict[str, None] = {}
+    for framework, ids in pairs:
+        if framework.strip().upper() != "NIST-800-53-REVISION-5":
+            continue
+        for raw in ids:
+            m = _NIST5.match(raw.strip().lower())
+            if m:
+                text = f"{m.group(1)}-{m.group(2)}" + (f"({m.group(3)})" if m.group(3) else "")
+                control = control_id(text)
+                if control:
+                    found[control] = None
+    return tuple(found)
+
+
+def _compliance_dict(value: object) -> tuple[str, ...]:
+    return _nist((k, [str(x) for x in _list(v)]) for k, v in _obj(value).items())
+
+
+def _compliance_text(value: str) -> tuple[str, ...]:
+    pairs = []
+    for part in value.split("|"):
+        framework, _sep, ids = part.partition(":")
+        pairs.append((framework, ids.split(",")))
+    return _nist(pairs)
+
+
+def _v2_check(control: str | None, fallback: str | None) -> str | None:
+    m = _V2_CHECK.match(control or "")
+    return m.group(1) if m else fallback
+
+
+def _v2_csv(r: dict[str, str]) -> _Row:
+    title = _text(r.get("title_text"))
+    return _Row(
+        check=_v2_check(title, _text(r.get("title_id"))),
+        status=_text(r.get("check_result")),
+        severity=_text(r.get("check_severity")),
+        title=_V2_CHECK.sub("", title or "").strip() or None,
+        detail=_text(r.get("check_result_extended")),
+        risk=_text(r.get("check_risk")),
+        solution=_text(r.get("check_remediation")),
+        refs=[_text(r.get("check_doc"))],
+        service=_text(r.get("check_servicename")),
+        account=_text(r.get("account_num")),
+        region=_text(r.get("region")),
+    )
+
+
+def _v2_json(r: dict[str, Any]) -> _Row:
+    control = _text(r.get("Control"))
+    return _Row(
+        check=_v2_check(control, _text(r.get("Control ID"))),
+        status=_text(r.get("Status")),
+        severity=_text(r.get("Severity")),
+        title=_V2_CHECK.sub("", control or "").strip() or None,
+        detail=_text(r.get("Message")),
+        risk=_text(r.get("Risk")),
+        solution=_text(r.get("Remediation")),
+        refs=[_text(r.get("Doc link"))],
+        service=_text(r.get("Service")),
+        uid=_text(r.get("Resource ID")),
+        account=_text(r.get("Account Number")),
+        region=_text(r.get("Region")),
+        when=common.parse_time(r.get("Timestamp")),
+    )
+
+
+def _v3_json(r: dict[str, Any]) -> _Row:
+    recommendation = _obj(_obj(r.get("Remediation")).get("Recommendation"))
+    return _Row(
+        check=_text(r.get("CheckID")),
+        status=_text(r.get("Status")),
+        muted=r.get("Muted") is True,
+        severity=_text(r.get("Severity")),
+        title=_text(r.get("CheckTitle")),
+        detail=_text(r.get("StatusExtended")),
+        description=_text(r.get("Description")),
+        risk=_text(r.get("Risk")),
+        solution=_text(recommendation.get("Text")),
+        refs=[_text(recommendation.get("Url")), _text(r.get("RelatedUrl"))],
+        service=_text(r.get("ServiceName")),
+        uid=_text(r.get("ResourceArn")) or _text(r.get("ResourceId")),
+        account=_text(r.get("AccountId")),
+        region=_text(r.get("Region")),
+        when=common.parse_time(r.get("AssessmentStartTime")),
+        controls=_compliance_dict(r.get("Compliance")),
+    )
+
+
+def _v4_csv(r: dict[str, str]) -> _Row:
+    return _Row(
+        check=_text(r.get("check_id")),
+        status=_text(r.get("status")),
+        muted=(r.get("muted") or "").strip().lower() == "true",
+        severity=_text(r.get("severity")),
+        title=_text(r.get("check_title")),
+        detail=_text(r.get("status_extended")),
+        description=_text(r.get("description")),
+        risk=_text(r.get("risk")),
+        solution=_text(r.get("remediation_recommendation_text")),
+        refs=[_text(r.get("remediation_recommendation_url")), _text(r.get("related_url"))],
+        service=_text(r.get("service_name")),
+        uid=_text(r.get("resource_uid")) or _text(r.get("resource_arn")) or _text(r.get("resource_id")),
+        account=_text(r.get("account_uid")) or _text(r.get("account_id")),
+        region=_text(r.get("region")),
+        when=common.parse_time(r.get("timestamp") or r.get("assessment_start_time")),
+        controls=_compliance_text(r.get("compliance") or ""),
+        version=_text(r.get("prowler_version")),
+    )
+
+
+def _ocsf(r: dict[str, Any]) -> _Row:
+    metadata = _obj(r.get("metadata"))
+    info = _obj(r.get("finding_info"))
+    cloud = _obj(r.get("cloud"))
+    resources = [_obj(x) for x in _list(r.get("resources"))]
+    resource = resources[0] if resources else {}
+    remediation = _obj(r.get("remediation"))
+    unmapped = _obj(r.get("unmapped"))
+    when = common.parse_time(r.get("time_dt")) or common.parse_time(r.get("time"))
+    when = when or common.parse_time(r.get("event_time")) or common.parse_time(info.get("created_time"))
+    return _Row(
+        check=_text(metadata.get("event_code")),
+        status=_text(r.get("status_code")),
+        muted=(_text(r.get("status")) or "").lower() == "suppressed" or unmapped.get("muted") is True,
+        severity=_text(r.get("severity")),
+        title=_text(info.get("title")),
+        detail=_text(r.get("status_detail")) or _text(r.get("message")),
+        description=_text(info.get("desc")),
+        risk=_text(r.get("risk_details")),
+        solution=_text(remediation.get("desc")),
+        refs=[_text(x) for x in _list(remediation.get("references"))] + [_text(unmapped.get("related_url"))],
+        service=_text(_obj(resource.get("group")).get("name")),
+        uid=_text(resource.get("uid")) or _text(resource.get("name")),
+        account=_text(_obj(cloud.get("account")).get("uid")),
+        region=_text(resource.get("region")) or _text(cloud.get("region")),
+        when=when,
+        controls=_compliance_dict(unmapped.get("compliance")),
+        version=_text(_obj(metadata.get("product")).get("version")),
+    )
+
+
+def asset_for(uid: str | None, account: str | None, region: str | None) -> Asset:
+    """The asset a result is about (see the module notes for the naming rule)."""
+    if uid and uid.lower().startswith("/subscriptions/"):
+        name = uid.lower()
+    elif uid and (uid.startswith("arn:") or not account or uid.startswith(f"{account}/")):
+        name = uid
+    elif uid and uid != account:
+        name = f"{account}/{uid}"
+    else:
+        return Asset(kind=AssetKind.CLOUD_RESOURCE, name=account, account=account)
+    return Asset(kind=AssetKind.CLOUD_RESOURCE, name=name, account=account, region=region)
+
+
+class _Merge:
+    """Findings keyed by identity: an open result wins over a passing one; evidence is merged."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+        self.weaknesses: dict[str, Weakness] = {}
+        self.assets: dict[tuple[str | None, str | None, str | None], Asset] = {}
+        self.found: dict[tuple[str, Asset], tuple[Finding, list[str]]] = {}
+
+    def run(self, rows: Iterable[_Row]) -> Iterator[Record]:
+        first: dt.datetime | None = None
+        last: dt.datetime | None = None
+        version: str | None = None
+        for number, row in enumerate(rows, start=1):
+            version = version or row.version
+            status = _STATUS.get(row.status)
+            if status is None or row.muted:
+                continue  # MANUAL, INFO and muted results are not findings either way
+            if not row.check:
+                raise InputError(self.ctx.source, f"result {number} has no check id")
+            if not (row.uid or row.account):
+                raise InputError(self.ctx.source, f"result {number} ({row.check}) names no resource or account")
+            when = row.when or self.ctx.fallback_time()
+            first = min(first, when) if first else when
+            last = max(last, when) if last else when
+            self._add(row, status, when)
+        for finding, details in self.found.values():
+            evidence = "\n".join(details[:_EVIDENCE_LIMIT]) or None
+            if len(details) > _EVIDENCE_LIMIT:
+                evidence = f"{evidence}\n... and {len(details) - _EVIDENCE_LIMIT} more"
+            yield replace(finding, evidence=evidence)
+        yield Scan(tool=TOOL, tool_version=version, name="Prowler scan", started_at=first, ended_at=last)
+
+    def _add(self, row: _Row, status: FindingStatus, when: dt.datetime) -> None:
+        assert row.check is not None
+        key = (row.uid, row.account, row.region)
+        asset = self.assets.get(key)
+        if asset is None:
+            asset = self.assets[key] = asset_for(row.uid, row.account, row.region)
+        weakness = self.weaknesses.get(row.check)
+        if weakness is None:
+            weakness = self.weaknesses[row.check] = _weakness(row)
+        detail = f"{row.status}: {row.detail}" if row.detail else row.status
+        known = self.found.get((row.check, asset))
+        if known is None:
+            self.found[(row.check, asset)] = (Finding(weakness, asset, when, status=status), [detail])
+            return
+        finding, details = known
+        if detail not in details:
+            details.append(detail)
+        if status is FindingStatus.OPEN and finding.status is FindingStatus.FIXED:
+            self.found[(row.check, asset)] = (Finding(weakness, asset, when, status=status), [detail])
+        elif status is finding.status and when > finding.observed_at:
+            self.found[(row.check, asset)] = (replace(finding, observed_at=when), details)
+
+
+def _weakness(row: _Row) -> Weakness:
+    assert row.check is not None
+    description = "\n\n".join(x for x in (row.description, row.risk) if x) or None
+    return Weakness(
+        tool=TOOL,
+        vuln_id=row.check,
+        name=row.title or row.check,
+        severity=common.severity_word(row.severity) or Severity.MEDIUM,
+        family=row.service,
+        description=description,
+        solution=row.solution,
+        see_also="\n".join(dict.fromkeys(row.refs)) or None,
+        controls=row.controls,
+        is_config=True,
+    )

@@ -1,0 +1,389 @@
+"""The AWS Security Hub ASFF parser on hand-written findings and on the real files of the corpus."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Finding, FindingStatus, ItemStatus, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.asff import AsffParser
+from poam.parsers.base import ParseContext
+from poam.parsers.registry import read_head
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import CORPUS, corpus_dir
+
+FOLDER = "asff_json"
+EC2 = "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"
+
+
+def asff(**changes: Any) -> dict[str, Any]:
+    """An Inspector CVE finding on an EC2 instance; `changes` replace top-level keys."""
+    base: dict[str, Any] = {
+        "SchemaVersion": "2018-10-08",
+        "Id": "arn:aws:inspector2:us-east-1:111122223333:finding/abc",
+        "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/inspector",
+        "ProductName": "Inspector",
+        "GeneratorId": "AWSInspector",
+        "AwsAccountId": "111122223333",
+        "Region": "us-east-1",
+        "Types": ["Software and Configuration Checks/Vulnerabilities/CVE"],
+        "FirstObservedAt": "2026-01-01T00:00:00Z",
+        "LastObservedAt": "2026-01-05T10:00:00Z",
+        "CreatedAt": "2026-01-01T00:00:00Z",
+        "UpdatedAt": "2026-01-05T10:00:00Z",
+        "Severity": {"Label": "HIGH", "Normalized": 70},
+        "Title": "CVE-2026-0001 - openssl",
+        "Description": "A flaw.",
+        "Remediation": {"Recommendation": {"Text": "Upgrade", "Url": "https://example.com/fix"}},
+        "Resources": [{"Type": "AwsEc2Instance", "Id": EC2, "Partition": "aws", "Region": "us-east-1"}],
+        "Workflow": {"Status": "NEW"},
+        "RecordState": "ACTIVE",
+        "Vulnerabilities": [
+            {
+                "Id": "CVE-2026-0001",
+                "VulnerablePackages": [{"Name": "openssl", "Version": "3.0.1", "FixedInVersion": "3.0.9"}],
+                "Cvss": [{"Version": "3.1", "BaseVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            }
+        ],
+    }
+    base.update(changes)
+    return base
+
+
+def control(control_id: str = "S3.8", status: str = "FAILED", **changes: Any) -> dict[str, Any]:
+    """A Security Hub control finding on an S3 bucket."""
+    f = asff(
+        ProductName="Security Hub",
+        ProductArn="arn:aws:securityhub:us-east-1::product/aws/securityhub",
+        GeneratorId=f"security-control/{control_id}",
+        Types=["Software and Configuration Checks/Industry and Regulatory Standards"],
+        Title=f"{control_id} S3 Block Public Access should be enabled",
+        Compliance={
+            "Status": status,
+            "SecurityControlId": control_id,
+            "RelatedRequirements": ["NIST.800-53.r5 AC-21", "NIST.800-53.r5 SC-7(11)", "PCI DSS v3.2.1/1.3.1"],
+        },
+        Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::bucket-a", "Region": "us-east-1"}],
+    )
+    del f["Vulnerabilities"]
+    f.update(changes)
+    return f
+
+
+def write(tmp_path: Path, doc: object, name: str = "f.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def parse(path: Path) -> list[Any]:
+    with path.open("rb") as f:
+        return list(AsffParser().parse(f, ParseContext(str(path), file_time=dt.datetime(2026, 2, 1))))
+
+
+def findings(path: Path) -> list[Finding]:
+    return [r for r in parse(path) if isinstance(r, Finding)]
+
+
+@pytest.mark.parametrize("envelope", ["Findings", "findings", None])
+def test_every_envelope_gives_the_same_findings(tmp_path: Path, envelope: str | None) -> None:
+    doc: object = [asff()] if envelope is None else {envelope: [asff()], "NextToken": "x"}
+    path = write(tmp_path, doc)
+    with path.open("rb") as stream:
+        assert AsffParser().sniff(read_head(stream))
+    (f,) = findings(path)
+    assert (f.weakness.tool, f.weakness.vuln_id, f.weakness.severity) == (
+        "Amazon Inspector",
+        "CVE-2026-0001",
+        Severity.HIGH,
+    )
+    assert (f.asset.kind, f.asset.name, f.asset.account, f.asset.region) == (
+        AssetKind.CLOUD_RESOURCE,
+        EC2,
+        "111122223333",
+        "us-east-1",
+    )
+    assert f.path == "openssl" and f.status is FindingStatus.OPEN
+    assert f.weakness.cvss3_score == 9.8 and f.weakness.cves == ("CVE-2026-0001",)
+    assert not f.weakness.is_config
+    assert "3.0.1" in (f.evidence or "") and "3.0.1" not in f.location  # versions are evidence, not identity
+
+
+def test_one_finding_per_resource_and_package(tmp_path: Path) -> None:
+    f = asff(Resources=[{"Type": "AwsEc2Instance", "Id": EC2}, {"Type": "AwsEc2Instance", "Id": EC2 + "2"}])
+    f["Vulnerabilities"][0]["VulnerablePackages"] += [
+        {"Name": "openssl", "Version": "1.1", "FilePath": "/opt/a"},  # the same package twice: one finding
+        {"Name": "libssl", "Version": "3.0.1"},
+    ]
+    got = {(x.asset.name, x.path) for x in findings(write(tmp_path, [f]))}
+    assert got == {(EC2, "openssl"), (EC2, "libssl"), (EC2 + "2", "openssl"), (EC2 + "2", "libssl")}
+
+
+def test_asset_names_are_stable_identities(tmp_path: Path) -> None:
+    ecr = {
+        "Type": "AwsEcrContainerImage",
+        "Id": "arn:aws:ecr:us-east-1:111122223333:repository/team/web/sha256:abc",
+        "Details": {"AwsEcrContainerImage": {"RepositoryName": "team/web", "RegistryId": "111122223333"}},
+    }
+    lam = {"Type": "AwsLambdaFunction", "Id": "arn:aws:lambda:us-east-1:111122223333:function:fn:$LATEST"}
+    bare = {
+        "Type": "AwsEc2Instance",
+        "Id": "i-0def",
+        "Details": {"AwsEc2Instance": {"IpV4Addresses": ["0.0.0.0", "10.0.0.9"]}},
+    }
+    short = {"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111122223333:i-0fed"}  # no `instance/`
+    trivy = {"Type": "Container", "Id": "ghcr.io/acme/api:1.2@sha256:ff", "Details": {"Container": {}}}
+    got = {x.asset.name: x.asset for x in findings(write(tmp_path, [asff(Resources=[ecr, lam, bare, short, trivy])]))}
+    image = got["111122223333.dkr.ecr.us-east-1.amazonaws.com/team/web"]
+    assert image.kind is AssetKind.CONTAINER_IMAGE
+    assert got["arn:aws:lambda:us-east-1:111122223333:function:fn"].kind is AssetKind.CLOUD_RESOURCE
+    assert got["arn:aws:ec2:us-east-1:111122223333:instance/i-0def"].ip == "10.0.0.9"
+    assert "arn:aws:ec2:us-east-1:111122223333:instance/i-0fed" in got
+    assert got["ghcr.io/acme/api"].kind is AssetKind.CONTAINER_IMAGE
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"Workflow": {"Status": "RESOLVED"}}, FindingStatus.FIXED),
+        ({"RecordState": "ARCHIVED"}, FindingStatus.FIXED),
+        ({"Workflow": {"Status": "NOTIFIED"}}, FindingStatus.OPEN),
+        ({"Workflow": {"Status": "SUPPRESSED"}}, None),
+        ({"Workflow": None, "WorkflowState": "SUPPRESSED"}, None),
+    ],
+)
+def test_workflow_and_record_state(tmp_path: Path, changes: dict[str, Any], status: FindingStatus | None) -> None:
+    got = findings(write(tmp_path, [asff(**changes)]))
+    assert [f.status for f in got] == ([status] if status else [])
+
+
+def test_posture_findings_use_the_control_id(tmp_path: Path) -> None:
+    legacy = control("X", ProductFields={"ControlId": "IAM.5"}, GeneratorId="aws-foundational/v/1.0.0/IAM.5")
+    legacy["Compliance"] = {"Status": "FAILED"}
+    generator = control("Y", GeneratorId="custom-rule-7")
+    generator["Compliance"] = {"Status": "WARNING"}
+    got = findings(
+        write(tmp_path, [control(), control("S3.1", "PASSED"), control("S3.2", "NOT_AVAILABLE"), legacy, generator])
+    )
+    assert [(f.weakness.vuln_id, f.status) for f in got] == [
+        ("S3.8", FindingStatus.OPEN),
+        ("S3.1", FindingStatus.FIXED),
+        ("IAM.5", FindingStatus.OPEN),  # never the versioned GeneratorId
+        ("custom-rule-7", FindingStatus.OPEN),
+    ]
+    first = got[0].weakness
+    assert first.tool == "AWS Security Hub" and first.is_config and first.controls == ("AC-21", "SC-7(11)")
+    assert got[0].asset.name == "arn:aws:s3:::bucket-a" and got[0].path is None
+
+
+def test_guardduty_findings_use_the_finding_type(tmp_path: Path) -> None:
+    gd = asff(
+        ProductName=None,
+        ProductFields={"aws/securityhub/ProductName": "GuardDuty"},
+        GeneratorId="arn:aws:guardduty:us-east-1:111122223333:detector/123",
+        Types=["TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"],
+        Severity={"Normalized": 40},
+        LastObservedAt="2200-01-01T00:00:00Z",  # GuardDuty sample findings: later than the update
+    )
+    del gd["Vulnerabilities"]
+    (f,) = findings(write(tmp_path, [gd]))
+    assert (f.weakness.tool, f.weakness.vuln_id) == ("Amazon GuardDuty", "UnauthorizedAccess:EC2-SSHBruteForce")
+    assert f.weakness.severity is Severity.MEDIUM and not f.weakness.is_config
+    assert f.observed_at == dt.datetime(2026, 1, 5, 10, 0)
+
+
+def test_third_party_producers_keep_their_names(tmp_path: Path) -> None:
+    prowler = control("Z", ProductName="Prowler", GeneratorId="prowler-s3_bucket_public_access")
+    prowler["Compliance"] = {"Status": "FAILED"}
+    (f,) = findings(write(tmp_path, [prowler]))
+    assert (f.weakness.tool, f.weakness.vuln_id) == ("Prowler", "s3_bucket_public_access")
+
+
+def test_times(tmp_path: Path) -> None:
+    fixed = asff(Workflow={"Status": "RESOLVED"}, UpdatedAt="2026-01-20T00:00:00Z")
+    undated = asff(LastObservedAt=None, UpdatedAt=None, FirstObservedAt=None, CreatedAt=None)
+    got = findings(write(tmp_path, [asff(), fixed, undated]))
+    assert [f.observed_at for f in got] == [
+        dt.datetime(2026, 1, 5, 10),
+        dt.datetime(2026, 1, 20),
+        dt.datetime(2026, 2, 1),
+    ]
+    scan = parse(write(tmp_path, [asff()]))[-1]
+    assert isinstance(scan, Scan) and scan.tool == "Amazon Inspector"
+
+
+def test_missing_account_is_fine(tmp_path: Path) -> None:
+    f = asff(AwsAccountId=None, Resources=[{"Type": "AwsEc2Instance", "Id": "i-0abc", "Region": "us-east-1"}])
+    (got,) = findings(write(tmp_path, [f]))
+    assert (got.asset.name, got.asset.account) == ("i-0abc", None)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([1], "not a JSON object"),
+        ([asff(Resources=None)], "no Resources"),
+        ([asff(Resources=[{"Type": "X"}])], "without Id"),
+        ([control(GeneratorId=None, Compliance={})], "no GeneratorId"),
+        ({"Other": []}, "not ASFF"),
+    ],
+)
+def test_bad_input_is_an_input_error(tmp_path: Path, doc: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(write(tmp_path, doc))
+
+
+def test_odd_values_do_not_crash(tmp_path: Path) -> None:
+    odd = asff(Severity="HIGH", Vulnerabilities={"Id": 1}, Types=None, Remediation=[], Title=5)
+    odd2 = asff(Severity={"Normalized": "x"}, Workflow="NEW", Compliance=[1])
+    odd2["Vulnerabilities"][0]["Cvss"] = [{"Version": 3, "BaseScore": "n/a"}, "x"]
+    odd2["Vulnerabilities"][0]["VulnerablePackages"] = [None, {"Name": None}]
+    got = findings(write(tmp_path, [odd, odd2]))
+    assert len(got) == 2
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text(json.dumps({"Findings": [asff(), asff()]})[:-300])
+    with pytest.raises(InputError):
+        parse(path)
+
+
+# --- the real files of the corpus ---------------------------------------------------------------
+
+
+def _expected(path: Path) -> list[tuple[str, str, str, str | None]]:
+    """(vulnerability or control id, status, resource id, package) per finding, resource and
+    package, read with json.load and plain loops."""
+    doc = json.loads(path.read_text())
+    found = doc if isinstance(doc, list) else doc.get("Findings", doc.get("findings"))
+    out = []
+    for f in found:
+        workflow = (f.get("Workflow") or {}).get("Status")
+        compliance = (f.get("Compliance") or {}).get("Status")
+        if workflow == "SUPPRESSED":
+            continue
+        status = (
+            "fixed"
+            if compliance == "PASSED" or workflow == "RESOLVED" or f.get("RecordState") == "ARCHIVED"
+            else "open"
+        )
+        vulns = f.get("Vulnerabilities") or []
+        if vulns:
+            vid = vulns[0]["Id"]
+        elif "guardduty" in f["ProductArn"].lower():
+            vid = f["Types"][0].split("/")[-1]
+        elif "CVE" in f["Types"][0]:
+            vid = f["Title"].split(" ")[0]
+        else:
+            vid = (
+                (f.get("Compliance") or {}).get("SecurityControlId")
+                or f["ProductFields"].get("ControlId")
+                or f["GeneratorId"]
+            )
+        packages = sorted({p["Name"] for v in vulns for p in v.get("VulnerablePackages", [])}) or [None]
+        for r in f["Resources"]:
+            for p in packages:
+                out.append((vid, status, r["Id"], p))
+    return sorted(out, key=str)
+
+
+def _resource_key(resource_id: str) -> str:
+    """What of a resource id must survive in the asset name (instance id, repository, the id itself)."""
+    if ":repository/" in resource_id:
+        return resource_id.split(":repository/")[1].split("/sha256:")[0]
+    if resource_id.split(":")[-1].split("/")[-1].startswith("i-"):
+        return resource_id.split(":")[-1].split("/")[-1]
+    return resource_id
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_matches_an_independent_count() -> None:
+    files = sorted(corpus_dir(FOLDER).iterdir())
+    assert len(files) == 11
+    for path in files:
+        got = findings(path)
+        expected = _expected(path)
+        assert len(got) == len(expected), path.name
+        pairs = sorted(((f.weakness.vuln_id, f.status.value, f.asset.name or "", f.path) for f in got), key=str)
+        for (vid, status, rid, pkg), (gvid, gstatus, name, gpkg) in zip(expected, pairs, strict=True):
+            assert (vid, status, pkg) == (gvid, gstatus, gpkg), path.name
+            assert _resource_key(rid) in name, (path.name, rid, name)
+        for f in got:
+            assert f.asset.kind in (AssetKind.CLOUD_RESOURCE, AssetKind.CONTAINER_IMAGE)
+            assert f.asset.region and f.observed_at.year < 2100, path.name
+
+
+@pytest.mark.corpus
+def test_corpus_assets_and_tools() -> None:
+    ecr = findings(corpus_dir(FOLDER) / "defectdojo__awssecurityhub__inspector_ecr.json")
+    assert {f.asset.name for f in ecr} >= {"123456789012.dkr.ecr.eu-central-1.amazonaws.com/repo-os"}
+    assert all(f.asset.kind is AssetKind.CONTAINER_IMAGE and "sha256" not in (f.asset.name or "") for f in ecr)
+    missing = findings(corpus_dir(FOLDER) / "defectdojo__awssecurityhub__missing_account_id.json")
+    assert [(f.asset.name, f.asset.account, f.weakness.vuln_id) for f in missing] == [
+        ("i-1234xxyy", None, "CVE-2024-1234")
+    ]
+    gd = findings(corpus_dir(FOLDER) / "defectdojo__awssecurityhub__guardduty.json")
+    assert {f.weakness.tool for f in gd} == {"Amazon GuardDuty"}
+    assert all(f.observed_at.year == 2024 or f.observed_at.year == 2023 for f in gd)
+
+
+@pytest.mark.corpus
+def test_sniff_claims_exactly_the_asff_files() -> None:
+    parser = AsffParser()
+    for path in sorted(CORPUS.glob("*/*")):
+        with path.open("rb") as f:
+            claimed = parser.sniff(read_head(f))
+        assert claimed == (path.parent.name == FOLDER), path
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+
+def items_by_id(engine: Engine, system: str | None = None) -> dict[str, Any]:
+    with engine.begin() as conn:
+        return {i.source_identifier: i for i in load(conn, systems.resolve(conn, system, "t").id, "all")}
+
+
+def test_resolved_and_passed_records_close_items(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(AsffParser())
+    jan = [asff(), control(), control(Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::bucket-b"}])]
+    r = import_file(engine, write(tmp_path, {"Findings": jan}, "jan.json"))
+    assert (r.format, r.results, r.items_opened, r.assets_covered) == ("asff", 3, 2, 0)
+    items = items_by_id(engine)
+    assert {a.text for a in items["S3.8"].assets} == {"arn:aws:s3:::bucket-a", "arn:aws:s3:::bucket-b"}
+    assert [a.text for a in items["CVE-2026-0001"].assets] == [f"{EC2} (openssl)"]
+    # February: the CVE is resolved, bucket-a passes; bucket-b is not in the export and stays open.
+    later = {"LastObservedAt": "2026-02-05T10:00:00Z", "UpdatedAt": "2026-02-05T10:00:00Z"}
+    feb = [asff(Workflow={"Status": "RESOLVED"}, **later), control(status="PASSED", **later)]
+    r2 = import_file(engine, write(tmp_path, {"Findings": copy.deepcopy(feb)}, "feb.json"))
+    assert (r2.fixed_findings, r2.items_closed) == (2, 1)
+    items = items_by_id(engine)
+    assert items["CVE-2026-0001"].status is ItemStatus.CLOSED
+    assert items["S3.8"].status is ItemStatus.OPEN
+    assert [a.text for a in items["S3.8"].assets] == ["arn:aws:s3:::bucket-b"]
+
+
+@pytest.mark.corpus
+def test_corpus_files_import_end_to_end(engine: Engine, register_parser: Any) -> None:
+    register_parser(AsffParser())
+    for n, path in enumerate(sorted(corpus_dir(FOLDER).iterdir())):
+        name = f"a{n}"
+        systems.add_system(engine, name, "test")
+        result = import_file(engine, path, system=name)
+        assert result.format == "asff", path.name
+        opened = {
+            f.weakness.vuln_id
+            for f in findings(path)
+            if f.status is FindingStatus.OPEN and f.weakness.severity is not Severity.INFO
+        }
+        assert set(items_by_id(engine, name)) == opened, path.name

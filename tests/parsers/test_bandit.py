@@ -1,0 +1,228 @@
+"""The Bandit JSON parser on hand-written reports and on the real files of the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Coverage, Finding, ItemStatus, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.bandit import BanditParser
+from poam.parsers.base import ParseContext
+from poam.parsers.registry import read_head
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import corpus_dir
+
+GENERATED = dt.datetime(2026, 1, 5, 10, 0)
+
+
+def write(tmp_path: Path, doc: object, name: str = "bandit.json") -> Path:
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+def parse(path: Path, **ctx: Any) -> list[object]:
+    with path.open("rb") as f:
+        return list(BanditParser().parse(f, ParseContext(str(path), **ctx)))
+
+
+def findings(records: list[object]) -> list[Finding]:
+    return [r for r in records if isinstance(r, Finding)]
+
+
+def issue(
+    test: str, filename: str = "app/one.py", line: int = 2, severity: str = "LOW", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "code": f"{line - 1} import os\n{line} assert False\n",
+        "filename": filename,
+        "issue_confidence": "HIGH",
+        "issue_severity": severity,
+        "issue_cwe": {"id": 703, "link": "https://cwe.mitre.org/data/definitions/703.html"},
+        "issue_text": "Use of assert detected.",
+        "line_number": line,
+        "line_range": [line],
+        "more_info": "https://bandit.readthedocs.io/en/latest/plugins/b101_assert_used.html",
+        "test_id": test,
+        "test_name": "assert_used",
+        **extra,
+    }
+
+
+def report(*results: dict[str, Any], when: str = "2026-01-05T10:00:00Z", **top: Any) -> dict[str, Any]:
+    return {"errors": [], "generated_at": when, "metrics": {"_totals": {"loc": 2}}, "results": list(results), **top}
+
+
+def test_hits_of_one_test_in_one_file_are_one_finding(tmp_path: Path) -> None:
+    doc = report(issue("B101", "app\\one.py", 2), issue("B101", "./app/one.py", 9), issue("B101", "app/two.py", 4))
+    recs = parse(write(tmp_path, doc))
+    found = findings(recs)
+    assert [(f.weakness.vuln_id, f.path) for f in found] == [("B101", "app/one.py"), ("B101", "app/two.py")]
+    f = found[0]
+    assert (f.weakness.tool, f.weakness.name, f.weakness.severity, f.weakness.cwes) == (
+        "Bandit",
+        "B101: assert_used",
+        Severity.LOW,
+        ("703",),
+    )
+    assert f.weakness.see_also is not None and f.weakness.see_also.endswith("b101_assert_used.html")
+    assert f.evidence is not None
+    assert "Line 2: Use of assert detected. (confidence HIGH)\n    1 import os\n    2 assert False" in f.evidence
+    assert "Line 9:" in f.evidence
+    assert f.observed_at == GENERATED
+    assert f.asset.kind is AssetKind.REPOSITORY and f.asset.name == "Bandit project"
+    cov = [r for r in recs if isinstance(r, Coverage)]
+    assert [(c.asset, c.started_at) for c in cov] == [(f.asset, GENERATED)]
+    assert isinstance(recs[-1], Scan) and recs[-1].tool == "Bandit"
+
+
+def test_severity_and_asset_option(tmp_path: Path) -> None:
+    doc = report(
+        issue("B602", severity="HIGH"), issue("B602", "b.py", severity="MEDIUM"), issue("B1", severity="UNDEFINED")
+    )
+    found = findings(parse(write(tmp_path, doc), asset_name="github.com/acme/api"))
+    assert [(f.weakness.vuln_id, f.weakness.severity) for f in found] == [
+        ("B602", Severity.HIGH),  # a test's severity: its highest hit
+        ("B602", Severity.HIGH),
+        ("B1", Severity.LOW),
+    ]
+    assert found[0].asset.name == "github.com/acme/api"
+
+
+def test_old_reports_without_cwe_and_without_date(tmp_path: Path) -> None:
+    old = issue("B101")
+    del old["issue_cwe"]
+    doc = report(old)
+    del doc["generated_at"]
+    when = dt.datetime(2026, 4, 1)
+    (f,) = findings(parse(write(tmp_path, doc), scan_date=when))
+    assert (f.weakness.cwes, f.observed_at) == ((), when)
+
+
+def test_a_report_with_errors_covers_nothing(tmp_path: Path) -> None:
+    doc = report(issue("B101"), errors=[{"filename": "bad.py", "reason": "syntax error while parsing AST"}])
+    assert [type(r) for r in parse(write(tmp_path, doc))] == [Finding, Scan]
+
+
+def test_empty_report_covers_the_project(tmp_path: Path) -> None:
+    assert [type(r) for r in parse(write(tmp_path, report()))] == [Coverage, Scan]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ("[]", "no results list"),
+        ('{"generated_at": "x", "metrics": {}}', "no results list"),
+        ('{"generated_at": "yesterday", "metrics": {}, "results": []}', "is not a date"),
+        ('{"generated_at": null, "metrics": {}, "results": [5]}', "result 1 is not an object"),
+        ('{"results": [{"issue_severity": "LOW"}]}', "has no test_id"),
+        ('{"results": [{"test_id": "B1", "issue_severity": "SEVERE"}]}', "issue_severity 'SEVERE'"),
+        ('{"results": [{"test_id": "B1"}]}', "issue_severity None"),
+    ],
+)
+def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(write(tmp_path, doc), scan_date=GENERATED)
+
+
+def test_odd_values_do_not_crash(tmp_path: Path) -> None:
+    odd = issue("B1", filename=None, line_number="7", code=None, issue_cwe="x", issue_text=None, test_name=None)
+    (f,) = findings(parse(write(tmp_path, report(odd))))
+    assert (f.path, f.weakness.name, f.weakness.cwes) == (None, "B1", ())
+
+
+def test_sniff() -> None:
+    def sniff(data: bytes) -> bool:
+        return BanditParser().sniff(read_head(io.BytesIO(data)))
+
+    assert sniff(json.dumps(report()).encode())
+    assert not sniff(b'{"generated_at": "x", "metrics": {}, "results": []}')
+    assert not sniff(b'{"results": [], "errors": []}')
+
+
+# --- the real Bandit files of the corpus -------------------------------------------------------
+
+
+def _hits(evidence: str | None) -> int:
+    """Lines listed in a finding's evidence, plus those counted in its `... and N more`."""
+    lines = (evidence or "").splitlines()
+    more = [int(x.split()[2]) for x in lines if x.startswith("... and ")]
+    return sum(1 for x in lines if x.startswith("Line ")) + sum(more)
+
+
+def corpus_files() -> list[Path]:
+    return sorted(corpus_dir("bandit_json").iterdir())
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_parses_to_the_independent_count() -> None:
+    files = corpus_files()
+    assert len(files) >= 3
+    for path in files:
+        doc = json.loads(path.read_text())
+        expected = {(r["test_id"], r["filename"].replace("\\", "/")) for r in doc["results"]}
+        records = parse(path)
+        found = findings(records)
+        assert {(f.weakness.vuln_id, f.path) for f in found} == expected, path.name
+        assert len(found) == len(expected), path.name
+        hits = sum(_hits(f.evidence) for f in found)
+        assert hits == len({(r["test_id"], r["filename"], r["line_number"], r["issue_text"]) for r in doc["results"]})
+        generated = dt.datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00")).replace(tzinfo=None)
+        assert all(f.observed_at == generated for f in found)
+        assert [type(r) for r in records if not isinstance(r, Finding)] == [Coverage, Scan]
+        assert {f.asset.name for f in found} <= {"Bandit project"}
+
+
+@pytest.mark.corpus
+def test_sniff_claims_exactly_the_bandit_folder() -> None:
+    root = corpus_dir("bandit_json").parent
+    claimed = set()
+    for path in sorted(root.glob("*/*")):
+        with path.open("rb") as f:
+            if BanditParser().sniff(read_head(f)):
+                claimed.add(path.relative_to(root).as_posix())
+    assert claimed == {p.relative_to(root).as_posix() for p in corpus_files()}
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def test_import_and_a_later_report_fixes_what_it_no_longer_reports(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(BanditParser())
+    jan = write(tmp_path, report(issue("B101", "a.py"), issue("B602", "b.py", severity="HIGH")), "jan.json")
+    r = import_file(engine, jan)
+    assert (r.format, r.tool, r.new_findings, r.items_opened) == ("bandit", "Bandit", 2, 2)
+    feb = write(tmp_path, report(issue("B602", "b.py", 30, "HIGH"), when="2026-02-05T10:00:00Z"), "feb.json")
+    r = import_file(engine, feb)
+    assert (r.new_findings, r.fixed_findings, r.items_closed) == (0, 1, 1)
+    with engine.begin() as conn:
+        info = systems.resolve(conn, None, "test")
+        items = {i.source_identifier: i for i in load(conn, info.id, "all")}
+    assert items["B602"].status is ItemStatus.OPEN and [a.text for a in items["B602"].assets] == [
+        "Bandit project (b.py)"
+    ]
+    assert items["B101"].status is ItemStatus.CLOSED and items["B101"].closed_at == dt.date(2026, 2, 5)
+
+
+def test_hardcoded_passwords_are_not_copied_into_evidence() -> None:
+    path = corpus_dir("bandit_json") / "defectdojo__bandit__many_vulns.json"
+    doc = json.loads(path.read_text())
+    quoted = [r["issue_text"] for r in doc["results"] if r["test_id"] in ("B105", "B106", "B107")]
+    assert quoted
+    with path.open("rb") as f:
+        found = [r for r in BanditParser().parse(f, ParseContext(str(path))) if isinstance(r, Finding)]
+    for f in found:
+        if f.weakness.vuln_id in ("B105", "B106", "B107"):
+            assert all(q not in (f.evidence or "") for q in quoted)
+            assert "not kept" in (f.evidence or "")

@@ -1,0 +1,189 @@
+"""The pip-audit parser (old array and new object forms) on hand-written files and on the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Coverage, Finding, ItemStatus, Level, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.base import ParseContext
+from poam.parsers.pip_audit import PipAuditParser
+from poam.parsers.registry import read_head
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import corpus_dir
+
+WHEN = dt.datetime(2026, 3, 1, 12, 0)
+
+
+def write(tmp_path: Path, doc: object, name: str = "audit.json") -> Path:
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+def parse(path: Path, **ctx: Any) -> list[object]:
+    with path.open("rb") as f:
+        return list(PipAuditParser().parse(f, ParseContext(str(path), **{"scan_date": WHEN, **ctx})))
+
+
+def findings(records: list[object]) -> list[Finding]:
+    return [r for r in records if isinstance(r, Finding)]
+
+
+DJANGO = {
+    "name": "Django",
+    "version": "3.2.9",
+    "vulns": [
+        {
+            "id": "PYSEC-2021-439",
+            "fix_versions": ["3.1.14", "3.2.10"],
+            "aliases": ["CVE-2021-44420", "GHSA-v6rh-hp5x-86rv"],
+            "description": "Trailing newlines bypass access control.",
+        }
+    ],
+}
+SKIPPED = {"name": "azure-devops", "skip_reason": "Dependency not found on PyPI"}
+CLEAN = {"name": "adal", "version": "1.2.2", "vulns": []}
+
+
+def test_new_form_one_finding_per_vulnerability_and_package(tmp_path: Path) -> None:
+    recs = parse(write(tmp_path, {"dependencies": [CLEAN, DJANGO, SKIPPED], "fixes": []}))
+    (f,) = findings(recs)
+    assert (f.weakness.tool, f.weakness.vuln_id, f.path) == ("pip-audit", "PYSEC-2021-439", "django")
+    assert f.weakness.cves == ("CVE-2021-44420",)
+    assert f.weakness.severity is Severity.MEDIUM  # pip-audit rates nothing: Moderate by default
+    assert f.weakness.description == "Trailing newlines bypass access control."
+    assert f.weakness.solution == "Upgrade django to a fixed version: 3.1.14, 3.2.10."
+    assert f.evidence == "Installed: Django 3.2.9\nFixed in: 3.1.14, 3.2.10"
+    assert f.observed_at == WHEN
+    assert f.asset.kind is AssetKind.REPOSITORY and f.asset.name == "pip-audit project"
+    assert [type(r) for r in recs] == [Coverage, Finding, Scan]
+
+
+def test_old_form_and_package_names_normalized(tmp_path: Path) -> None:
+    doc = [{"name": "Zope.Interface_x", "version": "1", "vulns": [{"id": "GHSA-xxxx", "fix_versions": []}]}, SKIPPED]
+    (f,) = findings(parse(write(tmp_path, doc), asset_name="github.com/acme/api"))
+    assert (f.path, f.asset.name, f.weakness.solution) == ("zope-interface-x", "github.com/acme/api", None)
+    assert f.evidence is not None and "no fixed version yet" in f.evidence
+
+
+def test_the_pysec_id_names_the_finding_whichever_service_reported_it(tmp_path: Path) -> None:
+    osv = {"id": "GHSA-v6rh-hp5x-86rv", "aliases": ["CVE-2021-44420", "PYSEC-2021-439"], "fix_versions": []}
+    doc = [{"name": "django", "version": "3.2.9", "vulns": [osv, DJANGO["vulns"][0]]}]  # type: ignore[index]
+    (f,) = findings(parse(write(tmp_path, doc)))
+    assert (f.weakness.vuln_id, f.weakness.cves) == ("PYSEC-2021-439", ("CVE-2021-44420",))
+    assert f.evidence is not None and f.evidence.endswith("Reported as: GHSA-v6rh-hp5x-86rv")
+
+
+def test_skipped_and_empty_reports_only_cover_the_project(tmp_path: Path) -> None:
+    for doc in ([], [SKIPPED, CLEAN], {"dependencies": []}):
+        assert [type(r) for r in parse(write(tmp_path, doc))] == [Coverage, Scan]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ('{"fixes": []}', "no dependencies list"),
+        ('{"dependencies": {}}', "a list of dependencies expected"),
+        ("[3]", "dependency 1 is not an object"),
+        ('[{"version": "1"}]', "dependency 1 has no name"),
+        ('[{"name": "a", "vulns": null}]', "no vulns list"),
+        ('[{"name": "a", "vulns": [{"fix_versions": []}]}]', "without id"),
+        ('[{"name": "a", "vulns": ["x"]}]', "without id"),
+        ("[", "not valid JSON"),
+    ],
+)
+def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(write(tmp_path, doc))
+
+
+def sniff(data: bytes) -> bool:
+    return PipAuditParser().sniff(read_head(io.BytesIO(data)))
+
+
+def test_sniff() -> None:
+    assert sniff(json.dumps([CLEAN]).encode())
+    assert sniff(json.dumps([SKIPPED]).encode())
+    assert sniff(json.dumps({"dependencies": [DJANGO], "fixes": []}).encode())
+    assert sniff(b'{"fixes": [], "dependencies": []}')
+    assert not sniff(b"[]")  # other tools write an empty array too: use --format pip-audit
+    assert not sniff(b'{"bomFormat": "CycloneDX", "dependencies": []}')
+    assert not sniff(b'[{"name": "a", "version": "1"}]')
+
+
+# --- the real pip-audit files of the corpus ----------------------------------------------------
+
+AMBIGUOUS = {"defectdojo__pip_audit__empty.json"}  # `[]`: read with --format pip-audit
+
+
+def _expected(path: Path) -> set[tuple[str, str]]:
+    doc = json.loads(path.read_text())
+    deps = doc["dependencies"] if isinstance(doc, dict) else doc
+    return {(v["id"], d["name"].lower()) for d in deps if "skip_reason" not in d for v in d["vulns"]}
+
+
+def corpus_files() -> list[Path]:
+    return sorted(corpus_dir("pip_audit_json").iterdir())
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_parses_to_the_independent_count() -> None:
+    files = corpus_files()
+    assert len(files) >= 4
+    for path in files:
+        records = parse(path)
+        found = findings(records)
+        assert {(f.weakness.vuln_id, f.path) for f in found} == _expected(path), path.name
+        assert len(found) == len(_expected(path)), path.name
+        assert {f.asset.name for f in found} <= {"pip-audit project"}
+        assert [type(r) for r in records if not isinstance(r, Finding)] == [Coverage, Scan]
+    many = findings(parse(corpus_dir("pip_audit_json") / "defectdojo__pip_audit__many_vulns.json"))
+    assert len(many) == 7 and {f.path for f in many} == {"aiohttp", "django", "lxml", "twisted"}
+
+
+@pytest.mark.corpus
+def test_sniff_claims_exactly_the_pip_audit_folder_but_the_bare_empty_array() -> None:
+    root = corpus_dir("pip_audit_json").parent
+    claimed = set()
+    for path in sorted(root.glob("*/*")):
+        with path.open("rb") as f:
+            if PipAuditParser().sniff(read_head(f)):
+                claimed.add(path.relative_to(root).as_posix())
+    assert claimed == {p.relative_to(root).as_posix() for p in corpus_files() if p.name not in AMBIGUOUS}
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def test_import_and_a_later_audit_fixes_what_it_no_longer_reports(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(PipAuditParser())
+    twisted = {"name": "twisted", "version": "18.9.0", "vulns": [{"id": "PYSEC-2019-128", "fix_versions": ["19.2.1"]}]}
+    jan = write(tmp_path, {"dependencies": [DJANGO, twisted, SKIPPED]}, "jan.json")
+    r = import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5))
+    assert (r.format, r.tool, r.new_findings, r.items_opened) == ("pip-audit", "pip-audit", 2, 2)
+    fixed_twisted = {"name": "twisted", "version": "19.2.1", "vulns": []}
+    feb = write(tmp_path, {"dependencies": [DJANGO, fixed_twisted]}, "feb.json")
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5))
+    assert (r.new_findings, r.fixed_findings, r.items_closed) == (0, 1, 1)
+    empty = write(tmp_path, "[]", "mar.json")  # an empty audit is read only when named (see test_sniff)
+    r = import_file(engine, empty, scan_date=dt.datetime(2026, 3, 5), format_id="pip-audit")
+    assert (r.fixed_findings, r.items_closed) == (1, 1)
+    with engine.begin() as conn:
+        info = systems.resolve(conn, None, "test")
+        items = {i.source_identifier: i for i in load(conn, info.id, "all")}
+    django, tw = items["PYSEC-2021-439"], items["PYSEC-2019-128"]
+    assert django.original_risk is Level.MODERATE and [a.text for a in django.assets] == ["pip-audit project (django)"]
+    assert django.status is ItemStatus.CLOSED and django.closed_at == dt.date(2026, 3, 5)
+    assert tw.status is ItemStatus.CLOSED and tw.closed_at == dt.date(2026, 2, 5)

@@ -1,0 +1,458 @@
+"""The SARIF 2.1.0 parser on hand-written logs and on the real files of the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.base import ParseContext
+from poam.parsers.codescan import repo_path
+from poam.parsers.registry import read_head
+from poam.parsers.sarif import SarifParser
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import corpus_dir
+
+WHEN = dt.datetime(2026, 3, 1, 12, 0)
+
+
+def write(tmp_path: Path, doc: object, name: str = "log.sarif") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
+    return path
+
+
+def parse(path: Path, **ctx: Any) -> list[object]:
+    with path.open("rb") as f:
+        return list(SarifParser().parse(f, ParseContext(str(path), **ctx)))
+
+
+def findings(records: list[object]) -> list[Finding]:
+    return [r for r in records if isinstance(r, Finding)]
+
+
+def result(rule_id: str | None, uri: str | None = "src/app.py", line: int | None = 10, **extra: Any) -> dict[str, Any]:
+    res: dict[str, Any] = {"message": {"text": f"problem at {line}"}, **extra}
+    if rule_id is not None:
+        res["ruleId"] = rule_id
+    if uri is not None:
+        region = {"startLine": line, "snippet": {"text": f"code line {line}"}} if line else {}
+        res["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}]
+    return res
+
+
+def log(*results: dict[str, Any], rules: list[dict[str, Any]] | None = None, **run: Any) -> dict[str, Any]:
+    driver: dict[str, Any] = {"name": run.pop("tool", "CodeScanner"), "version": "1.2"}
+    if rules is not None:
+        driver["rules"] = rules
+    return {"version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": list(results), **run}]}
+
+
+def test_hits_of_one_rule_in_one_file_are_one_finding_with_lines_in_evidence(tmp_path: Path) -> None:
+    doc = log(result("R1", "./src\\app.py", 10), result("R1", "src/app.py", 20), result("R1", "src/other.py", 5))
+    recs = parse(write(tmp_path, doc), scan_date=WHEN)
+    found = findings(recs)
+    assert [(f.weakness.vuln_id, f.path) for f in found] == [("R1", "src/app.py"), ("R1", "src/other.py")]
+    first = found[0]
+    assert first.evidence is not None
+    assert "Line 10: problem at 10" in first.evidence and "Line 20" in first.evidence
+    assert "code line 20" in first.evidence
+    assert first.weakness is found[1].weakness  # one Weakness per rule
+    assert first.observed_at == WHEN  # no invocation times: --scan-date
+    assert first.asset.kind is AssetKind.REPOSITORY and first.asset.name == "CodeScanner project"
+    cov = [r for r in recs if isinstance(r, Coverage)]
+    assert [c.asset for c in cov] == [first.asset]
+    scan = recs[-1]
+    assert isinstance(scan, Scan) and (scan.tool, scan.tool_version) == ("CodeScanner", "1.2")
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("./a/b.py", "a/b.py"),
+        ("a\\b\\c.py", "a/b/c.py"),
+        ("file:///C:/code/file1.c", "C:/code/file1.c"),
+        ("file:////src/x.js", "/src/x.js"),
+        ("src/my%20file.py", "src/my file.py"),
+        ("a//b/./c.py", "a/b/c.py"),
+    ],
+)
+def test_paths_are_normalized(uri: str, expected: str) -> None:
+    assert repo_path(uri, uri=True) == expected
+
+
+def test_base_uris_are_resolved_and_absolute_roots_dropped(tmp_path: Path) -> None:
+    res = result("R1", None)
+    res["locations"] = [
+        {"physicalLocation": {"artifactLocation": {"uri": "lib/x.c", "uriBaseId": "SRCROOT"}, "region": {}}}
+    ]
+    absolute = result("R2", "file:///build/work/tools/y.c")
+    bases = {"ROOT": {"uri": "file:///build/work/"}, "SRCROOT": {"uri": "src/", "uriBaseId": "ROOT"}}
+    found = findings(parse(write(tmp_path, log(res, absolute, originalUriBaseIds=bases)), scan_date=WHEN))
+    assert [f.path for f in found] == ["src/lib/x.c", "tools/y.c"]
+
+
+def test_package_coordinates_lose_their_version(tmp_path: Path) -> None:
+    doc = log(result("BDSA-1 (CVE-2020-11022)", "npm/jquery@3.4.1", None), result("X", "npm/@scope/lib@1.0.0-rc1"))
+    found = findings(parse(write(tmp_path, doc), scan_date=WHEN))
+    assert [f.path for f in found] == ["npm/jquery", "npm/@scope/lib"]
+    assert found[0].weakness.cves == ("CVE-2020-11022",)
+
+
+def test_severity_numeric_security_severity_wins_then_levels(tmp_path: Path) -> None:
+    rules = [
+        {"id": "CRIT", "properties": {"security-severity": "9.1"}},
+        {"id": "HIGH", "properties": {"security-severity": "7.0"}},
+        {"id": "MED", "properties": {"security-severity": 4.0}},
+        {"id": "DEF", "defaultConfiguration": {"level": "error"}},
+        {"id": "NONE"},
+    ]
+    doc = log(
+        result("CRIT", level="note"),
+        result("HIGH"),
+        result("MED"),
+        result("DEF"),
+        result("DEF", "src/b.py", level="note"),
+        result("NONE"),
+        result("NOTE", level="note"),
+        result("INFO", level="none"),
+        rules=rules,
+    )
+    got = {
+        (f.weakness.vuln_id, f.path): f.weakness.severity for f in findings(parse(write(tmp_path, doc), scan_date=WHEN))
+    }
+    assert got == {
+        ("CRIT", "src/app.py"): Severity.CRITICAL,
+        ("HIGH", "src/app.py"): Severity.HIGH,
+        ("MED", "src/app.py"): Severity.MEDIUM,
+        ("DEF", "src/app.py"): Severity.HIGH,  # a rule's severity: its highest result
+        ("DEF", "src/b.py"): Severity.HIGH,
+        ("NONE", "src/app.py"): Severity.MEDIUM,  # SARIF's default level is warning
+        ("NOTE", "src/app.py"): Severity.LOW,
+        ("INFO", "src/app.py"): Severity.INFO,
+    }
+
+
+def test_suppressed_results_are_left_out_unless_under_review_or_rejected(tmp_path: Path) -> None:
+    doc = log(
+        result("A", suppressions=[{"kind": "inSource"}]),
+        result("B", suppressions=[{"kind": "external", "status": "accepted"}]),
+        result("C", suppressions=[{"kind": "external", "status": "underReview"}]),
+        result("D", suppressions=[{"kind": "external", "status": "rejected"}]),
+        result("E", suppressions=[]),
+        result("F", suppressions=[{"kind": "external", "state": "accepted"}]),  # pre-release name of status
+    )
+    assert [f.weakness.vuln_id for f in findings(parse(write(tmp_path, doc), scan_date=WHEN))] == ["C", "D", "E"]
+
+
+def test_pass_and_absent_results_are_fixed_findings(tmp_path: Path) -> None:
+    doc = log(
+        result("P", kind="pass", level="none"),
+        result("G", baselineState="absent"),
+        result("O", baselineState="new"),
+        result("N", kind="notApplicable"),
+    )
+    got = {f.weakness.vuln_id: f.status for f in findings(parse(write(tmp_path, doc), scan_date=WHEN))}
+    assert got == {"P": FindingStatus.FIXED, "G": FindingStatus.FIXED, "O": FindingStatus.OPEN}
+
+
+def test_an_open_hit_keeps_the_finding_open(tmp_path: Path) -> None:
+    doc = log(result("R", line=1, kind="pass"), result("R", line=2))
+    (f,) = findings(parse(write(tmp_path, doc), scan_date=WHEN))
+    assert f.status is FindingStatus.OPEN
+
+
+def test_repository_from_the_run_else_asset_option_else_tool_project(tmp_path: Path) -> None:
+    vcp = [{"repositoryUri": "https://user:token@github.com/acme/web.git/", "revisionId": "abc"}]
+    named = findings(parse(write(tmp_path, log(result("R"), versionControlProvenance=vcp)), asset_name="other"))
+    assert named[0].asset.name == "https://github.com/acme/web"
+    given = findings(parse(write(tmp_path, log(result("R"))), asset_name="github.com/acme/api"))
+    assert given[0].asset.name == "github.com/acme/api"
+    assert findings(parse(write(tmp_path, log(result("R"), tool="semgrep"))))[0].asset.name == "Semgrep project"
+
+
+def test_rules_by_index_in_extensions_and_message_strings(tmp_path: Path) -> None:
+    ext_rule = {
+        "id": "S1",
+        "shortDescription": {"text": "Weak crypto"},
+        "messageStrings": {"default": {"text": "Do not use {0}."}},
+        "properties": {"tags": ["security", "external/cwe/cwe-327"]},
+        "helpUri": "https://example.com/S1",
+    }
+    res = result(
+        None, message={"id": "default", "arguments": ["MD5"]}, rule={"index": 0, "toolComponent": {"index": 0}}
+    )
+    doc = log(res)
+    doc["runs"][0]["tool"]["extensions"] = [{"name": "pack", "rules": [ext_rule]}]
+    (f,) = findings(parse(write(tmp_path, doc), scan_date=WHEN))
+    assert (f.weakness.vuln_id, f.weakness.name, f.weakness.cwes) == ("S1", "Weak crypto", ("327",))
+    assert f.weakness.see_also == "https://example.com/S1"
+    assert f.evidence is not None and "Do not use MD5." in f.evidence
+    by_index = log({**result(None), "ruleIndex": 1}, rules=[{"id": "X0"}, {"id": "X1"}])
+    assert findings(parse(write(tmp_path, by_index), scan_date=WHEN))[0].weakness.vuln_id == "X1"
+
+
+def test_invocation_times_else_fallback(tmp_path: Path) -> None:
+    inv = [{"startTimeUtc": "2026-01-05T10:00:00Z", "endTimeUtc": "2026-01-05T10:05:00Z", "executionSuccessful": True}]
+    recs = parse(write(tmp_path, log(result("R"), invocations=inv)), scan_date=WHEN)
+    assert findings(recs)[0].observed_at == dt.datetime(2026, 1, 5, 10, 0)
+    cov = next(r for r in recs if isinstance(r, Coverage))
+    assert (cov.started_at, cov.ended_at) == (dt.datetime(2026, 1, 5, 10, 0), dt.datetime(2026, 1, 5, 10, 5))
+    scan = recs[-1]
+    assert isinstance(scan, Scan) and scan.ended_at == dt.datetime(2026, 1, 5, 10, 5)
+
+
+def test_runs_that_did_not_complete_cover_nothing(tmp_path: Path) -> None:
+    failed = log(result("R"), invocations=[{"executionSuccessful": False}])
+    assert not [r for r in parse(write(tmp_path, failed), scan_date=WHEN) if isinstance(r, Coverage)]
+    no_results = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "T"}}}]}
+    assert [type(r) for r in parse(write(tmp_path, no_results), scan_date=WHEN)] == [Scan]
+
+
+def test_empty_runs_and_several_runs(tmp_path: Path) -> None:
+    assert [type(r) for r in parse(write(tmp_path, {"version": "2.1.0", "runs": []}))] == [Scan]
+    two = log(result("A"))
+    two["runs"].append(log(result("B"), tool="Other")["runs"][0])
+    recs = parse(write(tmp_path, two), scan_date=WHEN)
+    assert {(f.weakness.tool, f.weakness.vuln_id, f.asset.name) for f in findings(recs)} == {
+        ("CodeScanner", "A", "CodeScanner project"),
+        ("Other", "B", "Other project"),
+    }
+    assert len([r for r in recs if isinstance(r, Coverage)]) == 2
+    scan = recs[-1]
+    assert isinstance(scan, Scan) and scan.tool == "CodeScanner, Other"
+
+
+def test_gitleaks_results_without_rule_id_use_the_rule_named_by_the_message(tmp_path: Path) -> None:
+    res = result(None, message={"text": "AWS Access Key secret detected"})
+    doc = log(res, rules=[{"id": "AWS"}, {"id": "AWS Access Key"}])
+    assert findings(parse(write(tmp_path, doc), scan_date=WHEN))[0].weakness.vuln_id == "AWS Access Key"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ("[1, 2]", "JSON object expected"),
+        ('{"version": "2.0.0", "runs": []}', "version '2.0.0' is not supported"),
+        ('{"version": "2.1.0", "runs": {}}', "no runs array"),
+        ('{"version": "2.1.0", "runs": [3]}', "run 1 is not an object"),
+        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}', "no tool.driver.name"),
+        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "T"}}, "results": [7]}]}', "not an object"),
+        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "T"}}, "results": [{}]}]}', "names no rule"),
+        ('{"version": "2.1.0", "runs": [', "not valid JSON"),
+    ],
+)
+def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(write(tmp_path, doc))
+
+
+def test_odd_types_inside_results_do_not_crash(tmp_path: Path) -> None:
+    res: dict[str, Any] = {"ruleId": "R", "locations": "x", "message": 5, "level": 3, "suppressions": [None]}
+    doc = log(res, rules=[{"id": "R", "properties": None, "shortDescription": "x"}], originalUriBaseIds=[])
+    (f,) = findings(parse(write(tmp_path, doc), scan_date=WHEN))
+    assert (f.path, f.weakness.severity) == (None, Severity.MEDIUM)
+
+
+def sniff(data: bytes) -> bool:
+    import io
+
+    return SarifParser().sniff(read_head(io.BytesIO(data)))
+
+
+def test_sniff_needs_runs_and_sarif_version_or_schema() -> None:
+    assert sniff(b'{"version": "2.1.0", "runs": []}')
+    assert sniff(b'{"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": []}')
+    assert not sniff(b'{"$schema": "https://example.com/other.json", "version": "2.1.0", "runs": []}')
+    assert not sniff(b'{"version": "2.1.0", "results": []}')
+    assert not sniff(b'{"version": "1.0", "runs": []}')
+    long_run = (
+        b'{"runs": [{"tool": {"driver": {"name": "x"}}, "results": [' + b"{}," * 30000 + b'{}]}], "version": "2.1.0"}'
+    )
+    assert sniff(long_run)  # `version` beyond the head
+
+
+# --- the real SARIF files of the corpus --------------------------------------------------------
+
+
+def _expected(path: Path) -> tuple[set[tuple[str, str, str | None]], set[str]]:
+    """(rule, raw location) pairs of results that are not suppressed, and the assets, from a
+    plain reading of the documented structure."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    pairs: set[tuple[str, str, str | None]] = set()
+    assets: set[str] = set()
+    for run in doc["runs"]:
+        driver = run["tool"]["driver"]
+        tool = "Semgrep" if driver["name"].lower().startswith("semgrep") else driver["name"]
+        repos = [p["repositoryUri"] for p in run.get("versionControlProvenance", [])]
+        asset = repos[0] if repos else f"{tool} project"
+        if "results" in run and not any(i.get("executionSuccessful") is False for i in run.get("invocations", [])):
+            assets.add(asset)
+        for res in run.get("results") or []:
+            sup = res.get("suppressions") or []
+            if any(s.get("status", s.get("state")) in (None, "accepted") for s in sup):
+                continue
+            rule = res.get("ruleId")
+            if rule is None and "ruleIndex" in res:
+                rule = driver["rules"][res["ruleIndex"]]["id"]
+            if rule is None:
+                rule = res["message"]["text"].removesuffix(" secret detected")
+            where = None
+            for loc in res.get("locations") or []:
+                if "physicalLocation" in loc:
+                    where = loc["physicalLocation"]["artifactLocation"]["uri"]
+                else:
+                    where = loc["logicalLocations"][0]["fullyQualifiedName"]
+                break
+            pairs.add((tool, rule, where))
+    return pairs, assets
+
+
+def corpus_files() -> list[Path]:
+    return sorted(corpus_dir("sarif").iterdir())
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_parses_to_the_independent_count() -> None:
+    files = corpus_files()
+    assert len(files) >= 17
+    for path in files:
+        records = parse(path, scan_date=WHEN)
+        pairs, assets = _expected(path)
+        found = findings(records)
+        assert len(found) == len(pairs), path.name
+        assert {(f.weakness.tool, f.weakness.vuln_id) for f in found} == {p[:2] for p in pairs}, path.name
+        assert {c.asset.name for c in records if isinstance(c, Coverage)} == assets, path.name
+        for f in found:
+            assert f.asset.kind is AssetKind.REPOSITORY
+            assert f.path is None or ("\\" not in f.path and not f.path.startswith("./") and "@1." not in f.path)
+            if f.evidence and f.path:
+                assert not f.path.endswith(tuple(f":{n}" for n in range(10)))
+        keys = [(f.weakness.tool, f.weakness.vuln_id, f.asset.name, f.path) for f in found]
+        assert len(keys) == len(set(keys)), path.name  # one finding per rule and file
+        assert isinstance(records[-1], Scan)
+
+
+@pytest.mark.corpus
+def test_corpus_specifics() -> None:
+    folder = corpus_dir("sarif")
+    sup = findings(parse(folder / "defectdojo__sarif__suppression_test.sarif"))
+    assert sorted(f.weakness.vuln_id for f in sup) == ["TST0004", "TST0005"]
+    flaw = findings(parse(folder / "defectdojo__sarif__flawfinder.sarif"))
+    assert [f.status for f in flaw].count(FindingStatus.FIXED) == 1  # its one `kind: pass` result
+    k = findings(parse(folder / "defectdojo__sarif__appendix_k2.sarif"))
+    assert [(f.path, f.weakness.vuln_id) for f in k] == [("src/collections/list.cpp", "C2001")]
+    bd = findings(parse(folder / "defectdojo__sarif__blackduck_nested_fingerprints.sarif"))
+    assert {f.path for f in bd} >= {"npm/example-frontend-lib", "npm/example-util-lib"}
+    codeql = findings(parse(folder / "defectdojo__sarif__codeQL-output.sarif"))
+    raw = json.loads((folder / "defectdojo__sarif__codeQL-output.sarif").read_text())["runs"][0]["results"]
+    lines = [x for f in codeql for x in (f.evidence or "").splitlines()]
+    hits = sum(x.startswith("Line ") for x in lines) + sum(int(x.split()[2]) for x in lines if x.startswith("... and"))
+    places = [r["locations"][0]["physicalLocation"] for r in raw]
+    distinct = {
+        (r["ruleId"], p["region"]["startLine"], p["artifactLocation"]["uri"], r["message"]["text"])
+        for r, p in zip(raw, places, strict=True)
+    }
+    assert hits == len(distinct)
+    dc = findings(parse(folder / "defectdojo__sarif__dependency_check.sarif"))
+    assert any(f.weakness.cves == (f.weakness.vuln_id,) and f.weakness.cvss3_score for f in dc)
+    spot = parse(folder / "defectdojo__sarif__spotbugs.sarif")
+    assert not [r for r in spot if isinstance(r, Coverage)]  # executionSuccessful false
+
+
+@pytest.mark.corpus
+def test_sniff_claims_exactly_the_sarif_folder() -> None:
+    root = corpus_dir("sarif").parent
+    claimed = set()
+    for path in sorted(root.glob("*/*")):
+        with path.open("rb") as f:
+            if SarifParser().sniff(read_head(f)):
+                claimed.add(path.relative_to(root).as_posix())
+    assert claimed == {p.relative_to(root).as_posix() for p in corpus_files()}
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def test_import_and_a_later_scan_fixes_what_it_no_longer_reports(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(SarifParser())
+    vcp = [{"repositoryUri": "https://github.com/acme/web"}]
+    jan = log(
+        result("py/sql", "src/db.py", 10, level="error"),
+        result("py/sql", "src/db.py", 30, level="error"),
+        result("py/xss", "src/views.py", 5, level="warning"),
+        versionControlProvenance=vcp,
+        invocations=[{"startTimeUtc": "2026-01-05T10:00:00Z"}],
+    )
+    r = import_file(engine, write(tmp_path, jan, "jan.sarif"))
+    assert (r.format, r.tool, r.new_findings, r.items_opened) == ("sarif", "CodeScanner", 2, 2)
+    feb = log(
+        result("py/sql", "src/db.py", 12, level="error"),  # moved by two lines: the same finding
+        versionControlProvenance=vcp,
+        invocations=[{"startTimeUtc": "2026-02-05T10:00:00Z"}],
+    )
+    r = import_file(engine, write(tmp_path, feb, "feb.sarif"))
+    assert (r.new_findings, r.fixed_findings, r.items_closed) == (0, 1, 1)
+    with engine.begin() as conn:
+        info = systems.resolve(conn, None, "test")
+        items = {i.source_identifier: i for i in load(conn, info.id, "all")}
+    sql, xss = items["py/sql"], items["py/xss"]
+    assert sql.status is ItemStatus.OPEN and sql.detector_source == "CodeScanner"
+    assert [a.text for a in sql.assets] == ["https://github.com/acme/web (src/db.py)"]
+    assert xss.status is ItemStatus.CLOSED and xss.closed_at == dt.date(2026, 2, 5)
+
+
+def test_a_log_with_two_tools_closes_each_tool_s_findings(engine: Engine, tmp_path: Path, register_parser) -> None:  # type: ignore[no-untyped-def]
+    register_parser(SarifParser())
+
+    def run(tool: str, rules: list[str]) -> dict[str, Any]:
+        return {
+            "tool": {"driver": {"name": tool, "rules": [{"id": r} for r in rules]}},
+            "versionControlProvenance": [{"repositoryUri": "https://git.example.com/acme/app"}],
+            "results": [
+                {
+                    "ruleId": r,
+                    "level": "error",
+                    "message": {"text": "m"},
+                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/a.py"}}}],
+                }
+                for r in rules
+            ],
+        }
+
+    def log(name: str, runs: list[dict[str, Any]], day: str) -> Path:
+        for r in runs:
+            r["invocations"] = [{"executionSuccessful": True, "startTimeUtc": f"{day}T10:00:00Z"}]
+        p = tmp_path / name
+        p.write_text(
+            json.dumps({"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs": runs})
+        )
+        return p
+
+    import_file(engine, log("a.sarif", [run("ToolA", ["A1"]), run("ToolB", ["B1"])], "2026-01-05"))
+    r = import_file(engine, log("b.sarif", [run("ToolA", []), run("ToolB", [])], "2026-02-05"))
+    assert r.fixed_findings == 2 and r.items_closed == 2
+
+
+def test_secret_scanners_never_store_the_secret() -> None:
+    path = corpus_dir("sarif") / "defectdojo__sarif__gitleaks_7.5.0.sarif"
+    doc = json.loads(path.read_text())
+    snippets = [r["locations"][0]["physicalLocation"]["region"]["snippet"]["text"]
+                for run in doc["runs"] for r in run["results"]
+                if r.get("locations") and "snippet" in r["locations"][0]["physicalLocation"].get("region", {})]
+    assert snippets
+    with path.open("rb") as f:
+        found = [r for r in SarifParser().parse(f, ParseContext(str(path))) if isinstance(r, Finding)]
+    assert found
+    for f in found:
+        assert all(s.strip() not in (f.evidence or "") for s in snippets)

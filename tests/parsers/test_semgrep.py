@@ -1,0 +1,272 @@
+"""The Semgrep parser (CLI --json and the App supply-chain API document) on hand-written files
+and on the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.base import ParseContext
+from poam.parsers.registry import read_head
+from poam.parsers.semgrep import SemgrepParser
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import corpus_dir
+
+WHEN = dt.datetime(2026, 3, 1, 12, 0)
+
+
+def write(tmp_path: Path, doc: object, name: str = "semgrep.json") -> Path:
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+def parse(path: Path, **ctx: Any) -> list[object]:
+    with path.open("rb") as f:
+        return list(SemgrepParser().parse(f, ParseContext(str(path), **{"scan_date": WHEN, **ctx})))
+
+
+def findings(records: list[object]) -> list[Finding]:
+    return [r for r in records if isinstance(r, Finding)]
+
+
+def match(
+    check: str, path: str = "src/app.py", line: int = 10, severity: str = "WARNING", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "check_id": check,
+        "path": path,
+        "start": {"line": line, "col": 1},
+        "end": {"line": line, "col": 9},
+        "extra": {
+            "message": f"bad thing\nat {line}",
+            "severity": severity,
+            "lines": f"code({line})",
+            "metadata": {"cwe": ["CWE-89: SQL Injection"], "references": ["https://example.com/r"]},
+            **extra,
+        },
+    }
+
+
+def cli(*results: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return {"version": "1.84.1", "results": list(results), "errors": [], "paths": {"scanned": []}, **top}
+
+
+def test_matches_of_one_rule_in_one_file_are_one_finding(tmp_path: Path) -> None:
+    doc = cli(match("python.sqli.raw-query", "./src\\db.py", 10), match("python.sqli.raw-query", "src/db.py", 30))
+    recs = parse(write(tmp_path, doc))
+    (f,) = findings(recs)
+    assert (f.weakness.tool, f.weakness.vuln_id, f.path) == ("Semgrep", "python.sqli.raw-query", "src/db.py")
+    assert f.weakness.name == "raw-query" and f.weakness.cwes == ("89",)
+    assert f.weakness.description == "bad thing at 10" and f.weakness.see_also == "https://example.com/r"
+    assert f.evidence is not None and "Line 10: bad thing at 10\n    code(10)" in f.evidence and "Line 30" in f.evidence
+    assert f.observed_at == WHEN and f.asset.kind is AssetKind.REPOSITORY and f.asset.name == "Semgrep project"
+    assert [type(r) for r in recs] == [Coverage, Finding, Scan]
+    assert isinstance(recs[-1], Scan) and recs[-1].tool_version == "1.84.1"
+
+
+@pytest.mark.parametrize(
+    ("word", "severity"),
+    [
+        ("ERROR", Severity.HIGH),
+        ("WARNING", Severity.MEDIUM),
+        ("INFO", Severity.LOW),
+        ("CRITICAL", Severity.CRITICAL),
+        ("HIGH", Severity.HIGH),
+        ("MEDIUM", Severity.MEDIUM),
+        ("LOW", Severity.LOW),
+        ("INVENTORY", Severity.INFO),
+    ],
+)
+def test_severity_words(tmp_path: Path, word: str, severity: Severity) -> None:
+    (f,) = findings(parse(write(tmp_path, cli(match("r", severity=word)))))
+    assert f.weakness.severity is severity
+
+
+def test_ignored_matches_are_left_out_and_cwe_as_text(tmp_path: Path) -> None:
+    doc = cli(match("a", is_ignored=True), match("b", metadata={"cwe": "CWE-79: XSS"}), match("c", metadata=None))
+    found = findings(parse(write(tmp_path, doc), asset_name="github.com/acme/web"))
+    assert [(f.weakness.vuln_id, f.weakness.cwes) for f in found] == [("b", ("79",)), ("c", ())]
+    assert found[0].asset.name == "github.com/acme/web"
+
+
+def test_supply_chain_matches_are_located_at_the_package(tmp_path: Path) -> None:
+    sca = {"dependency_match": {"found_dependency": {"package": "lodash", "version": "4.17.20", "ecosystem": "npm"}}}
+    meta = {"sca-vuln-database-identifier": "CVE-2021-23337"}
+    doc = cli(match("ssc-1234", "package-lock.json", 200, "HIGH", sca_info=sca, metadata=meta))
+    (f,) = findings(parse(write(tmp_path, doc)))
+    assert (f.path, f.weakness.name, f.weakness.cves) == ("lodash", "CVE-2021-23337 in lodash", ("CVE-2021-23337",))
+    assert f.evidence == "Installed: lodash 4.17.20 (package-lock.json)"
+
+
+def test_a_run_with_errors_covers_nothing(tmp_path: Path) -> None:
+    warn = cli(match("a"), errors=[{"level": "warn", "type": "Syntax error", "path": "x.py"}])
+    assert [type(r) for r in parse(write(tmp_path, warn))] == [Coverage, Finding, Scan]
+    error = cli(match("a"), errors=[{"level": "error", "type": "Timeout", "path": "x.py"}])
+    assert [type(r) for r in parse(write(tmp_path, error))] == [Finding, Scan]
+
+
+def vuln(rule: str, repo: str, package: str, triage: str = "NEW", **extra: Any) -> dict[str, Any]:
+    return {
+        "title": f"Bug in {package}",
+        "advisory": {
+            "ruleId": rule,
+            "title": f"Bug in {package}",
+            "severity": "CRITICAL",
+            "references": {"cveIds": ["CVE-2022-0686"], "cweIds": ["CWE-639: Bypass"], "urls": ["https://x"]},
+        },
+        "repositoryName": repo,
+        "matchedDependency": {"name": package, "versionSpecifier": "1.5.1"},
+        "closestSafeDependency": {"name": package, "versionSpecifier": "1.5.8"},
+        "dependencyFileLocation": {"path": "package-lock.json", "startLine": "22"},
+        "triage": {"status": triage},
+        "openedAt": "2026-01-10T02:03:04Z",
+        "usages": [{"location": {"path": "src/a.ts", "startLine": "24"}}],
+        **extra,
+    }
+
+
+def test_app_api_page_findings_per_repository_and_package(tmp_path: Path) -> None:
+    doc = {
+        "vulns": [
+            vuln("ssc-1", "acme/web", "url-parse"),
+            vuln("ssc-1", "acme/api", "url-parse", "CLOSED"),
+            vuln("ssc-2", "acme/web", "grpcio", "IGNORED"),
+        ],
+        "hasMore": True,
+        "cursor": "1",
+    }
+    recs = parse(write(tmp_path, doc))
+    assert not [r for r in recs if isinstance(r, Coverage)]  # a page of a listing closes nothing by absence
+    found = findings(recs)
+    assert [(f.weakness.vuln_id, f.asset.name, f.path, f.status) for f in found] == [
+        ("ssc-1", "acme/web", "url-parse", FindingStatus.OPEN),
+        ("ssc-1", "acme/api", "url-parse", FindingStatus.FIXED),
+    ]
+    web = found[0]
+    assert web.observed_at == dt.datetime(2026, 1, 10, 2, 3, 4) and found[1].observed_at == WHEN
+    assert (web.weakness.severity, web.weakness.cves, web.weakness.cwes) == (
+        Severity.CRITICAL,
+        ("CVE-2022-0686",),
+        ("639",),
+    )
+    assert web.evidence is not None and "Used at src/a.ts, line 24" in web.evidence and "1.5.8" in web.evidence
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ("[]", "JSON object expected"),
+        ('{"results": {}}', "no results or vulns list"),
+        ('{"results": [1], "errors": []}', "result 1 is not an object"),
+        ('{"results": [{"path": "a"}], "errors": []}', "has no check_id"),
+        ('{"results": [{"check_id": "a", "extra": {"severity": "BAD"}}], "errors": []}', "severity 'BAD'"),
+        ('{"results": [{"check_id": "a", "extra": null}], "errors": []}', "severity None is unknown"),
+        ('{"vulns": [7]}', "vuln 1 is not an object"),
+        ('{"vulns": [{"advisory": {}}]}', "no advisory.ruleId"),
+    ],
+)
+def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(write(tmp_path, doc))
+
+
+def sniff(data: bytes) -> bool:
+    return SemgrepParser().sniff(read_head(io.BytesIO(data)))
+
+
+def test_sniff() -> None:
+    assert sniff(b'{"results": [], "errors": []}')
+    assert sniff(json.dumps(cli(match("a"))).encode())
+    assert sniff(b'{"vulns": [], "hasMore": false, "cursor": ""}')
+    assert not sniff(b'{"results": [{"id": 1}], "errors": []}')
+    assert not sniff(b'{"results": [], "errors": [], "generated_at": "x", "metrics": {}}')  # Bandit
+    assert not sniff(b'{"vulns": [{"id": "CVE-1"}]}')
+
+
+# --- the real Semgrep files of the corpus ------------------------------------------------------
+
+
+def _expected(path: Path) -> tuple[set[tuple[str, str, str]], int]:
+    """(rule, asset, location) of every reported result, and how many are fixed."""
+    doc = json.loads(path.read_text())
+    if "vulns" in doc:
+        kept = [v for v in doc["vulns"] if v["triage"]["status"] != "IGNORED"]
+        keys = {(v["advisory"]["ruleId"], v["repositoryName"], v["matchedDependency"]["name"]) for v in kept}
+        return keys, sum(1 for v in kept if v["triage"]["status"] in ("CLOSED", "FIXED"))
+    keys = {
+        (r["check_id"], "Semgrep project", r["path"].replace("\\", "/").removeprefix("./"))
+        for r in doc["results"]
+        if not r["extra"].get("is_ignored")
+    }
+    return keys, 0
+
+
+def corpus_files() -> list[Path]:
+    return sorted(corpus_dir("semgrep_json").iterdir())
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_parses_to_the_independent_count() -> None:
+    files = corpus_files()
+    assert len(files) >= 11
+    for path in files:
+        records = parse(path)
+        found = findings(records)
+        keys, fixed = _expected(path)
+        assert {(f.weakness.vuln_id, f.asset.name, f.path) for f in found} == keys, path.name
+        assert len(found) == len(keys), path.name
+        assert sum(f.status is FindingStatus.FIXED for f in found) == fixed, path.name
+        covers = [r for r in records if isinstance(r, Coverage)]
+        assert len(covers) == (0 if "vulns" in path.read_text()[:20] else 1), path.name
+        assert isinstance(records[-1], Scan) and records[-1].tool == "Semgrep"
+
+
+@pytest.mark.corpus
+def test_corpus_repeated_matches_become_one_finding_listing_both_lines() -> None:
+    path = corpus_dir("semgrep_json") / "defectdojo__semgrep__repeated_findings.json"
+    lines = sorted(r["start"]["line"] for r in json.loads(path.read_text())["results"])
+    (f,) = findings(parse(path))
+    assert f.evidence is not None and all(f"Line {n}:" in f.evidence for n in lines)
+
+
+@pytest.mark.corpus
+def test_sniff_claims_exactly_the_semgrep_folder() -> None:
+    root = corpus_dir("semgrep_json").parent
+    claimed = set()
+    for path in sorted(root.glob("*/*")):
+        with path.open("rb") as f:
+            if SemgrepParser().sniff(read_head(f)):
+                claimed.add(path.relative_to(root).as_posix())
+    assert claimed == {p.relative_to(root).as_posix() for p in corpus_files()}
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def test_import_and_a_later_scan_fixes_what_it_no_longer_reports(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(SemgrepParser())
+    jan = write(tmp_path, cli(match("py.sqli", "src/db.py", 10, "ERROR"), match("py.xss", "src/v.py", 3)), "jan.json")
+    r = import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset="github.com/acme/web")
+    assert (r.format, r.tool, r.new_findings, r.items_opened) == ("semgrep", "Semgrep", 2, 2)
+    feb = write(tmp_path, cli(match("py.sqli", "src/db.py", 14, "ERROR")), "feb.json")
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset="github.com/acme/web")
+    assert (r.new_findings, r.fixed_findings, r.items_closed) == (0, 1, 1)
+    with engine.begin() as conn:
+        info = systems.resolve(conn, None, "test")
+        items = {i.source_identifier: i for i in load(conn, info.id, "all")}
+    assert items["py.sqli"].status is ItemStatus.OPEN
+    assert [a.text for a in items["py.sqli"].assets] == ["github.com/acme/web (src/db.py)"]
+    assert items["py.xss"].status is ItemStatus.CLOSED and items["py.xss"].closed_at == dt.date(2026, 2, 5)

@@ -1,0 +1,441 @@
+"""The Wiz parsers (issues CSV, vulnerability CSV, wizcli JSON) on hand-written files and the corpus."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Checks, Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.base import ParseContext
+from poam.parsers.registry import read_head
+from poam.parsers.wiz import IAC_FALLBACK, WizCliParser, WizCsvParser, wiz_time
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import CORPUS, corpus_dir
+
+ISSUE_COLUMNS = [
+    "Created At", "Title", "Severity", "Status", "Description", "Resource Type", "Resource external ID",
+    "Subscription ID", "Resolved Time", "Resolution", "Control ID", "Resource Name", "Resource Region", "Issue ID",
+    "Remediation Recommendation", "Wiz URL",
+]  # fmt: skip
+VULN_COLUMNS = [
+    "ID", "WizURL", "Name", "CVSSSeverity", "FindingStatus", "VendorSeverity", "FirstDetected", "LastDetected",
+    "ResolvedAt", "LocationPath", "DetailedName", "Version", "FixedVersion", "AssetID", "AssetName", "AssetRegion",
+    "ProviderUniqueId", "SubscriptionExternalId", "IpAddresses",
+]  # fmt: skip
+BUCKET = "arn:aws:s3:::bucket-a"
+VM = "https://www.googleapis.com/compute/v1/projects/p/zones/z/instances/vm1"
+
+
+def issue(control: str = "ctl-1", status: str = "OPEN", resource: str = BUCKET, **kw: str) -> dict[str, str]:
+    return {
+        "Created At": kw.get("created", "2026-01-05T10:00:00Z"),
+        "Title": "Bucket is public",
+        "Severity": kw.get("severity", "HIGH"),
+        "Status": status,
+        "Description": "d",
+        "Resource Type": "Bucket",
+        "Resource external ID": resource,
+        "Subscription ID": "111122223333",
+        "Resolved Time": kw.get("resolved", ""),
+        "Resolution": kw.get("resolution", ""),
+        "Control ID": control,
+        "Resource Name": "bucket-a",
+        "Resource Region": "us-east-1",
+        "Issue ID": kw.get("issue_id", "i-1"),
+        "Remediation Recommendation": "make it private",
+        "Wiz URL": "https://app.wiz.io/issues#x",
+    }
+
+
+def vuln(cve: str = "CVE-2026-0001", status: str = "Open", package: str = "openssl", **kw: str) -> dict[str, str]:
+    return {
+        "ID": "f-1",
+        "WizURL": "https://app.wiz.io/x",
+        "Name": cve,
+        "CVSSSeverity": "High",
+        "FindingStatus": status,
+        "VendorSeverity": kw.get("severity", "Medium"),
+        "FirstDetected": "2026-01-01T00:00:00Z",
+        "LastDetected": kw.get("last", "2026-01-05T10:00:00Z"),
+        "ResolvedAt": kw.get("resolved", ""),
+        "LocationPath": kw.get("location", "/usr/lib/libssl.so"),
+        "DetailedName": package,
+        "Version": "1.0",
+        "FixedVersion": "1.1",
+        "AssetID": "asset-1",
+        "AssetName": "vm1",
+        "AssetRegion": "us-central1",
+        "ProviderUniqueId": VM,
+        "SubscriptionExternalId": "proj",
+        "IpAddresses": "10.0.0.7, 10.0.0.8",
+    }
+
+
+def write_csv(tmp_path: Path, columns: list[str], rows: list[dict[str, str]], name: str = "w.csv") -> Path:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / name
+    path.write_text(out.getvalue())
+    return path
+
+
+def cli(origin: dict[str, Any], result: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    doc = {
+        "id": "scan-1",
+        "createdAt": "2026-01-05T10:00:00.123456789Z",
+        "startedAt": "0001-01-01T00:00:00Z",
+        "status": {"state": "SUCCESS", "verdict": "WARN_BY_POLICY"},
+        "scanOriginResource": origin,
+        "result": result,
+        "reportUrl": "https://app.wiz.io/findings/cicd-scans",
+    }
+    doc.update(changes)
+    return doc
+
+
+IMAGE = {"__typename": "CICDScanOriginContainerImage", "name": "ghcr.io/acme/web:1.2"}
+DIRECTORY = {"__typename": "CICDScanOriginDirectory", "name": "/builds/acme/web"}
+IAC = {"__typename": "CICDScanOriginIAC", "name": "IAC scan 2026-01-05T10:00:00Z"}
+PACKAGES = {
+    "__typename": "CICDDiskScanResult",
+    "osPackages": [
+        {
+            "name": "libssl3",
+            "version": "3.3.1",
+            "vulnerabilities": [{"name": "CVE-2026-0001", "severity": "LOW", "fixedVersion": "3.3.2"}],
+        }
+    ],
+    "libraries": [
+        {
+            "name": "golang.org/x/net",
+            "version": "0.14.0",
+            "path": "/app/a/go.mod",
+            "vulnerabilities": [{"name": "CVE-2026-0002", "severity": "HIGH"}],
+        },
+        {
+            "name": "golang.org/x/net",
+            "version": "0.13.0",
+            "path": "/app/b/go.mod",
+            "vulnerabilities": [{"name": "CVE-2026-0002", "severity": "HIGH"}],
+        },
+    ],
+    "secrets": [
+        {"path": "/app/main.go", "lineNumber": 3, "type": "PASSWORD", "description": "Password in URL"},
+        {"path": "/app/main.go", "lineNumber": 9, "type": "PASSWORD", "description": "Password in URL"},
+    ],
+}
+RULES = {
+    "__typename": "CICDIACScanResult",
+    "ruleMatches": [
+        {
+            "rule": {"id": "rule-1", "name": "Image uses latest"},
+            "severity": "MEDIUM",
+            "matches": [
+                {
+                    "fileName": "Dockerfile",
+                    "lineNumber": 4,
+                    "matchContent": "FROM a:latest",
+                    "found": "latest",
+                    "expected": "a tag",
+                },
+                {"fileName": "Dockerfile", "lineNumber": 58, "matchContent": "FROM b:latest"},
+            ],
+        }
+    ],
+    "secrets": [],
+}
+
+
+def write_json(tmp_path: Path, doc: object, name: str = "w.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def parse(parser: Any, path: Path, asset: str | None = None) -> list[Any]:
+    with path.open("rb") as f:
+        return list(parser.parse(f, ParseContext(str(path), file_time=dt.datetime(2026, 2, 1), asset_name=asset)))
+
+
+def found(parser: Any, path: Path, asset: str | None = None) -> list[Finding]:
+    return [r for r in parse(parser, path, asset) if isinstance(r, Finding)]
+
+
+def sniff(parser: Any, path: Path) -> bool:
+    with path.open("rb") as f:
+        return bool(parser.sniff(read_head(f)))
+
+
+# --- issues and vulnerability CSV ---------------------------------------------------------------
+
+
+def test_issues_csv(tmp_path: Path) -> None:
+    rows = [
+        issue(),
+        issue("ctl-2", "RESOLVED", resolved="2026-01-20 08:00:00.5 +0000 UTC", resolution="ISSUE_FIXED"),
+        issue("ctl-3", "RESOLVED", resolution="CONTROL_DISABLED"),
+        issue("ctl-4", "REJECTED"),
+        issue("ctl-5", "IN_PROGRESS", resource="/subscriptions/ABC/resourceGroups/RG"),
+    ]
+    path = write_csv(tmp_path, ISSUE_COLUMNS, rows)
+    assert sniff(WizCsvParser(), path) and not sniff(WizCliParser(), path)
+    a, b, c = found(WizCsvParser(), path)
+    assert (a.weakness.tool, a.weakness.vuln_id, a.status, a.weakness.is_config) == (
+        "Wiz",
+        "ctl-1",
+        FindingStatus.OPEN,
+        True,
+    )
+    assert (a.asset.kind, a.asset.name, a.asset.account, a.asset.region) == (
+        AssetKind.CLOUD_RESOURCE,
+        BUCKET,
+        "111122223333",
+        "us-east-1",
+    )
+    assert a.observed_at == dt.datetime(2026, 1, 5, 10) and "i-1" in (a.evidence or "") and a.location == ""
+    assert (b.status, b.observed_at) == (FindingStatus.FIXED, dt.datetime(2026, 1, 20, 8, 0, 0, 500000))
+    assert (c.weakness.vuln_id, c.asset.name) == ("ctl-5", "/subscriptions/abc/resourcegroups/rg")
+
+
+def test_vulnerability_csv(tmp_path: Path) -> None:
+    rows = [
+        vuln(),
+        vuln(location="/opt/other/libssl.so", last="2026-01-06T10:00:00Z"),  # same CVE and package: one finding
+        vuln("GHSA-xxxx-yyyy-zzzz", "Resolved", "k8s.io/api", resolved="2026-01-10T00:00:00Z"),
+    ]
+    path = write_csv(tmp_path, VULN_COLUMNS, rows)
+    assert sniff(WizCsvParser(), path)
+    a, b = found(WizCsvParser(), path)
+    assert (a.weakness.vuln_id, a.path, a.status, a.weakness.is_config) == (
+        "CVE-2026-0001",
+        "openssl",
+        FindingStatus.OPEN,
+        False,
+    )
+    assert (a.asset.name, a.asset.account, a.asset.region, a.asset.ip) == (VM, "proj", "us-central1", "10.0.0.7")
+    assert a.observed_at == dt.datetime(2026, 1, 6, 10) and "/opt/other/libssl.so" in (a.evidence or "")
+    assert a.weakness.severity is Severity.MEDIUM and a.weakness.cves == ("CVE-2026-0001",)
+    assert (b.status, b.observed_at, b.weakness.cves) == (FindingStatus.FIXED, dt.datetime(2026, 1, 10), ())
+
+
+@pytest.mark.parametrize(
+    ("columns", "row", "message"),
+    [
+        (ISSUE_COLUMNS, issue(status="MAYBE"), "is not Open"),
+        (ISSUE_COLUMNS, issue(control=""), "is empty"),
+        (VULN_COLUMNS, vuln(status="Maybe"), "is not Open or Resolved"),
+        (VULN_COLUMNS, dict(vuln(), ProviderUniqueId="", AssetID=""), "is empty"),
+    ],
+)
+def test_bad_csv_rows(tmp_path: Path, columns: list[str], row: dict[str, str], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(WizCsvParser(), write_csv(tmp_path, columns, [row]))
+
+
+def test_times() -> None:
+    assert wiz_time("2025-04-03 20:20:00.43042 +0000 CET") == dt.datetime(2025, 4, 3, 20, 20, 0, 430420)
+    assert wiz_time("2025-04-03 22:20:00 +0200 CEST") == dt.datetime(2025, 4, 3, 20, 20)
+    assert wiz_time("0001-01-01T00:00:00Z") is None and wiz_time("soon") is None and wiz_time(None) is None
+
+
+# --- wizcli JSON --------------------------------------------------------------------------------
+
+
+def test_image_scan(tmp_path: Path) -> None:
+    path = write_json(tmp_path, cli(IMAGE, PACKAGES))
+    assert sniff(WizCliParser(), path) and not sniff(WizCsvParser(), path)
+    records = parse(WizCliParser(), path)
+    cov = [r for r in records if isinstance(r, Coverage)]
+    assert [(c.asset.kind, c.asset.name, c.checks) for c in cov] == [
+        (AssetKind.CONTAINER_IMAGE, "ghcr.io/acme/web", Checks.VULNERABILITY)
+    ]
+    got = {(f.weakness.vuln_id, f.path): f for f in records if isinstance(f, Finding)}
+    assert set(got) == {
+        ("CVE-2026-0001", "libssl3"),
+        ("CVE-2026-0002", "golang.org/x/net"),
+        ("secret:PASSWORD", "/app/main.go"),
+    }
+    assert "/app/b/go.mod" in (got[("CVE-2026-0002", "golang.org/x/net")].evidence or "")
+    secret = got[("secret:PASSWORD", "/app/main.go")]
+    assert secret.evidence == "line 3: Password in URL\nline 9: Password in URL" and secret.weakness.cwes == ("798",)
+    assert all(f.observed_at == dt.datetime(2026, 1, 5, 10, 0, 0, 123456) for f in got.values())
+    scan = records[-1]
+    assert isinstance(scan, Scan) and scan.tool == "Wiz"
+
+
+def test_directory_and_iac_scans_are_repositories(tmp_path: Path) -> None:
+    d = write_json(tmp_path, cli(DIRECTORY, PACKAGES), "d.json")
+    (cov,) = [r for r in parse(WizCliParser(), d) if isinstance(r, Coverage)]
+    assert (cov.asset.kind, cov.asset.name) == (AssetKind.REPOSITORY, "/builds/acme/web")
+    (named,) = [r for r in parse(WizCliParser(), d, "acme/web") if isinstance(r, Coverage)]
+    assert named.asset.name == "acme/web"  # --asset wins over a local directory path
+    i = write_json(tmp_path, cli(IAC, RULES), "i.json")
+    records = parse(WizCliParser(), i)
+    (cov,) = [r for r in records if isinstance(r, Coverage)]
+    assert (cov.asset.name, cov.checks) == (IAC_FALLBACK, Checks.CONFIGURATION)  # never the timestamped name
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert (f.weakness.vuln_id, f.path, f.weakness.is_config, f.weakness.severity) == (
+        "rule-1",
+        "Dockerfile",
+        True,
+        Severity.MEDIUM,
+    )
+    assert f.evidence == "line 4: FROM a:latest (found: latest; expected: a tag)\nline 58: FROM b:latest"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (cli(IMAGE, PACKAGES, status={"state": "FAILED"}), "did not succeed"),
+        (cli({"__typename": "CICDScanOriginVM"}, PACKAGES), "unsupported wizcli scan origin"),
+        (cli(IMAGE, None), "no result object"),
+        (cli({"__typename": "CICDScanOriginContainerImage"}, PACKAGES), "names no image"),
+        (cli(IMAGE, {"libraries": [{"name": "x", "vulnerabilities": [{"severity": "LOW"}]}]}), "has no name"),
+        (cli(IAC, {"ruleMatches": [{"rule": {}, "matches": []}]}), "no rule id"),
+    ],
+)
+def test_bad_wizcli(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(WizCliParser(), write_json(tmp_path, doc))
+
+
+def test_odd_wizcli_values(tmp_path: Path) -> None:
+    odd = {
+        "osPackages": None,
+        "libraries": [None, {"name": "x", "vulnerabilities": None}],
+        "secrets": [None],
+        "ruleMatches": "x",
+    }
+    got = found(WizCliParser(), write_json(tmp_path, cli(IMAGE, odd, createdAt=None)))
+    assert [(f.weakness.vuln_id, f.path, f.observed_at) for f in got] == [
+        ("secret:UNKNOWN", None, dt.datetime(2026, 2, 1))
+    ]
+
+
+# --- the real files of the corpus ---------------------------------------------------------------
+
+
+def _csv_expected(path: Path) -> set[tuple[str, str, str, str | None]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    out: set[tuple[str, str, str, str | None]] = set()
+    for r in rows:
+        if "Control ID" in r:
+            if r["Status"] == "RESOLVED" and r["Resolution"] in (
+                "CONTROL_DISABLED",
+                "EXCEPTION",
+                "FALSE_POSITIVE",
+                "WONT_FIX",
+            ):
+                continue
+            out.add(
+                (r["Control ID"], r["Resource external ID"], "fixed" if r["Status"] == "RESOLVED" else "open", None)
+            )
+        else:
+            status = "fixed" if r["FindingStatus"] == "Resolved" else "open"
+            out.add((r["Name"], r["ProviderUniqueId"] or r["AssetID"], status, r["DetailedName"]))
+    return out
+
+
+def _cli_expected(path: Path) -> set[tuple[str, str | None]]:
+    result = json.loads(path.read_text())["result"]
+    out: set[tuple[str, str | None]] = set()
+    for p in (result.get("osPackages") or []) + (result.get("libraries") or []):
+        out |= {(v["name"], p["name"]) for v in p["vulnerabilities"]}
+    out |= {(f"secret:{s['type']}", s["path"]) for s in result.get("secrets") or []}
+    out |= {(m["rule"]["id"], x["fileName"]) for m in result.get("ruleMatches") or [] for x in m["matches"]}
+    return out
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_matches_an_independent_count() -> None:
+    files = sorted(corpus_dir("wiz").iterdir())
+    assert len(files) == 9
+    for path in files:
+        if path.suffix == ".csv":
+            got = {(f.weakness.vuln_id, f.asset.name, f.status.value, f.path) for f in found(WizCsvParser(), path)}
+            assert got == _csv_expected(path), path.name
+        else:
+            records = parse(WizCliParser(), path)
+            got_cli = {(f.weakness.vuln_id, f.path) for f in records if isinstance(f, Finding)}
+            assert got_cli == _cli_expected(path), path.name
+            (cov,) = [r for r in records if isinstance(r, Coverage)]
+            kind = AssetKind.CONTAINER_IMAGE if "wizcli_img" in path.name else AssetKind.REPOSITORY
+            assert cov.asset.kind is kind and "2024" not in (cov.asset.name or ""), path.name
+
+
+@pytest.mark.corpus
+def test_sniffs_claim_exactly_the_wiz_files() -> None:
+    for path in sorted(CORPUS.glob("*/*")):
+        in_folder = path.parent.name == "wiz"
+        assert sniff(WizCsvParser(), path) == (in_folder and path.suffix == ".csv"), path
+        assert sniff(WizCliParser(), path) == (in_folder and path.suffix == ".json"), path
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+
+def items_by_id(engine: Engine, system: str | None = None) -> dict[str, Any]:
+    with engine.begin() as conn:
+        return {i.source_identifier: i for i in load(conn, systems.resolve(conn, system, "t").id, "all")}
+
+
+def test_resolved_issues_close_items(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(WizCsvParser())
+    other = "arn:aws:s3:::bucket-b"
+    r = import_file(engine, write_csv(tmp_path, ISSUE_COLUMNS, [issue(), issue(resource=other)], "jan.csv"))
+    assert (r.format, r.tool, r.items_opened, r.assets_covered) == ("wiz-csv", "Wiz", 1, 0)
+    feb = [issue(status="RESOLVED", resolved="2026-02-05T00:00:00Z", resolution="ISSUE_FIXED")]
+    r2 = import_file(engine, write_csv(tmp_path, ISSUE_COLUMNS, feb, "feb.csv"))
+    assert (r2.fixed_findings, r2.items_closed) == (1, 0)
+    item = items_by_id(engine)["ctl-1"]
+    assert item.status is ItemStatus.OPEN and [a.text for a in item.assets] == [other]
+
+
+def test_a_later_wizcli_scan_closes_what_it_no_longer_finds(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(WizCliParser())
+    r = import_file(engine, write_json(tmp_path, cli(IMAGE, PACKAGES), "jan.json"))
+    assert (r.format, r.assets_covered, r.items_opened) == ("wizcli", 1, 3)
+    assert [a.text for a in items_by_id(engine)["CVE-2026-0001"].assets] == ["ghcr.io/acme/web (libssl3)"]
+    later = dict(PACKAGES, osPackages=[])  # the image was rebuilt with a fixed libssl3 (new tag)
+    feb = cli(dict(IMAGE, name="ghcr.io/acme/web:1.3"), later, createdAt="2026-02-05T10:00:00Z")
+    r2 = import_file(engine, write_json(tmp_path, feb, "feb.json"))
+    assert (r2.fixed_findings, r2.items_closed) == (1, 1)
+    items = items_by_id(engine)
+    assert items["CVE-2026-0001"].status is ItemStatus.CLOSED and items["CVE-2026-0002"].status is ItemStatus.OPEN
+    # An IaC scan of a repository does not close vulnerabilities of a directory scan of it.
+    import_file(engine, write_json(tmp_path, cli(DIRECTORY, PACKAGES), "d.json"), asset="acme/web")
+    iac = cli(IAC, dict(RULES, ruleMatches=[]), createdAt="2026-03-01T00:00:00Z")
+    r3 = import_file(engine, write_json(tmp_path, iac, "i.json"), asset="acme/web")
+    assert r3.fixed_findings == 0
+
+
+@pytest.mark.corpus
+def test_corpus_files_import_end_to_end(engine: Engine, register_parser: Any) -> None:
+    register_parser(WizCsvParser(), WizCliParser())
+    for n, path in enumerate(sorted(corpus_dir("wiz").iterdir())):
+        name = f"w{n}"
+        systems.add_system(engine, name, "test")
+        result = import_file(engine, path, system=name)
+        parser = WizCsvParser() if path.suffix == ".csv" else WizCliParser()
+        assert result.format == parser.id, path.name
+        expected = {
+            f.weakness.vuln_id
+            for f in found(parser, path)
+            if f.status is FindingStatus.OPEN and f.weakness.severity is not Severity.INFO
+        }
+        assert set(items_by_id(engine, name)) == expected, path.name
