@@ -13,14 +13,23 @@ from poam.parsers.nessus import NessusParser
 from poam.parsers.nessus_csv import NessusCsvParser
 from poam.parsers.nmap import NmapXmlParser
 from poam.parsers.npm_audit import NpmAuditParser
+from poam.parsers.openvas_csv import OpenvasCsvParser
+from poam.parsers.openvas_xml import OpenvasXmlParser
+from poam.parsers.oscal_ar import OscalAssessmentResultsParser
 from poam.parsers.pip_audit import PipAuditParser
 from poam.parsers.poam_csv import PoamCsvParser
 from poam.parsers.prowler import ProwlerParser
+from poam.parsers.qualys_csv import QualysCsvParser
+from poam.parsers.qualys_vm_xml import QualysVmXmlParser
+from poam.parsers.qualys_was_xml import QualysWasXmlParser
 from poam.parsers.sarif import SarifParser
 from poam.parsers.semgrep import SemgrepParser
+from poam.parsers.stig_ckl import StigCklParser
+from poam.parsers.stig_cklb import StigCklbParser
 from poam.parsers.tenable_csv import TenableCsvParser
 from poam.parsers.tenable_was import TenableWasCsvParser, TenableWasXmlParser
 from poam.parsers.wiz import WizCliParser, WizCsvParser
+from poam.parsers.xccdf import XccdfParser
 from poam.parsers.zap import ZapJsonParser, ZapXmlParser
 
 
@@ -32,12 +41,17 @@ def poam_parsers() -> list[Parser]:
         NessusParser(),
         NessusCsvParser(),
         TenableCsvParser(),
+        OpenvasXmlParser(),
+        OpenvasCsvParser(),
+        QualysVmXmlParser(),
+        QualysCsvParser(),
         # web application scanners
         TenableWasXmlParser(),
         TenableWasCsvParser(),
         ZapXmlParser(),
         ZapJsonParser(),
         BurpXmlParser(),
+        QualysWasXmlParser(),
         # code and dependency scanners
         SarifParser(),
         SemgrepParser(),
@@ -52,6 +66,11 @@ def poam_parsers() -> list[Parser]:
         DefenderEndpointParser(),
         WizCsvParser(),
         WizCliParser(),
+        # configuration compliance and assessments
+        StigCklParser(),
+        StigCklbParser(),
+        XccdfParser(),
+        OscalAssessmentResultsParser(),
         # inventory and discovery
         NmapXmlParser(),
         # poam's own

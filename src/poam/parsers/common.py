@@ -154,6 +154,7 @@ def plain(html: object) -> str | None:
     text = str(html)
     text = re.sub(r"(?i)<\s*br\s*/?\s*>", "\n", text)
     text = re.sub(r"(?i)</\s*(p|div|li|ul|ol|h\d)\s*>", "\n\n", text)
+    text = re.sub(r"(?i)<\s*p(\s[^>]*)?>", "\n\n", text)  # Qualys opens paragraphs and never closes them
     text = re.sub(r"(?i)<\s*li[^>]*>", "- ", text)
     text = html_lib.unescape(_TAG.sub("", text))
     lines = [line.rstrip() for line in text.splitlines()]

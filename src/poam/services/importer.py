@@ -160,6 +160,7 @@ class _Import:
                 sha256=result.sha256,
                 filename=Path(result.source).name[:1000],
                 format=parser.id,
+                closes=parser.closes_by_coverage,
                 imported_at=self.now,
             )
         ).inserted_primary_key[0]
@@ -256,7 +257,12 @@ class _Import:
             self.newest_other[tool] = self.conn.execute(
                 select(func.max(scan_assets.c.seen_at))
                 .join(scans, scans.c.id == scan_assets.c.scan_id)
-                .where(scans.c.system_id == self.system.id, scans.c.tool == tool, scans.c.id != self.scan_id)
+                .where(
+                    scans.c.system_id == self.system.id,
+                    scans.c.tool == tool,
+                    scans.c.id != self.scan_id,
+                    scans.c.closes.is_(True),
+                )
             ).scalar_one_or_none()
         newest = self.newest_other[tool]
         if newest is None or newest <= when:
@@ -272,6 +278,7 @@ class _Import:
                     scan_assets.c.asset_id == asset_id,
                     scans.c.tool == tool,
                     scans.c.id != self.scan_id,
+                    scans.c.closes.is_(True),  # only scans that can prove absence
                     scan_assets.c.seen_at > when,
                 )
                 .order_by(scan_assets.c.seen_at)

@@ -80,6 +80,7 @@ scans = Table(
     Column("sha256", String(64), nullable=False),
     Column("filename", String(1000), nullable=False),
     Column("format", String(40), nullable=False),
+    Column("closes", Boolean, nullable=False, default=False),
     Column("tool", String(200)),
     Column("tool_version", String(100)),
     Column("name", String(500)),

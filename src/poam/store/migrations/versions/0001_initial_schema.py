@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 22:59:32.676956
+Create Date: 2026-11-21 23:11:28.610555
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("filename", sa.String(length=1000), nullable=False),
         sa.Column("format", sa.String(length=40), nullable=False),
+        sa.Column("closes", sa.Boolean(), nullable=False),
         sa.Column("tool", sa.String(length=200), nullable=True),
         sa.Column("tool_version", sa.String(length=100), nullable=True),
         sa.Column("name", sa.String(length=500), nullable=True),
