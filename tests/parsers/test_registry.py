@@ -72,3 +72,22 @@ def test_third_party_parser_through_the_hook(tmp_path: Path) -> None:
     finally:
         pm.unregister(plugin)
     assert "custom" not in parsers()
+
+
+@pytest.mark.parametrize(
+    ("data", "hint"),
+    [
+        (b'{"title": "KEV", "catalogVersion": "2025.08.25", "vulnerabilities": []}', "poam kev load"),
+        (
+            b"cveID,vendorProject,product,vulnerabilityName,dateAdded,shortDescription,requiredAction,dueDate\n",
+            "poam kev load",
+        ),
+        (b'<?xml version="1.0"?><cci_list xmlns="http://iase.disa.mil/cci"/>', "poam cci load"),
+        (b'{"plan-of-action-and-milestones": {"uuid": "x"}}', "does not import them"),
+        (b"[ ]\n", "empty JSON list"),
+        (b"{}", "empty JSON object"),
+    ],
+)
+def test_files_read_another_way_get_a_hint(data: bytes, hint: str) -> None:
+    with pytest.raises(InputError, match=hint):
+        sniff(data)

@@ -65,6 +65,27 @@ def detect(stream: BinaryIO, source: str, format_id: str | None = None) -> Parse
     for parser in registry.values():
         if parser.sniff(head):
             return parser
+    raise InputError(source, _unrecognised(head))
+
+
+def _unrecognised(head: Head) -> str:
+    """Why a file is not imported, with a hint when it is a file poam reads another way."""
+    shape = head.json
+    first_line = head.text.split("\n", 1)[0]
+    if shape.kind == "object" and {"catalogVersion", "vulnerabilities"} <= shape.keys:
+        return "this is the CISA KEV catalog: load it with `poam kev load FILE`"
+    if "cveID" in first_line and "dueDate" in first_line:
+        return "this is the CISA KEV catalog (CSV): load it with `poam kev load FILE`"
+    if head.xml_root == "cci_list":
+        return "this is a DISA CCI list: load it with `poam cci load FILE`"
+    if head.data.startswith(b"PK\x03\x04") and b"xl/" in head.data[:4096]:
+        return "an Excel workbook: an Integrated Inventory Workbook is imported with `poam inventory import FILE`"
+    if head.xml_root == "plan-of-action-and-milestones" or "plan-of-action-and-milestones" in shape.keys:
+        return "an OSCAL POA&M: poam writes these (`poam export oscal`) but does not import them"
+    if shape.kind == "array" and head.data.strip().replace(b" ", b"").replace(b"\n", b"") == b"[]":
+        return "an empty JSON list: no findings, and nothing tells which tool wrote it (give --format ID)"
+    if shape.kind == "object" and not shape.keys and head.data.strip().replace(b" ", b"") == b"{}":
+        return "an empty JSON object: no findings, and nothing tells which tool wrote it (give --format ID)"
     if head.xml_root:
-        raise InputError(source, f"unrecognised XML format (root element <{head.xml_root}>)")
-    raise InputError(source, "unrecognised file format (not a format `poam formats` lists)")
+        return f"unrecognised XML format (root element <{head.xml_root}>)"
+    return "unrecognised file format (not a format `poam formats` lists)"
