@@ -7,7 +7,9 @@ from poam.parsers.asff import AsffParser
 from poam.parsers.bandit import BanditParser
 from poam.parsers.base import Parser
 from poam.parsers.burp import BurpXmlParser
+from poam.parsers.cyclonedx import CycloneDxParser
 from poam.parsers.defender import DefenderCloudParser, DefenderEndpointParser
+from poam.parsers.grype import GrypeParser
 from poam.parsers.inspector2 import Inspector2Parser
 from poam.parsers.nessus import NessusParser
 from poam.parsers.nessus_csv import NessusCsvParser
@@ -15,6 +17,7 @@ from poam.parsers.nmap import NmapXmlParser
 from poam.parsers.npm_audit import NpmAuditParser
 from poam.parsers.openvas_csv import OpenvasCsvParser
 from poam.parsers.openvas_xml import OpenvasXmlParser
+from poam.parsers.openvex import OpenVexParser
 from poam.parsers.oscal_ar import OscalAssessmentResultsParser
 from poam.parsers.pip_audit import PipAuditParser
 from poam.parsers.poam_csv import PoamCsvParser
@@ -24,10 +27,12 @@ from poam.parsers.qualys_vm_xml import QualysVmXmlParser
 from poam.parsers.qualys_was_xml import QualysWasXmlParser
 from poam.parsers.sarif import SarifParser
 from poam.parsers.semgrep import SemgrepParser
+from poam.parsers.snyk import SnykParser
 from poam.parsers.stig_ckl import StigCklParser
 from poam.parsers.stig_cklb import StigCklbParser
 from poam.parsers.tenable_csv import TenableCsvParser
 from poam.parsers.tenable_was import TenableWasCsvParser, TenableWasXmlParser
+from poam.parsers.trivy import TrivyParser
 from poam.parsers.wiz import WizCliParser, WizCsvParser
 from poam.parsers.xccdf import XccdfParser
 from poam.parsers.zap import ZapJsonParser, ZapXmlParser
@@ -52,6 +57,12 @@ def poam_parsers() -> list[Parser]:
         ZapJsonParser(),
         BurpXmlParser(),
         QualysWasXmlParser(),
+        # container and software composition scanners
+        TrivyParser(),
+        GrypeParser(),
+        SnykParser(),
+        CycloneDxParser(),
+        OpenVexParser(),
         # code and dependency scanners
         SarifParser(),
         SemgrepParser(),

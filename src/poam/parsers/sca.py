@@ -1,0 +1,159 @@
+"""Helpers shared by the software-composition parsers (Trivy, Grype, Snyk, CycloneDX, OpenVEX):
+defensive reading of JSON values, image names, severity fallbacks, and merging repeated results
+into one finding per identity."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from poam.domain.models import FindingStatus, Severity
+from poam.errors import InputError
+from poam.parsers import common, cvss
+
+UNNAMED = "unnamed"
+"""The asset name of last resort, when neither the file nor `--asset` names what was scanned."""
+EVIDENCE_LINES = 20
+_RANK = {s: n for n, s in enumerate(Severity)}
+_PURL_VERSION = re.compile(r"@[^/?#]*(?=[?#]|$)")
+_SOURCE_SCHEME = re.compile(r"^(docker|podman|registry|containerd):(?!\d)", re.IGNORECASE)  # Grype/Syft sources
+_NOT_A_NAME = ("sha256:", "docker-archive:", "oci-archive:", "oci-dir:", "oci-layout:", "dir:", "file:", "sbom:")
+
+
+def image_repository(reference: str | None) -> str | None:
+    """An image reference without tag or digest, Docker Hub names in their short form
+    (`docker.io/library/nginx:1.25` and `nginx@sha256:...` are both `library/nginx`)."""
+    ref = _SOURCE_SCHEME.sub("", (reference or "").strip())
+    if not ref or ref.lower().startswith(_NOT_A_NAME):
+        return None  # an image id, an archive or a directory: no repository name
+    ref = ref.split("@", 1)[0]
+    head, sep, last = ref.rpartition("/")
+    ref = f"{head}{sep}{last.split(':', 1)[0]}"
+    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/", "registry.hub.docker.com/"):
+        if ref.lower().startswith(prefix):
+            ref = ref[len(prefix) :]
+            break
+    if ref and "/" not in ref:
+        ref = "library/" + ref
+    return ref or None
+
+
+def purl_base(purl: str) -> str:
+    """A package URL without version, qualifiers or subpath (`pkg:npm/%40scope/name`)."""
+    base = purl.strip().split("#", 1)[0].split("?", 1)[0]
+    return _PURL_VERSION.sub("", base)
+
+
+def purl_name(purl: str) -> str | None:
+    """The name part of a package URL (`pkg:maven/org.apache/log4j-core@2.1` gives `log4j-core`)."""
+    base = purl_base(purl)
+    if not base.lower().startswith("pkg:") or "/" not in base:
+        return None
+    return unquote(base.rsplit("/", 1)[1]) or None
+
+
+def text(value: object) -> str | None:
+    """A string or number from the file as stripped text; None for anything else or empty."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value).replace("\x00", "").strip() or None  # PostgreSQL text holds no NUL
+
+
+def score(value: object) -> float | None:
+    """A CVSS score from a number or numeric text, within 0..10."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if 0.0 <= value <= 10.0 else None
+    return cvss.score(value) if isinstance(value, str) else None
+
+
+def as_list(value: object, source: str, what: str) -> list[Any]:
+    """A JSON array, [] for null or absent; InputError for any other type."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(source, f"{what} is a {type(value).__name__}, not a list")
+    return value
+
+
+def items(value: object) -> list[Any]:
+    """A JSON array's items, or [] for anything else (for optional lists read leniently)."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """A JSON object, or {} for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def texts(values: object) -> list[str]:
+    """The text items of a JSON array (anything else is skipped); a lone string is one item."""
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list):
+        return []
+    return [t for t in (text(v) for v in values) if t]
+
+
+def join_evidence(lines: list[str]) -> str | None:
+    """Distinct evidence lines, at most EVIDENCE_LINES of them."""
+    unique = list(dict.fromkeys(line for line in lines if line))
+    if len(unique) > EVIDENCE_LINES:
+        unique = [*unique[:EVIDENCE_LINES], f"... and {len(unique) - EVIDENCE_LINES} more"]
+    return "\n".join(unique) or None
+
+
+def worse(a: Severity, b: Severity) -> Severity:
+    """The higher of two severities."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def severity(word: str | None, *scores: float | None) -> Severity:
+    """A scanner's severity word; when absent or `unknown`, the band of the first CVSS score
+    given; INFO when there is neither."""
+    found = common.severity_word(word)
+    if found is not None and not (found is Severity.INFO and (word or "").strip().lower() == "unknown"):
+        return found
+    best = next((s for s in scores if s is not None), None)
+    return common.severity_score(best) or found or Severity.INFO
+
+
+def v3_vector(vector: str | None, version: str = "3.1") -> str | None:
+    """A CVSS v3 vector with its `CVSS:3.x/` prefix (some tools leave it out)."""
+    if not vector:
+        return None
+    vector = vector.strip().strip("()")
+    if vector.upper().startswith("CVSS:"):
+        return vector
+    return f"CVSS:{version}/{vector}" if "AV:" in vector else None
+
+
+@dataclass
+class Sighting:
+    """One weakness at one location of one asset, merged over the file's repeated entries."""
+
+    vuln_id: str
+    path: str | None
+    status: FindingStatus
+    evidence: list[str] = field(default_factory=list)
+
+
+class Collector:
+    """Findings of one asset by identity (check and location), so that one identity is one
+    finding: an open result wins over a passing one, evidence lines are kept together."""
+
+    def __init__(self) -> None:
+        self.sightings: dict[tuple[str, str | None], Sighting] = {}
+
+    def add(self, vuln_id: str, path: str | None, status: FindingStatus, evidence: str | None) -> None:
+        key = (vuln_id, path)
+        seen = self.sightings.get(key)
+        if seen is None:
+            seen = self.sightings[key] = Sighting(vuln_id, path, status)
+        elif status is FindingStatus.OPEN:
+            seen.status = FindingStatus.OPEN
+        if evidence:
+            seen.evidence.append(evidence)

@@ -1,0 +1,160 @@
+"""Snyk CLI `snyk test --json` / `snyk container test --json`: one project object, or an array
+of them (`--all-projects`).
+
+One finding per Snyk issue id and package per project: id `id` (`SNYK-JAVA-...`), path
+`packageName`. Snyk lists an issue once per dependency path; those are one finding, the paths
+(`from`) and versions go to the evidence. Licence issues (`type: license`) are not weaknesses
+and are left out. Severity is `severityWithCritical` (else `severity`); CVSS is `CVSSv3` with
+`cvssScore`; CVEs and CWEs from `identifiers`; the solution is the `## Remediation` section of
+the description, else the `fixedIn` versions.
+
+The asset is the project: a container project (`projectName` `docker-image|repo`) is the image by
+its repository without tag; the applications Snyk found inside the image (`applications[]`)
+belong to the same image. Other projects are repositories named by `projectName`; a project
+without one takes `--asset`, else a fallback name and no coverage. Each named project is
+covered (checks: vulnerabilities): a Snyk test reports every issue of the project.
+Snyk writes no scan time: findings are dated by `--scan-date` or the file's time. An object
+with `ok: false` and an `error` (Snyk could not test the project) is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
+from poam.errors import InputError
+from poam.parsers import common, cvss, jsonio, sca
+from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.sca import UNNAMED, Collector, as_dict, as_list, text
+
+TOOL = "Snyk"
+_PROJECT_KEYS = {"ok", "projectName", "dependencyCount", "uniqueCount", "packageManager"}
+_Draft = tuple[dict[str, Any], Severity, dict[str, str]]  # an issue's first record, worst severity, fixes by package
+_REMEDIATION = re.compile(r"^#+\s*Remediation\s*$(.*?)(?=^#+\s|\Z)", re.MULTILINE | re.DOTALL | re.IGNORECASE)
+
+
+class SnykParser:
+    """Reader of Snyk CLI JSON test results (open source and container)."""
+
+    id = "snyk"
+    name = "Snyk CLI JSON (snyk test / snyk container test)"
+    maps_to = "one finding per Snyk issue and package; each tested project or image is an asset"
+    closes_by_coverage = True
+
+    def sniff(self, head: Head) -> bool:
+        """A project object (or an array of them) with `vulnerabilities` and Snyk's project keys or
+        issue keys; or Snyk's error object (`ok` and `error`)."""
+        shape = head.json
+        issue_keys = all(k in head.text for k in ('"packageName"', '"upgradePath"', '"isUpgradable"'))
+        if shape.kind == "object":
+            keys = shape.keys
+            if {"ok", "error"} <= keys and "vulnerabilities" not in keys:
+                return True
+            return "vulnerabilities" in keys and (bool(keys & _PROJECT_KEYS) or issue_keys)
+        if shape.kind == "array":
+            keys = shape.item_keys
+            return "vulnerabilities" in keys and (bool(keys & _PROJECT_KEYS) or issue_keys)
+        return False
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
+        """Read the results, then yield per project asset its coverage and merged findings."""
+        doc = jsonio.load(stream, ctx.source)
+        projects = doc if isinstance(doc, list) else [doc]
+        when = ctx.fallback_time()
+        assets: dict[Asset, tuple[bool, Collector]] = {}
+        drafts: dict[str, _Draft] = {}
+        names: list[str] = []
+        for project in projects:
+            p = _project(project, ctx)
+            asset, named = _asset(p, ctx)
+            names.append(asset.name or "")
+            found = assets.setdefault(asset, (named, Collector()))[1]
+            for part in [p, *(_project(a, ctx) for a in as_list(p.get("applications"), ctx.source, "applications"))]:
+                for v in as_list(part.get("vulnerabilities"), ctx.source, "vulnerabilities"):
+                    _issue(as_dict(v), found, drafts, ctx)
+        weaknesses = {vid: _weakness(vid, *d) for vid, d in drafts.items()}
+        for asset, (named, found) in assets.items():
+            if named:
+                yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
+            for s in found.sightings.values():
+                evidence = sca.join_evidence(s.evidence)
+                yield Finding(weaknesses[s.vuln_id], asset, when, evidence=evidence, status=s.status, path=s.path)
+        label = names[0] if len(names) == 1 else f"{len(names)} projects"
+        yield Scan(TOOL, None, label or None)
+
+
+def _project(value: object, ctx: ParseContext) -> dict[str, Any]:
+    """A project object; InputError for Snyk's error object or anything else."""
+    if not isinstance(value, dict):
+        raise InputError(ctx.source, "not a Snyk test result: expected a project object")
+    if value.get("error") and not isinstance(value.get("vulnerabilities"), list):
+        error = value["error"]
+        message = text(error) or text(as_dict(error).get("message")) or "unknown error"
+        raise InputError(ctx.source, f"Snyk could not test the project: {message.splitlines()[0][:300]}")
+    if "vulnerabilities" not in value:
+        raise InputError(ctx.source, "not a Snyk test result: a project has no `vulnerabilities`")
+    return value
+
+
+def _asset(p: dict[str, Any], ctx: ParseContext) -> tuple[Asset, bool]:
+    name = text(p.get("projectName"))
+    if name and name.startswith("docker-image|") or (not name and isinstance(p.get("docker"), dict)):
+        image = sca.image_repository(name.split("|", 1)[1] if name else None)
+        return Asset(AssetKind.CONTAINER_IMAGE, name=image or ctx.asset_name or UNNAMED), bool(image or ctx.asset_name)
+    named = name or ctx.asset_name
+    return Asset(AssetKind.REPOSITORY, name=named or text(p.get("path")) or UNNAMED), named is not None
+
+
+def _issue(
+    v: dict[str, Any],
+    found: Collector,
+    drafts: dict[str, tuple[dict[str, Any], Severity, dict[str, str]]],
+    ctx: ParseContext,
+) -> None:
+    if (text(v.get("type")) or "").lower() == "license":
+        return
+    vuln_id, pkg = text(v.get("id")), text(v.get("packageName")) or text(v.get("name"))
+    if not vuln_id or not pkg:
+        raise InputError(ctx.source, "a Snyk issue without id or packageName")
+    version = text(v.get("version"))
+    fixed = ", ".join(sca.texts(v.get("fixedIn"))) or text(v.get("nearestFixedInVersion"))
+    parts = [f"{pkg} {version or '(version unknown)'}"]
+    if fixed:
+        parts.append(f"fixed in {fixed}")
+    via = sca.texts(v.get("from"))
+    if via:
+        parts.append("via " + " > ".join(via))
+    found.add(vuln_id, pkg, FindingStatus.OPEN, "; ".join(parts))
+    rated = sca.severity(text(v.get("severityWithCritical")) or text(v.get("severity")), sca.score(v.get("cvssScore")))
+    known = drafts.get(vuln_id)
+    if known is None:
+        drafts[vuln_id] = (v, rated, {pkg: fixed} if fixed else {})
+    else:
+        drafts[vuln_id] = (known[0], sca.worse(known[1], rated), known[2] | ({pkg: fixed} if fixed else {}))
+
+
+def _weakness(vuln_id: str, v: dict[str, Any], rated: Severity, fixes: dict[str, str]) -> Weakness:
+    ids = as_dict(v.get("identifiers"))
+    vector = sca.v3_vector(text(v.get("CVSSv3")))
+    description = text(v.get("description"))
+    m = _REMEDIATION.search(description or "")
+    solution = text(m.group(1)) if m else None
+    if not solution and fixes:
+        solution = "Upgrade " + "; ".join(f"{pkg} to {ver}" for pkg, ver in sorted(fixes.items()))
+    refs = [text(as_dict(r).get("url")) for r in sca.items(v.get("references")) if isinstance(r, dict)]
+    return Weakness(
+        tool=TOOL,
+        vuln_id=vuln_id,
+        name=text(v.get("title")) or vuln_id,
+        severity=rated,
+        family=text(v.get("packageManager")) or text(v.get("language")),
+        description=description,
+        solution=solution,
+        see_also="\n".join(dict.fromkeys(r for r in refs if r)) or None,
+        cvss3_score=cvss.fill(3, sca.score(v.get("cvssScore")), vector),
+        cvss3_vector=vector,
+        cves=common.cves_in(sca.texts(ids.get("CVE"))),
+        cwes=common.cwes_in(sca.texts(ids.get("CWE"))),
+    )

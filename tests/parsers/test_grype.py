@@ -1,0 +1,303 @@
+"""The Grype JSON parser on hand-written reports and on the real files of the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Checks, Coverage, Finding, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.base import ParseContext
+from poam.parsers.grype import GrypeParser
+from poam.parsers.registry import read_head
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import CORPUS, corpus_dir
+from tests.parsers.test_trivy import only_input_errors
+
+
+def write(tmp_path: Path, doc: Any, name: str = "grype.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def parse(path: Path, asset: str | None = None) -> list[Any]:
+    with path.open("rb") as f:
+        return list(GrypeParser().parse(f, ParseContext(str(path), asset_name=asset)))
+
+
+def findings(records: list[Any]) -> list[Finding]:
+    return [r for r in records if isinstance(r, Finding)]
+
+
+def coverage(records: list[Any]) -> list[Coverage]:
+    return [r for r in records if isinstance(r, Coverage)]
+
+
+def match(vid: str, pkg: str, version: str = "1.0", severity: str | None = "High", **vuln: Any) -> dict[str, Any]:
+    return {
+        "vulnerability": {"id": vid, "severity": severity, **vuln},
+        "relatedVulnerabilities": vuln.pop("related", []),
+        "matchDetails": [],
+        "artifact": {"name": pkg, "version": version, "type": "deb", "locations": [{"path": f"/lib/{pkg}"}]},
+    }
+
+
+def report(matches: list[Any], user_input: str = "ghcr.io/acme/web:1.2", kind: str = "image") -> dict[str, Any]:
+    return {
+        "matches": matches,
+        "source": {"type": kind, "target": {"userInput": user_input, "tags": [user_input]}},
+        "distro": {"name": "debian", "version": "12"},
+        "descriptor": {"name": "grype", "version": "0.74.0", "timestamp": "2026-01-05T11:00:00+01:00"},
+    }
+
+
+def test_fields_of_a_match(tmp_path: Path) -> None:
+    cvss = [
+        {
+            "source": "vendor",
+            "type": "Secondary",
+            "version": "3.1",
+            "vector": "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+            "metrics": {"baseScore": 7.8},
+        },
+        {
+            "source": "nvd@nist.gov",
+            "type": "Primary",
+            "version": "3.1",
+            "vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "metrics": {"baseScore": 9.8},
+        },
+    ]
+    ghsa = match(
+        "GHSA-xxxx-yyyy-zzzz",
+        "django",
+        "3.2.9",
+        cvss=cvss,
+        description="SQL injection",
+        fix={"versions": ["3.2.10"], "state": "fixed"},
+        related=[{"id": "CVE-2021-44420", "severity": "High"}],
+    )
+    records = parse(write(tmp_path, report([ghsa])))
+    (cov,) = coverage(records)
+    assert (cov.asset.kind, cov.asset.name, cov.checks) == (
+        AssetKind.CONTAINER_IMAGE,
+        "ghcr.io/acme/web",
+        Checks.VULNERABILITY,
+    )
+    (f,) = findings(records)
+    w = f.weakness
+    assert (w.tool, w.vuln_id, w.cves, w.severity) == (
+        "Grype",
+        "GHSA-xxxx-yyyy-zzzz",
+        ("CVE-2021-44420",),
+        Severity.HIGH,
+    )
+    assert (w.cvss3_score, w.description, w.solution) == (9.8, "SQL injection", "Upgrade django to 3.2.10")
+    assert f.path == "django" and "3.2.9" in (f.evidence or "") and "fixed in 3.2.10" in (f.evidence or "")
+    assert f.observed_at == dt.datetime(2026, 1, 5, 10, 0)
+    scan = records[-1]
+    assert isinstance(scan, Scan) and (scan.tool, scan.tool_version, scan.name) == (
+        "Grype",
+        "0.74.0",
+        "ghcr.io/acme/web:1.2",
+    )
+
+
+def test_severity_fallbacks_and_old_schema(tmp_path: Path) -> None:
+    matches = [
+        match("CVE-1", "a", severity="Unknown", cvss=[{"version": "3.1", "metrics": {"baseScore": 9.1}}]),
+        match("CVE-2", "b", severity="Negligible"),
+        {
+            "vulnerability": {
+                "id": "CVE-3",
+                "severity": "Unknown",
+                "cvssV2": {"baseScore": 5.0, "vector": "AV:N/AC:L/Au:N/C:P/I:N/A:N"},
+            },
+            "matchDetails": {},
+            "artifact": {"name": "c", "version": "1"},
+        },
+        match("CVE-4", "d", severity=None, related=[{"id": "CVE-4", "severity": "Low"}]),
+    ]
+    got = {f.weakness.vuln_id: f.weakness for f in findings(parse(write(tmp_path, report(matches))))}
+    assert got["CVE-1"].severity is Severity.CRITICAL
+    assert got["CVE-2"].severity is Severity.INFO  # Debian's "negligible": informational
+    assert (got["CVE-3"].severity, got["CVE-3"].cvss2_score) == (Severity.MEDIUM, 5.0)
+    assert got["CVE-4"].severity is Severity.LOW
+
+
+def test_same_package_at_two_locations_is_one_finding(tmp_path: Path) -> None:
+    first, second = match("CVE-1", "libc6"), match("CVE-1", "libc6")
+    second["artifact"]["locations"] = [{"path": "/usr/lib/libc.so.6"}]
+    got = findings(parse(write(tmp_path, report([first, second, match("CVE-1", "libc-bin")]))))
+    assert sorted(str(f.path) for f in got) == ["libc-bin", "libc6"]
+    f = next(f for f in got if f.path == "libc6")
+    assert "/lib/libc6" in (f.evidence or "") and "/usr/lib/libc.so.6" in (f.evidence or "")
+
+
+def test_directory_and_sourceless_reports(tmp_path: Path) -> None:
+    directory = report([match("CVE-1", "lodash")], user_input=".", kind="directory")
+    records = parse(write(tmp_path, directory))
+    assert coverage(records) == [] and findings(records)[0].asset.name == "."
+    named = parse(write(tmp_path, directory), asset="github.com/acme/site")
+    assert [(c.asset.kind, c.asset.name) for c in coverage(named)] == [(AssetKind.REPOSITORY, "github.com/acme/site")]
+    old = {"matches": [match("CVE-1", "x")], "source": {"type": "directory", "target": '"./src"'}}
+    assert [c.asset.name for c in coverage(parse(write(tmp_path, old, "o.json")))] == ["./src"]
+    bare = {"matches": [match("CVE-1", "x")]}
+    records = parse(write(tmp_path, bare, "b.json"))
+    assert coverage(records) == [] and findings(records)[0].asset.name == "unnamed"
+    when = dt.datetime(2026, 3, 1)
+    with (tmp_path / "b.json").open("rb") as f:
+        dated = list(GrypeParser().parse(f, ParseContext("b.json", scan_date=when)))
+    assert findings(dated)[0].observed_at == when
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "no `matches` list"),
+        ('{"matches": {}}', "matches is a dict"),
+        ('{"matches": [{"vulnerability": {"id": "CVE-1"}}]}', "no vulnerability.id or artifact.name"),
+        ('{"matches": [null]}', "no vulnerability.id"),
+        (
+            '{"matches": [{"vulnerability": {"id": "C"}, "artifact": {"name": "a"}, "relatedVulnerabilities": 1}]}',
+            "not a list",
+        ),
+        ("", "empty file"),
+    ],
+)
+def test_bad_input_is_an_input_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        parse(path)
+
+
+def test_odd_values_do_not_crash(tmp_path: Path) -> None:
+    odd = {
+        "matches": [
+            {
+                "vulnerability": {"id": "CVE-1", "severity": 3, "cvss": [None, {"version": "x"}], "fix": []},
+                "relatedVulnerabilities": None,
+                "artifact": {"name": "a", "locations": "x"},
+            }
+        ],
+        "source": {"type": "image", "target": {"userInput": 5, "tags": "x"}},
+        "descriptor": [],
+    }
+    records = parse(write(tmp_path, odd))
+    assert findings(records)[0].weakness.severity is Severity.INFO and findings(records)[0].asset.name == "library/5"
+
+
+# --- the real Grype files of the corpus ------------------------------------------------------
+
+ASSETS = {
+    "anchore_grype_epss_problem": "unnamed",
+    "check_all_fields": "library/vulnerable-image",
+    "fix_available": "library/REDACTED",
+    "fix_not_available": "library/REDACTED",
+    "issue_9618": "quay.io/cloudservices/xjoin-kafka-connect-strimzi",
+    "many_vulns3": "defectdojo/defectdojo-django",
+    "many_vulns4": ".",
+    "many_vulns_with_epss_values": "library/busybox",
+    "no_vuln": "library/busybox",
+    "same_cve_different_paths": "library/test-image",
+}
+
+
+def corpus_files() -> list[Path]:
+    return sorted(corpus_dir("grype_json").iterdir())
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_matches_an_independent_count() -> None:
+    files = corpus_files()
+    assert len(files) == len(ASSETS)
+    for path in files:
+        doc = json.loads(path.read_text())
+        expected = {(m["vulnerability"]["id"], m["artifact"]["name"]) for m in doc["matches"]}
+        cves = {
+            c
+            for m in doc["matches"]
+            for c in [m["vulnerability"]["id"]] + [r["id"] for r in m.get("relatedVulnerabilities") or []]
+        }
+        records = parse(path)
+        got = findings(records)
+        assert {(f.weakness.vuln_id, f.path) for f in got} == expected, path.name
+        assert len(got) == len(expected), path.name
+        assert {c for f in got for c in f.weakness.cves} == {c for c in cves if c.startswith("CVE-")}, path.name
+        stem = path.stem.removeprefix("defectdojo__anchore_grype__")
+        assert {f.asset.name for f in got} | {c.asset.name for c in coverage(records)} == {ASSETS[stem]}, stem
+        named = ASSETS[stem] not in {"unnamed", "."}
+        assert len(coverage(records)) == int(named), stem
+        version = (doc.get("descriptor") or {}).get("version")
+        assert isinstance(records[-1], Scan) and records[-1].tool_version == version
+
+
+@pytest.mark.corpus
+def test_corpus_scores_and_times() -> None:
+    folder = corpus_dir("grype_json")
+    recs = parse(folder / "defectdojo__anchore_grype__issue_9618.json")
+    assert {f.observed_at for f in findings(recs)} == {dt.datetime(2024, 2, 22, 18, 46, 26, 372724)}
+    doc = json.loads((folder / "defectdojo__anchore_grype__many_vulns3.json").read_text())
+    with_v2 = {m["vulnerability"]["id"] for m in doc["matches"] if m["vulnerability"].get("cvssV2")}
+    got = {
+        f.weakness.vuln_id
+        for f in findings(parse(folder / "defectdojo__anchore_grype__many_vulns3.json"))
+        if f.weakness.cvss2_score
+    }
+    assert got == with_v2 and len(with_v2) > 100
+    fix = findings(parse(folder / "defectdojo__anchore_grype__fix_available.json"))[0]
+    assert "\x00" not in (fix.evidence or "")  # Grype wrote a NUL in a version; PostgreSQL refuses those
+
+
+def test_sniff_claims_exactly_the_grype_folder() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("corpus absent")
+    claimed = set()
+    for path in sorted(CORPUS.glob("*/*")):
+        with path.open("rb") as f:
+            if GrypeParser().sniff(read_head(f)):
+                claimed.add(path)
+    assert claimed == set(corpus_files())
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_import_end_to_end_and_a_later_scan_fixes(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(GrypeParser())
+    jan = report([match("CVE-1", "openssl"), match("CVE-2", "zlib", severity="Critical")])
+    feb = report([match("CVE-2", "zlib", "1.2")], user_input="ghcr.io/acme/web:1.3")
+    feb["descriptor"]["timestamp"] = "2026-02-05T10:00:00Z"
+    r = import_file(engine, write(tmp_path, jan, "jan.json"))
+    assert (r.format, r.tool, r.assets_covered, r.items_opened) == ("grype", "Grype", 1, 2)
+    r = import_file(engine, write(tmp_path, feb, "feb.json"))
+    assert (r.fixed_findings, r.items_closed) == (1, 1)
+    with engine.begin() as conn:
+        items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
+    assert items["CVE-1"].status.value == "closed"
+    assert [a.text for a in items["CVE-2"].assets] == ["ghcr.io/acme/web (zlib)"]
+
+
+@pytest.mark.corpus
+def test_corpus_file_imports(engine: Engine, register_parser: Any) -> None:
+    register_parser(GrypeParser())
+    path = corpus_dir("grype_json") / "defectdojo__anchore_grype__fix_available.json"
+    r = import_file(engine, path)
+    assert (r.assets_covered, r.results, r.items_opened) == (1, 1, 1)
+    with engine.begin() as conn:
+        (item,) = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert item.source_identifier == "CVE-2009-3882" and [a.text for a in item.assets] == ["library/REDACTED (java)"]
+
+
+@pytest.mark.corpus
+def test_mutated_corpus_files_give_input_errors_or_records() -> None:
+    only_input_errors(GrypeParser(), "grype_json")

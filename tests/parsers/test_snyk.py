@@ -1,0 +1,286 @@
+"""The Snyk CLI JSON parser on hand-written results and on the real files of the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.domain.models import AssetKind, Checks, Coverage, Finding, Scan, Severity
+from poam.errors import InputError
+from poam.parsers.base import ParseContext
+from poam.parsers.registry import read_head
+from poam.parsers.snyk import SnykParser
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from tests.conftest import CORPUS, corpus_dir
+from tests.parsers.test_trivy import only_input_errors
+
+WHEN = dt.datetime(2026, 1, 5, 10, 0)
+
+
+def write(tmp_path: Path, doc: Any, name: str = "snyk.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def parse(path: Path, asset: str | None = None) -> list[Any]:
+    with path.open("rb") as f:
+        return list(SnykParser().parse(f, ParseContext(str(path), scan_date=WHEN, asset_name=asset)))
+
+
+def findings(records: list[Any]) -> list[Finding]:
+    return [r for r in records if isinstance(r, Finding)]
+
+
+def coverage(records: list[Any]) -> list[Coverage]:
+    return [r for r in records if isinstance(r, Coverage)]
+
+
+def issue(
+    vid: str, pkg: str, version: str = "1.0", via: tuple[str, ...] = ("app@1.0.0",), **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": vid,
+        "title": f"Issue {vid}",
+        "severity": "high",
+        "packageName": pkg,
+        "version": version,
+        "from": [*via, f"{pkg}@{version}"],
+        "identifiers": {"CVE": [], "CWE": []},
+        "upgradePath": [],
+        "isUpgradable": False,
+        **extra,
+    }
+
+
+def project(vulns: list[Any], name: str = "com.acme:api", **extra: Any) -> dict[str, Any]:
+    return {
+        "vulnerabilities": vulns,
+        "ok": not vulns,
+        "dependencyCount": 9,
+        "packageManager": "maven",
+        "projectName": name,
+        "path": "/src",
+        **extra,
+    }
+
+
+def test_fields_and_deduplication_across_dependency_paths(tmp_path: Path) -> None:
+    described = issue(
+        "SNYK-JAVA-X-1",
+        "com.acme:lib",
+        "1.2",
+        CVSSv3="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        cvssScore=9.8,
+        severityWithCritical="critical",
+        identifiers={"CVE": ["CVE-2024-0001"], "CWE": ["CWE-502"]},
+        description="## Overview\nBad.\n## Remediation\nUpgrade `com.acme:lib` to version 1.3 or higher.\n## Refs\n",
+        fixedIn=["1.3"],
+        references=[{"title": "advisory", "url": "https://example.com/a"}],
+    )
+    again = {**described, "from": ["app@1.0.0", "other@2", "com.acme:lib@1.2"]}
+    records = parse(write(tmp_path, project([described, again, issue("SNYK-JAVA-Y-2", "com.acme:other")])))
+    (cov,) = coverage(records)
+    assert (cov.asset.kind, cov.asset.name, cov.checks) == (AssetKind.REPOSITORY, "com.acme:api", Checks.VULNERABILITY)
+    got = {f.weakness.vuln_id: f for f in findings(records)}
+    assert set(got) == {"SNYK-JAVA-X-1", "SNYK-JAVA-Y-2"}
+    f = got["SNYK-JAVA-X-1"]
+    assert f.path == "com.acme:lib" and f.observed_at == WHEN
+    assert "via app@1.0.0 > com.acme:lib@1.2" in (f.evidence or "") and "other@2" in (f.evidence or "")
+    w = f.weakness
+    assert (w.tool, w.severity, w.cvss3_score, w.cves, w.cwes) == (
+        "Snyk",
+        Severity.CRITICAL,
+        9.8,
+        ("CVE-2024-0001",),
+        ("502",),
+    )
+    assert w.solution == "Upgrade `com.acme:lib` to version 1.3 or higher."
+    assert w.see_also == "https://example.com/a"
+    assert isinstance(records[-1], Scan) and records[-1].name == "com.acme:api"
+
+
+def test_all_projects_array_and_container_with_applications(tmp_path: Path) -> None:
+    many = [project([issue("SNYK-1", "a")], name="com.acme:one"), project([], name="com.acme:two")]
+    records = parse(write(tmp_path, many))
+    assert sorted(c.asset.name or "" for c in coverage(records)) == ["com.acme:one", "com.acme:two"]
+    assert records[-1].name == "2 projects"
+    container = project(
+        [issue("SNYK-DEBIAN12-OPENSSL-1", "openssl", via=("docker-image|acme/web@1.2",))],
+        name="docker-image|registry.acme.io/team/web",
+        packageManager="deb",
+        docker={"baseImage": "debian:12"},
+        applications=[project([issue("SNYK-JS-LODASH-1", "lodash")], name="web-frontend", packageManager="npm")],
+    )
+    records = parse(write(tmp_path, container, "c.json"))
+    (cov,) = coverage(records)
+    assert (cov.asset.kind, cov.asset.name) == (AssetKind.CONTAINER_IMAGE, "registry.acme.io/team/web")
+    assert {(f.asset.name, f.path) for f in findings(records)} == {
+        ("registry.acme.io/team/web", "openssl"),
+        ("registry.acme.io/team/web", "lodash"),
+    }
+
+
+def test_licence_issues_are_left_out_and_missing_names_fall_back(tmp_path: Path) -> None:
+    lic = issue("snyk:lic:npm:x:GPL-3.0", "x", type="license")
+    doc = {"vulnerabilities": [lic, issue("SNYK-1", "y", cvssScore=None, CVSSv3=None)], "ok": False}
+    records = parse(write(tmp_path, doc))
+    assert [f.weakness.vuln_id for f in findings(records)] == ["SNYK-1"]
+    assert coverage(records) == [] and findings(records)[0].asset.name == "unnamed"
+    named = parse(write(tmp_path, doc), asset="github.com/acme/api")
+    assert [c.asset.name for c in coverage(named)] == ["github.com/acme/api"]
+    assert findings(named)[0].weakness.cvss3_score is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"ok": false, "error": "Could not detect supported target files in /src", "path": "/src"}', "could not test"),
+        ('[{"ok": false, "error": {"message": "Authentication failed"}}]', "Authentication failed"),
+        ('{"ok": true, "projectName": "x"}', "no `vulnerabilities`"),
+        ('{"vulnerabilities": "x", "ok": true}', "vulnerabilities is a str"),
+        ('{"vulnerabilities": [{"id": "SNYK-1"}], "ok": false}', "without id or packageName"),
+        ("[1]", "expected a project object"),
+        ("nope", "not valid JSON"),
+    ],
+)
+def test_bad_input_is_an_input_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        parse(path)
+
+
+def test_odd_values_do_not_crash(tmp_path: Path) -> None:
+    odd = {
+        "vulnerabilities": [
+            {
+                "id": "SNYK-1",
+                "packageName": "p",
+                "severity": ["x"],
+                "cvssScore": "high",
+                "identifiers": [],
+                "from": "x",
+                "fixedIn": None,
+                "references": "x",
+                "description": 5,
+            }
+        ],
+        "ok": False,
+        "projectName": 3,
+    }
+    (f,) = findings(parse(write(tmp_path, odd)))
+    assert f.weakness.severity is Severity.INFO and f.asset.name == "3"
+
+
+# --- the real Snyk files of the corpus -------------------------------------------------------
+
+
+def corpus_files() -> list[Path]:
+    return sorted(corpus_dir("snyk_json").iterdir())
+
+
+def _independent(doc: Any) -> dict[str, set[tuple[str, str]]]:
+    """Project name -> (issue id, package) pairs, applications under their container project."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for p in doc if isinstance(doc, list) else [doc]:
+        name = p["projectName"]
+        if name.startswith("docker-image|"):
+            name = name.split("|", 1)[1].split(":")[0]
+            name = name if "/" in name else f"library/{name}"
+        pairs = out.setdefault(name, set())
+        for part in [p, *p.get("applications", [])]:
+            pairs.update((v["id"], v["packageName"]) for v in part["vulnerabilities"])
+    return out
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_matches_an_independent_count() -> None:
+    files = corpus_files()
+    assert len(files) >= 10
+    for path in files:
+        doc = json.loads(path.read_text())
+        records = parse(path)
+        got: dict[str, set[tuple[str, str]]] = {c.asset.name or "": set() for c in coverage(records)}
+        for f in findings(records):
+            got.setdefault(f.asset.name or "", set()).add((f.weakness.vuln_id, f.path or ""))
+        assert got == _independent(doc), path.name
+        assert sum(len(v) for v in got.values()) == len(findings(records)), path.name
+        kinds = {c.asset.kind for c in coverage(records)}
+        assert kinds == ({AssetKind.CONTAINER_IMAGE} if "docker" in str(doc)[:20000] else {AssetKind.REPOSITORY}), (
+            path.name
+        )
+        assert isinstance(records[-1], Scan) and records[-1].tool == "Snyk"
+
+
+@pytest.mark.corpus
+def test_corpus_cves_and_scores() -> None:
+    for path in corpus_files():
+        doc = json.loads(path.read_text())
+        vulns = [
+            v
+            for p in (doc if isinstance(doc, list) else [doc])
+            for part in [p, *p.get("applications", [])]
+            for v in part["vulnerabilities"]
+        ]
+        got = {f.weakness.vuln_id: f.weakness for f in findings(parse(path))}
+        for v in vulns:
+            w = got[v["id"]]
+            assert set(w.cves) == set(v["identifiers"].get("CVE") or []), path.name
+            assert (w.cvss3_score is None) == (v.get("cvssScore") is None and not v.get("CVSSv3")), path.name
+
+
+def test_sniff_claims_exactly_the_snyk_folder() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("corpus absent")
+    claimed = set()
+    for path in sorted(CORPUS.glob("*/*")):
+        with path.open("rb") as f:
+            if SnykParser().sniff(read_head(f)):
+                claimed.add(path)
+    assert claimed == set(corpus_files())
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_import_end_to_end_and_a_later_scan_fixes(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(SnykParser())
+    jan = project([issue("SNYK-1", "a"), issue("SNYK-1", "a", via=("app@1", "b@2")), issue("SNYK-2", "c")])
+    feb = project([issue("SNYK-2", "c", "1.1")])
+    r = import_file(engine, write(tmp_path, jan, "jan.json"), scan_date=WHEN)
+    assert (r.format, r.tool, r.assets_covered, r.results, r.items_opened) == ("snyk", "Snyk", 1, 2, 2)
+    r = import_file(engine, write(tmp_path, feb, "feb.json"), scan_date=WHEN + dt.timedelta(days=30))
+    assert (r.fixed_findings, r.items_closed) == (1, 1)
+    with engine.begin() as conn:
+        items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
+    assert items["SNYK-1"].status.value == "closed"
+    assert [a.text for a in items["SNYK-2"].assets] == ["com.acme:api (c)"]
+
+
+@pytest.mark.corpus
+def test_corpus_file_imports(engine: Engine, register_parser: Any) -> None:
+    register_parser(SnykParser())
+    path = corpus_dir("snyk_json") / "defectdojo__snyk__all-projects_many_vulns.json"
+    r = import_file(engine, path, scan_date=WHEN)
+    assert (r.assets_covered, r.results) == (3, 4)
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    guava = next(i for i in items if i.source_identifier == "SNYK-JAVA-COMGOOGLEGUAVA-1015415")
+    assert sorted(a.text for a in guava.assets) == [
+        "com.test:project-a (com.google.guava:guava)",
+        "com.test:project-b (com.google.guava:guava)",
+        "com.test:version-collision (com.google.guava:guava)",
+    ]
+
+
+@pytest.mark.corpus
+def test_mutated_corpus_files_give_input_errors_or_records() -> None:
+    only_input_errors(SnykParser(), "snyk_json")
