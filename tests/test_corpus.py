@@ -1,0 +1,173 @@
+"""The corpus walk: every real file either imports with findings through the parser of its
+format, or is refused with one clear line. Exact counts per format are in tests/parsers/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from poam.errors import InputError
+from poam.services import systems
+from poam.services.importer import import_file
+from poam.store.db import open_db
+from tests.conftest import CORPUS
+
+FORMATS = {
+    "asff_json": {"asff"},
+    "aws_inspector2_json": {"aws-inspector2"},
+    "bandit_json": {"bandit"},
+    "burp_xml": {"burp-xml"},
+    "cyclonedx": {"cyclonedx"},
+    "grype_json": {"grype"},
+    "ms_defender_endpoint": {"defender-endpoint"},
+    "ms_defender_for_cloud_csv": {"defender-cloud"},
+    "nessus_csv": {"nessus-csv"},
+    "nessus_xml": {"nessus"},
+    "nmap_xml": {"nmap-xml"},
+    "npm_audit_json": {"npm-audit"},
+    "openvas_csv": {"openvas-csv"},
+    "openvas_xml": {"openvas-xml"},
+    "openvex": {"openvex"},
+    "oscal_assessment_results": {"oscal-ar"},
+    "pip_audit_json": {"pip-audit"},
+    "prowler": {"prowler"},
+    "qualys_csv": {"qualys-csv"},
+    "qualys_vm_xml": {"qualys-vm-xml"},
+    "qualys_was_xml": {"qualys-was-xml"},
+    "sarif": {"sarif"},
+    "semgrep_json": {"semgrep"},
+    "snyk_json": {"snyk"},
+    "stig_ckl": {"stig-ckl"},
+    "stig_cklb": {"stig-cklb"},
+    "tenable_sc_io_csv": {"tenable-csv"},
+    "tenable_was": {"tenable-was", "tenable-was-csv"},
+    "trivy_json": {"trivy"},
+    "wiz": {"wiz-csv", "wizcli"},
+    "xccdf_results": {"xccdf"},
+    "zap_json": {"zap-json"},
+    "zap_xml": {"zap-xml"},
+}
+# Folders of reference data that other commands load.
+NOT_SCANS = {"cisa_kev": "kev", "oscal_poam": "OSCAL POA&M|unrecognised"}
+# Files refused, and why: the PEER-INVALID ones of SOURCES.md and a few more.
+REFUSED = {
+    "defectdojo__npm_audit__empty_with_error.json": "npm audit failed",
+    "defectdojo__aws_inspector2__empty_with_error.json": "empty JSON object",
+    "stig-manager__No-Asset-xml-element.ckl": "no ASSET element",
+    "stig-manager__no-Host_Name-xml-element.ckl": "no host name",
+    "stig-manager__no-Stigs-xml-element.ckl": "no STIGS element",
+    "stig-manager__no-checklist-xml-element.ckl": "not a STIG checklist",
+    "stig-manager__NoStigsArray.cklb": "no stigs array",
+    "stig-manager__NoTargetHostName.cklb": "no host name",
+    "stig-manager__NoTestResult-xccdf.xml": "no TestResult",
+    "stig-manager__NoBenchMarkElement.xml": "not XCCDF results",
+    # not well-formed XML (mismatched tag at line 255)
+    "stig-manager__all-possible-results.ckl": "not well-formed XML",
+    # names no host at all: imports with --asset
+    "heimdall2__small_ckl_overrides.ckl": "--asset",
+    # SBOMs without a vulnerabilities section: nothing to import
+    "defectdojo__cyclonedx__cyclonedx_bom.xml": "SBOM without vulnerabilities",
+    "defectdojo__cyclonedx__retirejs.latest.xml": "SBOM without vulnerabilities",
+    # a 0-byte file and bare `[]` documents: nothing says which tool wrote them (--format works)
+    "defectdojo__aws_prowler__no_vuln.json": "empty file",
+    "defectdojo__aws_prowler_v3plus__no_vuln.ocsf.json": "empty JSON list",
+    "defectdojo__prowler__prowler_zero_vul.json": "empty JSON list",
+    "defectdojo__pip_audit__empty.json": "empty JSON list",
+}
+# Files that hold no weakness, and why (each checked by hand against the file).
+NO_FINDINGS = {
+    # scans that found nothing
+    "defectdojo__aws_inspector2__aws_inspector2_zero_vul.json",
+    "defectdojo__bandit__no_vuln.json",
+    "defectdojo__cyclonedx__jake.xml",
+    "defectdojo__anchore_grype__no_vuln.json",
+    "defectdojo__ms_defender__report_no_vuln.json",
+    "defectdojo__npm_audit_7_plus__no_vuln.json",
+    "defectdojo__npm_audit__no_vuln.json",
+    "defectdojo__openvas__no_vuln.csv",
+    "defectdojo__openvas__no_vuln.xml",
+    "defectdojo__openvex__openvex_no_vuln.json",
+    "defectdojo__pip_audit__zero_vulns.json",
+    "defectdojo__pip_audit__zero_vulns_new.json",
+    "defectdojo__prowler__prowler_zero_vul.csv",
+    "defectdojo__qualys__empty.csv",
+    "defectdojo__qualys_vmdr__no_vuln_qid.csv",
+    "defectdojo__qualys__empty.xml",
+    "defectdojo__qualys_infrascan_webgui__qualys_infrascan_webgui_0.xml",
+    "defectdojo__qualys_webapp__qualys_webapp_no_vuln.xml",
+    "defectdojo__sarif__no_runs.sarif",
+    "defectdojo__semgrep__empty.json",
+    "defectdojo__snyk__all-projects_no_vulns.json",
+    "defectdojo__snyk__single_project_no_vulns.json",
+    "defectdojo__tenable__nessus_was_no_vuln.csv",
+    "defectdojo__trivy__legacy_no_vuln.json",
+    "defectdojo__trivy__scheme_2_no_vuln.json",
+    "defectdojo__trivy__license_scheme.json",
+    "defectdojo__wiz__no_findings.csv",
+    "defectdojo__wizcli_dir__wizcli_dir_zero_vul.json",
+    "defectdojo__wizcli_img__wizcli_img_zero_vul.json",
+    "defectdojo__zap__empty_2.9.0.xml",
+    # only informational results (Nessus severity 0, ZAP risk 0, Burp Information, Wiz INFORMATIONAL)
+    "defectdojo__tenable__nessus_many_vuln.xml",
+    "defectdojo__zap__zap_2.16.1_with_req_resp.xml",
+    "defectdojo__burp__one_finding_with_cwe.xml",
+    "defectdojo__wiz__one_finding.csv",
+    # the SARIF specification's examples: every result suppressed (accepted)
+    "defectdojo__sarif__appendix_k.sarif",
+    "defectdojo__sarif__appendix_k1.sarif",
+    # STIG checklists with every rule Not_Reviewed
+    "heimdall2__multiple_mac_addresses_metadata.ckl",
+    "stig-manager__Asset_a-RHEL_9_TRUNCATED-V1R1-no-reviews.ckl",
+    "stig-manager__No-RuleId-Value.ckl",
+    "stig-manager__Single-Vuln-Long-CommentDetail.ckl",
+    "stig-manager__Single-Vuln-notReviewed-Empty-CommentDetail.ckl",
+    "stig-manager__Asset_aaaaaaaaaa-RHEL_9_TRUNCATED-V1R1-no-reviews.cklb",
+    "stig-manager__Single-Vuln-Long-CommentDetail.cklb",
+    "stig-manager__Single-Vuln-notReviewed-Empty-CommentDetail.cklb",
+}
+
+
+def _folders() -> list[Path]:
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus folder {CORPUS} is absent (set POAM_CORPUS)")
+    return sorted(p for p in CORPUS.iterdir() if p.is_dir())
+
+
+def test_peer_invalid_files_are_all_expected_to_be_refused() -> None:
+    _folders()
+    sources = (CORPUS / "SOURCES.md").read_text()
+    peer_invalid = {m.group(1) for m in re.finditer(r"^\| (\S+) \|.*PEER-INVALID", sources, re.MULTILINE)}
+    assert peer_invalid and peer_invalid <= set(REFUSED)
+
+
+def test_every_corpus_folder_is_known() -> None:
+    assert {p.name for p in _folders()} == set(FORMATS) | set(NOT_SCANS)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("folder", sorted(FORMATS) + sorted(NOT_SCANS))
+def test_corpus_walk(folder: str, tmp_path: Path) -> None:
+    path = CORPUS / folder
+    if not path.is_dir():
+        pytest.skip(f"corpus folder {path} is absent (set POAM_CORPUS)")
+    engine = open_db(str(tmp_path / "walk.db"))
+    for n, file in enumerate(sorted(path.iterdir())):
+        system = f"s{n}"
+        systems.add_system(engine, system, "walk")
+        if folder in NOT_SCANS or file.name in REFUSED:
+            expected = NOT_SCANS.get(folder) or re.escape(REFUSED[file.name])
+            with pytest.raises(InputError, match=expected):
+                import_file(engine, file, system=system, parallel=False)
+            continue
+        result = import_file(engine, file, system=system, parallel=False)
+        assert result.format in FORMATS[folder], file.name
+        weaknesses = result.results - result.informational  # open ones, and passes that close
+        if folder == "nmap_xml":  # discovery: hosts, never findings
+            assert result.results == 0 and result.assets_covered > 0, file.name
+        elif file.name in NO_FINDINGS:
+            assert weaknesses == 0, file.name
+        else:
+            assert weaknesses > 0, file.name
+    engine.dispose()
