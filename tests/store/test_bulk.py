@@ -40,3 +40,23 @@ def test_fast_insert_wants_every_defaulted_column(engine: Engine) -> None:
             systems,
             [{"name": "x", "impact": "Low", "policy": "p", "id_prefix": "V-", "created_at": dt.datetime(2026, 1, 1)}],
         )
+
+
+def test_nul_characters_are_dropped_on_every_database(engine: Engine) -> None:
+    when = dt.datetime(2026, 1, 5)
+    row = {
+        "name": "a\x00b",
+        "impact": "Low",
+        "policy": "p",
+        "id_prefix": "V-",
+        "created_at": when,
+        "org": "o\x00",
+        "next_seq": 1,
+    }
+    with engine.begin() as conn:
+        insert_rows(conn, systems, [row])
+        conn.execute(insert(systems), {**row, "name": "c\x00d"})
+        assert conn.execute(select(systems.c.name, systems.c.org).order_by(systems.c.id)).all() == [
+            ("ab", "o"),
+            ("cd", "o"),
+        ]

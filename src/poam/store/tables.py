@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    String,
     Table,
-    Text,
     UniqueConstraint,
 )
+from sqlalchemy import String as _String
+from sqlalchemy import Text as _Text
+from sqlalchemy.types import TypeDecorator
+
+
+def _no_nul(value: Any) -> Any:
+    """Scanner text may hold NUL characters, which PostgreSQL refuses: they are dropped."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "")
+    return value
+
+
+class Text(TypeDecorator[str]):
+    """Text without NUL characters."""
+
+    impl = _Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _no_nul(value)
+
+
+class String(TypeDecorator[str]):
+    """A bounded string without NUL characters."""
+
+    impl = _String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _no_nul(value)
+
 
 metadata = MetaData(
     naming_convention={
