@@ -9,6 +9,7 @@ generation or reopens what a newer scan already showed fixed.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,15 @@ from poam.store.bulk import insert_rows
 from poam.store.tables import findings, items
 
 Identity = tuple[int, int, str]
+
+
+def identity_hash(ident: Identity) -> int:
+    """A 63-bit hash of a finding's identity (CRC-32 and Adler-32 of its text), indexed in the
+    store for lookups; a collision only brings in a record that is then left out."""
+    data = f"{ident[0]}|{ident[1]}|{ident[2]}".encode()
+    return (zlib.crc32(data) << 31) | (zlib.adler32(data) >> 1)
+
+
 """A finding's identity in the store: (weakness id, asset id, location); the weakness id stands
 for the system, tool and scanner vulnerability id (see `domain.identity.finding_identity`)."""
 LaterCoverage = Callable[[str, int, dt.datetime, bool], tuple[dt.datetime, int] | None]
@@ -61,6 +71,7 @@ class SightingWriter:
         self.items = items_
         self.later_coverage = later_coverage
         self.counts = Counts()
+        self._hashes: dict[Identity, int] = {}
 
     def write(self, batch: list[Finding]) -> None:
         """Apply one batch: look up the stored generations, classify, insert and update."""
@@ -80,7 +91,7 @@ class SightingWriter:
             weakness_id = weakness_ids[(f.weakness.tool, f.weakness.vuln_id)]
             ident = finding_identity(weakness_id, asset_id, f.port, f.protocol, f.path)
             keyed.append((ident, asset_id, weakness_id, f))
-        generations = self._generations({k[1] for k, *_ in keyed}, {k[0] for k, *_ in keyed})
+        generations = self._generations({k[0] for k in keyed})
         inserts: list[dict[str, Any]] = []
         updates: dict[int, dict[str, Any]] = {}
         for ident, asset_id, weakness_id, f in keyed:
@@ -103,26 +114,21 @@ class SightingWriter:
             )
             self.conn.execute(stmt, [{"_" + k: u[k] for k in ("id", *_UPDATED)} for u in updates.values()])
 
-    def _generations(self, asset_ids: set[int], weakness_ids: set[int]) -> dict[Identity, list[dict[str, Any]]]:
-        """Every stored record of each finding on these assets for these weaknesses, oldest first."""
+    def _generations(self, idents: set[Identity]) -> dict[Identity, list[dict[str, Any]]]:
+        """Every stored record of these findings, oldest first (looked up by identity hash)."""
         found: dict[Identity, list[dict[str, Any]]] = {}
-        wids = sorted(weakness_ids)
-        aids = sorted(asset_ids)
-        for a in range(0, len(aids), 500):
-            for w in range(0, len(wids), 500):
-                rows = self.conn.execute(
-                    select(findings, items.c.status.label("_item_status"))
-                    .join(items, items.c.id == findings.c.item_id)
-                    .where(
-                        findings.c.asset_id.in_(aids[a : a + 500]),
-                        findings.c.weakness_id.in_(wids[w : w + 500]),
-                    )
-                    .order_by(findings.c.id)
-                ).mappings()
-                for row in rows:
-                    ident = finding_identity(
-                        row["weakness_id"], row["asset_id"], row["port"], row["protocol"], row["path"]
-                    )
+        self._hashes = {i: identity_hash(i) for i in idents}
+        hashes = sorted(set(self._hashes.values()))
+        for start in range(0, len(hashes), 500):
+            rows = self.conn.execute(
+                select(findings, items.c.status.label("_item_status"))
+                .join(items, items.c.id == findings.c.item_id)
+                .where(findings.c.ident.in_(hashes[start : start + 500]))
+                .order_by(findings.c.id)
+            ).mappings()
+            for row in rows:
+                ident = finding_identity(row["weakness_id"], row["asset_id"], row["port"], row["protocol"], row["path"])
+                if ident in idents:  # a hash collision brings in another finding: skip it
                     found.setdefault(ident, []).append(dict(row))
         return found
 
@@ -143,7 +149,7 @@ class SightingWriter:
         explicit_fix = f.status is FindingStatus.FIXED
         if rec is None:
             if not explicit_fix:  # a finding reported fixed that was never seen open: nothing to do
-                self._new(gens, asset_id, weakness_id, f, None, inserts)
+                self._new(ident, gens, asset_id, weakness_id, f, None, inserts)
             return
         if rec.get("id") is not None:
             updates[rec["id"]] = rec
@@ -179,7 +185,7 @@ class SightingWriter:
             if kind is Sighting.REOPEN:
                 rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
             else:
-                self._new(gens, asset_id, weakness_id, f, rec, inserts)
+                self._new(ident, gens, asset_id, weakness_id, f, rec, inserts)
             return
         if kind is Sighting.REOPEN:
             rec.update(
@@ -194,7 +200,7 @@ class SightingWriter:
                 self.counts.reopened += 1
             self._touch(item_id)
             return
-        self._new(gens, asset_id, weakness_id, f, rec, inserts)  # RECUR: its item closed; a new generation
+        self._new(ident, gens, asset_id, weakness_id, f, rec, inserts)  # RECUR: its item closed; a new generation
 
     def _touch(self, item_id: Any) -> None:
         if isinstance(item_id, int):
@@ -202,6 +208,7 @@ class SightingWriter:
 
     def _new(
         self,
+        ident: Identity,
         gens: list[dict[str, Any]],
         asset_id: int,
         weakness_id: int,
@@ -229,6 +236,7 @@ class SightingWriter:
             "item_id": item if isinstance(item, int) else None,
             "weakness_id": weakness_id,
             "asset_id": asset_id,
+            "ident": self._hashes[ident],
             "tool": f.weakness.tool,
             "port": f.port,
             "protocol": (f.protocol or "")[:20] or None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -228,6 +229,7 @@ findings = Table(
     Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
     Column("weakness_id", ForeignKey("weaknesses.id"), nullable=False),
     Column("asset_id", ForeignKey("assets.id"), nullable=False),
+    Column("ident", BigInteger, nullable=False),
     Column("tool", String(200), nullable=False),
     Column("port", Integer),
     Column("protocol", String(20)),
@@ -243,7 +245,8 @@ findings = Table(
     Column("first_scan_id", ForeignKey("scans.id", ondelete="SET NULL")),
     Column("last_scan_id", ForeignKey("scans.id", ondelete="SET NULL")),
     Column("fixed_scan_id", ForeignKey("scans.id", ondelete="SET NULL")),
-    Index("ix_findings_asset", "asset_id", "weakness_id"),
+    Index("ix_findings_ident", "ident"),
+    Index("ix_findings_asset", "asset_id"),
     Index("ix_findings_item", "item_id"),
 )
 

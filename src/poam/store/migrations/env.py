@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from sqlalchemy.types import TypeDecorator
 
 from poam.store.tables import metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Write poam's NUL-dropping column types as the plain SQLAlchemy types they store as."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
 
 engine = context.config.attributes.get("engine")
 if engine is None:  # pragma: no cover - only when alembic is run by hand
@@ -18,6 +29,7 @@ with engine.connect() as connection:
         target_metadata=metadata,
         render_as_batch=True,
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

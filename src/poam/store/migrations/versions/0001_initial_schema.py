@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:11:28.610555
+Create Date: 2026-11-21 23:27:13.051480
 """
 
 from __future__ import annotations
@@ -252,6 +252,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("weakness_id", sa.Integer(), nullable=False),
         sa.Column("asset_id", sa.Integer(), nullable=False),
+        sa.Column("ident", sa.BigInteger(), nullable=False),
         sa.Column("tool", sa.String(length=200), nullable=False),
         sa.Column("port", sa.Integer(), nullable=True),
         sa.Column("protocol", sa.String(length=20), nullable=True),
@@ -285,7 +286,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_findings")),
     )
     with op.batch_alter_table("findings", schema=None) as batch_op:
-        batch_op.create_index("ix_findings_asset", ["asset_id", "weakness_id"], unique=False)
+        batch_op.create_index("ix_findings_asset", ["asset_id"], unique=False)
+        batch_op.create_index("ix_findings_ident", ["ident"], unique=False)
         batch_op.create_index("ix_findings_item", ["item_id"], unique=False)
 
     op.create_table(
@@ -331,6 +333,7 @@ def downgrade() -> None:
     op.drop_table("milestone_changes")
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.drop_index("ix_findings_item")
+        batch_op.drop_index("ix_findings_ident")
         batch_op.drop_index("ix_findings_asset")
 
     op.drop_table("findings")
