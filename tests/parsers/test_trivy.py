@@ -601,3 +601,23 @@ def only_input_errors(parser: Any, folder: str, count: int = 40) -> None:
 @pytest.mark.corpus
 def test_mutated_corpus_files_give_input_errors_or_records() -> None:
     only_input_errors(TrivyParser(), "trivy_json")
+
+
+def test_streaming_a_large_report_finds_what_reading_it_whole_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import poam.parsers.trivy as trivy_module
+
+    for name in (
+        "defectdojo__trivy__scheme_2_many_vulns.json",
+        "defectdojo__trivy__misconfigurations_and_secrets.json",
+    ):
+        path = corpus_dir("trivy_json") / name
+        whole = parse(path)
+        monkeypatch.setattr(trivy_module, "STREAM_FROM", 0)
+        streamed = parse(path)
+        monkeypatch.setattr(trivy_module, "STREAM_FROM", 64 * 1024 * 1024)
+
+        def key(records: list[Any]) -> set[tuple[str, str | None, str, str]]:
+            return {(f.weakness.vuln_id, f.path, f.status.value, f.asset.name or "") for f in findings(records)}
+
+        assert key(streamed) == key(whole) and key(whole)
+        assert [(c.asset, c.checks) for c in coverage(streamed)] == [(c.asset, c.checks) for c in coverage(whole)]

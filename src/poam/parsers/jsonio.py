@@ -106,3 +106,41 @@ def shape(head: bytes) -> Shape:
     first_line = data.split(b"\n", 1)[0].strip()
     is_lines = kind == "object" and b"\n{" in data[:65536].replace(b"\r\n", b"\n") and first_line.endswith(b"}")
     return Shape(kind, frozenset(keys), frozenset(item_keys), is_lines)
+
+
+def top_level(stream: BinaryIO, source: str, skip: frozenset[str]) -> Any:
+    """A JSON document's top-level object without the members named in `skip`, read as a stream
+    (a skipped member, however large, is never built in memory). Non-objects come back whole
+    unless large; use it to read a report's header before streaming its big array."""
+    builder: Any = None
+    depth = 0
+    out: dict[str, Any] = {}
+    key: str | None = None
+    try:
+        for _prefix, event, value in ijson.parse(stream, use_float=True):
+            if depth == 0 and event != "start_map":
+                return None  # not an object
+            if event == "start_map" and depth == 0:
+                depth = 1
+                continue
+            if depth == 1 and event == "map_key":
+                key = value
+                builder = None if value in skip else ijson.ObjectBuilder()
+                continue
+            if depth == 1 and event == "end_map":
+                return out
+            if event in ("start_map", "start_array"):
+                depth += 1
+            if builder is not None:
+                builder.event(event, value)
+            if event in ("end_map", "end_array"):
+                depth -= 1
+            if depth == 1 and key is not None:
+                if builder is not None:
+                    out[key] = builder.value
+                key, builder = None, None
+    except ijson.common.IncompleteJSONError as exc:
+        raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
+    except ijson.common.JSONError as exc:
+        raise InputError(source, f"not valid JSON: {exc}") from None
+    return out

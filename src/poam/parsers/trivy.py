@@ -25,7 +25,8 @@ Coverage: the scanned asset with checks by what the results show ran: package re
 (os-pkgs, lang-pkgs) mean vulnerabilities, config results mean configuration, both mean all.
 A report with no results at all counts as a vulnerability scan; one whose results are only
 secrets or licences gives no coverage (a `--scanners secret` run proves no package is fixed).
-The whole document is read into memory (`jsonio.load`, up to its 512 MiB limit).
+Reports under 64 MiB are read whole, so that a check's weakness takes its worst severity across
+results; larger image and repository reports are streamed one result at a time.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.sca import UNNAMED, Collector, as_dict, as_list, image_repository, text
 
 TOOL = "Trivy"
+STREAM_FROM = 64 * 1024 * 1024
+"""Reports from this size on are streamed result by result instead of read whole."""
 _VULN_CLASSES = {"os-pkgs", "lang-pkgs"}
 _OS_TARGET = re.compile(r"^(?P<name>\S.*?) \((?P<os>[^()]*)\)$")
 _OS_TYPE = re.compile(  # Type of an OS-package result in legacy reports (which have no Class)
@@ -98,7 +101,18 @@ class TrivyParser:
         return head.text.strip() == "null"
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Read the whole report, then yield coverage and merged findings per asset, and the scan."""
+        """Read the report, then yield coverage and merged findings per asset, and the scan. A
+        large image or repository report is streamed result by result (see `_stream`)."""
+        start = stream.tell()
+        size = stream.seek(0, 2) - start
+        stream.seek(start)
+        if size >= STREAM_FROM:
+            header = jsonio.top_level(stream, ctx.source, frozenset({"Results"}))
+            stream.seek(start)
+            streamed = self._streamable(header, ctx)
+            if streamed is not None:
+                yield from self._stream(header, streamed, stream, ctx)
+                return
         doc = jsonio.load(stream, ctx.source)
         reader = _Reader(ctx)
         version = name = when = None
@@ -125,6 +139,51 @@ class TrivyParser:
                 weakness = weaknesses[s.vuln_id]
                 yield Finding(weakness, target.asset, observed, evidence=evidence, status=s.status, path=s.path)
         yield Scan(tool=TOOL, tool_version=version, name=name, started_at=when, ended_at=when)
+
+    def _streamable(self, header: Any, ctx: ParseContext) -> tuple[Asset, bool] | None:
+        """The asset of a schema-2 report whose header names it, or None (read it whole)."""
+        if not isinstance(header, dict) or "SchemaVersion" not in header or "ClusterName" in header:
+            return None
+        kind = (text(header.get("ArtifactType")) or "").lower()
+        artifact = text(header.get("ArtifactName"))
+        meta = as_dict(header.get("Metadata"))
+        if kind == "container_image":
+            image = _image_name(artifact, meta, [])
+            return (Asset(AssetKind.CONTAINER_IMAGE, name=image), True) if image else None
+        if kind in {"filesystem", "repository"} and artifact not in {None, ".", "./"}:
+            return Asset(AssetKind.REPOSITORY, name=artifact), True
+        return None
+
+    def _stream(
+        self, header: dict[str, Any], target: tuple[Asset, bool], stream: BinaryIO, ctx: ParseContext
+    ) -> Iterator[Record]:
+        """A large report, one result at a time, so memory holds one result, not the file. A
+        check's weakness is made when it is first seen (its worst severity across results is not
+        waited for); duplicates across results are merged by the importer."""
+        asset, named = target
+        when = common.parse_time(header.get("CreatedAt"))
+        observed = when or ctx.fallback_time()
+        reader = _Reader(ctx)
+        weaknesses: dict[str, Weakness] = {}
+        classes: list[dict[str, Any]] = []
+        for result in jsonio.items(stream, ctx.source, "Results.item"):
+            r = as_dict(result)
+            classes.append({k: r.get(k) for k in ("Class", "Vulnerabilities", "Misconfigurations") if k in r})
+            found = Collector()
+            reader.result(r, found, image_prefix=False)
+            for s in found.sightings.values():
+                weakness = weaknesses.get(s.vuln_id)
+                if weakness is None:
+                    weakness = weaknesses[s.vuln_id] = _weakness(s.vuln_id, reader.drafts[s.vuln_id])
+                evidence = sca.join_evidence(s.evidence)
+                yield Finding(weakness, asset, observed, evidence=evidence, status=s.status, path=s.path)
+        checks = _checks(classes)
+        if named and checks is not None:
+            yield Coverage(asset, observed, observed, None, checks)
+        version = text(as_dict(header.get("Trivy")).get("Version"))
+        yield Scan(
+            tool=TOOL, tool_version=version, name=text(header.get("ArtifactName")), started_at=when, ended_at=when
+        )
 
 
 class _Reader:
