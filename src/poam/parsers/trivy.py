@@ -43,6 +43,8 @@ from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.sca import UNNAMED, Collector, as_dict, as_list, image_repository, text
 
 TOOL = "Trivy"
+MAX_FIXES = 20
+"""Packages whose fixed version a weakness's solution lists (each finding's evidence has its own)."""
 STREAM_FROM = 64 * 1024 * 1024
 """Reports from this size on are streamed result by result instead of read whole."""
 _VULN_CLASSES = {"os-pkgs", "lang-pkgs"}
@@ -168,7 +170,14 @@ class TrivyParser:
         classes: list[dict[str, Any]] = []
         for result in jsonio.items(stream, ctx.source, "Results.item"):
             r = as_dict(result)
-            classes.append({k: r.get(k) for k in ("Class", "Vulnerabilities", "Misconfigurations") if k in r})
+            # only what `_checks` looks at: keeping the result's lists would keep the whole file
+            classes.append(
+                {
+                    k: True if k != "Class" else r.get(k)
+                    for k in ("Class", "Vulnerabilities", "Misconfigurations")
+                    if k in r
+                }
+            )
             found = Collector()
             reader.result(r, found, image_prefix=False)
             for s in found.sightings.values():
@@ -304,7 +313,7 @@ class _Reader:
         draft = _vulnerability_draft(vuln_id, v)
         known = self.drafts.setdefault(vuln_id, draft)
         known.severity = sca.worse(known.severity, draft.severity)
-        if fixed and status is FindingStatus.OPEN:
+        if fixed and status is FindingStatus.OPEN and len(known.fixes) < MAX_FIXES:
             known.fixes.setdefault(pkg, fixed)
 
     def misconfiguration(self, m: dict[str, Any], target: str, found: Collector) -> None:
@@ -473,5 +482,7 @@ def _vulnerability_draft(vuln_id: str, v: dict[str, Any]) -> _Draft:
 def _weakness(vuln_id: str, draft: _Draft) -> Weakness:
     fields = dict(draft.fields)
     if draft.fixes and not fields.get("solution"):
-        fields["solution"] = "Upgrade " + "; ".join(f"{pkg} to {ver}" for pkg, ver in sorted(draft.fixes.items()))
+        upgrades = "; ".join(f"{pkg} to {ver}" for pkg, ver in sorted(draft.fixes.items()))
+        more = " (and other packages: see each finding)" if len(draft.fixes) >= MAX_FIXES else ""
+        fields["solution"] = f"Upgrade {upgrades}{more}"
     return Weakness(tool=TOOL, vuln_id=vuln_id, severity=draft.severity, **fields)
