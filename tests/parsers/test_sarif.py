@@ -447,9 +447,12 @@ def test_a_log_with_two_tools_closes_each_tool_s_findings(engine: Engine, tmp_pa
 def test_secret_scanners_never_store_the_secret() -> None:
     path = corpus_dir("sarif") / "defectdojo__sarif__gitleaks_7.5.0.sarif"
     doc = json.loads(path.read_text())
-    snippets = [r["locations"][0]["physicalLocation"]["region"]["snippet"]["text"]
-                for run in doc["runs"] for r in run["results"]
-                if r.get("locations") and "snippet" in r["locations"][0]["physicalLocation"].get("region", {})]
+    snippets = [
+        r["locations"][0]["physicalLocation"]["region"]["snippet"]["text"]
+        for run in doc["runs"]
+        for r in run["results"]
+        if r.get("locations") and "snippet" in r["locations"][0]["physicalLocation"].get("region", {})
+    ]
     assert snippets
     with path.open("rb") as f:
         found = [r for r in SarifParser().parse(f, ParseContext(str(path))) if isinstance(r, Finding)]
