@@ -29,6 +29,9 @@ from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, S
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.common import arr as _list
+from poam.parsers.common import obj as _obj
+from poam.parsers.common import text as _text
 
 _MARKERS = ('"ProductArn"', '"GeneratorId"', '"SchemaVersion"')
 _TOOLS = {
@@ -47,20 +50,6 @@ _TOOLS = {
 }
 _NIST = re.compile(r"NIST\.800-53\.r[45]\s+(.+)")
 _BOM = b"\xef\xbb\xbf"
-
-
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    return common.clean(value)
 
 
 def _score(value: object) -> float | None:

@@ -12,6 +12,23 @@ import ijson
 
 from poam.domain.models import Asset, AssetKind, Severity
 from poam.parsers.base import ParseContext
+from poam.parsers.common import arr, obj, text
+
+__all__ = [
+    "MAX_HITS",
+    "WITHHELD",
+    "_RANK",
+    "_SECRET_WORDS",
+    "arr",
+    "hits_text",
+    "is_secret_rule",
+    "max_severity",
+    "obj",
+    "peek",
+    "repo_path",
+    "repository",
+    "text",
+]  # arr, obj, text come from common
 
 _RANK = {s: i for i, s in enumerate(Severity)}
 MAX_HITS = 20
@@ -78,23 +95,6 @@ def hits_text(hits: list[str]) -> str | None:
     if len(unique) > MAX_HITS:
         unique = [*unique[:MAX_HITS], f"... and {len(unique) - MAX_HITS} more"]
     return "\n".join(unique) or None
-
-
-def obj(value: object) -> dict[str, Any]:
-    """The value when it is a JSON object, else an empty one."""
-    return value if isinstance(value, dict) else {}
-
-
-def arr(value: object) -> list[Any]:
-    """The value when it is a JSON array, else an empty one."""
-    return value if isinstance(value, list) else []
-
-
-def text(value: object) -> str | None:
-    """A string or number as stripped text, None when empty or of another type."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    return str(value).strip() or None
 
 
 _SECRET_WORDS = ("secret", "leak", "trufflehog", "credential", "password", "token", "private key", "api key")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from poam.domain.models import Severity
 
@@ -160,3 +161,20 @@ def plain(html: object) -> str | None:
     lines = [line.rstrip() for line in text.splitlines()]
     out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return out or None
+
+
+def obj(value: object) -> dict[str, Any]:
+    """The value when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def arr(value: object) -> list[Any]:
+    """The value when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def text(value: object) -> str | None:
+    """A string or number as stripped text; None when empty or of another type."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value).strip() or None

@@ -29,6 +29,8 @@ from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, S
 from poam.errors import InputError
 from poam.parsers import common, csvio, jsonio
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.common import obj as _obj
+from poam.parsers.common import text as _text
 
 CLOUD_TOOL = "Microsoft Defender for Cloud"
 ENDPOINT_TOOL = "Microsoft Defender for Endpoint"
@@ -40,20 +42,6 @@ ZIP_MAX_MEMBERS = 1000
 ZIP_MAX_TOTAL = 256 * 1024 * 1024
 ZIP_MAX_RATIO = 200
 _BOM = b"\xef\xbb\xbf"
-
-
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    return common.clean(value)
 
 
 def _cloud_header(names: list[str]) -> bool:

@@ -28,25 +28,14 @@ from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio
 from poam.parsers.asff import arn_account, ec2_instance, ecr_repository, image_repository, lambda_function, usable_ip
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.common import arr as _list
+from poam.parsers.common import obj as _obj
+from poam.parsers.common import text as _text
 
 TOOL = "Amazon Inspector"
 _EMPTY = re.compile(r'^\s*\{\s*"findings"\s*:\s*\[\s*\]')
 _BOM = b"\xef\xbb\xbf"
 _STATUS = {"ACTIVE": FindingStatus.OPEN, "CLOSED": FindingStatus.FIXED}
-
-
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    return common.clean(value)
 
 
 def _int(value: object) -> int | None:

@@ -26,6 +26,9 @@ from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, S
 from poam.errors import InputError
 from poam.parsers import common, csvio, jsonio
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.common import arr as _list
+from poam.parsers.common import obj as _obj
+from poam.parsers.common import text as _text
 
 TOOL = "Prowler"
 _STATUS = {"FAIL": FindingStatus.OPEN, "PASS": FindingStatus.FIXED}
@@ -37,20 +40,6 @@ _V3_JSON = {"CheckID", "Status", "StatusExtended"}
 _V2_JSON = {"Control", "Control ID", "Status", "Account Number"}
 _OCSF = {"metadata", "status_code", "finding_info"}
 _EVIDENCE_LIMIT = 20
-
-
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    return common.clean(value)
 
 
 def _v2_csv_header(names: list[str]) -> bool:

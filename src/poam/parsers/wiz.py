@@ -41,6 +41,9 @@ from poam.errors import InputError
 from poam.parsers import common, csvio, jsonio
 from poam.parsers.asff import image_repository
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.common import arr as _list
+from poam.parsers.common import obj as _obj
+from poam.parsers.common import text as _text
 
 TOOL = "Wiz"
 _ISSUES = {"control_id", "issue_id", "resource_external_id", "status", "severity", "title"}
@@ -50,20 +53,6 @@ _NOT_FIXED = {"CONTROL_DISABLED", "CONTROL_CHANGED", "EXCEPTION", "FALSE_POSITIV
 _GO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) ([+-]\d{4})(?: [A-Z]{2,5})?$")
 _EVIDENCE_LIMIT = 20
 IAC_FALLBACK = "wizcli IaC scan"
-
-
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    return common.clean(value)
 
 
 def wiz_time(value: object) -> dt.datetime | None:
