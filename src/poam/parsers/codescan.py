@@ -17,8 +17,6 @@ from poam.parsers.common import arr, obj, text
 __all__ = [
     "MAX_HITS",
     "WITHHELD",
-    "_RANK",
-    "_SECRET_WORDS",
     "arr",
     "hits_text",
     "is_secret_rule",
