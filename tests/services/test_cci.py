@@ -68,3 +68,16 @@ def test_not_a_cci_list(tmp_path: Path) -> None:
     p.write_text("<other/>")
     with p.open("rb") as f, pytest.raises(InputError, match="not a DISA CCI list"):
         cci.read(f, str(p))
+
+
+def test_an_absurd_revision_number_is_ignored(tmp_path: Path) -> None:
+    p = tmp_path / "cci.xml"
+    p.write_text(
+        '<?xml version="1.0"?><cci_list xmlns="http://iase.disa.mil/cci"><metadata><version>x</version></metadata>'
+        '<cci_items><cci_item id="CCI-000001"><references>'
+        '<reference creator="NIST" title="NIST SP 800-53 Revision 5" version="5" index="AC-1 a 1"/>'
+        '<reference creator="NIST" title="NIST SP 800-53" version="1e400" index="AC-2"/>'
+        "</references></cci_item></cci_items></cci_list>"
+    )
+    with p.open("rb") as f:
+        assert cci.read(f, str(p)).controls == {"CCI-000001": ("AC-1", 5)}

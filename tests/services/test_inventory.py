@@ -130,3 +130,35 @@ def test_inventory_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "1 inventory assets" in r.stdout
     r = CliRunner().invoke(cli, ["--db", db, "inventory", "report", "--json"])
     assert json.loads(r.stdout)["never_scanned"] == ["a1"]
+
+
+def test_discovery_does_not_rename_an_inventory_asset(engine: Engine, tmp_path: Path) -> None:
+    web01 = Host("10.0.0.5", ip="10.0.0.5", fqdn="web01.example.com", start=JAN, items=[Item("100", severity=3)])
+    import_file(engine, write_nessus(tmp_path / "a.nessus", [web01]))
+    row = {
+        "UNIQUE ASSET IDENTIFIER": "web01-prod",
+        "IPv4 or IPv6 Address": "10.0.0.5",
+        "DNS Name or URL": "web01.example.com",
+    }
+    inventory.import_inventory(engine, workbook(tmp_path / "inv.xlsx", [row]), None, "t")
+    nmap = tmp_path / "nmap.xml"
+    nmap.write_text(
+        '<?xml version="1.0"?><nmaprun scanner="nmap" start="1770000000" version="7.94">'
+        '<host starttime="1770000000" endtime="1770000100"><status state="up"/>'
+        '<address addr="10.0.0.5" addrtype="ipv4"/></host>'
+        '<host starttime="1770000000" endtime="1770000100"><status state="up"/>'
+        '<address addr="10.0.0.77" addrtype="ipv4"/></host></nmaprun>'
+    )
+    r = inventory.import_inventory(engine, nmap, None, "t")
+    assert (r.matched, r.created) == (1, 1)
+    assert [a.text for a in items_of(engine)["V-1"].assets] == ["web01-prod (443/tcp)"]  # type: ignore[attr-defined]
+    assert inventory.report(engine, None).inventory == 2
+
+
+def test_an_asset_known_only_by_mac_is_matched_again(engine: Engine, tmp_path: Path) -> None:
+    book = workbook(
+        tmp_path / "inv.xlsx", [{"UNIQUE ASSET IDENTIFIER": "switch-01", "MAC Address": "00:11:22:33:44:55"}]
+    )
+    results = [inventory.import_inventory(engine, book, None, "t") for _ in range(3)]
+    assert [(r.created, r.matched) for r in results] == [(1, 0), (0, 1), (0, 1)]
+    assert inventory.report(engine, None).inventory == 1

@@ -184,6 +184,9 @@ class Coverage:
     authenticated: bool | None = None
     checks: Checks = Checks.ALL
     """Which findings the scan could have seen here: only those it can show fixed."""
+    tool: str | None = None
+    """The tool that covered the asset, when a file holds several tools' runs (SARIF); None is
+    the scan's own tool."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +203,6 @@ class Scan:
     partial_checks: tuple[str, ...] = ()
     """Vulnerability ids whose results this file lists only in part (ZAP cuts long instance
     lists): it cannot show their absent findings fixed."""
-    tools: tuple[str, ...] = ()
-    """When a file holds several tools' complete results (SARIF runs): each of them. Findings of
-    these tools on the covered assets can be shown fixed. Empty means `tool` alone."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,6 @@ class SarifParser:
         groups: dict[tuple[str, str, str | None, str | None], _Group] = {}
         rules: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
         tools: dict[str, str | None] = {}
-        complete: dict[str, None] = {}
         times: list[dt.datetime] = []
         name = None
         for number, run in enumerate(runs, start=1):
@@ -106,8 +105,8 @@ class SarifParser:
             times += [t for t in (run_.start, run_.end) if t]
             name = name or text(obj(run.get("automationDetails")).get("id"))
             if run_.complete:
-                complete[run_.tool] = None
-                yield Coverage(run_.asset, run_.start or run_.when, run_.end or run_.when, None, Checks.ALL)
+                start, end = run_.start or run_.when, run_.end or run_.when
+                yield Coverage(run_.asset, start, end, None, Checks.ALL, tool=run_.tool)
             for index, result in enumerate(arr(run.get("results"))):
                 run_.add(result, index, groups, rules)
         severities: dict[tuple[str, str], list[Severity]] = {}
@@ -131,7 +130,7 @@ class SarifParser:
             )
         tool = next(iter(tools)) if len(tools) == 1 else ", ".join(tools) or "SARIF"
         version_ = tools.get(tool)
-        yield Scan(tool, version_, name, min(times, default=None), max(times, default=None), tools=tuple(complete))
+        yield Scan(tool, version_, name, min(times, default=None), max(times, default=None))
 
 
 class _Run:

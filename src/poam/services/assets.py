@@ -13,7 +13,7 @@ from poam.domain.models import Asset, AssetKind
 from poam.store.tables import assets
 
 _FIELDS = ("ip", "fqdn", "netbios", "mac", "name", "os", "account", "region")
-_INDEXED = ("ip", "fqdn", "netbios", "name")
+_INDEXED = ("ip", "fqdn", "netbios", "name", "mac")
 
 
 def _from_row(row: object) -> Asset:
@@ -85,19 +85,21 @@ class AssetResolver:
         self._known[asset_id] = asset
         for f in _INDEXED:
             value = getattr(asset, f)
-            if value:
-                index[f].setdefault(value, set()).add(asset_id)
+            for each in value.split("\n") if f == "mac" and value else [value]:  # MACs: one per line
+                if each:
+                    index[f].setdefault(each, set()).add(asset_id)
 
     def _lookup(self, asset: Asset, when: dt.datetime) -> int:
         index = self._load()
-        fields: tuple[str, ...] = ("ip", "fqdn", "netbios") if asset.kind is AssetKind.HOST else ("name",)
+        fields: tuple[str, ...] = ("ip", "fqdn", "netbios", "mac") if asset.kind is AssetKind.HOST else ("name",)
         if asset.kind is AssetKind.HOST and not (asset.ip or asset.fqdn or asset.netbios or asset.mac):
             fields = ("name",)
         ids: set[int] = set()
         for f in fields:
             value = getattr(asset, f)
-            if value:
-                ids |= index[f].get(value, set())
+            for each in value.split("\n") if f == "mac" and value else [value]:
+                if each:
+                    ids |= index[f].get(each, set())
         candidates = [(i, self._known[i]) for i in sorted(ids) if self._known[i].kind is asset.kind]
         match = match_asset(asset, candidates)
         if match is not None:

@@ -57,7 +57,7 @@ def read(stream: BinaryIO, source: str) -> CciList:
                     continue
                 try:
                     revision = int(float(ref.get("version") or 0))
-                except ValueError:
+                except (ValueError, OverflowError):
                     continue
                 control = control_id(ref.get("index") or "")
                 if control and (best is None or revision > best[1]):

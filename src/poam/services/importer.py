@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from poam.domain.models import Checks, Coverage, Finding, FindingStatus, Scan, Severity
+from poam.domain.models import Coverage, Finding, FindingStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext, Parser
 from poam.parsers.registry import detect
 from poam.services import audit, systems
 from poam.services import parallel as parallel_reader
 from poam.services.assets import AssetResolver
+from poam.services.coverage import CoverageBook
 from poam.services.itemmaker import ItemMaker
 from poam.services.sightings import SightingWriter
-from poam.store.tables import findings, scan_assets, scans, weaknesses
+from poam.store.tables import scans
 
 BATCH = 2000
 Progress = Callable[[int], None]
@@ -167,9 +168,7 @@ class _Import:
         result.scan_id = self.scan_id
         self.assets = AssetResolver(conn, system.id)
         self.items = ItemMaker(conn, system, self.now)
-        self.covered: dict[int, tuple[dt.datetime, bool | None, Checks]] = {}
-        self.later_cover: dict[tuple[str, int, dt.datetime, bool], tuple[dt.datetime, int] | None] = {}
-        self.newest_other: dict[str, dt.datetime | None] = {}
+        self.coverage = CoverageBook(conn, system.id, self.scan_id, self.assets)
         self.pending: list[Finding] = []
         self.sightings = SightingWriter(
             conn,
@@ -178,7 +177,7 @@ class _Import:
             result.source,
             self.assets,
             self.items,
-            self._later_coverage if parser.closes_by_coverage else None,
+            self.coverage.later if parser.closes_by_coverage else None,
         )
         self.first: dt.datetime | None = None
         self.last: dt.datetime | None = None
@@ -203,16 +202,20 @@ class _Import:
                 scan_info = rec
         self._flush()
         self.assets.finish()
-        self._store_coverage()
+        tool = scan_info.tool if scan_info else self.parser.id
+        covered_tools = self.coverage.store(tool)
+        self.result.assets_covered = self.coverage.asset_count()
         counts = self.sightings.counts
         self.result.new_findings += counts.new
         self.result.fixed_findings += counts.fixed
         self.result.reopened_findings += counts.reopened
-        tool = scan_info.tool if scan_info else self.parser.id
-        self._mark_authenticated()
+        self.coverage.mark_credentialed()
         if self.parser.closes_by_coverage:
-            for each in scan_info.tools if scan_info and scan_info.tools else (tool,):
-                self._reconcile(each, scan_info)
+            for each in sorted(covered_tools):
+                item_ids = self.coverage.reconcile(each, scan_info)
+                self.result.fixed_findings += len(item_ids)
+                for item_id in item_ids:
+                    self.items.touch(item_id)
         opened, closed = self.items.settle()
         self.result.items_opened += len(opened)
         self.result.items_closed += len(closed)
@@ -231,132 +234,12 @@ class _Import:
             return
         self._widen(cov.started_at)
         self._widen(cov.ended_at)
-        asset_id = self.assets.resolve(cov.asset, when)
-        known = self.covered.get(asset_id)
-        if known is None:
-            self.covered[asset_id] = (when, cov.authenticated, cov.checks)
-        else:  # the same asset again (or its credential status learned later in the file)
-            auth = known[1] if known[1] is not None else cov.authenticated
-            checks = known[2] if known[2] == cov.checks else Checks.ALL
-            self.covered[asset_id] = (min(known[0], when), auth, checks)
-
-    def _store_coverage(self) -> None:
-        rows = [
-            {"scan_id": self.scan_id, "asset_id": a, "seen_at": t, "authenticated": auth, "checks": checks.value}
-            for a, (t, auth, checks) in self.covered.items()
-        ]
-        for start in range(0, len(rows), BATCH):
-            self.conn.execute(insert(scan_assets), rows[start : start + BATCH])
-        self.result.assets_covered = len(rows)
-
-    def _later_coverage(
-        self, tool: str, asset_id: int, when: dt.datetime, is_config: bool
-    ) -> tuple[dt.datetime, int] | None:
-        """The first other scan of this tool that covered the asset after `when` (late imports)."""
-        if tool not in self.newest_other:
-            self.newest_other[tool] = self.conn.execute(
-                select(func.max(scan_assets.c.seen_at))
-                .join(scans, scans.c.id == scan_assets.c.scan_id)
-                .where(
-                    scans.c.system_id == self.system.id,
-                    scans.c.tool == tool,
-                    scans.c.id != self.scan_id,
-                    scans.c.closes.is_(True),
-                )
-            ).scalar_one_or_none()
-        newest = self.newest_other[tool]
-        if newest is None or newest <= when:
-            return None  # no other scan of this tool looked later: the common case
-        key = (tool, asset_id, when, is_config)
-        if key not in self.later_cover:
-            here = self.covered.get(asset_id)
-            authenticated_here = bool(here and here[1])
-            rows = self.conn.execute(
-                select(scan_assets.c.seen_at, scan_assets.c.scan_id, scan_assets.c.authenticated, scan_assets.c.checks)
-                .join(scans, scans.c.id == scan_assets.c.scan_id)
-                .where(
-                    scan_assets.c.asset_id == asset_id,
-                    scans.c.tool == tool,
-                    scans.c.id != self.scan_id,
-                    scans.c.closes.is_(True),  # only scans that can prove absence
-                    scan_assets.c.seen_at > when,
-                )
-                .order_by(scan_assets.c.seen_at)
-            )
-            # An unauthenticated scan cannot show absent what only a credentialed scan can see.
-            wanted = {Checks.ALL.value, (Checks.CONFIGURATION if is_config else Checks.VULNERABILITY).value}
-            found = next(
-                (r for r in rows if r.checks in wanted and not (authenticated_here and r.authenticated is False)),
-                None,
-            )
-            self.later_cover[key] = (found.seen_at, found.scan_id) if found else None
-        return self.later_cover[key]
+        self.coverage.add(cov, when)
 
     def _flush(self) -> None:
         batch, self.pending = self.pending, []
         if batch:
             self.sightings.write(batch)
-
-    def _mark_authenticated(self) -> None:
-        """Findings this scan saw on hosts it scanned with credentials are marked as such."""
-        hosts = [a for a, (_t, auth, _checks) in self.covered.items() if auth]
-        for start in range(0, len(hosts), 500):
-            self.conn.execute(
-                update(findings)
-                .where(
-                    findings.c.last_scan_id == self.scan_id,
-                    findings.c.asset_id.in_(hosts[start : start + 500]),
-                    findings.c.authenticated.is_(False),
-                )
-                .values(authenticated=True)
-            )
-
-    def _reconcile(self, tool: str, info: Scan | None) -> None:
-        """Findings of this tool, open on an asset this scan covered and not seen since: fixed."""
-        cover = scan_assets.alias("cover")
-        covered_here = and_(
-            cover.c.scan_id == self.scan_id,
-            cover.c.asset_id == findings.c.asset_id,
-        )
-        seen_at = select(cover.c.seen_at).where(covered_here).scalar_subquery()
-        stmt = (
-            update(findings)
-            .where(
-                findings.c.system_id == self.system.id,
-                findings.c.tool == tool,
-                findings.c.status == "open",
-                exists().where(
-                    covered_here,
-                    findings.c.last_seen < cover.c.seen_at,
-                    # an unauthenticated scan never closes what a credentialed scan found
-                    or_(cover.c.authenticated.is_not(False), findings.c.authenticated.is_(False)),
-                    # a vulnerability scan never closes configuration findings, nor the reverse
-                    or_(
-                        cover.c.checks == Checks.ALL.value,
-                        and_(cover.c.checks == Checks.CONFIGURATION.value, findings.c.is_config.is_(True)),
-                        and_(cover.c.checks == Checks.VULNERABILITY.value, findings.c.is_config.is_(False)),
-                    ),
-                ),
-            )
-            .values(status="fixed", fixed_at=seen_at, fixed_scan_id=self.scan_id)
-            .returning(findings.c.item_id)
-        )
-        if info and info.skipped_families:  # checks the scan did not run cannot have been found fixed
-            not_run = select(weaknesses.c.id).where(
-                weaknesses.c.system_id == self.system.id, weaknesses.c.family.in_(info.skipped_families)
-            )
-            stmt = stmt.where(findings.c.weakness_id.not_in(not_run))
-        if info and info.partial_checks:  # nor those whose results it lists only in part
-            partial = select(weaknesses.c.id).where(
-                weaknesses.c.system_id == self.system.id,
-                weaknesses.c.tool == tool,
-                weaknesses.c.vuln_id.in_(info.partial_checks),
-            )
-            stmt = stmt.where(findings.c.weakness_id.not_in(partial))
-        item_ids = list(self.conn.execute(stmt).scalars())
-        self.result.fixed_findings += len(item_ids)
-        for item_id in item_ids:
-            self.items.touch(item_id)
 
     def _finish(self, info: Scan | None, tool: str) -> None:
         tool = tool[:200]
@@ -370,7 +253,8 @@ class _Import:
             .values(
                 tool=tool,
                 tool_version=(info.tool_version or "")[:100] or None if info else None,
-                skipped_families=",".join(info.skipped_families) if info else "",
+                skipped_families="\n".join(info.skipped_families) if info else "",
+                partial_checks="\n".join(info.partial_checks) if info else "",
                 name=(info.name or "")[:500] or None if info else None,
                 started_at=started,
                 ended_at=ended,

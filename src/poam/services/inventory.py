@@ -71,7 +71,9 @@ def import_inventory(engine: Engine, path: Path, system: str | None, actor: str)
         for entry in found:
             asset_id = resolver.resolve(entry.asset, now)
             listed.add(asset_id)
-            values: dict[str, object] = {"in_inventory": True, "identifier": entry.unique_id[:500]}
+            values: dict[str, object] = {"in_inventory": True}
+            if complete or asset_id not in before:  # discovery names only the assets it creates
+                values["identifier"] = entry.unique_id[:500]
             if complete:
                 values.update(
                     public=entry.public,

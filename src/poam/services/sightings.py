@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from poam.domain.identity import finding_identity
 from poam.domain.lifecycle import Sighting, classify_sighting
-from poam.domain.models import Finding, FindingStatus, ItemStatus
+from poam.domain.models import Finding, FindingStatus, ItemStatus, Weakness
 from poam.errors import InputError
 from poam.services.assets import AssetResolver
 from poam.services.itemmaker import ItemMaker
@@ -36,7 +37,7 @@ def identity_hash(ident: Identity) -> int:
 
 """A finding's identity in the store: (weakness id, asset id, location); the weakness id stands
 for the system, tool and scanner vulnerability id (see `domain.identity.finding_identity`)."""
-LaterCoverage = Callable[[str, int, dt.datetime, bool], tuple[dt.datetime, int] | None]
+LaterCoverage = Callable[[Weakness, int, dt.datetime], tuple[dt.datetime, int] | None]
 _UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
 _LIMITS = {"tool": 200, "vuln_id": 200}
 
@@ -80,6 +81,7 @@ class SightingWriter:
                 value = getattr(f.weakness, name)
                 if len(value) > limit:
                     raise InputError(self.source, f"{name} longer than {limit} characters: {value[:40]!r}...")
+        batch = [_stored_form(f) for f in batch]
         # Apply in time order (fixed rows after open ones at the same time), whatever the file's order.
         batch = sorted(batch, key=lambda f: (f.observed_at, f.status is FindingStatus.FIXED))
         weakness_ids = self.items.weakness_ids(
@@ -180,7 +182,7 @@ class SightingWriter:
                 updates[nxt["id"]] = nxt
             self._touch(nxt.get("item_id"))
             return
-        later = self.later_coverage(f.weakness.tool, asset_id, t, f.weakness.is_config) if self.later_coverage else None
+        later = self.later_coverage(f.weakness, asset_id, t) if self.later_coverage else None
         if later is not None:  # a newer scan, imported earlier, covered the asset and did not see it
             if kind is Sighting.REOPEN:
                 rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
@@ -218,7 +220,7 @@ class SightingWriter:
     ) -> None:
         """A new record (generation) of this finding, on the right item."""
         t = f.observed_at
-        later = self.later_coverage(f.weakness.tool, asset_id, t, f.weakness.is_config) if self.later_coverage else None
+        later = self.later_coverage(f.weakness, asset_id, t) if self.later_coverage else None
         item: Any = None
         item_status = "open"
         if later is not None:
@@ -239,9 +241,9 @@ class SightingWriter:
             "ident": self._hashes[ident],
             "tool": f.weakness.tool,
             "port": f.port,
-            "protocol": (f.protocol or "")[:20] or None,
+            "protocol": f.protocol,
             "path": f.path,
-            "service": (f.service or "")[:100] or None,
+            "service": f.service,
             "evidence": f.evidence,
             "status": "open",
             "is_config": f.weakness.is_config,
@@ -266,3 +268,18 @@ def _covering(gens: list[dict[str, Any]], t: dt.datetime) -> dict[str, Any] | No
         if rec["first_seen"] <= t:
             chosen = rec
     return chosen if chosen is not None else (gens[0] if gens else None)
+
+
+def _stored_form(f: Finding) -> Finding:
+    """The finding as the store will hold it, so that the identity computed now is the one looked
+    up next time: no NUL characters (PostgreSQL refuses them), protocol and service cut to their
+    columns. The common case, nothing to change, costs a few checks."""
+    w = f.weakness
+    if "\x00" in w.tool or "\x00" in w.vuln_id:
+        w = replace(w, tool=w.tool.replace("\x00", ""), vuln_id=w.vuln_id.replace("\x00", ""))
+    protocol = f.protocol.replace("\x00", "")[:20] or None if f.protocol else None
+    service = f.service.replace("\x00", "")[:100] or None if f.service else None
+    path = f.path.replace("\x00", "") or None if f.path else None
+    if w is f.weakness and (protocol, service, path) == (f.protocol, f.service, f.path):
+        return f
+    return replace(f, weakness=w, protocol=protocol, service=service, path=path)

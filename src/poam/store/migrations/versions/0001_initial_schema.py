@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:27:13.051480
+Create Date: 2026-11-21 23:45:48.670872
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("ended_at", sa.DateTime(), nullable=True),
         sa.Column("skipped_families", sa.Text(), nullable=False),
+        sa.Column("partial_checks", sa.Text(), nullable=False),
         sa.Column("imported_at", sa.DateTime(), nullable=False),
         sa.Column("assets_covered", sa.Integer(), nullable=False),
         sa.Column("results", sa.Integer(), nullable=False),
@@ -231,6 +232,7 @@ def upgrade() -> None:
         "scan_assets",
         sa.Column("scan_id", sa.Integer(), nullable=False),
         sa.Column("asset_id", sa.Integer(), nullable=False),
+        sa.Column("tool", sa.String(length=200), nullable=False),
         sa.Column("seen_at", sa.DateTime(), nullable=False),
         sa.Column("authenticated", sa.Boolean(), nullable=True),
         sa.Column("checks", sa.String(length=20), nullable=False),
@@ -240,7 +242,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["scan_id"], ["scans.id"], name=op.f("fk_scan_assets_scan_id_scans"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("scan_id", "asset_id", name=op.f("pk_scan_assets")),
+        sa.PrimaryKeyConstraint("scan_id", "asset_id", "tool", name=op.f("pk_scan_assets")),
     )
     with op.batch_alter_table("scan_assets", schema=None) as batch_op:
         batch_op.create_index("ix_scan_assets_asset", ["asset_id"], unique=False)
