@@ -186,6 +186,11 @@ def _describe(r: ImportResult) -> str:
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
     help="Scan time to use when a file gives none.",
 )
+@click.option(
+    "--asset",
+    metavar="NAME",
+    help="What the file scanned, when it does not say (a repository for Bandit, npm audit, pip-audit).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option
 @click.pass_context
@@ -195,6 +200,7 @@ def import_cmd(
     system: str | None,
     format_id: str | None,
     scan_date: dt.datetime | None,
+    asset: str | None,
     as_json: bool,
     db: str | None,
 ) -> None:
@@ -211,9 +217,11 @@ def import_cmd(
     for path in files:
         try:
             if show_bar and path.is_file():
-                result = _with_progress(engine, path, system, format_id, scan_date, actor)
+                result = _with_progress(engine, path, system, format_id, scan_date, asset, actor)
             else:
-                result = import_file(engine, path, system=system, format_id=format_id, scan_date=scan_date, actor=actor)
+                result = import_file(
+                    engine, path, system=system, format_id=format_id, scan_date=scan_date, asset=asset, actor=actor
+                )
         except InputError as exc:
             _err(str(exc))
             failed = True
@@ -228,7 +236,13 @@ def import_cmd(
 
 
 def _with_progress(
-    engine: Engine, path: Path, system: str | None, format_id: str | None, scan_date: dt.datetime | None, actor: str
+    engine: Engine,
+    path: Path,
+    system: str | None,
+    format_id: str | None,
+    scan_date: dt.datetime | None,
+    asset: str | None,
+    actor: str,
 ) -> ImportResult:
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
@@ -239,6 +253,7 @@ def _with_progress(
             system=system,
             format_id=format_id,
             scan_date=scan_date,
+            asset=asset,
             actor=actor,
             progress=lambda done: bar.update(task, completed=done),
         )

@@ -176,3 +176,13 @@ def test_item_controls_can_be_overridden(db: str, scan: Path) -> None:
     assert r.exit_code == 1 and "not a NIST SP 800-53 control id" in r.stderr
     r = run("item", "set", "V-99", "--controls", "AC-2", "--db", db)
     assert r.exit_code == 1 and "no item 'V-99'" in r.stderr
+
+
+def test_asset_names_what_a_file_scanned(db: str, tmp_path: Path) -> None:
+    audit = tmp_path / "audit.json"
+    audit.write_text(json.dumps([{"name": "django", "version": "3.2", "vulns": [{"id": "PYSEC-2021-439"}]}]))
+    r = run("import", str(audit), "--db", db, "--format", "pip-audit", "--asset", "github.com/acme/api", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)[0]["assets_covered"] == 1
+    r = run("--db", db, "items", "--json")
+    assert json.loads(r.stdout)[0]["assets"] == ["github.com/acme/api (django)"]

@@ -80,8 +80,7 @@ def test_hits_of_one_test_in_one_file_are_one_finding(tmp_path: Path) -> None:
     assert "Line 9:" in f.evidence
     assert f.observed_at == GENERATED
     assert f.asset.kind is AssetKind.REPOSITORY and f.asset.name == "Bandit project"
-    cov = [r for r in recs if isinstance(r, Coverage)]
-    assert [(c.asset, c.started_at) for c in cov] == [(f.asset, GENERATED)]
+    assert not [r for r in recs if isinstance(r, Coverage)]  # an unnamed project covers nothing
     assert isinstance(recs[-1], Scan) and recs[-1].tool == "Bandit"
 
 
@@ -113,8 +112,11 @@ def test_a_report_with_errors_covers_nothing(tmp_path: Path) -> None:
     assert [type(r) for r in parse(write(tmp_path, doc))] == [Finding, Scan]
 
 
-def test_empty_report_covers_the_project(tmp_path: Path) -> None:
-    assert [type(r) for r in parse(write(tmp_path, report()))] == [Coverage, Scan]
+def test_empty_report_covers_the_project_only_when_named(tmp_path: Path) -> None:
+    path = write(tmp_path, report())
+    assert [type(r) for r in parse(path)] == [Scan]
+    cov, _scan = parse(path, asset_name="git.example.com/acme/api")
+    assert isinstance(cov, Coverage) and cov.asset.name == "git.example.com/acme/api"
 
 
 @pytest.mark.parametrize(
@@ -178,7 +180,7 @@ def test_every_corpus_file_parses_to_the_independent_count() -> None:
         assert hits == len({(r["test_id"], r["filename"], r["line_number"], r["issue_text"]) for r in doc["results"]})
         generated = dt.datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00")).replace(tzinfo=None)
         assert all(f.observed_at == generated for f in found)
-        assert [type(r) for r in records if not isinstance(r, Finding)] == [Coverage, Scan]
+        assert [type(r) for r in records if not isinstance(r, Finding)] == [Scan]
         assert {f.asset.name for f in found} <= {"Bandit project"}
 
 
@@ -200,17 +202,22 @@ def test_import_and_a_later_report_fixes_what_it_no_longer_reports(
     engine: Engine, register_parser: Any, tmp_path: Path
 ) -> None:
     register_parser(BanditParser())
+    api = "git.example.com/acme/api"
     jan = write(tmp_path, report(issue("B101", "a.py"), issue("B602", "b.py", severity="HIGH")), "jan.json")
-    r = import_file(engine, jan)
+    r = import_file(engine, jan, asset=api)
     assert (r.format, r.tool, r.new_findings, r.items_opened) == ("bandit", "Bandit", 2, 2)
+    other = write(tmp_path, report(issue("B602", "b.py", 30, "HIGH"), when="2026-02-01T10:00:00Z"), "other.json")
+    r = import_file(engine, other)  # without a name: another project's report proves nothing here
+    assert (r.new_findings, r.fixed_findings, r.assets_covered) == (1, 0, 0)
     feb = write(tmp_path, report(issue("B602", "b.py", 30, "HIGH"), when="2026-02-05T10:00:00Z"), "feb.json")
-    r = import_file(engine, feb)
+    r = import_file(engine, feb, asset=api)
     assert (r.new_findings, r.fixed_findings, r.items_closed) == (0, 1, 1)
     with engine.begin() as conn:
         info = systems.resolve(conn, None, "test")
         items = {i.source_identifier: i for i in load(conn, info.id, "all")}
     assert items["B602"].status is ItemStatus.OPEN and [a.text for a in items["B602"].assets] == [
-        "Bandit project (b.py)"
+        "Bandit project (b.py)",
+        "git.example.com/acme/api (b.py)",
     ]
     assert items["B101"].status is ItemStatus.CLOSED and items["B101"].closed_at == dt.date(2026, 2, 5)
 

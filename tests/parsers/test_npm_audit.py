@@ -96,7 +96,7 @@ def test_npm6_advisory_per_package_with_versions_and_paths_in_evidence(tmp_path:
     assert growl.weakness.solution == "Upgrade to 2.0.0"
     assert growl.observed_at == WHEN  # no dates in the file
     assert growl.asset.kind is AssetKind.REPOSITORY and growl.asset.name == "npm audit project"
-    assert [r.asset for r in recs if isinstance(r, Coverage)] == [growl.asset]
+    assert not [r for r in recs if isinstance(r, Coverage)]  # an unnamed project covers nothing
     assert isinstance(recs[-1], Scan) and recs[-1].tool == "npm audit"
 
 
@@ -149,10 +149,11 @@ def test_asset_option_names_the_project(tmp_path: Path) -> None:
     assert found[0].asset.name == "github.com/acme/web"
 
 
-def test_empty_reports_cover_the_project(tmp_path: Path) -> None:
+def test_empty_reports_cover_the_project_when_it_is_named(tmp_path: Path) -> None:
     for doc in (npm6(), npm7()):
-        recs = parse(write(tmp_path, doc))
-        assert [type(r) for r in recs] == [Coverage, Scan]
+        assert [type(r) for r in parse(write(tmp_path, doc))] == [Scan]
+        cov, _scan = parse(write(tmp_path, doc), asset_name="github.com/acme/web")
+        assert isinstance(cov, Coverage) and cov.asset.name == "github.com/acme/web"
 
 
 @pytest.mark.parametrize(
@@ -236,7 +237,7 @@ def test_every_corpus_file_parses_to_the_independent_count() -> None:
         assert {(f.weakness.vuln_id, f.path) for f in found} == _expected(path), path.name
         assert len(found) == len(_expected(path)), path.name
         assert {f.asset.name for f in found} <= {"npm audit project"}
-        assert [type(r) for r in records if not isinstance(r, Finding)] == [Coverage, Scan]
+        assert [type(r) for r in records if not isinstance(r, Finding)] == [Scan]
         for f in found:
             assert f.path and "@" not in f.path.lstrip("@") and not re.search(r"\d+\.\d+", f.path)
 

@@ -66,7 +66,7 @@ def test_new_form_one_finding_per_vulnerability_and_package(tmp_path: Path) -> N
     assert f.evidence == "Installed: Django 3.2.9\nFixed in: 3.1.14, 3.2.10"
     assert f.observed_at == WHEN
     assert f.asset.kind is AssetKind.REPOSITORY and f.asset.name == "pip-audit project"
-    assert [type(r) for r in recs] == [Coverage, Finding, Scan]
+    assert [type(r) for r in recs] == [Finding, Scan]  # an unnamed project covers nothing
 
 
 def test_old_form_and_package_names_normalized(tmp_path: Path) -> None:
@@ -86,7 +86,9 @@ def test_the_pysec_id_names_the_finding_whichever_service_reported_it(tmp_path: 
 
 def test_skipped_and_empty_reports_only_cover_the_project(tmp_path: Path) -> None:
     for doc in ([], [SKIPPED, CLEAN], {"dependencies": []}):
-        assert [type(r) for r in parse(write(tmp_path, doc))] == [Coverage, Scan]
+        assert [type(r) for r in parse(write(tmp_path, doc))] == [Scan]
+        cov, _scan = parse(write(tmp_path, doc), asset_name="github.com/acme/api")
+        assert isinstance(cov, Coverage) and cov.asset.name == "github.com/acme/api"
 
 
 @pytest.mark.parametrize(
@@ -146,7 +148,7 @@ def test_every_corpus_file_parses_to_the_independent_count() -> None:
         assert {(f.weakness.vuln_id, f.path) for f in found} == _expected(path), path.name
         assert len(found) == len(_expected(path)), path.name
         assert {f.asset.name for f in found} <= {"pip-audit project"}
-        assert [type(r) for r in records if not isinstance(r, Finding)] == [Coverage, Scan]
+        assert [type(r) for r in records if not isinstance(r, Finding)] == [Scan]
     many = findings(parse(corpus_dir("pip_audit_json") / "defectdojo__pip_audit__many_vulns.json"))
     assert len(many) == 7 and {f.path for f in many} == {"aiohttp", "django", "lxml", "twisted"}
 
@@ -171,19 +173,25 @@ def test_import_and_a_later_audit_fixes_what_it_no_longer_reports(
     register_parser(PipAuditParser())
     twisted = {"name": "twisted", "version": "18.9.0", "vulns": [{"id": "PYSEC-2019-128", "fix_versions": ["19.2.1"]}]}
     jan = write(tmp_path, {"dependencies": [DJANGO, twisted, SKIPPED]}, "jan.json")
-    r = import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5))
+    api = "github.com/acme/api"
+    r = import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=api)
     assert (r.format, r.tool, r.new_findings, r.items_opened) == ("pip-audit", "pip-audit", 2, 2)
     fixed_twisted = {"name": "twisted", "version": "19.2.1", "vulns": []}
     feb = write(tmp_path, {"dependencies": [DJANGO, fixed_twisted]}, "feb.json")
-    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5))
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset=api)
     assert (r.new_findings, r.fixed_findings, r.items_closed) == (0, 1, 1)
     empty = write(tmp_path, "[]", "mar.json")  # an empty audit is read only when named (see test_sniff)
-    r = import_file(engine, empty, scan_date=dt.datetime(2026, 3, 5), format_id="pip-audit")
+    r = import_file(engine, empty, scan_date=dt.datetime(2026, 3, 1), format_id="pip-audit")
+    assert (r.fixed_findings, r.items_closed) == (0, 0)  # unnamed: it may be another project's audit
+    empty.write_text("[ ]")
+    r = import_file(engine, empty, scan_date=dt.datetime(2026, 3, 5), format_id="pip-audit", asset=api)
     assert (r.fixed_findings, r.items_closed) == (1, 1)
     with engine.begin() as conn:
         info = systems.resolve(conn, None, "test")
         items = {i.source_identifier: i for i in load(conn, info.id, "all")}
     django, tw = items["PYSEC-2021-439"], items["PYSEC-2019-128"]
-    assert django.original_risk is Level.MODERATE and [a.text for a in django.assets] == ["pip-audit project (django)"]
+    assert django.original_risk is Level.MODERATE and [a.text for a in django.assets] == [
+        "github.com/acme/api (django)"
+    ]
     assert django.status is ItemStatus.CLOSED and django.closed_at == dt.date(2026, 3, 5)
     assert tw.status is ItemStatus.CLOSED and tw.closed_at == dt.date(2026, 2, 5)

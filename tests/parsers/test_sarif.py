@@ -68,8 +68,9 @@ def test_hits_of_one_rule_in_one_file_are_one_finding_with_lines_in_evidence(tmp
     assert first.weakness is found[1].weakness  # one Weakness per rule
     assert first.observed_at == WHEN  # no invocation times: --scan-date
     assert first.asset.kind is AssetKind.REPOSITORY and first.asset.name == "CodeScanner project"
-    cov = [r for r in recs if isinstance(r, Coverage)]
-    assert [c.asset for c in cov] == [first.asset]
+    assert not [r for r in recs if isinstance(r, Coverage)]  # an unnamed repository covers nothing
+    named = parse(write(tmp_path, doc), scan_date=WHEN, asset_name="git.example.com/acme/api")
+    assert [c.asset.name for c in named if isinstance(c, Coverage)] == ["git.example.com/acme/api"]
     scan = recs[-1]
     assert isinstance(scan, Scan) and (scan.tool, scan.tool_version) == ("CodeScanner", "1.2")
 
@@ -202,7 +203,7 @@ def test_rules_by_index_in_extensions_and_message_strings(tmp_path: Path) -> Non
 
 def test_invocation_times_else_fallback(tmp_path: Path) -> None:
     inv = [{"startTimeUtc": "2026-01-05T10:00:00Z", "endTimeUtc": "2026-01-05T10:05:00Z", "executionSuccessful": True}]
-    recs = parse(write(tmp_path, log(result("R"), invocations=inv)), scan_date=WHEN)
+    recs = parse(write(tmp_path, log(result("R"), invocations=inv)), scan_date=WHEN, asset_name="api")
     assert findings(recs)[0].observed_at == dt.datetime(2026, 1, 5, 10, 0)
     cov = next(r for r in recs if isinstance(r, Coverage))
     assert (cov.started_at, cov.ended_at) == (dt.datetime(2026, 1, 5, 10, 0), dt.datetime(2026, 1, 5, 10, 5))
@@ -226,7 +227,12 @@ def test_empty_runs_and_several_runs(tmp_path: Path) -> None:
         ("CodeScanner", "A", "CodeScanner project"),
         ("Other", "B", "Other project"),
     }
-    assert len([r for r in recs if isinstance(r, Coverage)]) == 2
+    assert not [r for r in recs if isinstance(r, Coverage)]
+    named = parse(write(tmp_path, two), scan_date=WHEN, asset_name="api")
+    assert [(c.asset.name, c.tool) for c in named if isinstance(c, Coverage)] == [
+        ("api", "CodeScanner"),
+        ("api", "Other"),
+    ]
     scan = recs[-1]
     assert isinstance(scan, Scan) and scan.tool == "CodeScanner, Other"
 
@@ -294,7 +300,11 @@ def _expected(path: Path) -> tuple[set[tuple[str, str, str | None]], set[str]]:
         tool = "Semgrep" if driver["name"].lower().startswith("semgrep") else driver["name"]
         repos = [p["repositoryUri"] for p in run.get("versionControlProvenance", [])]
         asset = repos[0] if repos else f"{tool} project"
-        if "results" in run and not any(i.get("executionSuccessful") is False for i in run.get("invocations", [])):
+        if (
+            repos
+            and "results" in run
+            and not any(i.get("executionSuccessful") is False for i in run.get("invocations", []))
+        ):
             assets.add(asset)
         for res in run.get("results") or []:
             sup = res.get("suppressions") or []

@@ -283,9 +283,11 @@ def test_directory_and_iac_scans_are_repositories(tmp_path: Path) -> None:
     assert named.asset.name == "acme/web"  # --asset wins over a local directory path
     i = write_json(tmp_path, cli(IAC, RULES), "i.json")
     records = parse(WizCliParser(), i)
-    (cov,) = [r for r in records if isinstance(r, Coverage)]
-    assert (cov.asset.name, cov.checks) == (IAC_FALLBACK, Checks.CONFIGURATION)  # never the timestamped name
+    assert not [r for r in records if isinstance(r, Coverage)]  # an unnamed IaC scan covers nothing
+    (cov,) = [r for r in parse(WizCliParser(), i, "acme/web") if isinstance(r, Coverage)]
+    assert (cov.asset.name, cov.checks) == ("acme/web", Checks.CONFIGURATION)
     (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.asset.name == IAC_FALLBACK  # never the timestamped name the file gives
     assert (f.weakness.vuln_id, f.path, f.weakness.is_config, f.weakness.severity) == (
         "rule-1",
         "Dockerfile",
@@ -371,9 +373,13 @@ def test_every_corpus_file_matches_an_independent_count() -> None:
             records = parse(WizCliParser(), path)
             got_cli = {(f.weakness.vuln_id, f.path) for f in records if isinstance(f, Finding)}
             assert got_cli == _cli_expected(path), path.name
-            (cov,) = [r for r in records if isinstance(r, Coverage)]
-            kind = AssetKind.CONTAINER_IMAGE if "wizcli_img" in path.name else AssetKind.REPOSITORY
-            assert cov.asset.kind is kind and "2024" not in (cov.asset.name or ""), path.name
+            assert all("2024" not in (r.asset.name or "") for r in records if isinstance(r, Finding)), path.name
+            covers = [r for r in records if isinstance(r, Coverage)]
+            if "wizcli_iac" in path.name:  # names no repository: covers nothing
+                assert covers == [], path.name
+            else:
+                kind = AssetKind.CONTAINER_IMAGE if "wizcli_img" in path.name else AssetKind.REPOSITORY
+                assert [c.asset.kind for c in covers] == [kind], path.name
 
 
 @pytest.mark.corpus

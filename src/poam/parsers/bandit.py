@@ -53,7 +53,7 @@ class BanditParser:
                 raise InputError(ctx.source, f"generated_at {doc['generated_at']!r} is not a date")
             when = ctx.fallback_time()
         asset = repository(None, ctx, FALLBACK_ASSET)
-        if not arr(doc.get("errors")):
+        if not arr(doc.get("errors")) and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
             yield Coverage(asset, when, when, None, Checks.ALL)
         groups: dict[tuple[str, str | None], tuple[dict[str, Any], list[str], list[Severity]]] = {}
         for number, result in enumerate(doc["results"], start=1):

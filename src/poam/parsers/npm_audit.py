@@ -81,7 +81,8 @@ class NpmAuditParser:
             found = _npm6(doc.get("advisories"), ctx)
         else:
             raise InputError(ctx.source, "not an npm audit report (no advisories or vulnerabilities)")
-        yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
+        if asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
+            yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
         for weakness, package, evidence in found:
             yield Finding(weakness=weakness, asset=asset, observed_at=when, path=package, evidence=evidence)
         yield Scan(TOOL, None, None, when, when)

@@ -74,7 +74,8 @@ class PipAuditParser:
             raise InputError(ctx.source, "not a pip-audit report (a list of dependencies expected)")
         when = ctx.fallback_time()
         asset = repository(None, ctx, FALLBACK_ASSET)
-        yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
+        if asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
+            yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
         weaknesses: dict[str, Weakness] = {}
         seen: set[tuple[str, str]] = set()
         for number, dep in enumerate(doc, start=1):

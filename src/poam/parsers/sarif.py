@@ -104,7 +104,7 @@ class SarifParser:
             tools.setdefault(run_.tool, run_.version)
             times += [t for t in (run_.start, run_.end) if t]
             name = name or text(obj(run.get("automationDetails")).get("id"))
-            if run_.complete:
+            if run_.complete and run_.named:  # an unnamed repository covers nothing
                 start, end = run_.start or run_.when, run_.end or run_.when
                 yield Coverage(run_.asset, start, end, None, Checks.ALL, tool=run_.tool)
             for index, result in enumerate(arr(run.get("results"))):
@@ -156,6 +156,7 @@ class _Run:
         self.strings = obj(driver.get("globalMessageStrings"))
         repo = next((p.get("repositoryUri") for p in map(obj, arr(run.get("versionControlProvenance")))), None)
         self.asset = repository(repo, ctx, f"{self.tool} project")
+        self.named = self.asset.name != f"{self.tool} project"
         invocations = [obj(i) for i in arr(run.get("invocations"))]
         starts = [t for t in (common.parse_time(i.get("startTimeUtc")) for i in invocations) if t]
         ends = [t for t in (common.parse_time(i.get("endTimeUtc")) for i in invocations) if t]

@@ -103,7 +103,7 @@ class SemgrepParser:
         when = ctx.fallback_time()
         asset = repository(None, ctx, FALLBACK_ASSET)
         fatal = [e for e in arr(doc.get("errors")) if str(obj(e).get("level", "error")).lower() == "error"]
-        if not fatal:
+        if not fatal and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
             yield Coverage(asset, when, when, None, Checks.ALL)
         groups: dict[tuple[str, str | None], tuple[dict[str, Any], list[str], list[Severity]]] = {}
         for number, result in enumerate(doc["results"], start=1):

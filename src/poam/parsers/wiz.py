@@ -304,17 +304,20 @@ class WizCliParser:
             image = origin_name or ctx.asset_name
             if not image:
                 raise InputError(ctx.source, "the image scan names no image; give one with --asset")
-            asset = Asset(kind=AssetKind.CONTAINER_IMAGE, name=image_repository(image))
+            asset, named = Asset(kind=AssetKind.CONTAINER_IMAGE, name=image_repository(image)), True
             checks, label = Checks.VULNERABILITY, "wizcli image scan"
         elif "Directory" in typename:
+            named = bool(ctx.asset_name or origin_name)
             asset = Asset(kind=AssetKind.REPOSITORY, name=ctx.asset_name or origin_name or "wizcli directory scan")
             checks, label = Checks.VULNERABILITY, "wizcli directory scan"
         elif "IAC" in typename.upper() or result.get("__typename") == "CICDIACScanResult":
+            named = bool(ctx.asset_name)
             asset = Asset(kind=AssetKind.REPOSITORY, name=ctx.asset_name or IAC_FALLBACK)
             checks, label = Checks.CONFIGURATION, "wizcli IaC scan"
         else:
             raise InputError(ctx.source, f"unsupported wizcli scan origin {typename or 'missing'!r}")
-        yield Coverage(asset, when, when, None, checks)
+        if named:  # an unnamed directory or IaC scan covers nothing
+            yield Coverage(asset, when, when, None, checks)
         merged = _Merged()
         weaknesses: dict[str, Weakness] = {}
         for finding in _cli_findings(result, asset, when, weaknesses, ctx):
