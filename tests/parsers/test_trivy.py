@@ -227,7 +227,7 @@ def test_unnamed_targets_use_asset_option_or_give_no_coverage(tmp_path: Path) ->
     no_name = image_report([{**OS, "Target": "acme/app:main-1 (alpine 3.19)"}], name="", Metadata={"RepoTags": [""]})
     (cov,) = coverage(parse(write(tmp_path, no_name, "n.json")))
     assert cov.asset.name == "acme/app"  # from the OS result's target
-    by_id = image_report([], name="sha256:0123", Metadata={"RepoDigests": ["ghcr.io/acme/api@sha256:0123"]})
+    by_id = image_report([OS], name="sha256:0123", Metadata={"RepoDigests": ["ghcr.io/acme/api@sha256:0123"]})
     assert [c.asset.name for c in coverage(parse(write(tmp_path, by_id, "i.json")))] == ["ghcr.io/acme/api"]
     sbom = {"SchemaVersion": 2, "ArtifactName": "sbom.json", "ArtifactType": "cyclonedx", "Results": []}
     records = parse(write(tmp_path, sbom, "s.json"))
@@ -536,6 +536,23 @@ def test_import_end_to_end_and_a_later_scan_fixes(engine: Engine, register_parse
     assert items["CVE-1"].status.value == "closed" and items["CVE-2"].status.value == "open"
     assert [a.text for a in items["CVE-2"].assets] == ["ghcr.io/acme/web (zlib)"]
     assert items["CVE-2"].detector_source == "Trivy"
+
+
+def test_a_report_without_results_closes_nothing(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(TrivyParser())
+    jan = image_report([{**OS, "Vulnerabilities": [vuln("CVE-1", "openssl")]}])
+    import_file(engine, write(tmp_path, jan, "jan.json"))
+    for name, results in (("absent.json", None), ("empty.json", [])):  # `--scanners secret` finding nothing
+        doc = {**image_report([]), "CreatedAt": "2026-02-05T10:00:00Z"}
+        if results is None:
+            del doc["Results"]
+        else:
+            doc["ArtifactName"] = "ghcr.io/acme/web:1.3"
+        r = import_file(engine, write(tmp_path, doc, name))
+        assert (r.assets_covered, r.fixed_findings) == (0, 0), name
+    clean = image_report([OS], name="ghcr.io/acme/web:1.4")  # a vulnerability run lists its OS result
+    clean["CreatedAt"] = "2026-03-05T10:00:00Z"
+    assert import_file(engine, write(tmp_path, clean, "mar.json")).closed_ids == ["V-1"]
 
 
 @pytest.mark.corpus

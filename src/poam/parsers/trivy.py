@@ -420,7 +420,10 @@ def _check_id(avd: str | None, check: str | None) -> str | None:
 
 def _checks(results: list[Any]) -> Checks | None:
     """What the results show was scanned: packages, configuration files, both; None when the
-    results are only secrets or licences."""
+    results are only secrets or licences, or absent (a secret or misconfiguration run that found
+    nothing lists no results, while a vulnerability run lists its OS result even when clean)."""
+    if not results:
+        return None
     vuln = conf = other = False
     for result in results:
         r = as_dict(result)
@@ -435,9 +438,7 @@ def _checks(results: list[Any]) -> Checks | None:
         return Checks.ALL
     if conf:
         return Checks.CONFIGURATION
-    if vuln or not other:
-        return Checks.VULNERABILITY
-    return None
+    return Checks.VULNERABILITY if vuln else None
 
 
 def _vulnerability_draft(vuln_id: str, v: dict[str, Any]) -> _Draft:
