@@ -214,9 +214,11 @@ def test_every_corpus_file_matches_an_independent_count() -> None:
         assert got == _independent(doc), path.name
         assert sum(len(v) for v in got.values()) == len(findings(records)), path.name
         kinds = {c.asset.kind for c in coverage(records)}
-        assert kinds == ({AssetKind.CONTAINER_IMAGE} if "docker" in str(doc)[:20000] else {AssetKind.REPOSITORY}), (
-            path.name
-        )
+        if "severityThreshold" in str(doc):  # a run limited to critical issues covers nothing
+            assert kinds == set(), path.name
+        else:
+            kind = AssetKind.CONTAINER_IMAGE if "docker" in str(doc)[:20000] else AssetKind.REPOSITORY
+            assert kinds == {kind}, path.name
         assert isinstance(records[-1], Scan) and records[-1].tool == "Snyk"
 
 
@@ -263,6 +265,24 @@ def test_import_end_to_end_and_a_later_scan_fixes(engine: Engine, register_parse
         items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
     assert items["SNYK-1"].status.value == "closed"
     assert [a.text for a in items["SNYK-2"].assets] == ["com.acme:api (c)"]
+
+
+def test_a_severity_threshold_or_an_ignore_policy_closes_nothing_it_left_out(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(SnykParser())
+    jan = project([issue("SNYK-1", "a"), issue("SNYK-2", "c", severity="low"), issue("SNYK-3", "d")])
+    import_file(engine, write(tmp_path, jan, "jan.json"), scan_date=WHEN)
+    critical_only = project([], severityThreshold="critical")
+    r = import_file(engine, write(tmp_path, critical_only, "feb.json"), scan_date=WHEN + dt.timedelta(days=30))
+    assert (r.assets_covered, r.fixed_findings) == (0, 0)
+    ignored = {"ignore": [{"id": "SNYK-3", "packageName": "d"}], "patch": []}
+    mar = project([issue("SNYK-2", "c", severity="low")], severityThreshold="low", filtered=ignored)
+    r = import_file(engine, write(tmp_path, mar, "mar.json"), scan_date=WHEN + dt.timedelta(days=60))
+    assert (r.assets_covered, r.fixed_findings) == (1, 1)  # SNYK-1 fixed; SNYK-3 ignored by policy, still open
+    with engine.begin() as conn:
+        items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
+    assert {k: i.status.value for k, i in items.items()} == {"SNYK-1": "closed", "SNYK-2": "open", "SNYK-3": "open"}
 
 
 @pytest.mark.corpus

@@ -12,7 +12,9 @@ The asset is the project: a container project (`projectName` `docker-image|repo`
 its repository without tag; the applications Snyk found inside the image (`applications[]`)
 belong to the same image. Other projects are repositories named by `projectName`; a project
 without one takes `--asset`, else a fallback name and no coverage. Each named project is
-covered (checks: vulnerabilities): a Snyk test reports every issue of the project.
+covered (checks: vulnerabilities): a Snyk test reports every issue of the project, unless it ran
+with a `severityThreshold` above low (then it covers nothing). Issues a Snyk policy ignores
+(`filtered.ignore`) are left out of the results but not fixed: their ids are partial checks.
 Snyk writes no scan time: findings are dated by `--scan-date` or the file's time. An object
 with `ok: false` and an `error` (Snyk could not test the project) is refused.
 """
@@ -66,23 +68,33 @@ class SnykParser:
         assets: dict[Asset, tuple[bool, Collector]] = {}
         drafts: dict[str, _Draft] = {}
         names: list[str] = []
+        ignored: set[str] = set()
         for project in projects:
             p = _project(project, ctx)
             asset, named = _asset(p, ctx)
+            # a run with --severity-threshold above low leaves out what it did not report
+            threshold = (text(p.get("severityThreshold")) or "low").lower()
+            complete = named and threshold == "low"
             names.append(asset.name or "")
-            found = assets.setdefault(asset, (named, Collector()))[1]
+            if asset in assets:
+                complete = complete and assets[asset][0]
+            found = assets.setdefault(asset, (complete, Collector()))[1]
+            assets[asset] = (complete, found)
+            # issues ignored by a Snyk policy are left out of the results, not fixed
+            for entry in as_list(as_dict(p.get("filtered")).get("ignore"), ctx.source, "filtered.ignore"):
+                ignored.update(filter(None, [text(as_dict(entry).get("id"))]))
             for part in [p, *(_project(a, ctx) for a in as_list(p.get("applications"), ctx.source, "applications"))]:
                 for v in as_list(part.get("vulnerabilities"), ctx.source, "vulnerabilities"):
                     _issue(as_dict(v), found, drafts, ctx)
         weaknesses = {vid: _weakness(vid, *d) for vid, d in drafts.items()}
-        for asset, (named, found) in assets.items():
-            if named:
+        for asset, (complete, found) in assets.items():
+            if complete:
                 yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
             for s in found.sightings.values():
                 evidence = sca.join_evidence(s.evidence)
                 yield Finding(weaknesses[s.vuln_id], asset, when, evidence=evidence, status=s.status, path=s.path)
         label = names[0] if len(names) == 1 else f"{len(names)} projects"
-        yield Scan(TOOL, None, label or None)
+        yield Scan(TOOL, None, label or None, partial_checks=tuple(sorted(ignored)))
 
 
 def _project(value: object, ctx: ParseContext) -> dict[str, Any]:
