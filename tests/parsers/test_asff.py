@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from poam.domain.models import AssetKind, Finding, FindingStatus, ItemStatus, Scan, Severity
 from poam.errors import InputError
@@ -19,6 +19,7 @@ from poam.parsers.registry import read_head
 from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import load
+from poam.store.tables import weaknesses
 from tests.conftest import CORPUS, corpus_dir
 
 FOLDER = "asff_json"
@@ -387,3 +388,27 @@ def test_corpus_files_import_end_to_end(engine: Engine, register_parser: Any) ->
             if f.status is FindingStatus.OPEN and f.weakness.severity is not Severity.INFO
         }
         assert set(items_by_id(engine, name)) == opened, path.name
+
+
+@pytest.mark.parametrize("batch", [1, 1000])
+def test_a_passed_record_first_does_not_rate_the_failing_ones(
+    engine: Engine, register_parser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    monkeypatch.setattr("poam.services.importer.BATCH", batch)  # passed and failed in different batches
+    register_parser(AsffParser())
+    info = {"Label": "INFORMATIONAL", "Normalized": 0}  # how Security Hub rates a passed control
+    bucket_b = [{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::bucket-b", "Region": "us-east-1"}]
+    doc = [control(status="PASSED", Severity=info, Resources=bucket_b, Id="p"), control(Id="f")]
+    path = write(tmp_path, doc)
+    rated = {f.asset.name: (f.status, f.weakness.severity) for f in findings(path)}
+    assert rated == {
+        "arn:aws:s3:::bucket-b": (FindingStatus.FIXED, Severity.INFO),
+        "arn:aws:s3:::bucket-a": (FindingStatus.OPEN, Severity.HIGH),
+    }
+    r = import_file(engine, path)
+    assert (r.informational, r.items_opened) == (0, 1)
+    with engine.begin() as conn:
+        (item,) = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert item.original_risk.value == "High" and [a.text for a in item.assets] == ["arn:aws:s3:::bucket-a"]
+    with engine.begin() as conn:
+        assert conn.execute(select(weaknesses.c.severity)).scalars().all() == ["high"]

@@ -158,6 +158,7 @@ class _State:
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
         self.weaknesses: dict[tuple[str, str], Weakness] = {}
+        self.passed: dict[tuple[str, str], Weakness] = {}
         self.assets: dict[tuple[str, ...], Asset] = {}
         self.tools: set[str] = set()
         self.first: dt.datetime | None = None
@@ -176,9 +177,11 @@ class _State:
         when = _when(f, status) or self.ctx.fallback_time()
         self.first = min(self.first, when) if self.first else when
         self.last = max(self.last, when) if self.last else when
-        weakness = self.weaknesses.get((tool, vuln_id))
+        # a passed control is rated INFORMATIONAL: failing results are rated by failing records only
+        cache = self.weaknesses if status is FindingStatus.OPEN else self.passed
+        weakness = cache.get((tool, vuln_id))
         if weakness is None:
-            weakness = self.weaknesses[(tool, vuln_id)] = _weakness(f, tool, vuln_id, vulns)
+            weakness = cache[(tool, vuln_id)] = _weakness(f, tool, vuln_id, vulns)
         packages: dict[str, list[str]] = {}
         for v in vulns:
             for p in _list(v.get("VulnerablePackages")):

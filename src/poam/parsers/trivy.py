@@ -424,7 +424,7 @@ def _checks(results: list[Any]) -> Checks | None:
     nothing lists no results, while a vulnerability run lists its OS result even when clean)."""
     if not results:
         return None
-    vuln = conf = other = False
+    vuln = conf = False
     for result in results:
         r = as_dict(result)
         cls = (text(r.get("Class")) or "").lower()
@@ -432,8 +432,6 @@ def _checks(results: list[Any]) -> Checks | None:
             vuln = True
         elif cls == "config" or (not cls and "Misconfigurations" in r):
             conf = True
-        else:
-            other = True
     if vuln and conf:
         return Checks.ALL
     if conf:

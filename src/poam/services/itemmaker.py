@@ -66,6 +66,7 @@ class ItemMaker:
         self.policy = get_policy(system.policy)
         self.events: list[audit.Event] = []
         self._weakness: dict[tuple[str, str], int] = {}
+        self._passing_only: set[tuple[str, str]] = set()  # defined so far by passing results only
         self._open: dict[tuple[str, str], int] = {}
         self._wanted: dict[tuple[str, str], tuple[Weakness, int, dt.datetime, int | None]] = {}
         self._touched: set[int] = set()
@@ -83,12 +84,14 @@ class ItemMaker:
         passing: dict[tuple[str, str], tuple[Weakness, dt.datetime]] = {}
         for w, when, present in seen:
             key = (w.tool, w.vuln_id)
-            if key in self._weakness:
+            if key in self._weakness and not (present and key in self._passing_only):
                 continue
             table = latest if present else passing
             if key not in table or when > table[key][1]:
                 table[key] = (w, when)
         refreshable = set(latest)
+        self._passing_only -= refreshable
+        self._passing_only |= set(passing) - refreshable
         for key, value in passing.items():
             latest.setdefault(key, (value[0], dt.datetime.min))  # stored if new, never refreshing
         if latest:
