@@ -101,6 +101,14 @@ def test_base_uris_are_resolved_and_absolute_roots_dropped(tmp_path: Path) -> No
     assert [f.path for f in found] == ["src/lib/x.c", "tools/y.c"]
 
 
+@pytest.mark.parametrize("checkout", ["file:///home/dev/app", "file:///builds/runner-7/app/", "file:///C:/work/app"])
+def test_paths_are_relative_to_the_working_directory(tmp_path: Path, checkout: str) -> None:
+    """The same repository checked out in another folder gives the same findings."""
+    res = result("R1", checkout.rstrip("/") + "/src/db.py")
+    doc = log(res, invocations=[{"workingDirectory": {"uri": checkout}}])
+    assert [f.path for f in findings(parse(write(tmp_path, doc), scan_date=WHEN))] == ["src/db.py"]
+
+
 def test_package_coordinates_lose_their_version(tmp_path: Path) -> None:
     doc = log(result("BDSA-1 (CVE-2020-11022)", "npm/jquery@3.4.1", None), result("X", "npm/@scope/lib@1.0.0-rc1"))
     found = findings(parse(write(tmp_path, doc), scan_date=WHEN))

@@ -165,6 +165,12 @@ class _Run:
         failed = any(i.get("executionSuccessful") is False for i in invocations)
         self.complete = isinstance(run.get("results"), list) and not failed
         self.bases = obj(run.get("originalUriBaseIds"))
+        # absolute checkout roots (a base id's uri, the working directory): paths are made relative
+        # to them, so that the same repository checked out elsewhere gives the same findings
+        dirs = [obj(b).get("uri") for b in self.bases.values()]
+        dirs += [obj(i.get("workingDirectory")).get("uri") for i in invocations]
+        roots = {r.rstrip("/") for r in (repo_path(text(d), uri=True) for d in dirs) if r and _ABSOLUTE.match(r)}
+        self.roots = sorted(roots, key=len, reverse=True)
         self.artifacts = arr(run.get("artifacts"))
 
     def add(
@@ -267,11 +273,15 @@ class _Run:
                 break
             uri, base = prefix.rstrip("/") + "/" + uri, text(found.get("uriBaseId"))
         path = repo_path(uri, uri=True)
-        for root in (repo_path(text(obj(b).get("uri")), uri=True) for b in self.bases.values()):
-            if path and root and root.startswith("/") and path.startswith(root.rstrip("/") + "/"):
-                path = path[len(root.rstrip("/")) + 1 :]
+        for root in self.roots:
+            if path and path.startswith(root + "/"):
+                path = path[len(root) + 1 :]
+                break
         match = _PACKAGE_VERSION.match(path or "")
         return match.group(1) if match else path
+
+
+_ABSOLUTE = re.compile(r"^(/|[A-Za-z]:/)")
 
 
 def _suppressed(result: dict[str, Any]) -> bool:
