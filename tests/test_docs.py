@@ -35,9 +35,9 @@ def test_every_command_is_documented() -> None:
     assert missing == []
 
 
-def test_every_format_is_documented() -> None:
-    for parser_id in parsers():
-        assert f"| `{parser_id}` |" in README
+def test_every_format_is_documented_as_poam_formats_describes_it() -> None:
+    for parser_id, parser in parsers().items():
+        assert f"| `{parser_id}` | {parser.name} | {parser.maps_to} |" in README, parser_id
 
 
 def test_readme_has_exit_codes_and_security_model() -> None:

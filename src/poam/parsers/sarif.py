@@ -64,7 +64,8 @@ class SarifParser:
     id = "sarif"
     name = "SARIF 2.1.0 (static analysis and dependency scanners)"
     maps_to = (
-        "one finding per tool, rule and file (lines in evidence) on the run's repository, else --asset, "
+        "one finding per tool, rule and file (lines in evidence; paths relative to the checkout root or "
+        "working directory) on the run's repository, else --asset, "
         "else '<tool> project'; suppressed results left out, pass/absent results fixed"
     )
     closes_by_coverage = True

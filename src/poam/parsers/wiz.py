@@ -280,7 +280,10 @@ class WizCliParser:
 
     id = "wizcli"
     name = "Wiz CLI (wizcli) JSON scan result"
-    maps_to = "one finding per vulnerability and package, secret type and file, or IaC rule and file; covers its target"
+    maps_to = (
+        "one finding per vulnerability and package, secret type and file, or IaC rule and file; "
+        "covers its target (an IaC scan only with --asset)"
+    )
     closes_by_coverage = True
 
     def sniff(self, head: Head) -> bool:
