@@ -156,7 +156,8 @@ def test_app_api_page_findings_per_repository_and_package(tmp_path: Path) -> Non
         ("ssc-1", "acme/api", "url-parse", FindingStatus.FIXED),
     ]
     web = found[0]
-    assert web.observed_at == dt.datetime(2026, 1, 10, 2, 3, 4) and found[1].observed_at == WHEN
+    assert (web.observed_at, web.since) == (WHEN, dt.datetime(2026, 1, 10, 2, 3, 4))  # listed now, opened then
+    assert found[1].observed_at == WHEN
     assert (web.weakness.severity, web.weakness.cves, web.weakness.cwes) == (
         Severity.CRITICAL,
         ("CVE-2022-0686",),

@@ -204,7 +204,8 @@ def test_issues_csv(tmp_path: Path) -> None:
         "111122223333",
         "us-east-1",
     )
-    assert a.observed_at == dt.datetime(2026, 1, 5, 10) and "i-1" in (a.evidence or "") and a.location == ""
+    assert (a.observed_at, a.since) == (dt.datetime(2026, 2, 1), dt.datetime(2026, 1, 5, 10))  # export, creation
+    assert "i-1" in (a.evidence or "") and "created 2026-01-05" in (a.evidence or "") and a.location == ""
     assert (b.status, b.observed_at) == (FindingStatus.FIXED, dt.datetime(2026, 1, 20, 8, 0, 0, 500000))
     assert (c.weakness.vuln_id, c.asset.name) == ("ctl-5", "/subscriptions/abc/resourcegroups/rg")
 
@@ -408,6 +409,29 @@ def test_resolved_issues_close_items(engine: Engine, register_parser: Any, tmp_p
     assert (r2.fixed_findings, r2.items_closed) == (1, 0)
     item = items_by_id(engine)["ctl-1"]
     assert item.status is ItemStatus.OPEN and [a.text for a in item.assets] == [other]
+
+
+def test_open_issues_are_seen_at_the_export_and_detected_at_creation(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(WizCsvParser())
+    created = "2025-12-20T10:00:00Z"
+    jan = write_csv(tmp_path, ISSUE_COLUMNS, [issue(created=created)], "jan.csv")
+    r = import_file(engine, jan, scan_date=dt.datetime(2026, 1, 15))
+    assert r.items_opened == 1
+    item = items_by_id(engine)["ctl-1"]
+    assert item.detection_date == dt.date(2025, 12, 20)  # Wiz's creation, not the export
+    resolved = issue(created=created, status="RESOLVED", resolved="2026-03-01T00:00:00Z", resolution="ISSUE_FIXED")
+    r = import_file(
+        engine, write_csv(tmp_path, ISSUE_COLUMNS, [resolved], "mar.csv"), scan_date=dt.datetime(2026, 3, 2)
+    )
+    assert r.closed_ids == ["V-1"]
+    # Wiz reopens the same issue (same id, same creation time): open again in May's export
+    may = write_csv(tmp_path, ISSUE_COLUMNS, [issue(created=created)], "may.csv")
+    r = import_file(engine, may, scan_date=dt.datetime(2026, 5, 15))
+    assert (r.items_opened, r.started_at) == (1, dt.datetime(2026, 5, 15))
+    reopened = [i for i in items_by_id(engine).values() if i.status is ItemStatus.OPEN]
+    assert [(i.poam_id, i.detection_date) for i in reopened] == [("V-2", dt.date(2026, 5, 15))]
 
 
 def test_a_later_wizcli_scan_closes_what_it_no_longer_finds(

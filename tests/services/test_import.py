@@ -80,6 +80,18 @@ def test_importing_the_same_file_twice_changes_nothing(engine: Engine, tmp_path:
     assert counts(engine) == before
 
 
+def test_the_same_undated_file_with_another_scan_date_is_another_observation(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "audit.json"  # pip-audit writes no date
+    path.write_text('[{"name": "django", "version": "3.2", "vulns": [{"id": "PYSEC-2021-439"}]}]')
+    first = import_file(engine, path, scan_date=JAN, format_id="pip-audit")
+    assert import_file(engine, path, scan_date=JAN, format_id="pip-audit").duplicate
+    again = import_file(engine, path, scan_date=FEB, format_id="pip-audit")
+    assert not again.duplicate and (again.new_findings, again.items_opened) == (0, 0)
+    with engine.begin() as conn:
+        seen = conn.execute(select(findings.c.first_seen, findings.c.last_seen, findings.c.last_scan_id)).one()
+    assert seen == (JAN, FEB, again.scan_id) and first.scan_id != again.scan_id
+
+
 def test_changed_plugin_output_does_not_split_a_finding(engine: Engine, tmp_path: Path) -> None:
     import_file(engine, scan(tmp_path, "a.nessus", [h1(JAN, TLS)]))
     changed = Item("100", port=443, severity=3, cvss3=7.5, name="Weak TLS", output="different text")

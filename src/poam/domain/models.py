@@ -158,6 +158,10 @@ class Finding:
     path: str | None = None
     """Where on the asset, for what has no port: a package (`openssl`), a file
     (`src/app.py`), a URL path (`/login`)."""
+    since: dt.datetime | None = None
+    """When the tool first detected it, for exports that date an open finding by the export
+    (`observed_at`) but say when the tool created it (Wiz `Created At`): a finding new to poam is
+    detected then."""
 
     @property
     def location(self) -> str:

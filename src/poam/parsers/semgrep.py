@@ -12,7 +12,8 @@ reports an error of level `error` (then a missing finding may just not have been
 App API (`{"vulns": [...], "hasMore", "cursor"}`): a page of an API listing, not a scan: one
 finding per advisory (`advisory.ruleId`, as the CLI names the rule), repository
 (`repositoryName`) and package; triage CLOSED/FIXED are fixed findings, IGNORED ones are left
-out; nothing is closed by absence. Open findings are dated `openedAt`.
+out; nothing is closed by absence. Findings are seen at the listing's time (`--scan-date`, else
+the file's); an open finding new to poam is detected at its `openedAt`.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ class SemgrepParser:
                 asset = assets[repo or ""] = repository(repo, ctx, FALLBACK_ASSET)
             opened = common.parse_time(vuln.get("openedAt"))
             fixed = triage in _FIXED
-            when = max(now, opened) if fixed and opened else now if fixed else opened or now
+            when = max(now, opened) if opened else now
             times.append(when)
             where = obj(vuln.get("dependencyFileLocation"))
             usages = [obj(obj(u).get("location")) for u in arr(vuln.get("usages"))]
@@ -193,6 +194,7 @@ class SemgrepParser:
                 path=package,
                 evidence=hits_text(lines),
                 status=FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+                since=opened if opened and opened < when else None,
             )
         yield Scan(TOOL, None, "Semgrep App supply-chain findings", min(times, default=now), max(times, default=now))
 

@@ -202,7 +202,11 @@ def _issue(
             is_config=True,
         )
     created = wiz_time(row.get("created_at"))
-    when = (wiz_time(row.get("resolved_time")) if status is FindingStatus.FIXED else None) or created
+    exported = ctx.fallback_time()  # the export has no time of its own: --scan-date, else the file's
+    if status is FindingStatus.FIXED:
+        when = wiz_time(row.get("resolved_time")) or created or exported
+    else:  # open at the export; Wiz created the issue earlier
+        when = exported
     asset = _cloud_asset(
         assets, resource, common.clean(row.get("subscription_id")), common.clean(row.get("resource_region"))
     )
@@ -210,12 +214,14 @@ def _issue(
         x
         for x in (
             f"Issue {row.get('issue_id', '').strip()}" if (row.get("issue_id") or "").strip() else None,
+            f"created {created:%Y-%m-%d %H:%M}" if created else None,
             f"({resolution})" if resolution else None,
             common.clean(row.get("wiz_url")),
         )
         if x
     )
-    return Finding(weakness, asset, when or ctx.fallback_time(), evidence=evidence or None, status=status)
+    since = created if created and created < when else None
+    return Finding(weakness, asset, when, evidence=evidence or None, status=status, since=since)
 
 
 def _vuln(

@@ -124,8 +124,11 @@ def import_file(
         with engine.begin() as conn:
             info = systems.resolve(conn, system, actor, create_default=True)
             result = ImportResult(source=source, sha256=sha, format=parser.id, system=info.name)
+            # the same file is imported once; given another --scan-date it is another observation
+            # (an export without times of its own, identical to last month's, is seen again now)
+            key = sha if scan_date is None else f"{sha}@{scan_date:%Y-%m-%dT%H:%M:%S}"
             dup = conn.execute(
-                select(scans.c.id).where(scans.c.system_id == info.id, scans.c.sha256 == sha)
+                select(scans.c.id).where(scans.c.system_id == info.id, scans.c.import_key == key)
             ).scalar_one_or_none()
             if dup is not None:
                 result.duplicate, result.scan_id = True, dup
@@ -134,7 +137,7 @@ def import_file(
             ctx = ParseContext(source, scan_date, file_time=mtime, asset_name=asset)
             use_child = parallel_reader.available(path) if parallel is None else parallel
             records = parallel_reader.records(parser, path, ctx, progress) if use_child else parser.parse(stream, ctx)
-            _Import(conn, info, parser, result, actor).run(records)
+            _Import(conn, info, parser, result, actor, scan_date, key).run(records)
             return result
 
 
@@ -148,6 +151,8 @@ class _Import:
         parser: Parser,
         result: ImportResult,
         actor: str,
+        scan_date: dt.datetime | None,
+        import_key: str,
     ) -> None:
         self.conn = conn
         self.system = system
@@ -159,6 +164,8 @@ class _Import:
             insert(scans).values(
                 system_id=system.id,
                 sha256=result.sha256,
+                scan_date=scan_date,
+                import_key=import_key,
                 filename=Path(result.source).name[:1000],
                 format=parser.id,
                 closes=parser.closes_by_coverage,

@@ -70,6 +70,7 @@ class _Encoder:
                 rec.evidence,
                 rec.status is FindingStatus.FIXED,
                 rec.path,
+                rec.since,
             )
         return (rec,)
 
@@ -152,7 +153,7 @@ def records(parser: Parser, path: Path, ctx: ParseContext, progress: _Progress |
                     if len(row) == 1:
                         yield row[0]
                     else:
-                        w, a, when, port, protocol, service, evidence, fixed, at = row
+                        w, a, when, port, protocol, service, evidence, fixed, at, since = row
                         yield Finding(
                             weaknesses[w],
                             assets[a],
@@ -163,6 +164,7 @@ def records(parser: Parser, path: Path, ctx: ParseContext, progress: _Progress |
                             evidence,
                             FindingStatus.FIXED if fixed else FindingStatus.OPEN,
                             at,
+                            since,
                         )
                 if reset:
                     weaknesses, assets = [], []

@@ -221,6 +221,8 @@ class SightingWriter:
         """A new record (generation) of this finding, on the right item."""
         t = f.observed_at
         later = self.later_coverage(f.weakness, asset_id, t) if self.later_coverage else None
+        if f.since is not None and previous is None and later is None:
+            t = min(t, f.since)  # the tool's own detection time, for a finding new to poam
         item: Any = None
         item_status = "open"
         if later is not None:

@@ -111,6 +111,8 @@ scans = Table(
     Column("id", Integer, primary_key=True),
     Column("system_id", ForeignKey("systems.id", ondelete="CASCADE"), nullable=False),
     Column("sha256", String(64), nullable=False),
+    Column("scan_date", DateTime),  # the --scan-date given, for files without times of their own
+    Column("import_key", String(100), nullable=False),  # sha256, with the --scan-date when given
     Column("filename", String(1000), nullable=False),
     Column("format", String(40), nullable=False),
     Column("closes", Boolean, nullable=False, default=False),
@@ -130,7 +132,7 @@ scans = Table(
     Column("reopened_findings", Integer, nullable=False, default=0),
     Column("items_opened", Integer, nullable=False, default=0),
     Column("items_closed", Integer, nullable=False, default=0),
-    UniqueConstraint("system_id", "sha256", name="uq_scans_system_sha256"),
+    UniqueConstraint("system_id", "import_key", name="uq_scans_system_import_key"),
 )
 
 scan_assets = Table(

@@ -112,6 +112,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("system_id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("scan_date", sa.DateTime(), nullable=True),
+        sa.Column("import_key", sa.String(length=100), nullable=False),
         sa.Column("filename", sa.String(length=1000), nullable=False),
         sa.Column("format", sa.String(length=40), nullable=False),
         sa.Column("closes", sa.Boolean(), nullable=False),
@@ -135,7 +137,7 @@ def upgrade() -> None:
             ["system_id"], ["systems.id"], name=op.f("fk_scans_system_id_systems"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scans")),
-        sa.UniqueConstraint("system_id", "sha256", name="uq_scans_system_sha256"),
+        sa.UniqueConstraint("system_id", "import_key", name="uq_scans_system_import_key"),
     )
     op.create_table(
         "weaknesses",
