@@ -62,3 +62,15 @@ def test_errors_in_the_child_are_input_errors(engine: Engine, tmp_path: Path) ->
     with pytest.raises(InputError, match="cut.nessus: not well-formed XML"):
         import_file(engine, cut, parallel=True)
     assert counts(engine) == before
+
+
+def test_every_finding_field_crosses_to_the_parent(engine: Engine, tmp_path: Path) -> None:
+    from tests.parsers.test_wiz import ISSUE_COLUMNS, issue
+    from tests.parsers.test_wiz import write_csv as wiz_csv
+
+    path = wiz_csv(tmp_path, ISSUE_COLUMNS, [issue(created="2025-12-20T10:00:00Z")], "issues.csv")
+    for name, parallel in (("child", True), ("here", False)):
+        systems.add_system(engine, name, "t")
+        import_file(engine, path, system=name, parallel=parallel, scan_date=JAN)
+    child, here = _items(engine, "child"), _items(engine, "here")
+    assert child == here and child[0]["detection_date"] == "2025-12-20"  # Finding.since
