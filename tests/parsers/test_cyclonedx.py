@@ -145,7 +145,7 @@ def test_vex_states_and_severity_fallbacks(tmp_path: Path) -> None:
     assert got["CVE-3"].status is FindingStatus.FIXED
     assert got["CVE-4"].weakness.severity is Severity.MEDIUM
     assert got["SNYK-5"].path is None and got["SNYK-5"].weakness.cves == ("CVE-2024-5555",)
-    assert got["CVE-3"].weakness.severity is Severity.INFO  # no rating at all
+    assert got["CVE-3"].weakness.severity is Severity.LOW  # no rating at all: never dropped as informational
     assert len(got) == 5
 
 
@@ -286,7 +286,7 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
         ],
     }
     (f,) = findings(parse(write(tmp_path, odd)))
-    assert f.weakness.severity is Severity.INFO and f.path is None
+    assert f.weakness.severity is Severity.LOW and f.path is None  # unrated
 
 
 # --- the real CycloneDX files of the corpus --------------------------------------------------

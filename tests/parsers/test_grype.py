@@ -125,12 +125,16 @@ def test_severity_fallbacks_and_old_schema(tmp_path: Path) -> None:
             "artifact": {"name": "c", "version": "1"},
         },
         match("CVE-4", "d", severity=None, related=[{"id": "CVE-4", "severity": "Low"}]),
+        match("CVE-5", "e", severity="Negligible", cvss=[{"version": "2.0", "metrics": {"baseScore": 7.2}}]),
+        match("CVE-6", "f", severity="Unknown"),
     ]
     got = {f.weakness.vuln_id: f.weakness for f in findings(parse(write(tmp_path, report(matches))))}
     assert got["CVE-1"].severity is Severity.CRITICAL
     assert got["CVE-2"].severity is Severity.INFO  # Debian's "negligible": informational
     assert (got["CVE-3"].severity, got["CVE-3"].cvss2_score) == (Severity.MEDIUM, 5.0)
     assert got["CVE-4"].severity is Severity.LOW
+    assert got["CVE-5"].severity is Severity.HIGH  # "negligible" to Debian, but scored: the score rates it
+    assert got["CVE-6"].severity is Severity.LOW  # unrated: kept, never dropped as informational
 
 
 def test_same_package_at_two_locations_is_one_finding(tmp_path: Path) -> None:
@@ -193,7 +197,7 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
         "descriptor": [],
     }
     records = parse(write(tmp_path, odd))
-    assert findings(records)[0].weakness.severity is Severity.INFO and findings(records)[0].asset.name == "library/5"
+    assert findings(records)[0].weakness.severity is Severity.LOW and findings(records)[0].asset.name == "library/5"
 
 
 # --- the real Grype files of the corpus ------------------------------------------------------

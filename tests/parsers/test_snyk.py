@@ -177,7 +177,7 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
         "projectName": 3,
     }
     (f,) = findings(parse(write(tmp_path, odd)))
-    assert f.weakness.severity is Severity.INFO and f.asset.name == "3"
+    assert f.weakness.severity is Severity.LOW and f.asset.name == "3"  # unrated
 
 
 # --- the real Snyk files of the corpus -------------------------------------------------------

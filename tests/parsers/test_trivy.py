@@ -388,7 +388,7 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
         ],
     }
     (f,) = findings(parse(write(tmp_path, odd)))
-    assert f.weakness.vuln_id == "CVE-9" and f.weakness.severity is Severity.INFO and f.weakness.cwes == ("20",)
+    assert f.weakness.vuln_id == "CVE-9" and f.weakness.severity is Severity.LOW and f.weakness.cwes == ("20",)
 
 
 def test_image_repository_names() -> None:

@@ -112,13 +112,19 @@ def worse(a: Severity, b: Severity) -> Severity:
 
 
 def severity(word: str | None, *scores: float | None) -> Severity:
-    """A scanner's severity word; when absent or `unknown`, the band of the first CVSS score
-    given; INFO when there is neither."""
+    """A scanner's severity word. When it is absent or says no rating or no impact (`unknown`,
+    `negligible`: distributions rate some CVEs so), the band of the first CVSS score given, as the
+    POA&M's risk rating would be; a vulnerability with neither a word nor a score is LOW, never
+    dropped as informational; only a no-impact word without a score is INFO."""
     found = common.severity_word(word)
-    if found is not None and not (found is Severity.INFO and (word or "").strip().lower() == "unknown"):
+    if found is not None and found is not Severity.INFO:
         return found
     best = next((s for s in scores if s is not None), None)
-    return common.severity_score(best) or found or Severity.INFO
+    banded = common.severity_score(best)
+    if banded is not None and banded is not Severity.INFO:
+        return banded
+    said_none = found is Severity.INFO and (word or "").strip().lower() != "unknown"
+    return Severity.INFO if said_none else Severity.LOW
 
 
 def v3_vector(vector: str | None, version: str = "3.1") -> str | None:
