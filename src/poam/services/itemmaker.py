@@ -67,6 +67,8 @@ class ItemMaker:
         self.events: list[audit.Event] = []
         self._weakness: dict[tuple[str, str], int] = {}
         self._passing_only: set[tuple[str, str]] = set()  # defined so far by passing results only
+        self.created: set[int] = set()
+        """Weaknesses first stored by this import: only this import can have findings of them."""
         self._open: dict[tuple[str, str], int] = {}
         self._wanted: dict[tuple[str, str], tuple[Weakness, int, dt.datetime, int | None]] = {}
         self._touched: set[int] = set()
@@ -132,6 +134,7 @@ class ItemMaker:
                 )
                 for row in self.conn.execute(stmt, new_rows):
                     self._weakness[(row.tool, row.vuln_id)] = row.id
+                    self.created.add(row.id)
             shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
             for values in refresh:
                 shapes.setdefault(tuple(sorted(values)), []).append(values)

@@ -73,19 +73,21 @@ class SightingWriter:
         self.later_coverage = later_coverage
         self.counts = Counts()
         self._hashes: dict[Identity, int] = {}
+        self._inserted: set[int] = set()  # identity hashes of the findings this import inserted
 
     def write(self, batch: list[Finding]) -> None:
         """Apply one batch: look up the stored generations, classify, insert and update."""
-        for f in batch:
+        for w in {id(f.weakness): f.weakness for f in batch}.values():  # parsers share Weakness objects
             for name, limit in _LIMITS.items():
-                value = getattr(f.weakness, name)
+                value = getattr(w, name)
                 if len(value) > limit:
                     raise InputError(self.source, f"{name} longer than {limit} characters: {value[:40]!r}...")
         batch = [_stored_form(f) for f in batch]
         # Apply in time order (fixed rows after open ones at the same time), whatever the file's order.
         batch = sorted(batch, key=lambda f: (f.observed_at, f.status is FindingStatus.FIXED))
+        seen = {(id(f.weakness), f.observed_at, f.status): f for f in batch}.values()  # one per definition
         weakness_ids = self.items.weakness_ids(
-            [(f.weakness, f.observed_at, f.status is FindingStatus.OPEN) for f in batch]
+            [(f.weakness, f.observed_at, f.status is FindingStatus.OPEN) for f in seen]
         )
         keyed = []
         for f in batch:
@@ -105,6 +107,7 @@ class SightingWriter:
             row["item_id"] = wanted if isinstance(wanted, int) else self.items.item_id(wanted)
             self.items.touch(row["item_id"])
         if inserts:
+            self._inserted.update(r["ident"] for r in inserts)
             insert_rows(self.conn, findings, inserts)
             self.counts.new += len(inserts)
             self.counts.fixed += sum(1 for r in inserts if r["fixed_scan_id"] == self.scan_id)
@@ -120,7 +123,9 @@ class SightingWriter:
         """Every stored record of these findings, oldest first (looked up by identity hash)."""
         found: dict[Identity, list[dict[str, Any]]] = {}
         self._hashes = {i: identity_hash(i) for i in idents}
-        hashes = sorted(set(self._hashes.values()))
+        # a weakness new in this import has no stored findings but those this import inserted
+        created, inserted = self.items.created, self._inserted
+        hashes = sorted({h for i, h in self._hashes.items() if i[0] not in created or h in inserted})
         for start in range(0, len(hashes), 500):
             rows = self.conn.execute(
                 select(findings, items.c.status.label("_item_status"))
