@@ -114,31 +114,40 @@ def import_file(
     if not path.is_file():
         raise InputError(source, "no such file" if not path.exists() else "not a regular file")
     try:
-        sha = file_sha256(path)
         raw = path.open("rb")
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
     except OSError as exc:
         raise InputError(source, f"cannot read: {exc.strerror}") from None
     with raw:
         stream: BinaryIO = io.BufferedReader(_ProgressReader(raw, progress), 1 << 16) if progress else raw
         parser = detect(stream, source, format_id)
-        with engine.begin() as conn:
-            info = systems.resolve(conn, system, actor, create_default=True)
-            result = ImportResult(source=source, sha256=sha, format=parser.id, system=info.name)
-            # the same file is imported once; given another --scan-date it is another observation
-            # (an export without times of its own, identical to last month's, is seen again now)
-            key = sha if scan_date is None else f"{sha}@{scan_date:%Y-%m-%dT%H:%M:%S}"
-            dup = conn.execute(
-                select(scans.c.id).where(scans.c.system_id == info.id, scans.c.import_key == key)
-            ).scalar_one_or_none()
-            if dup is not None:
-                result.duplicate, result.scan_id = True, dup
+        ctx = ParseContext(source, scan_date, file_time=mtime, asset_name=asset)
+        use_child = parallel_reader.available(path) if parallel is None else parallel
+        # a child starts parsing now, while this process hashes the file
+        child = parallel_reader.ChildReader(parser, path, ctx, progress) if use_child else None
+        try:
+            try:
+                sha = file_sha256(path)
+            except OSError as exc:
+                raise InputError(source, f"cannot read: {exc.strerror}") from None
+            with engine.begin() as conn:
+                info = systems.resolve(conn, system, actor, create_default=True)
+                result = ImportResult(source=source, sha256=sha, format=parser.id, system=info.name)
+                # the same file is imported once; given another --scan-date it is another observation
+                # (an export without times of its own, identical to last month's, is seen again now)
+                key = sha if scan_date is None else f"{sha}@{scan_date:%Y-%m-%dT%H:%M:%S}"
+                dup = conn.execute(
+                    select(scans.c.id).where(scans.c.system_id == info.id, scans.c.import_key == key)
+                ).scalar_one_or_none()
+                if dup is not None:
+                    result.duplicate, result.scan_id = True, dup
+                    return result
+                records = child if child is not None else parser.parse(stream, ctx)
+                _Import(conn, info, parser, result, actor, scan_date, key).run(records)
                 return result
-            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
-            ctx = ParseContext(source, scan_date, file_time=mtime, asset_name=asset)
-            use_child = parallel_reader.available(path) if parallel is None else parallel
-            records = parallel_reader.records(parser, path, ctx, progress) if use_child else parser.parse(stream, ctx)
-            _Import(conn, info, parser, result, actor, scan_date, key).run(records)
-            return result
+        finally:
+            if child is not None:
+                child.close()
 
 
 class _Import:

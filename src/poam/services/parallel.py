@@ -111,79 +111,102 @@ def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection) -> No
         os._exit(0)  # skip the parent's exit handlers (database pools) inherited by fork
 
 
-def records(parser: Parser, path: Path, ctx: ParseContext, progress: _Progress | None = None) -> Iterator[Record]:
-    """The parser's records, read in a child process."""
-    fork = multiprocessing.get_context("fork")
-    receive, send = fork.Pipe(duplex=False)
-    child = fork.Process(target=_child, args=(parser, str(path), ctx, send), daemon=True, name="poam-parser")
-    child.start()
-    send.close()
-    weaknesses: list[Weakness] = []
-    assets: list[Asset] = []
-    # A thread drains the pipe so that the child never waits for this process to ask for more.
-    inbox: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE)
-    stop = threading.Event()
+class ChildReader:
+    """The parser's records, read in a child process that starts at once (so that it parses
+    while this process does other work, such as hashing the file). Iterate once; `close`
+    ends the child whether or not the records were read."""
 
-    def drain() -> None:
-        while not stop.is_set():
+    def __init__(self, parser: Parser, path: Path, ctx: ParseContext, progress: _Progress | None = None) -> None:
+        fork = multiprocessing.get_context("fork")
+        self.receive, send = fork.Pipe(duplex=False)
+        self.child = fork.Process(target=_child, args=(parser, str(path), ctx, send), daemon=True, name="poam-parser")
+        self.child.start()
+        send.close()
+        self.progress = progress
+        # A thread drains the pipe so that the child never waits for this process to ask for more.
+        self.inbox: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE)
+        self.stop = threading.Event()
+        self.reader = threading.Thread(target=self._drain, name="poam-pipe", daemon=True)
+        self.reader.start()
+        self.closed = False
+
+    def _drain(self) -> None:
+        while not self.stop.is_set():
             try:
-                message = receive.recv()
+                message = self.receive.recv()
             except (EOFError, OSError):
                 message = ("crash", "the parser process ended without finishing")
-            while not stop.is_set():
+            while not self.stop.is_set():
                 try:
-                    inbox.put(message, timeout=0.1)
+                    self.inbox.put(message, timeout=0.1)
                     break
                 except queue.Full:
                     continue
             if message[0] in ("done", "error", "crash"):
                 return
 
-    reader = threading.Thread(target=drain, name="poam-pipe", daemon=True)
-    reader.start()
+    def __iter__(self) -> Iterator[Record]:
+        weaknesses: list[Weakness] = []
+        assets: list[Asset] = []
+        try:
+            while True:
+                message = self.inbox.get()
+                kind = message[0]
+                if kind == "batch":
+                    _kind, new_w, new_a, rows, reset = message
+                    weaknesses += new_w
+                    assets += new_a
+                    for row in rows:
+                        if len(row) == 1:
+                            yield row[0]
+                        else:
+                            w, a, when, port, protocol, service, evidence, fixed, at, since = row
+                            yield Finding(
+                                weaknesses[w],
+                                assets[a],
+                                when,
+                                port,
+                                protocol,
+                                service,
+                                evidence,
+                                FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+                                at,
+                                since,
+                            )
+                    if reset:
+                        weaknesses, assets = [], []
+                elif kind == "progress":
+                    if self.progress:
+                        self.progress(message[1])
+                elif kind == "done":
+                    return
+                elif kind == "error":
+                    raise InputError(message[1], message[2])
+                else:
+                    raise RuntimeError(f"parser failed: {message[1]}")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the child and the pipe thread (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.stop.set()
+        if self.child.is_alive():
+            self.child.kill()
+        self.reader.join(timeout=5)
+        self.receive.close()
+        self.child.join(timeout=5)
+        if self.child.is_alive():
+            self.child.kill()
+            self.child.join()
+
+
+def records(parser: Parser, path: Path, ctx: ParseContext, progress: _Progress | None = None) -> Iterator[Record]:
+    """The parser's records, read in a child process."""
+    reader = ChildReader(parser, path, ctx, progress)
     try:
-        while True:
-            message = inbox.get()
-            kind = message[0]
-            if kind == "batch":
-                _kind, new_w, new_a, rows, reset = message
-                weaknesses += new_w
-                assets += new_a
-                for row in rows:
-                    if len(row) == 1:
-                        yield row[0]
-                    else:
-                        w, a, when, port, protocol, service, evidence, fixed, at, since = row
-                        yield Finding(
-                            weaknesses[w],
-                            assets[a],
-                            when,
-                            port,
-                            protocol,
-                            service,
-                            evidence,
-                            FindingStatus.FIXED if fixed else FindingStatus.OPEN,
-                            at,
-                            since,
-                        )
-                if reset:
-                    weaknesses, assets = [], []
-            elif kind == "progress":
-                if progress:
-                    progress(message[1])
-            elif kind == "done":
-                return
-            elif kind == "error":
-                raise InputError(message[1], message[2])
-            else:
-                raise RuntimeError(f"parser failed: {message[1]}")
+        yield from reader
     finally:
-        stop.set()
-        if child.is_alive():
-            child.kill()
-        reader.join(timeout=5)
-        receive.close()
-        child.join(timeout=5)
-        if child.is_alive():
-            child.kill()
-            child.join()
+        reader.close()
