@@ -74,3 +74,14 @@ def test_every_finding_field_crosses_to_the_parent(engine: Engine, tmp_path: Pat
         import_file(engine, path, system=name, parallel=parallel, scan_date=JAN)
     child, here = _items(engine, "child"), _items(engine, "here")
     assert child == here and child[0]["detection_date"] == "2025-12-20"  # Finding.since
+
+
+def test_a_duplicate_stops_the_child_it_started(engine: Engine, tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = write_nessus(tmp_path / "a.nessus", [Host("h", ip="10.0.0.1", start=JAN, items=[Item("1")])])
+    import_file(engine, path, parallel=True)
+    before = counts(engine)
+    again = import_file(engine, path, parallel=True)
+    assert again.duplicate and counts(engine) == before
+    assert multiprocessing.active_children() == []
