@@ -104,10 +104,8 @@ class CoverageBook:
         """Assets scanned with credentials."""
         return sorted({a for (a, _t), e in self.entries.items() if e.authenticated})
 
-    def later(self, weakness: Weakness, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None:
-        """The first other scan of this tool that covered the asset after `when` and could have
-        seen this weakness (for an older file imported late): its time and id, or None."""
-        tool = weakness.tool
+    def newest(self, tool: str) -> dt.datetime | None:
+        """The latest time another scan of this tool that can prove absence covered any asset."""
         if tool not in self._newest:
             self._newest[tool] = self.conn.execute(
                 select(func.max(scan_assets.c.seen_at))
@@ -119,7 +117,13 @@ class CoverageBook:
                     scans.c.closes.is_(True),
                 )
             ).scalar_one_or_none()
-        newest = self._newest[tool]
+        return self._newest[tool]
+
+    def later(self, weakness: Weakness, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None:
+        """The first other scan of this tool that covered the asset after `when` and could have
+        seen this weakness (for an older file imported late): its time and id, or None."""
+        tool = weakness.tool
+        newest = self.newest(tool)
         if newest is None or newest <= when:
             return None  # no other scan of this tool looked later: the common case
         key = (tool, asset_id, when, weakness.vuln_id)

@@ -193,7 +193,7 @@ class _Import:
             result.source,
             self.assets,
             self.items,
-            self.coverage.later if parser.closes_by_coverage else None,
+            self.coverage if parser.closes_by_coverage else None,
         )
         self.first: dt.datetime | None = None
         self.last: dt.datetime | None = None

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -37,7 +36,12 @@ def identity_hash(ident: Identity) -> int:
 
 """A finding's identity in the store: (weakness id, asset id, location); the weakness id stands
 for the system, tool and scanner vulnerability id (see `domain.identity.finding_identity`)."""
-LaterCoverage = Callable[[Weakness, int, dt.datetime], tuple[dt.datetime, int] | None]
+class LaterCoverage(Protocol):
+    """What newer scans covered, for an older file imported late (see `services.coverage`)."""
+
+    def newest(self, tool: str) -> dt.datetime | None: ...
+
+    def later(self, weakness: Weakness, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None: ...
 _UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
 _LIMITS = {"tool": 200, "vuln_id": 200}
 
@@ -71,6 +75,7 @@ class SightingWriter:
         self.assets = assets
         self.items = items_
         self.later_coverage = later_coverage
+        self._newest: dict[str, dt.datetime | None] = {}
         self.counts = Counts()
         self._hashes: dict[Identity, int] = {}
         self._inserted: set[int] = set()  # identity hashes of the findings this import inserted
@@ -187,7 +192,7 @@ class SightingWriter:
                 updates[nxt["id"]] = nxt
             self._touch(nxt.get("item_id"))
             return
-        later = self.later_coverage(f.weakness, asset_id, t) if self.later_coverage else None
+        later = self._later(f.weakness, asset_id, t)
         if later is not None:  # a newer scan, imported earlier, covered the asset and did not see it
             if kind is Sighting.REOPEN:
                 rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
@@ -209,6 +214,17 @@ class SightingWriter:
             return
         self._new(ident, gens, asset_id, weakness_id, f, rec, inserts)  # RECUR: its item closed; a new generation
 
+    def _later(self, w: Weakness, asset_id: int, t: dt.datetime) -> tuple[dt.datetime, int] | None:
+        """A newer scan that showed this finding gone (only ever for files imported late)."""
+        cover = self.later_coverage
+        if cover is None:
+            return None
+        if w.tool in self._newest:
+            newest = self._newest[w.tool]
+        else:
+            newest = self._newest[w.tool] = cover.newest(w.tool)
+        return cover.later(w, asset_id, t) if newest is not None and newest > t else None
+
     def _touch(self, item_id: Any) -> None:
         if isinstance(item_id, int):
             self.items.touch(item_id)
@@ -225,7 +241,7 @@ class SightingWriter:
     ) -> None:
         """A new record (generation) of this finding, on the right item."""
         t = f.observed_at
-        later = self.later_coverage(f.weakness, asset_id, t) if self.later_coverage else None
+        later = self._later(f.weakness, asset_id, t)
         if f.since is not None and previous is None and later is None:
             t = min(t, f.since)  # the tool's own detection time, for a finding new to poam
         item: Any = None
