@@ -26,7 +26,7 @@ def test_child_and_in_process_reading_agree(engine: Engine, tmp_path: Path) -> N
             f"h{n}",
             ip=f"10.0.0.{n}",
             start=JAN,
-            items=[Item(str(p), port=p, severity=1 + p % 4, cves=("CVE-2024-0001",) * (p % 2)) for p in range(1, 60)],
+            items=[Item(str(p), port=p, severity=p % 5, cves=("CVE-2024-0001",) * (p % 2)) for p in range(1, 60)],
         )
         for n in range(1, 30)
     ]
@@ -45,12 +45,16 @@ def test_child_and_in_process_reading_agree(engine: Engine, tmp_path: Path) -> N
             }
         ],
     )
+    counted = {}
     for name, parallel in (("child", True), ("here", False)):
         systems.add_system(engine, name, "t")
         for path in (jan, feb, csv):
-            import_file(engine, path, system=name, parallel=parallel)
+            r = import_file(engine, path, system=name, parallel=parallel)
+            counted[name, path.name] = (r.results, r.informational, r.new_findings, r.fixed_findings, r.started_at)
+    assert [v for k, v in counted.items() if k[0] == "child"] == [v for k, v in counted.items() if k[0] == "here"]
+    assert counted["child", "jan.nessus"][1] > 0  # informational results cross as their time alone
     assert _items(engine, "child") == _items(engine, "here")
-    assert len(_items(engine, "child")) == 60
+    assert len(_items(engine, "child")) == 59 - 11 + 1  # 11 informational plugins are not items; the CSV adds one
 
 
 def test_errors_in_the_child_are_input_errors(engine: Engine, tmp_path: Path) -> None:

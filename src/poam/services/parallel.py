@@ -2,7 +2,8 @@
 
 Parsing and storing each take about half of a large import; on two cores they overlap. The
 child runs the parser and sends its records through a pipe in a compact form: each weakness
-and asset object once, then plain tuples per finding. Errors in the child reach the caller as
+and asset object once, then plain tuples per finding; an informational result (which the
+importer only counts) is sent as its time alone. Errors in the child reach the caller as
 they would in-process (an InputError stays an InputError). A side benefit: hostile input is
 parsed in a process that holds no database connection.
 """
@@ -18,7 +19,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from poam.domain.models import Asset, Finding, FindingStatus, Weakness
+from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers.base import ParseContext, Parser, Record
 
@@ -27,6 +28,9 @@ MIN_SIZE = 4 * 1024 * 1024  # smaller files are parsed in-process: a child costs
 _QUEUE = 16  # batches buffered between the pipe and the database work
 _MAX_TABLE = 50_000  # objects remembered per table before both sides start afresh
 _Progress = Callable[[int], None]
+_INFO = "info"
+_INFO_WEAKNESS = Weakness(tool="", vuln_id="", name="informational", severity=Severity.INFO)
+_INFO_ASSET = Asset(kind=AssetKind.OTHER, name="informational")
 
 
 def available(path: Path) -> bool:
@@ -60,6 +64,8 @@ class _Encoder:
 
     def encode(self, rec: Record) -> tuple[Any, ...]:
         if isinstance(rec, Finding):
+            if rec.weakness.severity is Severity.INFO and rec.status is FindingStatus.OPEN:
+                return (_INFO, rec.observed_at)  # informational: only counted by the importer
             return (
                 self._index(self.weaknesses, self.new_weaknesses, rec.weakness),
                 self._index(self.assets, self.new_assets, rec.asset),
@@ -148,6 +154,7 @@ class ChildReader:
     def __iter__(self) -> Iterator[Record]:
         weaknesses: list[Weakness] = []
         assets: list[Asset] = []
+        info: dict[Any, Finding] = {}  # informational results stand in as one record per time
         try:
             while True:
                 message = self.inbox.get()
@@ -159,6 +166,12 @@ class ChildReader:
                     for row in rows:
                         if len(row) == 1:
                             yield row[0]
+                        elif len(row) == 2:
+                            when = row[1]
+                            found = info.get(when)
+                            if found is None:
+                                found = info[when] = Finding(_INFO_WEAKNESS, _INFO_ASSET, when)
+                            yield found
                         else:
                             w, a, when, port, protocol, service, evidence, fixed, at, since = row
                             yield Finding(
@@ -174,7 +187,7 @@ class ChildReader:
                                 since,
                             )
                     if reset:
-                        weaknesses, assets = [], []
+                        weaknesses, assets, info = [], [], {}
                 elif kind == "progress":
                     if self.progress:
                         self.progress(message[1])

@@ -36,12 +36,16 @@ def identity_hash(ident: Identity) -> int:
 
 """A finding's identity in the store: (weakness id, asset id, location); the weakness id stands
 for the system, tool and scanner vulnerability id (see `domain.identity.finding_identity`)."""
+
+
 class LaterCoverage(Protocol):
     """What newer scans covered, for an older file imported late (see `services.coverage`)."""
 
     def newest(self, tool: str) -> dt.datetime | None: ...
 
     def later(self, weakness: Weakness, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None: ...
+
+
 _UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
 _LIMITS = {"tool": 200, "vuln_id": 200}
 
