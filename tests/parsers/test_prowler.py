@@ -154,7 +154,7 @@ def test_v3_json(tmp_path: Path) -> None:
     assert sniff(path)
     a, b = found(path)
     assert (a.asset.name, a.weakness.controls) == ("arn:aws:acm:us-east-1:111122223333:certificate/1", ("SC-12",))
-    assert (b.asset.name, b.asset.account, b.asset.region) == ("111122223333", "111122223333", None)
+    assert (b.asset.name, b.asset.account, b.asset.region) == ("111122223333/us-east-1", "111122223333", "us-east-1")
 
 
 def test_v2_json_lines_and_csv(tmp_path: Path) -> None:
@@ -186,7 +186,11 @@ def test_v2_json_lines_and_csv(tmp_path: Path) -> None:
     csv_path = write(tmp_path, csv_text, "v2.csv")
     assert sniff(csv_path)
     (g,) = found(csv_path)
-    assert (g.weakness.vuln_id, g.asset.name, g.observed_at) == ("check11", "111122223333", dt.datetime(2026, 2, 1))
+    assert (g.weakness.vuln_id, g.asset.name, g.observed_at) == (
+        "check11",
+        "111122223333/eu-west-1",  # no resource: the account, in the region the run covered
+        dt.datetime(2026, 2, 1),
+    )
 
 
 def test_results_on_the_same_check_and_resource_merge(tmp_path: Path) -> None:
@@ -213,7 +217,9 @@ def test_asset_names() -> None:
     assert azure.name == "/subscriptions/abc/resourcegroups/rg"
     assert asset_for("root", "111", "us-east-1").name == "111/root"
     assert asset_for("111/root", "111", "us-east-1").name == "111/root"
-    assert asset_for(None, "111", "us-east-1").name == "111"
+    assert asset_for(None, "111", "us-east-1").name == "111/us-east-1"
+    assert asset_for("111", "111", "us-east-1").name == "111/us-east-1"
+    assert asset_for(None, "111", "global").name == asset_for(None, "111", None).name == "111"
     assert asset_for("pod-1", None, "ns").name == "pod-1"
 
 
@@ -335,6 +341,22 @@ def test_a_later_pass_closes_the_item(engine: Engine, register_parser: Any, tmp_
     r3 = import_file(engine, write(tmp_path, json.dumps(mar), "mar.ocsf.json"))
     assert (r3.fixed_findings, r3.items_closed) == (1, 1)
     assert items_by_id(engine)["iam_admin"].status is ItemStatus.CLOSED
+
+
+def test_a_pass_in_one_region_leaves_another_region_s_failure_open(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(ProwlerParser())
+
+    def run(name: str, region: str, result: str) -> Path:
+        row = f"\n,111122223333,{region},2.1,{result},Scored,Level 1,[check21] CloudTrail on,x,x,High,cloudtrail\n"
+        return write(tmp_path, V2_HEADER + row, name)
+
+    import_file(engine, run("jan.csv", "eu-west-1", "FAIL"), scan_date=dt.datetime(2026, 1, 5))
+    r = import_file(engine, run("feb.csv", "us-east-1", "PASS"), scan_date=dt.datetime(2026, 2, 5))
+    assert (r.fixed_findings, r.items_closed) == (0, 0)
+    r = import_file(engine, run("mar.csv", "eu-west-1", "PASS"), scan_date=dt.datetime(2026, 3, 5))
+    assert (r.fixed_findings, r.items_closed) == (1, 1)
 
 
 @pytest.mark.corpus

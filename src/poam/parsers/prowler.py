@@ -5,9 +5,10 @@ One configuration finding per check and resource. FAIL is an open finding, PASS 
 (it closes the finding of a previous run), MANUAL/INFO results and muted (suppressed) results
 give nothing. The asset is the resource uid: an ARN or an Azure resource id as given (Azure ids
 lower-cased: Azure treats them case-insensitively), any other uid as `<account>/<uid>` so that
-names such as `root` stay distinct between accounts; results without a resource (v2 CSV) are
-on the account itself. Results that land on the same check and asset are merged, and an open
-one wins over a passing one.
+names such as `root` stay distinct between accounts; results without a resource (v2 CSV) or on the
+account itself are on `<account>/<region>` when the result names a region (a run limited to one
+region must not pass what failed in another), else on the account. Results that land on the same
+check and asset are merged, and an open one wins over a passing one.
 
 Prowler reports a PASS row for what passes, so the file closes what it shows fixed; it does
 not close by coverage (a run may be limited to some checks, services or regions).
@@ -291,6 +292,8 @@ def asset_for(uid: str | None, account: str | None, region: str | None) -> Asset
         name = uid
     elif uid and uid != account:
         name = f"{account}/{uid}"
+    elif region and region.lower() != "global":  # an account-level result of one region's run
+        return Asset(kind=AssetKind.CLOUD_RESOURCE, name=f"{account}/{region}", account=account, region=region)
     else:
         return Asset(kind=AssetKind.CLOUD_RESOURCE, name=account, account=account)
     return Asset(kind=AssetKind.CLOUD_RESOURCE, name=name, account=account, region=region)
