@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from poam.domain.models import AssetKind, Checks, Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
 from poam.errors import InputError
@@ -20,6 +20,7 @@ from poam.parsers.wiz import IAC_FALLBACK, WizCliParser, WizCsvParser, wiz_time
 from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import load
+from poam.store.tables import findings
 from tests.conftest import CORPUS, corpus_dir
 
 ISSUE_COLUMNS = [
@@ -432,6 +433,23 @@ def test_open_issues_are_seen_at_the_export_and_detected_at_creation(
     assert (r.items_opened, r.started_at) == (1, dt.datetime(2026, 5, 15))
     reopened = [i for i in items_by_id(engine).values() if i.status is ItemStatus.OPEN]
     assert [(i.poam_id, i.detection_date) for i in reopened] == [("V-2", dt.date(2026, 5, 15))]
+
+
+def test_an_older_export_imported_late_does_not_close_what_a_newer_one_shows_open(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(WizCsvParser())
+    created = "2026-01-05T10:00:00Z"
+    jun = write_csv(tmp_path, ISSUE_COLUMNS, [issue(created=created)], "jun.csv")
+    import_file(engine, jun, scan_date=dt.datetime(2026, 6, 1))
+    with engine.begin() as conn:
+        seen = conn.execute(select(findings.c.first_seen, findings.c.last_seen)).one()
+    assert seen == (dt.datetime(2026, 1, 5, 10), dt.datetime(2026, 6, 1))  # detected at creation, seen at export
+    resolved = issue(created=created, status="RESOLVED", resolved="2026-02-20T00:00:00Z", resolution="ISSUE_FIXED")
+    mar = write_csv(tmp_path, ISSUE_COLUMNS, [resolved], "mar.csv")  # fixed then, reopened by June
+    r = import_file(engine, mar, scan_date=dt.datetime(2026, 3, 1))
+    assert (r.fixed_findings, r.closed_ids) == (0, [])
+    assert items_by_id(engine)["ctl-1"].status is ItemStatus.OPEN
 
 
 def test_a_later_wizcli_scan_closes_what_it_no_longer_finds(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from poam.domain.models import ItemStatus
+from poam.errors import InputError
 from poam.services.importer import import_file
 from poam.store.tables import findings, scan_assets
 from tests.builders import Host, Item, nessus, write_nessus
@@ -158,3 +159,12 @@ def test_a_host_scanned_twice_in_one_file_counts_as_credentialed_if_any_pass_was
     feb = write_nessus(tmp_path / "feb.nessus", [Host("10.0.0.5", start=FEB, credentialed=False, **web01)])
     assert import_file(engine, feb).closed_ids == []
     assert items_of(engine)["V-1"].status is ItemStatus.OPEN  # type: ignore[attr-defined]
+
+
+def test_a_tool_name_too_long_to_store_is_refused_even_without_results(engine: Engine, tmp_path: Path) -> None:
+    long_tool = "T" * 250
+    path = sarif(tmp_path / "long.sarif", [(long_tool, REPO1, [])], "2026-01-05T10:00:00Z")
+    with pytest.raises(InputError, match="tool longer than 200 characters"):
+        import_file(engine, path)
+    with engine.begin() as conn:
+        assert conn.execute(select(scan_assets)).all() == []

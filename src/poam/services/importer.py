@@ -219,6 +219,8 @@ class _Import:
         self._flush()
         self.assets.finish()
         tool = scan_info.tool if scan_info else self.parser.id
+        if any(t is None for _a, t in self.coverage.entries):  # coverage of the scan's own tool
+            self._check_tool(tool)
         covered_tools = self.coverage.store(tool)
         self.result.assets_covered = self.coverage.asset_count()
         counts = self.sightings.counts
@@ -238,6 +240,11 @@ class _Import:
         self.result.opened_ids, self.result.closed_ids = opened, closed
         self._finish(scan_info, tool)
 
+    def _check_tool(self, tool: str | None) -> None:
+        """A tool name that covers assets must fit its column, as a finding's must."""
+        if tool is not None and len(tool) > 200:
+            raise InputError(self.result.source, f"tool longer than 200 characters: {tool[:40]!r}...")
+
     def _widen(self, when: dt.datetime | None) -> None:
         if when is None:
             return
@@ -245,6 +252,7 @@ class _Import:
         self.last = max(self.last, when) if self.last else when
 
     def _cover(self, cov: Coverage) -> None:
+        self._check_tool(cov.tool)
         when = cov.started_at or cov.ended_at
         if when is None:
             return

@@ -268,8 +268,9 @@ class SightingWriter:
         """A new record (generation) of this finding, on the right item."""
         t = f.observed_at
         later = self._later(f.weakness, asset_id, t)
+        start = t  # first seen: the tool's own detection time, for a finding new to poam
         if f.since is not None and previous is None and later is None:
-            t = min(t, f.since)  # the tool's own detection time, for a finding new to poam
+            start = min(t, f.since)
         item: Any = None
         item_status = "open"
         if later is not None:
@@ -279,7 +280,7 @@ class SightingWriter:
                 item, item_status = hit
         if item is None:
             prev_item = previous.get("item_id") if previous else None
-            item = self.items.request(f.weakness, weakness_id, t, prev_item if isinstance(prev_item, int) else None)
+            item = self.items.request(f.weakness, weakness_id, start, prev_item if isinstance(prev_item, int) else None)
         new: dict[str, Any] = {
             "system_id": self.system_id,
             "_item": item,
@@ -297,7 +298,7 @@ class SightingWriter:
             "status": "open",
             "is_config": f.weakness.is_config,
             "authenticated": False,
-            "first_seen": t,
+            "first_seen": start,
             "last_seen": t,
             "fixed_at": None,
             "first_scan_id": self.scan_id,
