@@ -403,10 +403,11 @@ def items_by_id(engine: Engine, system: str | None = None) -> dict[str, Any]:
 def test_resolved_issues_close_items(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
     register_parser(WizCsvParser())
     other = "arn:aws:s3:::bucket-b"
-    r = import_file(engine, write_csv(tmp_path, ISSUE_COLUMNS, [issue(), issue(resource=other)], "jan.csv"))
+    jan = write_csv(tmp_path, ISSUE_COLUMNS, [issue(), issue(resource=other)], "jan.csv")
+    r = import_file(engine, jan, scan_date=dt.datetime(2026, 1, 10))  # the export's own day
     assert (r.format, r.tool, r.items_opened, r.assets_covered) == ("wiz-csv", "Wiz", 1, 0)
     feb = [issue(status="RESOLVED", resolved="2026-02-05T00:00:00Z", resolution="ISSUE_FIXED")]
-    r2 = import_file(engine, write_csv(tmp_path, ISSUE_COLUMNS, feb, "feb.csv"))
+    r2 = import_file(engine, write_csv(tmp_path, ISSUE_COLUMNS, feb, "feb.csv"), scan_date=dt.datetime(2026, 2, 6))
     assert (r2.fixed_findings, r2.items_closed) == (1, 0)
     item = items_by_id(engine)["ctl-1"]
     assert item.status is ItemStatus.OPEN and [a.text for a in item.assets] == [other]
