@@ -3,7 +3,9 @@
 Parsing and storing each take about half of a large import; on two cores they overlap. The
 child runs the parser and sends its records through a pipe in a compact form: each weakness
 and asset object once, then plain tuples per finding; an informational result (which the
-importer only counts) is sent as its time alone. Errors in the child reach the caller as
+importer only counts) is sent as its time alone. The pipe holds several batches, so the child
+parses ahead while this process stores, and this process reads a batch only when it needs one
+(no reader thread to compete for the interpreter). Errors in the child reach the caller as
 they would in-process (an InputError stays an InputError). A side benefit: hostile input is
 parsed in a process that holds no database connection.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
@@ -25,7 +26,7 @@ from poam.parsers.base import ParseContext, Parser, Record
 
 BATCH = 1000
 MIN_SIZE = 4 * 1024 * 1024  # smaller files are parsed in-process: a child costs more than it saves
-_QUEUE = 16  # batches buffered between the pipe and the database work
+_PIPE_BYTES = 1 << 20
 _MAX_TABLE = 50_000  # objects remembered per table before both sides start afresh
 _Progress = Callable[[int], None]
 _INFO = "info"
@@ -117,6 +118,17 @@ def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection) -> No
         os._exit(0)  # skip the parent's exit handlers (database pools) inherited by fork
 
 
+def _widen_pipe(conn: Connection) -> None:
+    """Let the pipe hold several batches (Linux: up to 1 MiB by default), so that the child
+    parses ahead while this process stores."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
+    except (ImportError, OSError):
+        pass  # the default size only makes the child wait more often
+
+
 class ChildReader:
     """The parser's records, read in a child process that starts at once (so that it parses
     while this process does other work, such as hashing the file). Iterate once; `close`
@@ -125,31 +137,18 @@ class ChildReader:
     def __init__(self, parser: Parser, path: Path, ctx: ParseContext, progress: _Progress | None = None) -> None:
         fork = multiprocessing.get_context("fork")
         self.receive, send = fork.Pipe(duplex=False)
+        _widen_pipe(send)
         self.child = fork.Process(target=_child, args=(parser, str(path), ctx, send), daemon=True, name="poam-parser")
         self.child.start()
         send.close()
         self.progress = progress
-        # A thread drains the pipe so that the child never waits for this process to ask for more.
-        self.inbox: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE)
-        self.stop = threading.Event()
-        self.reader = threading.Thread(target=self._drain, name="poam-pipe", daemon=True)
-        self.reader.start()
         self.closed = False
 
-    def _drain(self) -> None:
-        while not self.stop.is_set():
-            try:
-                message = self.receive.recv()
-            except (EOFError, OSError):
-                message = ("crash", "the parser process ended without finishing")
-            while not self.stop.is_set():
-                try:
-                    self.inbox.put(message, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if message[0] in ("done", "error", "crash"):
-                return
+    def _next(self) -> Any:
+        try:
+            return self.receive.recv()
+        except (EOFError, OSError):
+            return ("crash", "the parser process ended without finishing")
 
     def __iter__(self) -> Iterator[Record]:
         weaknesses: list[Weakness] = []
@@ -157,7 +156,7 @@ class ChildReader:
         info: dict[Any, Finding] = {}  # informational results stand in as one record per time
         try:
             while True:
-                message = self.inbox.get()
+                message = self._next()
                 kind = message[0]
                 if kind == "batch":
                     _kind, new_w, new_a, rows, reset = message
@@ -205,10 +204,8 @@ class ChildReader:
         if self.closed:
             return
         self.closed = True
-        self.stop.set()
         if self.child.is_alive():
             self.child.kill()
-        self.reader.join(timeout=5)
         self.receive.close()
         self.child.join(timeout=5)
         if self.child.is_alive():
