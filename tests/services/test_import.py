@@ -279,3 +279,12 @@ def test_a_poorer_later_file_does_not_erase_what_a_richer_one_said(engine: Engin
     with engine.begin() as conn:
         row = conn.execute(select(weaknesses.c.family, weaknesses.c.description, weaknesses.c.cvss3_score)).one()
     assert row == ("General", "Weak TLS description", 7.5)
+
+
+def test_the_same_file_for_another_project_is_another_import(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "audit.json"
+    path.write_text('[{"name": "django", "version": "3.2", "vulns": [{"id": "PYSEC-2021-439"}]}]')
+    a = import_file(engine, path, scan_date=JAN, format_id="pip-audit", asset="github.com/acme/a")
+    b = import_file(engine, path, scan_date=JAN, format_id="pip-audit", asset="github.com/acme/b")
+    assert not b.duplicate and (a.new_findings, b.new_findings) == (1, 1)
+    assert import_file(engine, path, scan_date=JAN, format_id="pip-audit", asset="github.com/acme/b").duplicate

@@ -93,6 +93,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def import_key(sha: str, scan_date: dt.datetime | None, asset: str | None) -> str:
+    """What makes an import a duplicate: the same file, with the same --scan-date and --asset. Given
+    another date or asset it is another observation (an undated export identical to last month's is
+    seen again now; two projects' identical clean reports are two projects)."""
+    if scan_date is None and asset is None:
+        return sha
+    given = f"{scan_date.isoformat() if scan_date else ''}\n{asset or ''}"
+    return f"{sha}:{hashlib.sha256(given.encode()).hexdigest()[:32]}"
+
+
 def import_file(
     engine: Engine,
     path: Path,
@@ -133,9 +143,7 @@ def import_file(
             with engine.begin() as conn:
                 info = systems.resolve(conn, system, actor, create_default=True)
                 result = ImportResult(source=source, sha256=sha, format=parser.id, system=info.name)
-                # the same file is imported once; given another --scan-date it is another observation
-                # (an export without times of its own, identical to last month's, is seen again now)
-                key = sha if scan_date is None else f"{sha}@{scan_date:%Y-%m-%dT%H:%M:%S}"
+                key = import_key(sha, scan_date, asset)
                 dup = conn.execute(
                     select(scans.c.id).where(scans.c.system_id == info.id, scans.c.import_key == key)
                 ).scalar_one_or_none()

@@ -112,7 +112,7 @@ scans = Table(
     Column("system_id", ForeignKey("systems.id", ondelete="CASCADE"), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("scan_date", DateTime),  # the --scan-date given, for files without times of their own
-    Column("import_key", String(100), nullable=False),  # sha256, with the --scan-date when given
+    Column("import_key", String(100), nullable=False),  # sha256, with --scan-date and --asset when given
     Column("filename", String(1000), nullable=False),
     Column("format", String(40), nullable=False),
     Column("closes", Boolean, nullable=False, default=False),
