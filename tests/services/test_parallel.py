@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import item_json, load
 from tests.builders import Host, Item, write_csv, write_nessus
+from tests.parsers.test_wiz import ISSUE_COLUMNS, issue
+from tests.parsers.test_wiz import write_csv as wiz_csv
 from tests.services.test_import import FEB, JAN, counts
 
 
@@ -69,9 +72,6 @@ def test_errors_in_the_child_are_input_errors(engine: Engine, tmp_path: Path) ->
 
 
 def test_every_finding_field_crosses_to_the_parent(engine: Engine, tmp_path: Path) -> None:
-    from tests.parsers.test_wiz import ISSUE_COLUMNS, issue
-    from tests.parsers.test_wiz import write_csv as wiz_csv
-
     path = wiz_csv(tmp_path, ISSUE_COLUMNS, [issue(created="2025-12-20T10:00:00Z")], "issues.csv")
     for name, parallel in (("child", True), ("here", False)):
         systems.add_system(engine, name, "t")
@@ -81,8 +81,6 @@ def test_every_finding_field_crosses_to_the_parent(engine: Engine, tmp_path: Pat
 
 
 def test_a_duplicate_stops_the_child_it_started(engine: Engine, tmp_path: Path) -> None:
-    import multiprocessing
-
     path = write_nessus(tmp_path / "a.nessus", [Host("h", ip="10.0.0.1", start=JAN, items=[Item("1")])])
     import_file(engine, path, parallel=True)
     before = counts(engine)
