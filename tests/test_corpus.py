@@ -51,6 +51,23 @@ FORMATS = {
 }
 # Folders of reference data that other commands load.
 NOT_SCANS = {"cisa_kev": "kev", "oscal_poam": "OSCAL POA&M|unrecognised"}
+# Formats poam does not read yet (issue 11): every file must be refused as unrecognised, never
+# taken by another format's parser.
+NOT_YET_READ = {
+    "acunetix_xml",
+    "anchore_enterprise",
+    "checkmarx",
+    "dependency_check",
+    "fortify_fpr",
+    "github_alerts",
+    "gitlab_reports",
+    "hdf_json",
+    "nuclei_json",
+    "prisma_cloud",
+    "qualys_vmdr_detection_xml",
+    "rapid7_xml",
+    "sonarqube_json",
+}
 # Files refused, and why: the PEER-INVALID ones of SOURCES.md and a few more.
 REFUSED = {
     "defectdojo__npm_audit__empty_with_error.json": "npm audit failed",
@@ -143,11 +160,11 @@ def test_peer_invalid_files_are_all_expected_to_be_refused() -> None:
 
 
 def test_every_corpus_folder_is_known() -> None:
-    assert {p.name for p in _folders()} == set(FORMATS) | set(NOT_SCANS)
+    assert {p.name for p in _folders()} == set(FORMATS) | set(NOT_SCANS) | NOT_YET_READ
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("folder", sorted(FORMATS) + sorted(NOT_SCANS))
+@pytest.mark.parametrize("folder", sorted(FORMATS) + sorted(NOT_SCANS) + sorted(NOT_YET_READ))
 def test_corpus_walk(folder: str, tmp_path: Path) -> None:
     path = CORPUS / folder
     if not path.is_dir():
@@ -156,6 +173,10 @@ def test_corpus_walk(folder: str, tmp_path: Path) -> None:
     for n, file in enumerate(sorted(path.iterdir())):
         system = f"s{n}"
         systems.add_system(engine, system, "walk")
+        if folder in NOT_YET_READ:
+            with pytest.raises(InputError, match="unrecognised"):
+                import_file(engine, file, system=system, parallel=False)
+            continue
         if folder in NOT_SCANS or file.name in REFUSED:
             expected = NOT_SCANS.get(folder) or re.escape(REFUSED[file.name])
             with pytest.raises(InputError, match=expected):

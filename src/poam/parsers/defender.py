@@ -138,10 +138,11 @@ class DefenderEndpointParser:
     closes_by_coverage = False
 
     def sniff(self, head: Head) -> bool:
-        """A zip archive (its members are checked when read), or an OData `value` list of
-        machine vulnerabilities (`cveId`) or an empty one."""
+        """A zip archive whose first members include Defender's `vulnerabilities/` or `machines/`
+        folders (the rest is checked when read), or an OData `value` list of machine
+        vulnerabilities (`cveId`) or an empty one."""
         if head.data.startswith(b"PK\x03\x04"):
-            return True
+            return b"vulnerabilities/" in head.data or b"machines/" in head.data
         shape = head.json
         if shape.kind != "object" or not {"@odata.context", "value"} <= shape.keys:
             return False

@@ -317,9 +317,12 @@ class ZapJsonParser:
     closes_by_coverage = True
 
     def sniff(self, head: Head) -> bool:
-        """A JSON object with `site` and ZAP's `@version` / `@generated` keys."""
+        """A JSON object with `site` and ZAP's `@version` / `@generated` keys (not a GitLab DAST
+        report, which embeds ZAP's sites next to its own `scan` and `vulnerabilities`)."""
         keys = head.json.keys
-        return head.json.kind == "object" and "site" in keys and bool({"@version", "@generated"} & keys)
+        if head.json.kind != "object" or "site" not in keys or {"scan", "vulnerabilities"} & keys:
+            return False
+        return bool({"@version", "@generated"} & keys)
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Read the report whole (ZAP writes one JSON value), then yield sites and alerts."""
