@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from poam import __version__
 from poam.domain.policy import POLICIES
-from poam.errors import InputError, PoamError
+from poam.errors import InputError, PoamError, printable
 from poam.parsers.registry import parsers
 from poam.services import audit, kev, systems
 from poam.services.importer import ImportResult, import_file
@@ -170,11 +170,29 @@ def _describe(r: ImportResult) -> str:
     if r.duplicate:
         return f"{r.source}: already imported (same SHA-256); nothing changed"
     window = r.ended_at.date().isoformat() if r.ended_at else "no date"
+    if r.date_source == "mtime":
+        window += " (date from file time)"
+    elif r.date_source == "option":
+        window += " (date from --scan-date)"
+    warned = f"; {r.warnings} warning(s)" if r.warnings else ""
     return (
         f"{r.source}: {r.format}, {r.tool} scan of {window}: {r.assets_covered} assets covered, {r.results} results "
         f"({r.informational} informational); findings {r.new_findings} new, {r.fixed_findings} fixed, "
-        f"{r.reopened_findings} reopened; items {r.items_opened} opened, {r.items_closed} closed"
+        f"{r.reopened_findings} reopened; items {r.items_opened} opened, {r.items_closed} closed{warned}"
     )
+
+
+WARNINGS_SHOWN = 20
+"""Warning lines printed per file; `import --json` lists up to 1,000 and counts them all."""
+
+
+def _warn(r: ImportResult) -> None:
+    """One line on stderr per record read past with an odd value."""
+    for line in r.warning_lines[:WARNINGS_SHOWN]:
+        click.echo(f"poam: warning: {printable(r.source)}: {printable(line)}", err=True)
+    if r.warnings > WARNINGS_SHOWN:
+        more = r.warnings - WARNINGS_SHOWN
+        click.echo(f"poam: warning: {printable(r.source)}: {more} more warning(s); --json lists them", err=True)
 
 
 @cli.command("import")
@@ -184,7 +202,7 @@ def _describe(r: ImportResult) -> str:
 @click.option(
     "--scan-date",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    help="Scan time to use when a file gives none.",
+    help="Date of the scan: replaces every date the file gives (else the file's dates, else its modification time).",
 )
 @click.option(
     "--asset",
@@ -228,6 +246,7 @@ def import_cmd(
             continue
         results.append(result)
         if not as_json:
+            _warn(result)
             click.echo(_describe(result))
     if as_json:
         _json([asdict(r) for r in results])

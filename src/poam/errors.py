@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Drop control characters so a hostile file name cannot drive the terminal."""
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
@@ -22,7 +22,7 @@ class InputError(PoamError):
     def __init__(self, source: str, problem: str) -> None:
         self.source = source
         self.problem = problem
-        super().__init__(f"{_printable(source)}: {_printable(problem)}")
+        super().__init__(f"{printable(source)}: {printable(problem)}")
 
 
 class UsageError(PoamError):

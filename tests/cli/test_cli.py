@@ -186,3 +186,24 @@ def test_asset_names_what_a_file_scanned(db: str, tmp_path: Path) -> None:
     assert json.loads(r.stdout)[0]["assets_covered"] == 1
     r = run("--db", db, "items", "--json")
     assert json.loads(r.stdout)[0]["assets"] == ["github.com/acme/api (django)"]
+
+
+def test_warnings_and_the_date_source_are_shown(db: str, tmp_path: Path) -> None:
+    import os
+
+    from tests.builders import write_csv
+
+    row = {"detector": "Pen Test", "weakness_id": "PT-1", "weakness_name": "XSS", "asset": "h.example.com"}
+    rows = [{**row, "severity": "severe", "detected": "2026-01-10"}, {**row, "weakness_id": "PT-2", "severity": "low"}]
+    path = write_csv(tmp_path / "p.csv", rows, [*row, "severity", "detected"])
+    os.utime(path, (1770000000, 1770000000))  # 2026-02-02
+    r = run("--db", db, "import", str(path))
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        f"poam: warning: {path}: row 2 (PT-1): severity 'severe' not recognised; rated Moderate",
+        f"poam: warning: {path}: row 3 (PT-2): detected empty is not a date; dated 2026-02-02",
+    ]
+    assert "scan of 2026-02-02 (date from file time)" in r.stdout and "; 2 warning(s)" in r.stdout
+    (data,) = json.loads(run("--db", db, "import", str(path), "--scan-date", "2026-03-01", "--json").stdout)
+    assert (data["date_source"], data["warnings"], data["results"]) == ("option", 2, 2)
+    assert data["warning_lines"][0] == "row 2 (PT-1): severity 'severe' not recognised; rated Moderate"

@@ -60,18 +60,46 @@ def test_severity_may_come_from_cvss(tmp_path: Path) -> None:
     assert f.weakness.cvss3_score == 9.8
 
 
+def parse_with(path: Path, file_time: dt.datetime | None = None) -> tuple[list[Finding], ParseContext]:
+    ctx = ParseContext(str(path), file_time=file_time)
+    with path.open("rb") as f:
+        return [r for r in PoamCsvParser().parse(f, ctx) if isinstance(r, Finding)], ctx
+
+
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "warning", "check"),
     [
-        ({"asset": ""}, "row 2: column 'asset' is empty"),
-        ({"severity": "urgent"}, "severity 'urgent'"),
-        ({"detected": "soon"}, "not a date"),
-        ({"status": "maybe"}, "not open or fixed"),
+        ({"severity": "urgent"}, "row 2 (PT-1): severity 'urgent' not recognised; rated Moderate", "medium"),
+        ({"detected": "soon"}, "row 2 (PT-1): detected 'soon' is not a date; dated 2026-02-01", "mtime"),
+        ({"status": "maybe"}, "row 2 (PT-1): status 'maybe' not recognised; kept open", "open"),
+        ({"port": "https"}, "row 2 (PT-1): port 'https' is not a number; no port", "noport"),
+        ({"port": "70000"}, "row 2 (PT-1): port 70000 is out of range; no port", "noport"),
     ],
 )
-def test_bad_rows_name_the_row(tmp_path: Path, change: dict[str, str], message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        parse(write_csv(tmp_path / "p.csv", [{**ROW, **change}]))
+def test_an_odd_value_is_a_warning_and_the_row_is_kept(
+    tmp_path: Path, change: dict[str, str], warning: str, check: str
+) -> None:
+    mtime = dt.datetime(2026, 2, 1, 9, 30)
+    good = {**ROW, "weakness_id": "PT-9"}
+    (f, other), ctx = parse_with(write_csv(tmp_path / "p.csv", [{**ROW, **change}, good]), mtime)
+    assert ctx.report.warnings == [warning] and ctx.report.warning_count == 1 and ctx.report.skipped == 0
+    assert other.weakness.vuln_id == "PT-9" and other.weakness.severity is Severity.HIGH
+    assert f.weakness.vuln_id == "PT-1"
+    if check == "medium":
+        assert f.weakness.severity is Severity.MEDIUM
+    elif check == "mtime":
+        assert f.observed_at == mtime and ctx.report.used_file_time
+    elif check == "open":
+        assert f.status is FindingStatus.OPEN
+    else:
+        assert f.port is None
+    assert check == "mtime" or not ctx.report.used_file_time
+
+
+def test_a_row_without_its_asset_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    (f,), ctx = parse_with(write_csv(tmp_path / "p.csv", [{**ROW, "asset": ""}, {**ROW, "weakness_id": "PT-2"}]))
+    assert f.weakness.vuln_id == "PT-2"
+    assert ctx.report.warnings == ["row 2: column 'asset' is empty; left out"] and ctx.report.skipped == 1
 
 
 def test_missing_columns(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from poam.domain.models import Coverage, Finding, Scan
@@ -12,6 +12,33 @@ from poam.parsers.jsonio import Shape
 
 Record = Finding | Coverage | Scan
 """A parser yields coverage (an asset the scan looked at), findings, and scan facts."""
+
+
+MAX_WARNINGS_KEPT = 1000
+"""Warning lines kept per file (every warning is counted)."""
+
+
+@dataclass(slots=True)
+class ParseReport:
+    """What a parser noticed besides its records: odd values it read past, and whether it had to
+    date anything by the file's modification time. Filled while parsing (in a child process it
+    is sent back at the end)."""
+
+    warnings: list[str] = field(default_factory=list)
+    """`record: what was unusual`, the first MAX_WARNINGS_KEPT of them."""
+    warning_count: int = 0
+    skipped: int = 0
+    """Records left out because they could not be read (each also a warning)."""
+    used_file_time: bool = False
+    """Some record was dated by the file's modification time (the file gave no date)."""
+
+    def merge(self, other: ParseReport) -> None:
+        """Add another report's findings to this one (the child's, in the parent)."""
+        room = MAX_WARNINGS_KEPT - len(self.warnings)
+        self.warnings += other.warnings[: max(room, 0)]
+        self.warning_count += other.warning_count
+        self.skipped += other.skipped
+        self.used_file_time = self.used_file_time or other.used_file_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +55,32 @@ class ParseContext:
     """`poam import --asset`: the repository, project or image a file is about when it does not
     say (Bandit, pip-audit, npm audit...)."""
 
+    report: ParseReport = field(default_factory=ParseReport, compare=False)
+    """Warnings and date sources noticed while parsing."""
+
     def fallback_time(self) -> dt.datetime:
-        """`--scan-date`, else the file's modification time, else now: for formats without dates."""
-        return self.scan_date or self.file_time or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        """The time of a record the file does not date: `--scan-date`, else the file's modification
+        time (noted in the report, so the import says `date from file time`). Call it only for a
+        record that needs it."""
+        if self.scan_date is not None:
+            return self.scan_date
+        self.report.used_file_time = True
+        return self.file_time or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+    def warn(self, record: str, problem: str) -> None:
+        """Note an odd value in one record that was read past (mapped or kept with a neutral
+        value): `record` names it (`row 12`, `finding 3 (CVE-2024-1)`), `problem` says what
+        was unusual and what poam did."""
+        report = self.report
+        report.warning_count += 1
+        if len(report.warnings) < MAX_WARNINGS_KEPT:
+            report.warnings.append(f"{record}: {problem}")
+
+    def skip(self, record: str, problem: str) -> None:
+        """Note a record left out because it cannot be read (`problem` says why): a warning; a file
+        whose every record was left out is refused."""
+        self.report.skipped += 1
+        self.warn(record, f"{problem}; left out")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
-from poam.domain.models import Severity
+from poam.domain.models import FindingStatus, Severity
 
 _SEVERITY_WORDS = {
     "critical": Severity.CRITICAL,
@@ -38,6 +38,60 @@ def severity_word(text: str | None, default: Severity | None = None) -> Severity
     if text is None:
         return default
     return _SEVERITY_WORDS.get(" ".join(str(text).strip().lower().split()), default)
+
+
+class Warner(Protocol):
+    """What the lenient helpers need of a `ParseContext`."""
+
+    def warn(self, record: str, problem: str) -> None: ...
+
+
+def odd_severity(ctx: Warner, record: str, value: object) -> Severity:
+    """The neutral rating of a record whose severity poam cannot read (an unknown word, a missing
+    one where the format requires it): Moderate, with a warning naming the record."""
+    shown = "missing" if value is None or value == "" else repr(str(value)[:40])
+    ctx.warn(record, f"severity {shown} not recognised; rated Moderate")
+    return Severity.MEDIUM
+
+
+def odd_status(ctx: Warner, record: str, value: object) -> FindingStatus:
+    """A status poam cannot read: the record stays open (it never closes anything), with a warning."""
+    shown = "missing" if value is None or value == "" else repr(str(value)[:40])
+    ctx.warn(record, f"status {shown} not recognised; kept open")
+    return FindingStatus.OPEN
+
+
+DISMISSED_WORDS = frozenset(
+    {
+        "ignored",
+        "suppressed",
+        "dismissed",
+        "muted",
+        "snoozed",
+        "rejected",
+        "false_positive",
+        "false positive",
+        "falsepositive",
+        "wont_fix",
+        "won't fix",
+        "wontfix",
+        "risk_accepted",
+        "accepted",
+        "exempted",
+        "exception",
+        "not_applicable",
+    }
+)
+"""Statuses that mean a person set the result aside: not an open weakness, and not a fix either
+(such records are left out; they never close a finding)."""
+
+
+def dismissed(value: object) -> bool:
+    """Whether a status word means the result was set aside (ignored, suppressed, dismissed...)."""
+    if value is None:
+        return False
+    word = " ".join(str(value).strip().lower().replace("-", "_").split())
+    return word in DISMISSED_WORDS or word.replace(" ", "_") in DISMISSED_WORDS
 
 
 def severity_score(score: float | None) -> Severity | None:

@@ -36,11 +36,44 @@ def load(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Any:
         raise InputError(source, "JSON nested too deeply") from None
 
 
+def documents(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Iterator[Any]:
+    """Every JSON value of the file, in order: one document, several written one after another
+    (concatenated pages of an API's output), or JSON Lines (one value per line). Blank space
+    between values is skipped; InputError names the value and line where the JSON breaks."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(source, f"JSON larger than {limit // (1024 * 1024)} MiB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(source, f"not UTF-8 text (byte {exc.start})") from None
+    del data
+    decoder = json.JSONDecoder()
+    position, number, end = 0, 0, len(text)
+    while True:
+        while position < end and text[position] in " \t\r\n":
+            position += 1
+        if position >= end:
+            break
+        number += 1
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            what = f"JSON value {number} is not valid" if number > 1 else "not valid JSON"
+            raise InputError(source, f"{what}: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        except RecursionError:
+            raise InputError(source, "JSON nested too deeply") from None
+        yield value
+    if number == 0:
+        raise InputError(source, "empty file")
+
+
 def items(stream: BinaryIO, source: str, prefix: str) -> Iterator[Any]:
     """Stream the values at an ijson prefix (`Results.item`, `runs.item.results.item`) without
-    reading the whole file into memory."""
+    reading the whole file into memory; in every JSON value of the file when several follow one
+    another (concatenated documents, JSON Lines)."""
     try:
-        yield from ijson.items(stream, prefix, use_float=True)
+        yield from ijson.items(stream, prefix, use_float=True, multiple_values=True)
     except ijson.common.IncompleteJSONError as exc:
         raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
     except ijson.common.JSONError as exc:

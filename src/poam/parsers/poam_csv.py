@@ -26,6 +26,7 @@ from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, S
 from poam.errors import InputError
 from poam.parsers import cvss
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.common import odd_severity, odd_status
 
 REQUIRED = ("detector", "weakness_id", "weakness_name", "asset", "detected")
 OPTIONAL = (
@@ -115,7 +116,7 @@ class PoamCsvParser:
         return {"detector", "weakness_id", "asset"} <= names
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Yield one finding per row; raise InputError naming the row on bad values."""
+        """Yield one finding per row; a row with an odd value is read with a warning (see the README)."""
         csv.field_size_limit(FIELD_LIMIT)
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
         try:
@@ -144,6 +145,8 @@ class PoamCsvParser:
                 if not any(cell.strip() for cell in row):
                     continue
                 finding = self._row(row, columns, line, ctx)
+                if finding is None:
+                    continue
                 detectors.add(finding.weakness.tool)
                 first = min(first, finding.observed_at) if first else finding.observed_at
                 last = max(last, finding.observed_at) if last else finding.observed_at
@@ -153,18 +156,23 @@ class PoamCsvParser:
         tool = detectors.pop() if len(detectors) == 1 else "several detectors" if detectors else "poam-csv"
         yield Scan(tool=tool, name=None, started_at=first, ended_at=last)
 
-    def _row(self, row: list[str], columns: dict[str, int], line: int, ctx: ParseContext) -> Finding:
+    def _row(self, row: list[str], columns: dict[str, int], line: int, ctx: ParseContext) -> Finding | None:
         def get(name: str) -> str:
             i = columns.get(name)
             return row[i].strip() if i is not None and i < len(row) else ""
 
-        for name in REQUIRED:
-            if not get(name):
-                raise InputError(ctx.source, f"row {line}: column {name!r} is empty")
+        record = f"row {line}"
+        empty = [name for name in REQUIRED if name != "detected" and not get(name)]
+        if empty:
+            ctx.skip(record, f"column {empty[0]!r} is empty")
+            return None
+        record = f"row {line} ({get('weakness_id')[:60]})"
         try:
             detected = _date(get("detected"))
         except ValueError:
-            raise InputError(ctx.source, f"row {line}: detected {get('detected')!r} is not a date") from None
+            detected = ctx.fallback_time()
+            shown = repr(get("detected")[:40]) if get("detected") else "empty"
+            ctx.warn(record, f"detected {shown} is not a date; dated {detected:%Y-%m-%d}")
         v3_vector = get("cvss3_vector") or None
         v2_vector = cvss.clean_v2(get("cvss2_vector"))
         v3 = cvss.fill(3, cvss.score(get("cvss3_score") or None), v3_vector)
@@ -173,19 +181,21 @@ class PoamCsvParser:
         severity = _SEVERITY.get(severity_text)
         if severity is None:
             if severity_text or (v3 is None and v2 is None):
-                raise InputError(
-                    ctx.source,
-                    f"row {line}: severity {get('severity')!r} is not one of critical, high, moderate, low, info",
-                )
-            severity = Severity.MEDIUM
+                severity = odd_severity(ctx, record, get("severity"))
+            else:
+                severity = Severity.MEDIUM  # rated by its CVSS score
         status = _STATUS.get(get("status").lower())
         if status is None:
-            raise InputError(ctx.source, f"row {line}: status {get('status')!r} is not open or fixed")
+            status = odd_status(ctx, record, get("status"))
         port_text = get("port")
         try:
             port = int(port_text) if port_text else None
         except ValueError:
-            raise InputError(ctx.source, f"row {line}: port {port_text!r} is not a number") from None
+            ctx.warn(record, f"port {port_text[:20]!r} is not a number; no port")
+            port = None
+        if port is not None and not 0 <= port <= 65535:
+            ctx.warn(record, f"port {port} is out of range; no port")
+            port = None
         ccis = tuple(c.upper() for c in re.split(r"[,;\s]+", get("cci")) if c)
         weakness = Weakness(
             tool=get("detector"),

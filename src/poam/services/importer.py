@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from poam.domain.models import Coverage, Finding, FindingStatus, Scan, Severity
 from poam.errors import InputError
-from poam.parsers.base import ParseContext, Parser
+from poam.parsers.base import ParseContext, Parser, ParseReport, Record
 from poam.parsers.registry import detect
 from poam.services import audit, systems
 from poam.services import parallel as parallel_reader
@@ -55,6 +55,12 @@ class ImportResult:
     items_closed: int = 0
     opened_ids: list[str] = field(default_factory=list)
     closed_ids: list[str] = field(default_factory=list)
+    date_source: str | None = None
+    """Where the scan's dates came from: `option` (--scan-date), `file` (the file's own dates) or
+    `mtime` (the file gave none for some records: its modification time)."""
+    warnings: int = 0
+    """Records read past with an odd value (each is a line in `warning_lines`)."""
+    warning_lines: list[str] = field(default_factory=list)
 
 
 class _ProgressReader(io.RawIOBase):
@@ -150,12 +156,28 @@ def import_file(
                 if dup is not None:
                     result.duplicate, result.scan_id = True, dup
                     return result
-                records = child if child is not None else parser.parse(stream, ctx)
-                _Import(conn, info, parser, result, actor, scan_date, key).run(records)
+                records: Iterable[Record] = child if child is not None else parser.parse(stream, ctx)
+                if scan_date is not None:
+                    records = dated(records, scan_date)
+                _Import(conn, info, parser, result, actor, scan_date, key, ctx.report).run(records)
                 return result
         finally:
             if child is not None:
                 child.close()
+
+
+def dated(records: Iterable[Record], when: dt.datetime) -> Iterator[Record]:
+    """The records with every time the file gives replaced by `when` (`--scan-date`: the user's
+    word wins). A tool's own detection time (`Finding.since`) is kept when it is earlier."""
+    for rec in records:
+        if isinstance(rec, Finding):
+            since = rec.since if rec.since is not None and rec.since < when else None
+            yield replace(rec, observed_at=when, since=since)
+        elif isinstance(rec, Coverage):
+            untimed = rec.started_at is None and rec.ended_at is None
+            yield rec if untimed else replace(rec, started_at=when, ended_at=when)
+        else:
+            yield replace(rec, started_at=when, ended_at=when)
 
 
 class _Import:
@@ -170,8 +192,11 @@ class _Import:
         actor: str,
         scan_date: dt.datetime | None,
         import_key: str,
+        report: ParseReport,
     ) -> None:
         self.conn = conn
+        self.report = report
+        self.scan_date = scan_date
         self.system = system
         self.parser = parser
         self.result = result
@@ -242,7 +267,16 @@ class _Import:
                 self.result.fixed_findings += len(item_ids)
                 for item_id in item_ids:
                     self.items.touch(item_id)
+        report = self.report
+        if report.skipped and not self.result.results and not self.result.assets_covered:
+            first = report.warnings[0] if report.warnings else "unreadable records"
+            raise InputError(self.result.source, f"no record could be read ({report.skipped} left out; first: {first})")
         opened, closed = self.items.settle()
+        self.result.warnings, self.result.warning_lines = report.warning_count, list(report.warnings)
+        if self.scan_date is not None:
+            self.result.date_source = "option"
+        else:
+            self.result.date_source = "mtime" if report.used_file_time else "file"
         self.result.items_opened += len(opened)
         self.result.items_closed += len(closed)
         self.result.opened_ids, self.result.closed_ids = opened, closed
@@ -314,6 +348,8 @@ class _Import:
             "reopened_findings": r.reopened_findings,
             "items_opened": r.opened_ids,
             "items_closed": r.closed_ids,
+            "date_source": r.date_source,
+            "warnings": r.warnings,
         }
         events = [audit.Event("scan.import", "scan", str(self.scan_id), detail, self.system.id)]
         events += self.items.events

@@ -108,6 +108,7 @@ def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection) -> No
                         sent = position
             send.send(encoder.flush(rows))
             send.send(("progress", stream.tell()))
+        send.send(("report", ctx.report))
         send.send(("done",))
     except InputError as exc:
         send.send(("error", exc.source, exc.problem))
@@ -142,6 +143,7 @@ class ChildReader:
         self.child.start()
         send.close()
         self.progress = progress
+        self.ctx = ctx
         self.closed = False
 
     def _next(self) -> Any:
@@ -190,6 +192,8 @@ class ChildReader:
                 elif kind == "progress":
                     if self.progress:
                         self.progress(message[1])
+                elif kind == "report":
+                    self.ctx.report.merge(message[1])
                 elif kind == "done":
                     return
                 elif kind == "error":

@@ -105,6 +105,9 @@ class SightingWriter:
         self.counts = Counts()
         self._hashes: dict[Identity, int] = {}
         self._inserted = _HashFilter()  # identity hashes of the findings this import inserted
+        self._unseen_fixes: dict[Identity, dt.datetime] = {}
+        """Fixed records of findings not known yet: an older failing record later in the file
+        opens the finding and this fix closes it, as if the file had been read in time order."""
 
     def write(self, batch: list[Finding]) -> None:
         """Apply one batch: look up the stored generations, classify, insert and update."""
@@ -186,17 +189,34 @@ class SightingWriter:
         rec = _covering(gens, t)
         explicit_fix = f.status is FindingStatus.FIXED
         if rec is None:
-            if not explicit_fix:  # a finding reported fixed that was never seen open: nothing to do
+            if explicit_fix:  # reported fixed, never seen open: remembered in case this file saw it open earlier
+                self._unseen_fixes[ident] = max(t, self._unseen_fixes.get(ident, t))
+            else:
                 self._new(ident, gens, asset_id, weakness_id, f, None, inserts)
             return
         if rec.get("id") is not None:
             updates[rec["id"]] = rec
         item_id = rec.get("item_id")
+        same_file = rec["last_scan_id"] == self.scan_id
         if explicit_fix:
-            if rec["status"] == "open" and t >= rec["last_seen"]:
+            # A newer record decides; on equal times within one file the failing record wins.
+            if rec["status"] == "open" and (t > rec["last_seen"] or t == rec["last_seen"] and not same_file):
                 rec.update(status="fixed", fixed_at=t, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
                 self.counts.fixed += rec.get("id") is not None
                 self._touch(item_id)
+            return
+        if rec["status"] == "fixed" and rec["fixed_scan_id"] == self.scan_id and t >= rec["fixed_at"]:
+            # This file said fixed in an older (or as old) record than this failing one: it is open.
+            rec.update(
+                status="open",
+                fixed_at=None,
+                fixed_scan_id=None,
+                last_seen=max(rec["last_seen"], t),
+                last_scan_id=self.scan_id,
+                evidence=f.evidence,
+            )
+            self.counts.fixed -= rec.get("id") is not None
+            self._touch(item_id)
             return
         if t < rec["first_seen"]:  # before anything known of this finding: history only
             rec["first_seen"] = t
@@ -307,6 +327,8 @@ class SightingWriter:
         }
         if later is not None:
             new.update(status="fixed", fixed_at=later[0], fixed_scan_id=later[1])
+        elif previous is None and self._unseen_fixes.get(ident, t) > t:
+            new.update(status="fixed", fixed_at=self._unseen_fixes[ident], fixed_scan_id=self.scan_id)
         inserts.append(new)
         gens.append(new)
 

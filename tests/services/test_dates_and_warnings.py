@@ -1,0 +1,81 @@
+"""One date rule for every format (--scan-date, else the file's dates, else its modification
+time, with the source said), and warnings for odd records, in-process and from the parser child."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from poam.errors import InputError
+from poam.services.importer import import_file
+from tests.builders import write_csv
+from tests.services.test_import import counts, items_of
+
+ROW = {
+    "detector": "Pen Test",
+    "weakness_id": "PT-1",
+    "weakness_name": "XSS",
+    "severity": "high",
+    "asset": "app.example.com",
+    "detected": "2026-01-10",
+}
+MTIME = dt.datetime(2026, 2, 3, 4, 5, 6)
+
+
+def csv_file(tmp_path: Path, rows: list[dict[str, str]], name: str = "p.csv") -> Path:
+    path = write_csv(tmp_path / name, rows, list(ROW) + ["status", "port"])
+    os.utime(path, (MTIME.replace(tzinfo=dt.UTC).timestamp(),) * 2)
+    return path
+
+
+def test_the_files_own_dates(engine: Engine, tmp_path: Path) -> None:
+    r = import_file(engine, csv_file(tmp_path, [ROW]))
+    assert r.date_source == "file" and r.warnings == 0
+    assert items_of(engine)["V-1"].detection_date == dt.date(2026, 1, 10)  # type: ignore[attr-defined]
+
+
+def test_scan_date_replaces_the_files_dates(engine: Engine, tmp_path: Path) -> None:
+    r = import_file(engine, csv_file(tmp_path, [ROW]), scan_date=dt.datetime(2026, 3, 1))
+    assert r.date_source == "option"
+    assert (r.started_at, r.ended_at) == (dt.datetime(2026, 3, 1), dt.datetime(2026, 3, 1))
+    assert items_of(engine)["V-1"].detection_date == dt.date(2026, 3, 1)  # type: ignore[attr-defined]
+
+
+def test_an_undated_record_takes_the_file_time_and_says_so(engine: Engine, tmp_path: Path) -> None:
+    r = import_file(engine, csv_file(tmp_path, [{**ROW, "detected": "someday"}]))
+    assert r.date_source == "mtime"
+    assert r.warning_lines == ["row 2 (PT-1): detected 'someday' is not a date; dated 2026-02-03"]
+    assert items_of(engine)["V-1"].detection_date == dt.date(2026, 2, 3)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "child"])
+def test_warnings_are_counted_and_listed(engine: Engine, tmp_path: Path, parallel: bool) -> None:
+    rows = [
+        {**ROW, "severity": "severe"},
+        {**ROW, "weakness_id": "PT-2", "status": "reviewing"},
+        {**ROW, "weakness_id": "PT-3", "port": "http"},
+        {**ROW, "weakness_id": "PT-4"},
+    ]
+    r = import_file(engine, csv_file(tmp_path, rows), parallel=parallel)
+    assert r.results == 4 and r.new_findings == 4 and r.warnings == 3 and r.date_source == "file"
+    assert r.warning_lines == [
+        "row 2 (PT-1): severity 'severe' not recognised; rated Moderate",
+        "row 3 (PT-2): status 'reviewing' not recognised; kept open",
+        "row 4 (PT-3): port 'http' is not a number; no port",
+    ]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "child"])
+def test_a_file_whose_every_record_is_unreadable_is_refused(engine: Engine, tmp_path: Path, parallel: bool) -> None:
+    import_file(engine, csv_file(tmp_path, [ROW], "first.csv"))
+    before = counts(engine)
+    bad = csv_file(tmp_path, [{**ROW, "asset": ""}, {**ROW, "weakness_id": ""}], "bad.csv")
+    with pytest.raises(
+        InputError, match=r"no record could be read \(2 left out; first: row 2: column 'asset' is empty"
+    ):
+        import_file(engine, bad, parallel=parallel)
+    assert counts(engine) == before

@@ -1,0 +1,97 @@
+"""A file with several records of one finding: the newest record decides, whatever the order of
+the records in the file and however they fall into the importer's batches; on equal times within
+one file the failing record wins. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from poam.domain.models import ItemStatus
+from poam.services import importer
+from poam.services.importer import import_file
+from poam.store.tables import findings
+from tests.builders import write_csv
+from tests.services.test_import import items_of
+
+T1 = "2026-01-10T08:00:00.250000Z"
+T2 = "2026-01-10T08:00:00.750000Z"  # half a second later: compared at full precision
+T0 = "2026-01-01T00:00:00Z"
+
+
+def rows_file(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Path:
+    return write_csv(
+        tmp_path / name,
+        [
+            {
+                "detector": "Cloud Posture",
+                "weakness_id": "S3.1",
+                "weakness_name": "Bucket is public",
+                "severity": "high",
+                "asset": "bucket.example.com",
+                "detected": when,
+                "status": status,
+            }
+            for when, status in rows
+        ],
+    )
+
+
+def finding_row(engine: Engine) -> tuple[str, dt.datetime | None]:
+    with engine.begin() as conn:
+        return conn.execute(select(findings.c.status, findings.c.fixed_at)).one()  # type: ignore[return-value]
+
+
+@pytest.fixture(params=[1, 2000], ids=["batch-of-1", "one-batch"])
+def batch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Each record in its own batch (as in a large file), or all in one."""
+    monkeypatch.setattr(importer, "BATCH", request.param)
+    return int(request.param)
+
+
+@pytest.mark.parametrize("rows", [[(T1, "open"), (T2, "fixed")], [(T2, "fixed"), (T1, "open")]])
+def test_a_newer_passing_record_closes_a_new_finding(
+    engine: Engine, tmp_path: Path, batch: int, rows: list[tuple[str, str]]
+) -> None:
+    r = import_file(engine, rows_file(tmp_path, "a.csv", rows))
+    assert r.results == 2
+    assert finding_row(engine) == ("fixed", dt.datetime(2026, 1, 10, 8, 0, 0, 750000))
+    assert [i.status for i in items_of(engine).values()] == [ItemStatus.CLOSED]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("rows", [[(T2, "open"), (T1, "fixed")], [(T1, "fixed"), (T2, "open")]])
+def test_an_older_passing_record_never_closes(
+    engine: Engine, tmp_path: Path, batch: int, rows: list[tuple[str, str]]
+) -> None:
+    import_file(engine, rows_file(tmp_path, "a.csv", rows))
+    assert finding_row(engine) == ("open", None)
+
+
+@pytest.mark.parametrize("rows", [[(T1, "open"), (T1, "fixed")], [(T1, "fixed"), (T1, "open")]])
+def test_on_equal_times_the_failing_record_wins(
+    engine: Engine, tmp_path: Path, batch: int, rows: list[tuple[str, str]]
+) -> None:
+    import_file(engine, rows_file(tmp_path, "a.csv", [(T0, "open")]))
+    r = import_file(engine, rows_file(tmp_path, "b.csv", rows))
+    assert finding_row(engine) == ("open", None)
+    assert (r.fixed_findings, r.items_closed) == (0, 0)
+
+
+@pytest.mark.parametrize("rows", [[(T2, "fixed"), (T1, "open")], [(T1, "open"), (T2, "fixed")]])
+def test_a_known_finding_closes_on_the_newest_record(
+    engine: Engine, tmp_path: Path, batch: int, rows: list[tuple[str, str]]
+) -> None:
+    import_file(engine, rows_file(tmp_path, "a.csv", [(T0, "open")]))
+    r = import_file(engine, rows_file(tmp_path, "b.csv", rows))
+    assert finding_row(engine) == ("fixed", dt.datetime(2026, 1, 10, 8, 0, 0, 750000))
+    assert (r.fixed_findings, r.reopened_findings, r.items_closed) == (1, 0, 1)
+
+
+def test_a_fix_in_a_later_file_at_the_same_time_still_closes(engine: Engine, tmp_path: Path) -> None:
+    """Across files the later import's word stands (a retest reported the same day)."""
+    import_file(engine, rows_file(tmp_path, "a.csv", [(T1, "open")]))
+    import_file(engine, rows_file(tmp_path, "b.csv", [(T1, "fixed")]))
+    assert finding_row(engine)[0] == "fixed"
