@@ -42,3 +42,12 @@ def test_every_format_is_documented_as_poam_formats_describes_it() -> None:
 
 def test_readme_has_exit_codes_and_security_model() -> None:
     assert "## Exit codes" in README and "## Security model" in README
+
+
+def test_import_json_fields_are_documented() -> None:
+    from dataclasses import fields
+
+    from poam.services.importer import ImportResult
+
+    paragraph = README.split("`poam import --json` prints", 1)[1].split("\n\n", 1)[0]
+    assert [f.name for f in fields(ImportResult) if f"`{f.name}`" not in paragraph] == []
