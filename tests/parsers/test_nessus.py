@@ -74,14 +74,98 @@ def test_score_computed_from_vector_when_missing(tmp_path: Path) -> None:
     assert f.observed_at == dt.datetime(2026, 1, 5, 10, 0)  # from the epoch tag, as UTC
 
 
-def test_host_without_time_needs_scan_date(tmp_path: Path) -> None:
+FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
+
+
+def parse_ctx(path: Path, scan_date: dt.datetime | None = None) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), scan_date=scan_date, file_time=FILE_TIME)
+    with path.open("rb") as f:
+        return list(NessusParser().parse(f, ctx)), ctx
+
+
+def test_host_without_time_takes_the_file_time(tmp_path: Path) -> None:
+    # once refused (asking for --scan-date); now one rule for every format: the file's mtime
     p = write_nessus(tmp_path / "t.nessus", [Host("h1", ip="10.0.0.1", start=None, items=[Item("1")])])
-    with pytest.raises(InputError, match="HOST_START"):
-        parse(p)
-    with p.open("rb") as f:
-        when = dt.datetime(2026, 5, 1)
-        recs = list(NessusParser().parse(f, ParseContext(str(p), scan_date=when)))
-    assert [r.observed_at for r in recs if isinstance(r, Finding)] == [when]
+    records, ctx = parse_ctx(p)
+    assert [r.observed_at for r in records if isinstance(r, Finding)] == [FILE_TIME]
+    assert [(c.started_at, c.ended_at) for c in records if isinstance(c, Coverage)] == [(FILE_TIME, FILE_TIME)]
+    assert ctx.report.used_file_time and not ctx.report.warnings
+    when = dt.datetime(2026, 5, 1)
+    records, ctx = parse_ctx(p, scan_date=when)  # --scan-date wins, and it is no file time
+    assert [r.observed_at for r in records if isinstance(r, Finding)] == [when]
+    assert not ctx.report.used_file_time
+
+
+def test_a_dated_file_does_not_use_the_file_time(tmp_path: Path) -> None:
+    p = write_nessus(tmp_path / "d.nessus", [Host("h1", ip="10.0.0.1", items=[Item("1")])])
+    records, ctx = parse_ctx(p)
+    assert [r.observed_at for r in records if isinstance(r, Finding)] == [dt.datetime(2026, 1, 5, 10)]
+    assert not ctx.report.used_file_time
+
+
+def test_host_without_host_properties_takes_the_file_time(tmp_path: Path) -> None:
+    p = tmp_path / "bare.nessus"
+    p.write_text(
+        '<NessusClientData_v2><Report name="r"><ReportHost name="10.0.0.9">'
+        '<ReportItem port="22" protocol="tcp" severity="2" pluginID="7" pluginName="x" pluginFamily="f"/>'
+        "</ReportHost></Report></NessusClientData_v2>"
+    )
+    records, ctx = parse_ctx(p)
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert (f.asset.ip, f.observed_at, f.location) == ("10.0.0.9", FILE_TIME, "22/tcp")
+    assert ctx.report.used_file_time
+
+
+def test_unreadable_host_start_is_warned_and_the_end_used(tmp_path: Path) -> None:
+    p = tmp_path / "u.nessus"
+    p.write_text(
+        '<NessusClientData_v2><Report name="r"><ReportHost name="10.0.0.9"><HostProperties>'
+        '<tag name="HOST_START">sometime</tag><tag name="HOST_END">Mon Jan 5 10:30:00 2026</tag>'
+        '</HostProperties><ReportItem port="22" protocol="tcp" severity="2" pluginID="7" pluginName="x"/>'
+        "</ReportHost></Report></NessusClientData_v2>"
+    )
+    records, ctx = parse_ctx(p)
+    assert [r.observed_at for r in records if isinstance(r, Finding)] == [dt.datetime(2026, 1, 5, 10, 30)]
+    assert ctx.report.warnings == ["host '10.0.0.9': HOST_START 'sometime' is not a date; not used"]
+    assert not ctx.report.used_file_time
+
+
+def _odd_items(tmp_path: Path, items: str) -> Path:
+    p = tmp_path / "odd.nessus"
+    p.write_text(
+        '<NessusClientData_v2><Report name="r"><ReportHost name="10.0.0.9"><HostProperties>'
+        '<tag name="HOST_START_TIMESTAMP">1767607200</tag></HostProperties>'
+        f'{items}<ReportItem port="443" protocol="tcp" severity="3" pluginID="2" pluginName="ok"/>'
+        "</ReportHost></Report></NessusClientData_v2>"
+    )
+    return p
+
+
+def test_odd_values_are_warned_and_the_other_items_import(tmp_path: Path) -> None:
+    items = (
+        '<ReportItem port="http" protocol="tcp" severity="2" pluginID="10" pluginName="odd port"/>'
+        '<ReportItem port="80" protocol="tcp" severity="9" pluginID="11" pluginName="odd severity"/>'
+        '<ReportItem port="81" protocol="tcp" severity="9" pluginID="11" pluginName="odd severity"/>'
+        '<ReportItem port="82" protocol="tcp" severity="9" pluginID="12" pluginName="risk factor">'
+        "<risk_factor>High</risk_factor></ReportItem>"
+        '<ReportItem port="83" protocol="tcp" severity="1" pluginName="no id"/>'
+    )
+    records, ctx = parse_ctx(_odd_items(tmp_path, items))
+    found = [r for r in records if isinstance(r, Finding)]
+    assert [(f.weakness.vuln_id, f.location, f.weakness.severity) for f in found] == [
+        ("10", "", Severity.MEDIUM),  # no port
+        ("11", "80/tcp", Severity.MEDIUM),  # severity 9: rated Moderate
+        ("11", "81/tcp", Severity.MEDIUM),
+        ("12", "82/tcp", Severity.HIGH),  # severity 9 but a known risk factor: no warning
+        ("2", "443/tcp", Severity.HIGH),
+    ]
+    assert ctx.report.warnings == [
+        "plugin 10 on host '10.0.0.9' (line 1): port 'http' is not a number; no port",
+        "plugin 11 on host '10.0.0.9' (line 1): severity '9' not recognised; rated Moderate",
+        "plugin 11 on host '10.0.0.9' (line 1): severity '9' not recognised; rated Moderate",
+        "ReportItem on host '10.0.0.9' (line 1): no pluginID; left out",
+    ]
+    assert (ctx.report.warning_count, ctx.report.skipped) == (4, 1)
 
 
 def test_truncated_file_is_an_input_error(tmp_path: Path) -> None:

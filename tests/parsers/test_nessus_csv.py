@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
@@ -120,18 +119,65 @@ def test_values_read_safely(tmp_path: Path) -> None:
     assert zoned(dt.datetime(2026, 1, 1, 12), "Romance Standard Time") == dt.datetime(2026, 1, 1, 12)
 
 
-@pytest.mark.parametrize(
-    ("cells", "message"),
-    [
-        ({"Port": "http"}, "row 1: port 'http' is not a port number"),
-        ({"Plugin ID": "abc"}, "row 1: Plugin ID 'abc' is not a plugin number"),
-        ({"Risk": "Severe"}, "row 1: Risk 'Severe' is not a severity"),
-        ({"Host": " "}, "row 1: the Host cell is empty"),
-    ],
-)
-def test_bad_cells_are_input_errors(tmp_path: Path, cells: dict[str, str], message: str) -> None:
-    with pytest.raises(InputError, match=re.escape(message)):
-        parse(write(tmp_path / "b.csv", [{**row("1"), **cells}]))
+FILE_TIME = dt.datetime(2026, 2, 20, 7, 0)
+
+
+def parse_ctx(path: Path, scan_date: dt.datetime | None = None) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), scan_date=scan_date, file_time=FILE_TIME)
+    with path.open("rb") as f:
+        return list(NessusCsvParser().parse(f, ctx)), ctx
+
+
+def test_odd_cells_are_warned_and_the_other_rows_import(tmp_path: Path) -> None:
+    # each of these once refused the whole file
+    rows = [
+        {**row("1"), "Port": "http"},
+        {**row("2"), "Plugin ID": "abc"},
+        {**row("3"), "Risk": "Severe"},
+        {**row("4"), "Host": " "},
+        {**row("5"), "Port": "70000"},
+        row("6"),
+    ]
+    records, ctx = parse_ctx(write(tmp_path / "b.csv", rows))
+    assert [(f.weakness.vuln_id, f.location, f.weakness.severity) for f in findings(records)] == [
+        ("1", "", Severity.MEDIUM),
+        ("3", "443/tcp", Severity.MEDIUM),  # an unknown Risk is Moderate
+        ("5", "", Severity.MEDIUM),
+        ("6", "443/tcp", Severity.MEDIUM),
+    ]
+    assert ctx.report.warnings == [
+        "row 1: port 'http' is not a port number; no port",
+        "row 2: Plugin ID 'abc' is not a plugin number; left out",
+        "row 3: severity 'Severe' not recognised; rated Moderate",
+        "row 4: the Host cell is empty; left out",
+        "row 5: port '70000' is not a port number; no port",
+    ]
+    assert ctx.report.skipped == 2
+    risk = findings(parse(write(tmp_path / "r.csv", [{**row("7"), "Risk": "Severe", "Risk Factor": "High"}])))
+    assert [f.weakness.severity for f in risk] == [Severity.HIGH]  # Risk Factor knows it: no warning
+
+
+def test_undated_export_takes_the_file_time_only_when_a_host_needs_it(tmp_path: Path) -> None:
+    records, ctx = parse_ctx(write(tmp_path / "u.csv", [row("1001"), row("1002", risk="High")]))
+    assert [f.observed_at for f in findings(records)] == [FILE_TIME, FILE_TIME]
+    scan = records[-1]
+    assert isinstance(scan, Scan) and (scan.started_at, scan.ended_at) == (FILE_TIME, FILE_TIME)
+    assert ctx.report.used_file_time
+    # every host dated by its scan information: the file time is never asked for
+    records, ctx = parse_ctx(write(tmp_path / "d.csv", [row("1001"), info(date="2026/2/1 9:30 UTC")]))
+    assert {f.observed_at for f in findings(records)} == {dt.datetime(2026, 2, 1, 9, 30)}
+    assert not ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path / "e.csv", []))  # nothing to date
+    assert not ctx.report.used_file_time and isinstance(records[-1], Scan) and records[-1].started_at is None
+
+
+def test_broken_csv_structure_is_still_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8") as f:
+        f.write(",".join(HEADER) + "\n1,,,High,10.0.0.1,tcp,22,x,")
+        f.write("y" * (10 * 1024 * 1024 + 1) + "\n")
+    with pytest.raises(InputError, match="bad CSV near line"):
+        parse(big)
 
 
 def test_header_only_file_is_an_empty_scan(tmp_path: Path) -> None:

@@ -115,19 +115,92 @@ def test_log_rows_are_informational_and_cve_results_keep_their_cve(tmp_path: Pat
     assert (cve.asset.fqdn, cve.asset.name, cve.asset.identifier) == (None, "db1", "10.0.0.1")
 
 
+FILE_TIME = dt.datetime(2026, 2, 3, 4, 5)
+
+
+def parse_ctx(path: Path) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), file_time=FILE_TIME)
+    with path.open("rb") as f:
+        return list(OpenvasCsvParser().parse(f, ctx)), ctx
+
+
+def test_odd_rows_are_warned_and_the_others_import(tmp_path: Path) -> None:
+    # a row without NVT OID or IP once refused the whole file
+    rows = [
+        {**ROW, "NVT OID": ""},
+        {**ROW, "IP": ""},
+        {**ROW, "Port": "http"},
+        {**ROW, "CVSS": "", "Severity": "Alarm"},
+        {**ROW, "Timestamp": "yesterday"},
+        {**ROW, "Port": "general", "Port Protocol": "tcp", "CVSS": "0.0", "Severity": "Log"},
+    ]
+    recs, ctx = parse_ctx(write_rows(tmp_path / "o.csv", rows))
+    assert [(f.location, f.weakness.severity, f.observed_at) for f in findings(recs)] == [
+        ("", Severity.HIGH, dt.datetime(2026, 1, 5, 10, 5)),
+        ("443/tcp", Severity.MEDIUM, dt.datetime(2026, 1, 5, 10, 5)),
+        ("443/tcp", Severity.HIGH, FILE_TIME),
+        ("", Severity.INFO, dt.datetime(2026, 1, 5, 10, 5)),  # general: host-wide, not odd
+    ]
+    assert ctx.report.warnings == [
+        "row 1: no NVT OID; left out",
+        "row 2: no IP; left out",
+        "row 3: port 'http' is not a port number; no port",
+        "row 4: severity 'Alarm' not recognised; rated Moderate",
+        "row 5: Timestamp 'yesterday' is not a date; not used",
+    ]
+    assert ctx.report.skipped == 2 and ctx.report.used_file_time
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("IP,Port,NVT OID,NVT Name,Severity\n10.0.0.1,22,,x,High\n", "no NVT OID"),
-        ("IP,Port,NVT OID,NVT Name,Severity\n,22,1.2.3,x,High\n", "no IP"),
         ("Plugin ID,Host\n1,h\n", "no header row"),
+        ("IP;Port;NVT OID\n10.0.0.1;22;1.2.3\n", "no header row"),
     ],
 )
-def test_bad_rows_are_input_errors(tmp_path: Path, text: str, message: str) -> None:
+def test_a_file_without_the_header_row_is_refused(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(InputError, match=message):
         parse(path)
+
+
+def test_an_undated_export_takes_the_file_time_and_a_dated_one_does_not(tmp_path: Path) -> None:
+    recs, ctx = parse_ctx(write_rows(tmp_path / "u.csv", [{**ROW, "Timestamp": ""}]))
+    assert [f.observed_at for f in findings(recs)] == [FILE_TIME] and ctx.report.used_file_time
+    recs, ctx = parse_ctx(write_rows(tmp_path / "d.csv", [ROW]))
+    assert [f.observed_at for f in findings(recs)] == [dt.datetime(2026, 1, 5, 10, 5)]
+    assert not ctx.report.used_file_time
+
+
+def test_the_cvss_score_is_kept_as_the_xml_keeps_it(tmp_path: Path) -> None:
+    rows = [ROW, {**ROW, "NVT OID": SSH, "CVSS": "0.0", "Severity": "Log"}, {**ROW, "NVT OID": OS_EOL, "CVSS": "x"}]
+    tls, log, odd = findings(parse(write_rows(tmp_path / "r.csv", rows)))
+    assert (tls.weakness.cvss3_score, tls.weakness.cvss2_score) == (7.5, None)
+    assert log.weakness.cvss3_score is None  # 0.0 rates a log result: no score
+    assert odd.weakness.cvss3_score is None
+    (tmp_path / "r.xml").write_text(report([result()]))
+    with (tmp_path / "r.xml").open("rb") as f:
+        (xml,) = [r for r in OpenvasXmlParser().parse(f, ParseContext("r.xml")) if isinstance(r, Finding)]
+    assert xml.weakness.cvss3_score == tls.weakness.cvss3_score
+
+
+@pytest.mark.corpus
+def test_corpus_csv_keeps_the_cvss_score_of_the_xml_of_the_same_scan() -> None:
+    # report_detail_v2.csv is the CSV export of report_detail_v2.xml
+    name = "defectdojo__openvas__report_detail_v2"
+    with (corpus_dir("openvas_xml") / f"{name}.xml").open("rb") as f:
+        xml = [r for r in OpenvasXmlParser().parse(f, ParseContext("x")) if isinstance(r, Finding)]
+    csv_found = findings(parse(corpus_dir("openvas_csv") / f"{name}.csv"))
+    key = [(f.weakness.vuln_id, f.asset.identifier, f.location) for f in xml]
+    assert key == [(f.weakness.vuln_id, f.asset.identifier, f.location) for f in csv_found]
+    assert [f.weakness.cvss3_score for f in csv_found] == [f.weakness.cvss3_score for f in xml] == [9.8]
+    # every non-log row of every corpus CSV keeps its CVSS cell as the score
+    for path in sorted(corpus_dir("openvas_csv").iterdir()):
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+        scores = {(r["NVT OID"], float(r["CVSS"])) for r in rows if float(r["CVSS"] or 0) > 0}
+        got = {(f.weakness.vuln_id, f.weakness.cvss3_score) for f in findings(parse(path)) if f.weakness.cvss3_score}
+        assert got == scores, path.name
 
 
 # --- detection and the real files of the corpus -------------------------------------------------

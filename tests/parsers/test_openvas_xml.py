@@ -240,8 +240,6 @@ def test_compliance_results_and_delta_reports(tmp_path: Path) -> None:
     [
         ('<get_reports_response status="404" status_text="Failed to find report"/>', "GMP error 404"),
         ("<report><name>x</name></report>", "not a GMP report"),
-        (report([result().replace('oid="1.3.6.1.4.1.25623.1.0.100"', 'oid=""')]), "has no NVT OID"),
-        (report([result(host="")]), "has no host address"),
         (report([result()])[:-400], "not well-formed XML"),
         ('<!DOCTYPE r [<!ENTITY x "y">]><report>&x;</report>', "entity declarations"),
     ],
@@ -256,6 +254,50 @@ def test_missing_dates_fall_back_to_the_scan_date(tmp_path: Path) -> None:
     when = dt.datetime(2026, 2, 1)
     recs = parse(write(tmp_path / "r.xml", text), scan_date=when)
     assert findings(recs)[0].observed_at == when and coverage(recs)[0].started_at == when
+
+
+FILE_TIME = dt.datetime(2026, 2, 3, 4, 5)
+
+
+def parse_ctx(path: Path) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), file_time=FILE_TIME)
+    with path.open("rb") as f:
+        return list(OpenvasXmlParser().parse(f, ctx)), ctx
+
+
+def test_an_undated_report_takes_the_file_time_and_a_dated_one_does_not(tmp_path: Path) -> None:
+    recs, ctx = parse_ctx(write(tmp_path / "u.xml", report([result(when="")], hosts=[], scan=("", ""))))
+    assert findings(recs)[0].observed_at == FILE_TIME and coverage(recs)[0].started_at == FILE_TIME
+    assert ctx.report.used_file_time
+    recs, ctx = parse_ctx(write(tmp_path / "d.xml", report([result()])))
+    assert findings(recs)[0].observed_at == dt.datetime(2026, 1, 5, 10, 5) and not ctx.report.used_file_time
+
+
+def test_odd_results_are_warned_and_the_others_import(tmp_path: Path) -> None:
+    # a result without NVT OID or host address once refused the whole report
+    results = [
+        result().replace('oid="1.3.6.1.4.1.25623.1.0.100"', 'oid=""'),
+        result(SSH, host=""),
+        result(SSH, port="https/tcp"),
+        result(OS_EOL, severity="", threat="Alarm"),
+        result(TLS, port="general/tcp", severity="", threat=""),
+        result(TLS, port="22/tcp", severity="0.0", threat=""),
+    ]
+    recs, ctx = parse_ctx(write(tmp_path / "o.xml", report(results)))
+    assert [(f.weakness.vuln_id, f.location, f.weakness.severity) for f in findings(recs)] == [
+        (SSH, "", Severity.HIGH),  # a port that is no number: no port
+        (OS_EOL, "443/tcp", Severity.MEDIUM),  # an unknown threat without a score: Moderate
+        (TLS, "", Severity.MEDIUM),  # neither score nor threat: Moderate
+        (TLS, "22/tcp", Severity.INFO),  # a score of 0.0 without a threat: a log result, as before
+    ]
+    assert [w.split(": ", 1)[1] for w in ctx.report.warnings] == [
+        "no NVT OID; left out",
+        "no host address; left out",
+        "port 'https/tcp' is not a port number; no port",
+        "severity 'Alarm' not recognised; rated Moderate",
+        "severity missing not recognised; rated Moderate",
+    ]
+    assert ctx.report.skipped == 2 and ctx.report.warnings[0].startswith("result 'r100443/tcp' (line ")
 
 
 # --- detection and the real files of the corpus -------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import ipaddress
-import re
 from pathlib import Path
 
 import pytest
@@ -130,20 +129,64 @@ def test_tenable_io_rows_merge_cves_and_fixed_rows_close(tmp_path: Path) -> None
     assert isinstance(scan, Scan) and scan.tool == "Tenable.io" and scan.ended_at == dt.datetime(2026, 3, 1)
 
 
-@pytest.mark.parametrize(
-    ("header", "cells", "message"),
-    [
-        (IO_HEADER, {"Vulnerability State": "Accepted"}, "row 1: Vulnerability State 'accepted' is not"),
-        (IO_HEADER, {"Port": "-1"}, "row 1: port '-1' is not a port number"),
-        (IO_HEADER, {"Host": "", "FQDN": "", "IP Address": ""}, "row 1: no host, IP address, DNS name or NetBIOS"),
-        (SC_HEADER, {"Plugin": "x1"}, "row 1: plugin id 'x1' is not a plugin number"),
-        (SC_HEADER, {"Severity": "Urgentish"}, "row 1: severity 'Urgentish' is not a Tenable.sc severity"),
-    ],
-)
-def test_bad_cells_are_input_errors(tmp_path: Path, header: list[str], cells: dict[str, str], message: str) -> None:
-    base = io("1") if header is IO_HEADER else sc("1")
-    with pytest.raises(InputError, match=re.escape(message)):
-        parse(write(tmp_path / "b.csv", header, [base | cells]))
+FILE_TIME = dt.datetime(2026, 4, 2, 6, 0)
+
+
+def parse_ctx(path: Path) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), file_time=FILE_TIME)
+    with path.open("rb") as f:
+        return list(TenableCsvParser().parse(f, ctx)), ctx
+
+
+def test_odd_cells_are_warned_and_the_other_rows_import(tmp_path: Path) -> None:
+    # each of these once refused the whole file
+    rows = [
+        io("1", state="Accepted"),
+        io("2", Port="-1"),
+        io("3", Host="", FQDN="", IP_Address=""),
+        io("4", state="Mitigated"),
+        io("5", Risk="Urgentish"),
+        io("6"),
+        io("7", Last_Found="soon"),
+    ]
+    records, ctx = parse_ctx(write(tmp_path / "io.csv", IO_HEADER, rows))
+    last = [f for f in findings(records) if f.observed_at == dt.datetime(2026, 2, 5, 10)]
+    assert [(f.weakness.vuln_id, f.location, f.status, f.weakness.severity) for f in last] == [
+        ("2", "", FindingStatus.OPEN, Severity.MEDIUM),  # no port
+        ("4", "", FindingStatus.OPEN, Severity.MEDIUM),  # an unknown state never closes anything
+        ("5", "", FindingStatus.OPEN, Severity.MEDIUM),  # an unknown severity is Moderate
+        ("6", "", FindingStatus.OPEN, Severity.MEDIUM),
+    ]
+    assert ctx.report.warnings == [
+        "row 1: Vulnerability State 'Accepted' sets the risk aside; left out (neither open nor fixed)",
+        "row 2: port '-1' is not a port number; no port",
+        "row 3: no host, IP address, DNS name or NetBIOS name; left out",
+        "row 4: status 'Mitigated' not recognised; kept open",
+        "row 5: severity 'Urgentish' not recognised; rated Moderate",
+        "row 7: last found 'soon' is not a date; not used",
+    ]
+    assert [f.observed_at for f in findings(records) if f.weakness.vuln_id == "7"] == [
+        dt.datetime(2026, 1, 5, 10, 0, 0, 123000)  # First Found: the only date left
+    ]
+    assert ctx.report.skipped == 1
+    records, ctx = parse_ctx(write(tmp_path / "sc.csv", SC_HEADER, [sc("x1"), sc("7", severity="Urgentish")]))
+    assert [f.weakness.severity for f in findings(records)] == [Severity.MEDIUM, Severity.MEDIUM]
+    assert ctx.report.warnings == [
+        "row 1: plugin id 'x1' is not a plugin number; left out",
+        "row 2: severity 'Urgentish' not recognised; rated Moderate",
+    ]
+
+
+def test_an_export_without_dates_takes_the_file_time_and_a_dated_one_does_not(tmp_path: Path) -> None:
+    undated = [h for h in SC_HEADER if h not in ("First Discovered", "Last Observed")]
+    records, ctx = parse_ctx(write(tmp_path / "u.csv", undated, [sc("1"), sc("2", port="22")]))
+    assert [f.observed_at for f in findings(records)] == [FILE_TIME, FILE_TIME]
+    assert ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path / "d.csv", SC_HEADER, [sc("1"), sc("2", port="22")]))
+    assert {f.observed_at for f in findings(records)} == {dt.datetime(2026, 1, 5, 17), dt.datetime(2026, 2, 5, 17)}
+    assert not ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path / "io.csv", IO_HEADER, [io("1", First_Found="", Last_Found="")]))
+    assert [f.observed_at for f in findings(records)] == [FILE_TIME] and ctx.report.used_file_time
 
 
 def test_times() -> None:

@@ -135,16 +135,77 @@ def test_csv_rows_and_coverage_by_informational_rows(tmp_path: Path) -> None:
     assert not [r for r in filtered if isinstance(r, Coverage)]
 
 
-def test_bad_input_is_an_input_error(tmp_path: Path) -> None:
+FILE_TIME = dt.datetime(2026, 3, 20, 9, 0)
+
+
+def parse_ctx(path: Path) -> tuple[list[object], ParseContext]:
+    parser = TenableWasXmlParser() if path.suffix == ".xml" else TenableWasCsvParser()
+    ctx = ParseContext(str(path), file_time=FILE_TIME)
+    with path.open("rb") as f:
+        return list(parser.parse(f, ctx)), ctx
+
+
+def test_broken_xml_is_still_refused(tmp_path: Path) -> None:
     text = was_xml(tmp_path / "x.xml", [XSS, CSP]).read_text()
     cut = tmp_path / "cut.xml"
     cut.write_text(text[: len(text) // 2])
     with pytest.raises(InputError, match="not well-formed XML"):
         parse(cut)
-    with pytest.raises(InputError, match="pluginID 'abc' is not a plugin number"):
-        parse(was_xml(tmp_path / "p.xml", [("abc", 1, "x")]))
-    with pytest.raises(InputError, match="row 1: Plugin ID '98x' is not a plugin number"):
-        parse(was_csv(tmp_path / "p.csv", [("98x", 1, "x")]))
+
+
+def test_odd_xml_items_are_warned_and_the_others_import(tmp_path: Path) -> None:
+    # a pluginID that is no number once refused the whole file
+    path = was_xml(tmp_path / "p.xml", [("abc", 1, "x"), XSS, ("98105", 3, "y")])
+    path.write_text(path.read_text().replace('pluginID="98105" severity="3"', 'pluginID="98105" severity="9"'))
+    path.write_text(path.read_text().replace("<risk_factor>high</risk_factor>", "", 2))
+    records, ctx = parse_ctx(path)
+    assert [(f.weakness.vuln_id, f.weakness.severity) for f in findings(records)] == [
+        ("98104", Severity.HIGH),
+        ("98105", Severity.MEDIUM),
+    ]
+    assert [w.split(": ", 1)[1] for w in ctx.report.warnings] == [
+        "pluginID 'abc' is not a plugin number; left out",
+        "severity '9' not recognised; rated Moderate",
+    ]
+    assert ctx.report.warnings[0].startswith("ReportItem on https://app.example.com (line ")
+
+
+def test_a_report_host_that_names_no_web_application_is_left_out(tmp_path: Path) -> None:
+    path = was_xml(tmp_path / "h.xml", [XSS])
+    text = path.read_text()
+    host = text.replace('<ReportHost name="https://app.example.com/">', '<ReportHost name="">', 1)
+    host = host.replace('svc_name="www" port="443"', 'svc_name="" port=""')
+    body = host[host.index("<ReportHost") : host.index("</Report>")]
+    path.write_text(text.replace("</Report>", body + "</Report>"))  # a second, nameless host
+    records, ctx = parse_ctx(path)
+    assert {f.asset.name for f in findings(records)} == {"https://app.example.com"}
+    assert ctx.report.skipped == 1 and "names no web application; left out" in ctx.report.warnings[0]
+
+
+def test_odd_csv_rows_are_warned_and_the_others_import(tmp_path: Path) -> None:
+    path = was_csv(tmp_path / "p.csv", [("98x", 1, "x"), XSS, CSP])
+    text = path.read_text().replace("112551,,,,low,app.example.com", "112551,,,,low,", 1)
+    path.write_text(text)
+    records, ctx = parse_ctx(path)
+    assert [f.weakness.vuln_id for f in findings(records)] == ["98104"]
+    assert ctx.report.warnings == [
+        "row 1: Plugin ID '98x' is not a plugin number; left out",
+        "row 3: the Host cell is empty; left out",
+    ]
+
+
+def test_undated_reports_take_the_file_time_and_dated_ones_do_not(tmp_path: Path) -> None:
+    records, ctx = parse_ctx(was_xml(tmp_path / "n.xml", [XSS], start=None))
+    assert {f.observed_at for f in findings(records)} == {FILE_TIME} and ctx.report.used_file_time
+    records, ctx = parse_ctx(was_xml(tmp_path / "d.xml", [XSS]))
+    assert {f.observed_at for f in findings(records)} == {dt.datetime(2026, 3, 12, 12, 34, 30)}
+    assert not ctx.report.used_file_time
+    records, ctx = parse_ctx(was_csv(tmp_path / "c.csv", [XSS]))  # the CSV export has no dates
+    assert {f.observed_at for f in findings(records)} == {FILE_TIME} and ctx.report.used_file_time
+    info = ("98000", 0, "Scan Information\nScan Start Date : 2026-04-01 08:00:00 UTC")
+    records, ctx = parse_ctx(was_csv(tmp_path / "i.csv", [XSS, info]))
+    assert {f.observed_at for f in findings(records)} == {dt.datetime(2026, 4, 1, 8)}
+    assert not ctx.report.used_file_time
 
 
 def test_nessus_and_was_sniffs_tell_the_envelopes_apart(tmp_path: Path) -> None:

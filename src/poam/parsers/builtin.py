@@ -31,6 +31,7 @@ from poam.parsers.snyk import SnykParser
 from poam.parsers.stig_ckl import StigCklParser
 from poam.parsers.stig_cklb import StigCklbParser
 from poam.parsers.tenable_csv import TenableCsvParser
+from poam.parsers.tenable_vm_csv import TenableVmCsvParser
 from poam.parsers.tenable_was import TenableWasCsvParser, TenableWasXmlParser
 from poam.parsers.trivy import TrivyParser
 from poam.parsers.wiz import WizCliParser, WizCsvParser
@@ -46,6 +47,7 @@ def poam_parsers() -> list[Parser]:
         NessusParser(),
         NessusCsvParser(),
         TenableCsvParser(),
+        TenableVmCsvParser(),
         OpenvasXmlParser(),
         OpenvasCsvParser(),
         QualysVmXmlParser(),

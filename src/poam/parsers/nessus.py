@@ -1,8 +1,12 @@
 """Tenable Nessus `.nessus` v2 (NessusClientData_v2), streamed with lxml iterparse.
 
 One finding per ReportItem (plugin, host, port/protocol). The scan window comes from each
-host's HOST_START/HOST_END; informational results (severity 0) are yielded with severity
-`info` and the import leaves them out of the POA&M.
+host's HOST_START/HOST_END (else `ctx.fallback_time()`: `--scan-date`, else the file's
+modification time); informational results (severity 0) are yielded with severity `info` and the
+import leaves them out of the POA&M.
+
+Odd values are read past with a warning: a severity that is neither 0-4 nor a known risk factor
+is Moderate, a port that is not a number is no port, a ReportItem without a pluginID is left out.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from lxml import etree
 
 from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
-from poam.parsers import cvss
+from poam.parsers import common, cvss
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.tenable_was import looks_like_was
 from poam.parsers.xmlsafe import iterparse, release
@@ -121,6 +125,8 @@ class NessusParser:
             if tag == "ReportItem":
                 if asset is None or host_time is None:
                     asset, host_time = self._bare_host(el, asset, host_time, ctx)
+                    first = min(first, host_time) if first else host_time
+                    last = max(last, host_time) if last else host_time
                     yield Coverage(asset, host_time, host_time, None)
                 finding, version = self._finding(el, asset, host_time, weaknesses, version, locations, ctx)
                 if finding is not None:
@@ -136,14 +142,9 @@ class NessusParser:
                 host_name = _host_name(el)
                 props = {str(t.get("name")): (t.text or "").strip() for t in el if t.tag == "tag" and t.get("name")}
                 asset = _host(host_name, props)
-                start = _time(props.get("HOST_START_TIMESTAMP"), props.get("HOST_START"))
-                end = _time(props.get("HOST_END_TIMESTAMP"), props.get("HOST_END"))
-                host_time = start or end or ctx.scan_date
-                if host_time is None:
-                    raise InputError(
-                        ctx.source,
-                        f"host {host_name!r} has no HOST_START or HOST_END time; give one with --scan-date",
-                    )
+                start = _host_time(props, "HOST_START", host_name, ctx)
+                end = _host_time(props, "HOST_END", host_name, ctx)
+                host_time = start or end or ctx.fallback_time()  # a host the file does not date
                 first = min(first, start or host_time) if first else (start or host_time)
                 last = max(last, end or host_time) if last else (end or host_time)
                 credentialed = props.get("Credentialed_Scan")
@@ -177,14 +178,12 @@ class NessusParser:
     def _bare_host(
         self, el: etree._Element, asset: Asset | None, host_time: dt.datetime | None, ctx: ParseContext
     ) -> tuple[Asset, dt.datetime]:
-        """A host whose results come without HostProperties: usable only with --scan-date."""
+        """A host whose results come without HostProperties: named by its ReportHost, dated by
+        `ctx.fallback_time()`."""
         parent = el.getparent()
         if parent is None or parent.tag != "ReportHost":
             raise InputError(ctx.source, f"ReportItem outside a ReportHost (line {el.sourceline})")
-        name = _host_name(el)
-        if ctx.scan_date is None:
-            raise InputError(ctx.source, f"host {name!r} has results but no HostProperties; give --scan-date")
-        return asset or _host(name, {}), host_time or ctx.scan_date
+        return asset or _host(_host_name(el), {}), host_time or ctx.fallback_time()
 
     def _finding(
         self,
@@ -198,8 +197,10 @@ class NessusParser:
     ) -> tuple[Finding | None, str | None]:
         plugin_id = (el.get("pluginID") or "").strip()
         if not plugin_id:
-            raise InputError(ctx.source, f"ReportItem without pluginID (line {el.sourceline})")
-        severity_text = el.get("severity")
+            ctx.skip(f"ReportItem on host {_host_name(el)!r} (line {el.sourceline})", "no pluginID")
+            return None, version
+        record = f"plugin {plugin_id} on host {_host_name(el)!r} (line {el.sourceline})"
+        severity_text = (el.get("severity") or "").strip()
         weakness = None
         if el.get("pluginFamily") != "Policy Compliance":
             # The definition of a plugin is the same on every host: read only the evidence.
@@ -210,9 +211,10 @@ class NessusParser:
         else:
             single, multi = _children(el)
             output = single.get("plugin_output")
-            severity = _SEVERITY.get((severity_text or "").strip())
+            severity = _SEVERITY.get(severity_text)
             if severity is None:
-                severity = _RISK_FACTOR.get((single.get("risk_factor") or "").strip().lower(), Severity.INFO)
+                risk = (single.get("risk_factor") or "").strip()
+                severity = _RISK_FACTOR.get(risk.lower()) or common.odd_severity(ctx, record, severity_text or risk)
             if (single.get(_CM + "compliance-result") or "").strip().upper() == "PASSED":
                 status = FindingStatus.FIXED  # a compliance check that passes: proof of the fix
             check_id = (single.get(_CM + "compliance-check-id") or "").strip()
@@ -221,7 +223,7 @@ class NessusParser:
             if weakness is None:
                 weakness = _weakness(plugin_id, vuln_id, el, severity, single, multi)
                 weaknesses[(vuln_id, severity.value)] = weakness
-                if not check_id and severity_text is not None:
+                if not check_id and severity_text in _SEVERITY:  # an odd one is warned on each item
                     weaknesses[(plugin_id, severity_text)] = weakness
         if plugin_id == _SCAN_INFO_PLUGIN and output:
             m = _VERSION.search(output)
@@ -229,7 +231,10 @@ class NessusParser:
         where = (el.get("port"), el.get("protocol"), el.get("svc_name"))
         location = locations.get(where)
         if location is None:
-            location = locations[where] = _location(where, plugin_id, ctx)
+            location = locations[where] = _location(where)
+        port_text = (where[0] or "").strip()
+        if location[0] is None and port_text:
+            ctx.warn(record, f"port {port_text[:40]!r} is not a number; no port")
         finding = Finding(
             weakness=weakness,
             asset=asset,
@@ -257,14 +262,21 @@ def _checks(families: dict[str, bool]) -> Checks:
     return Checks.VULNERABILITY
 
 
-def _location(where: _Where, plugin_id: str, ctx: ParseContext) -> _Location:
-    """Port, protocol and service of a ReportItem from its attributes."""
+def _location(where: _Where) -> _Location:
+    """Port, protocol and service of a ReportItem from its attributes (a port that is not a
+    number 0-65535 is no port)."""
     port_text = (where[0] or "").strip()
-    try:
-        port = int(port_text) if port_text else None
-    except ValueError:
-        raise InputError(ctx.source, f"plugin {plugin_id}: port {port_text!r} is not a number") from None
+    port = int(port_text) if port_text.isdigit() and len(port_text) <= 5 and int(port_text) <= 65535 else None
     return port, (where[1] or "").strip().lower() or None, (where[2] or "").strip() or None
+
+
+def _host_time(props: dict[str, str], name: str, host: str, ctx: ParseContext) -> dt.datetime | None:
+    """A host's HOST_START or HOST_END (epoch tag first); an unreadable one is warned and None."""
+    epoch, text = props.get(f"{name}_TIMESTAMP"), props.get(name)
+    found = _time(epoch, text)
+    if found is None and (epoch or text):
+        ctx.warn(f"host {host!r}", f"{name} {(text or epoch or '')[:40]!r} is not a date; not used")
+    return found
 
 
 def _children(el: etree._Element) -> tuple[dict[str, str], dict[str, list[str]]]:

@@ -6,7 +6,12 @@ rows that differ only in `CVE` are one finding; the plugin's CVEs are merged. Th
 
 Dates: the export has no date column. A host's time is the `Scan Start Date` (and `Scan
 duration`) in the output of plugin 19506 (Nessus Scan Information) when the export has that
-row, else `ctx.fallback_time()` (`--scan-date`, else the file's modification time).
+row, else `ctx.fallback_time()` (`--scan-date`, else the file's modification time), asked only
+for a host that needs it.
+
+Odd values are read past with a warning: a Risk that is no severity is Moderate, a port that is
+not a port number is no port; a row whose Plugin ID is not a number or whose Host is empty is
+left out. A file that is not CSV, or has no header row with the expected columns, is refused.
 
 Coverage: a CSV export may be filtered (by severity, by plugin, by host) and nothing in it says
 so. A host counts as covered (`closes_by_coverage`) only when the export includes its
@@ -22,12 +27,11 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Scan, Severity, Weakness
-from poam.errors import InputError
 from poam.parsers import common, csvio, cvss
 from poam.parsers.base import Head, ParseContext, Record
 
@@ -58,6 +62,39 @@ _ZONES = {
     "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
     "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "AEST": 10, "AEDT": 11,
 }  # fmt: skip
+
+
+class Notes(Protocol):
+    """Where a row's odd values are told: the parse context, or `QUIET` on a second pass over
+    rows already told about."""
+
+    def warn(self, record: str, problem: str) -> None: ...
+
+    def skip(self, record: str, problem: str) -> None: ...
+
+
+class _Quiet:
+    def warn(self, record: str, problem: str) -> None:
+        """Say nothing: the first pass already did."""
+
+    def skip(self, record: str, problem: str) -> None:
+        """Say nothing: the first pass already did."""
+
+
+QUIET: Notes = _Quiet()
+
+
+def lazy(get: Callable[[], dt.datetime]) -> Callable[[], dt.datetime]:
+    """`ctx.fallback_time`, asked once and only when a record needs it (the same time for every
+    record of the file)."""
+    found: list[dt.datetime] = []
+
+    def fallback() -> dt.datetime:
+        if not found:
+            found.append(get())
+        return found[0]
+
+    return fallback
 
 
 def is_ip(text: str) -> bool:
@@ -117,15 +154,19 @@ def xrefs(text: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def severity(*cells: str | None) -> Severity | None:
     """The first cell that holds a severity word (`None`, `Low`, ... `Critical`, `info`) or a
-    Tenable severity digit (0..4); None when all are empty. Unknown text raises ValueError."""
+    Tenable severity digit (0..4); None when all are empty. When cells hold text but none a
+    severity, ValueError with the first such text."""
+    odd: str | None = None
     for cell in cells:
         text = (cell or "").strip()
         if not text:
             continue
         found = _SEVERITY_DIGITS.get(text) or common.severity_word(text)
-        if found is None:
-            raise ValueError(text)
-        return found
+        if found is not None:
+            return found
+        odd = odd or text
+    if odd is not None:
+        raise ValueError(odd)
     return None
 
 
@@ -149,13 +190,14 @@ def zoned(naive: dt.datetime, zone: str) -> dt.datetime:
     return naive - dt.timedelta(hours=hours) if hours is not None else naive
 
 
-def port_number(text: str | None, source: str, where: str) -> int | None:
-    """A port cell as a number (None when empty); InputError naming the row otherwise."""
+def port_number(text: str | None, notes: Notes, record: str) -> int | None:
+    """A port cell as a number; None when empty, or (warned) when it is not a port number."""
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit() or int(text) > 65535:
-        raise InputError(source, f"{where}: port {text!r} is not a port number")
+    if not text.isdigit() or len(text) > 5 or int(text) > 65535:
+        notes.warn(record, f"port {text[:40]!r} is not a port number; no port")
+        return None
     return int(text)
 
 
@@ -223,24 +265,27 @@ class NessusCsvParser:
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Gather host facts and CVEs, then yield coverage, one finding per key, and the scan."""
         start = stream.tell()
-        fallback = ctx.fallback_time()
+        fallback = lazy(ctx.fallback_time)
         facts = ExportFacts()
         for n, row in enumerate(csvio.rows(stream, ctx.source, self._header), start=1):
             self._learn(row, n, facts, ctx)
         stream.seek(start)
         for host in facts.hosts.values():
             if host.informational:
-                when = host.start or fallback
+                when = host.start or fallback()
                 yield Coverage(host.asset, when, host.end or when, host.authenticated, Checks.VULNERABILITY)
         weaknesses: dict[tuple[str, Severity], Weakness] = {}
         seen: set[tuple[str, str, int | None, str | None, str | None]] = set()
         for n, row in enumerate(csvio.rows(stream, ctx.source, self._header), start=1):
-            plugin, key = row["plugin_id"].strip(), self._host_key(row, n, ctx)
-            port, protocol, path = self._location(row, n, ctx)
+            plugin = (row.get("plugin_id") or "").strip()
+            key = self._host_key(row, n, QUIET)
+            if not plugin.isdigit() or key is None:
+                continue  # left out, with a warning, by the first pass
+            port, protocol, path = self._location(row, key, n, QUIET)
             if (plugin, key, port, protocol, path) in seen:
                 continue
             seen.add((plugin, key, port, protocol, path))
-            level = self._severity(row, n, ctx)
+            level = self._severity(row, n, QUIET)
             weakness = weaknesses.get((plugin, level))
             if weakness is None:
                 weakness = weaknesses[(plugin, level)] = self._weakness(row, plugin, level, facts)
@@ -248,28 +293,34 @@ class NessusCsvParser:
             yield Finding(
                 weakness=weakness,
                 asset=host.asset,
-                observed_at=host.start or fallback,
+                observed_at=host.start or fallback(),
                 port=port,
                 protocol=protocol,
                 evidence=(row.get("plugin_output") or "").strip() or None,
                 path=path,
             )
         times = [t for h in facts.hosts.values() for t in (h.start, h.end) if t]
+        if not times and seen:  # an undated export: the time its records were given
+            times = [fallback()]
         yield Scan(
             tool=self.tool,
             tool_version=facts.version,
             name=facts.policy,
-            started_at=min(times) if times else fallback,
-            ended_at=max(times) if times else fallback,
+            started_at=min(times) if times else None,
+            ended_at=max(times) if times else None,
         )
 
     def _learn(self, row: dict[str, str], n: int, facts: ExportFacts, ctx: ParseContext) -> None:
-        """First pass over one row: validate it, note its host's facts and its plugin's CVEs."""
+        """First pass over one row: warn about its odd values (or leave it out), note its host's
+        facts and its plugin's CVEs."""
         plugin = (row.get("plugin_id") or "").strip()
         if not plugin.isdigit():
-            raise InputError(ctx.source, f"row {n}: Plugin ID {plugin!r} is not a plugin number")
+            ctx.skip(f"row {n}", f"Plugin ID {plugin[:40]!r} is not a plugin number")
+            return
         key = self._host_key(row, n, ctx)
-        self._location(row, n, ctx)
+        if key is None:
+            return
+        self._location(row, key, n, ctx)
         host = facts.hosts.get(key)
         if host is None:
             host = facts.hosts[key] = HostFacts(self._asset(row, key))
@@ -300,24 +351,30 @@ class NessusCsvParser:
         m = _POLICY.search(output)
         facts.policy = m.group(1).strip() if m else facts.policy
 
-    def _host_key(self, row: dict[str, str], n: int, ctx: ParseContext) -> str:
+    def _host_key(self, row: dict[str, str], n: int, notes: Notes) -> str | None:
+        """The host a row is about; None (the row left out) when the Host cell is empty."""
         host = (row.get("host") or "").strip()
         if not host:
-            raise InputError(ctx.source, f"row {n}: the Host cell is empty")
+            notes.skip(f"row {n}", "the Host cell is empty")
+            return None
         return host
 
     def _asset(self, row: dict[str, str], key: str) -> Asset:
         return host_asset(key)
 
-    def _location(self, row: dict[str, str], n: int, ctx: ParseContext) -> tuple[int | None, str | None, str | None]:
-        port = port_number(row.get("port"), ctx.source, f"row {n}")
+    def _location(
+        self, row: dict[str, str], key: str, n: int, notes: Notes
+    ) -> tuple[int | None, str | None, str | None]:
+        """Port, protocol and path of a row on its host."""
+        port = port_number(row.get("port"), notes, f"row {n}")
         return port, (row.get("protocol") or "").strip().lower() or None, None
 
-    def _severity(self, row: dict[str, str], n: int, ctx: ParseContext) -> Severity:
+    def _severity(self, row: dict[str, str], n: int, notes: Notes) -> Severity:
+        """Risk (else Risk Factor); empty is informational, an unknown word Moderate (warned)."""
         try:
             found = severity(row.get("risk"), row.get("risk_factor"))
         except ValueError as exc:
-            raise InputError(ctx.source, f"row {n}: Risk {str(exc)!r} is not a severity") from None
+            return common.odd_severity(notes, f"row {n}", str(exc))
         return found or Severity.INFO
 
     def _weakness(self, row: dict[str, str], plugin: str, level: Severity, facts: ExportFacts) -> Weakness:

@@ -4,10 +4,20 @@ Columns are matched by header name, in any order; newer exports add QoD, EPSS an
 finding per row: NVT OID on IP (+ Hostname) and Port/Port Protocol (no port: host-wide), the same
 tool name and vuln ids as the GMP XML parser, so both feed the same items.
 
+CVSS: the `CVSS` column is the result's severity score, which GVM takes from the NVT's CVSS v3
+base score where the NVT has one (GVM 21.04 and later; older NVTs and releases rate with v2). The
+export does not say the version and gives no vector; a score above 0 is kept as the CVSS v3 base
+score (as the GMP XML of the same scan keeps it, and as peers read the column).
+
 Closing: a CSV export carries no sign of the report filter that produced it (severity levels,
 QoD, text searches, pages of rows) and no host list, so it cannot prove that anything missing is
 fixed. It yields no coverage (`closes_by_coverage` False): its findings open and update items,
 and a later full scan (GMP XML) closes them.
+
+Odd values are read past with a warning: a row with neither a CVSS score nor a known Severity is
+Moderate, a port that is not a number is no port, an unreadable Timestamp is
+`ctx.fallback_time()`; a row without NVT OID or IP is left out. A file without the header row is
+refused.
 """
 
 from __future__ import annotations
@@ -17,11 +27,10 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from poam.domain.models import Asset, Finding, Scan, Severity, Weakness
-from poam.errors import InputError
-from poam.parsers import csvio
+from poam.parsers import csvio, cvss
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.common import clean, cves_in, parse_time
-from poam.parsers.openvas_xml import TOOL, describe, host_asset, port_number, severity
+from poam.parsers.openvas_xml import TOOL, describe, host_asset, odd_port, port_number, rated
 
 _REQUIRED = ("ip", "nvt_oid", "nvt_name", "port")
 
@@ -34,6 +43,12 @@ def _lines(text: str | None) -> str | None:
     if text is None:
         return None
     return clean("\n".join(line.strip() for line in text.strip().splitlines()))
+
+
+def _score(text: str | None) -> float | None:
+    """The `CVSS` cell as a base score: 0.1 to 10 (0.0 and GVM's negative markers are none)."""
+    found = cvss.score((text or "").strip().lstrip("'"))
+    return found if found else None
 
 
 class OpenvasCsvParser:
@@ -57,6 +72,8 @@ class OpenvasCsvParser:
         last: dt.datetime | None = None
         for number, row in enumerate(csvio.rows(stream, ctx.source, _is_header), start=1):
             finding = self._row(row, number, weaknesses, assets, ctx)
+            if finding is None:
+                continue
             task = clean(row.get("task_name"))
             if task:
                 tasks.add(task)
@@ -73,12 +90,14 @@ class OpenvasCsvParser:
         weaknesses: dict[tuple[str, Severity], Weakness],
         assets: dict[tuple[str, str], Asset],
         ctx: ParseContext,
-    ) -> Finding:
+    ) -> Finding | None:
         oid = (row.get("nvt_oid") or "").strip()
         address = (row.get("ip") or "").strip()
+        record = f"row {number}"
         if not oid or not address:
-            raise InputError(ctx.source, f"result row {number}: no {'NVT OID' if not oid else 'IP'}")
-        level = severity(row.get("cvss"), row.get("severity"))
+            ctx.skip(record, f"no {'NVT OID' if not oid else 'IP'}")
+            return None
+        level = rated(row.get("cvss"), row.get("severity"), ctx, record) or Severity.INFO
         weakness = weaknesses.get((oid, level))
         if weakness is None:
             weakness = weaknesses[(oid, level)] = Weakness(
@@ -95,6 +114,7 @@ class OpenvasCsvParser:
                 ),
                 solution=_lines(row.get("solution")),
                 see_also=_lines(row.get("other_references")),
+                cvss3_score=_score(row.get("cvss")),
                 cves=cves_in(row.get("cves"), oid),  # CVE scanner results use the CVE as OID
             )
         hostname = (row.get("hostname") or "").strip()
@@ -103,8 +123,12 @@ class OpenvasCsvParser:
             asset = assets[(address, hostname)] = host_asset(address, hostname)
         port_text = (row.get("port") or "").strip()
         port = port_number(port_text)
+        odd_port(ctx, record, port_text, port)
         protocol = (row.get("port_protocol") or "").strip().lower() or None
-        when = parse_time(clean(row.get("timestamp")))
+        stamp = clean(row.get("timestamp"))
+        when = parse_time(stamp)
+        if stamp and when is None:
+            ctx.warn(record, f"Timestamp {stamp[:40]!r} is not a date; not used")
         return Finding(
             weakness=weakness,
             asset=asset,

@@ -13,6 +13,10 @@ results, a delta report; when the scan did not finish, only hosts with an end ti
 
 The host details come after the results in GMP output and a result's asset must carry them, so the
 stream is read twice: first the hosts and the report's facts, then the results.
+
+Odd values are read past with a warning: a result with neither a severity score nor a known threat
+level is Moderate, a port that is neither a number nor `general` is no port; a result without a
+host address or an NVT OID is left out. Dates the report does not give are `ctx.fallback_time()`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,16 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import cvss
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.common import clean, cves_in, cwes_in, parse_time, severity_score, severity_word
+from poam.parsers.common import (
+    Warner,
+    clean,
+    cves_in,
+    cwes_in,
+    odd_severity,
+    parse_time,
+    severity_score,
+    severity_word,
+)
 from poam.parsers.xmlsafe import iterparse, release
 
 TOOL = "OpenVAS"
@@ -48,17 +61,28 @@ _HARMLESS = re.compile(
 def severity(score_text: str | None, threat: str | None) -> Severity:
     """A result's severity: Log/Debug/Error/False Positive results are informational; else the
     0-10 score (negative scores are GVM's markers for those), else the threat word."""
+    return rated(score_text, threat) or Severity.INFO
+
+
+def rated(score_text: str | None, threat: str | None, ctx: Warner | None = None, record: str = "") -> Severity | None:
+    """A result's severity as `severity` reads it, except for a result with neither a score nor
+    a threat level poam knows: Moderate with a warning through `ctx` (None without a `ctx`)."""
     word = " ".join((threat or "").lower().split())
     if word in _NOT_FINDINGS:
         return Severity.INFO
     score: float | None
     try:
-        score = float((score_text or "").strip())
+        score = float((score_text or "").strip().lstrip("'"))  # CSV cells may carry a formula guard
     except ValueError:
         score = None
     if score is not None and score != 0.0:
         return Severity.INFO if score < 0 else severity_score(min(score, 10.0)) or Severity.INFO
-    return severity_word(word, Severity.INFO) or Severity.INFO
+    known = severity_word(word)
+    if known is not None or (score is not None and not word):
+        return known or Severity.INFO  # a score of 0.0 without a threat word: a log result
+    if ctx is None:
+        return None
+    return odd_severity(ctx, record, threat or score_text)
 
 
 def host_asset(address: str, hostname: str | None = None, os: str | None = None, mac: str | None = None) -> Asset:
@@ -222,9 +246,13 @@ class OpenvasXmlParser:
             address, _hostname = _address(el)
             seen = facts.hosts.get(address)
             if seen is None or address not in assets:
-                raise InputError(ctx.source, f"result {el.get('id')!r} has no host address")
+                ctx.skip(f"result {el.get('id')!r} (line {el.sourceline})", "no host address")
+                release(el)
+                continue
             floor = seen.start or when_scanned
-            yield self._finding(el, assets[address], floor, weaknesses, ctx)
+            finding = self._finding(el, assets[address], floor, weaknesses, ctx)
+            if finding is not None:
+                yield finding
             release(el)
         first = facts.scan_start or min((h.start for h in facts.hosts.values() if h.start), default=None)
         last = facts.scan_end or max((h.end for h in facts.hosts.values() if h.end), default=None)
@@ -277,7 +305,7 @@ class OpenvasXmlParser:
         facts.results += 1
         address, hostname = _address(el)
         if not address:
-            raise InputError(ctx.source, f"result {el.get('id')!r} has no host address")
+            return  # left out, with a warning, when the results are read
         if hostname and address not in names:
             names[address] = hostname
         names.setdefault(address, "")
@@ -337,12 +365,14 @@ class OpenvasXmlParser:
         floor: dt.datetime | None,
         weaknesses: dict[tuple[str, Severity, bool], Weakness],
         ctx: ParseContext,
-    ) -> Finding:
+    ) -> Finding | None:
         nvt = el.find("nvt")
         oid = ((nvt.get("oid") if nvt is not None else None) or "").strip()
+        record = f"result {el.get('id')!r} (line {el.sourceline})"
         if nvt is None or not oid:
-            raise InputError(ctx.source, f"result {el.get('id')!r} has no NVT OID")
-        level = severity(el.findtext("severity"), el.findtext("threat"))
+            ctx.skip(record, "no NVT OID")
+            return None
+        level = rated(el.findtext("severity"), el.findtext("threat"), ctx, record) or Severity.INFO
         compliance = (el.findtext("compliance") or "").strip().lower()
         is_config = compliance in ("yes", "no", "incomplete")
         if compliance == "incomplete":
@@ -359,7 +389,9 @@ class OpenvasXmlParser:
         when = parse_time(clean(el.findtext("creation_time"))) or parse_time(clean(el.findtext("modification_time")))
         if when is None or (floor is not None and when < floor):
             when = floor  # a finding must not predate its host's coverage
-        port, protocol = _port(el.findtext("port"))
+        port_text = el.findtext("port")
+        port, protocol = _port(port_text)
+        odd_port(ctx, record, port_text, port)
         return Finding(
             weakness=weakness,
             asset=asset,
@@ -377,6 +409,13 @@ def port_number(text: str | None) -> int | None:
     if not re.fullmatch(r"[0-9]{1,5}", value) or not 0 < int(value) <= 65535:
         return None
     return int(value)
+
+
+def odd_port(ctx: Warner, record: str, text: str | None, port: int | None) -> None:
+    """Warn about a port that was given but is neither a port number nor host-wide (`general`)."""
+    value = (text or "").strip()
+    if port is None and value and not value.lower().startswith("general") and value.lower() != "package":
+        ctx.warn(record, f"port {value[:40]!r} is not a port number; no port")
 
 
 def _port(text: str | None) -> tuple[int | None, str | None]:

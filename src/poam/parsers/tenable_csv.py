@@ -15,6 +15,11 @@ date (and its remediation deadline) starts there, not at the export. Without dat
 Tenable.io rows in state `Fixed` become FIXED findings (at `Last Fixed`, else `Last Found`). These
 exports are usually filtered (by severity, state, asset, time), so `closes_by_coverage` is False
 and no coverage is yielded: a finding missing from an export is left as it was.
+
+Odd values are read past with a warning: an unknown severity is Moderate, an unknown Vulnerability
+State keeps the finding open (one that means the risk was set aside, such as `Accepted`, leaves
+the row out), a port that is not a port number is no port; a row whose plugin id is not a number
+or that names no host, IP address, DNS name or NetBIOS name is left out.
 """
 
 from __future__ import annotations
@@ -26,15 +31,26 @@ from dataclasses import replace
 from typing import BinaryIO
 
 from poam.domain.models import Asset, Finding, FindingStatus, Scan, Severity, Weakness
-from poam.errors import InputError
 from poam.parsers import common, csvio, cvss
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.nessus_csv import clean, host_asset, port_number, score, severity, vector, xrefs, zoned
+from poam.parsers.nessus_csv import (
+    QUIET,
+    Notes,
+    clean,
+    host_asset,
+    lazy,
+    port_number,
+    score,
+    severity,
+    vector,
+    xrefs,
+    zoned,
+)
 
 SC = "Tenable.sc"
 IO = "Tenable.io"
-_OPEN_STATES = {"", "active", "new", "resurfaced", "open", "reopened"}
-_FIXED_STATES = {"fixed"}
+OPEN_STATES = {"", "active", "new", "resurfaced", "open", "reopened"}
+FIXED_STATES = {"fixed"}
 _SC_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2}),\s*(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(\S*)")
 _Key = tuple[str, str, int | None, str | None]
 
@@ -68,6 +84,35 @@ def when(text: str | None) -> dt.datetime | None:
     return common.parse_time(text)
 
 
+def row_time(row: dict[str, str], notes: Notes, record: str, *columns: str) -> dt.datetime | None:
+    """The time in the first of these columns that is filled (`N/A` is empty); an unreadable
+    one is warned and None."""
+    for column in columns:
+        text = (row.get(column) or "").strip()
+        if not text or text.lower() in ("n/a", "null", "none"):
+            continue
+        found = when(text)
+        if found is None:
+            notes.warn(record, f"{column.replace('_', ' ')} {text[:40]!r} is not a date; not used")
+        return found
+    return None
+
+
+def state(text: str, notes: Notes, record: str, column: str) -> FindingStatus | None:
+    """A Tenable finding state (`Active`, `New`, `Resurfaced`, `Fixed`; the API's `OPEN`,
+    `REOPENED`): FIXED or OPEN; None for a state that means the risk was set aside (`Accepted`:
+    the record is left out, warned: Tenable documents no such state); an unknown one OPEN, warned."""
+    word = text.lower()
+    if word in FIXED_STATES:
+        return FindingStatus.FIXED
+    if word in OPEN_STATES:
+        return FindingStatus.OPEN
+    if common.dismissed(word):
+        notes.warn(record, f"{column} {text[:40]!r} sets the risk aside; left out (neither open nor fixed)")
+        return None
+    return common.odd_status(notes, record, text)
+
+
 class TenableCsvParser:
     """Reader of Tenable.sc and Tenable.io vulnerability CSV exports."""
 
@@ -96,13 +141,13 @@ class TenableCsvParser:
             return tool is not None
 
         cves: dict[str, dict[str, None]] = {}
-        for n, row in enumerate(csvio.rows(stream, ctx.source, header), start=1):
-            plugin = self._plugin(row, n, ctx)
-            self._key(row, plugin, n, ctx)
-            cves.setdefault(plugin, {}).update(dict.fromkeys(common.cves_in(row.get("cve"))))
+        for row in csvio.rows(stream, ctx.source, header):
+            plugin = self._plugin(row, 0, QUIET)
+            if plugin is not None:
+                cves.setdefault(plugin, {}).update(dict.fromkeys(common.cves_in(row.get("cve"))))
         tool = tools[-1] if tools else SC
         stream.seek(start)
-        fallback = ctx.fallback_time()
+        fallback = lazy(ctx.fallback_time)
         assets: dict[tuple[str, ...], Asset] = {}
         weaknesses: dict[tuple[str, Severity], Weakness] = {}
         seen: set[_Key] = set()
@@ -110,10 +155,13 @@ class TenableCsvParser:
         last_seen: dt.datetime | None = None
         for n, row in enumerate(csvio.rows(stream, ctx.source, header), start=1):
             plugin = self._plugin(row, n, ctx)
-            key = self._key(row, plugin, n, ctx)
-            if key in seen:
+            key = self._key(row, plugin, n, ctx) if plugin is not None else None
+            if plugin is None or key is None or key in seen:
                 continue
             seen.add(key)
+            status = self._status(row, n, ctx)
+            if status is None:
+                continue
             level = self._severity(row, tool, n, ctx)
             weakness = weaknesses.get((plugin, level))
             if weakness is None:
@@ -122,12 +170,11 @@ class TenableCsvParser:
             asset = assets.get(ident)
             if asset is None:
                 asset = assets[ident] = host_asset(*ident)
-            status = self._status(row, n, ctx)
-            first = when(row.get("first_discovered") or row.get("first_found"))
-            last = when(row.get("last_observed") or row.get("last_found"))
+            first = row_time(row, ctx, f"row {n}", "first_discovered", "first_found")
+            last = row_time(row, ctx, f"row {n}", "last_observed", "last_found")
             if status is FindingStatus.FIXED:
-                last = when(row.get("last_fixed")) or last
-            observed = last or first or fallback
+                last = row_time(row, ctx, f"row {n}", "last_fixed") or last
+            observed = last or first or fallback()
             first_seen = min(first_seen, observed) if first_seen else observed
             last_seen = max(last_seen, observed) if last_seen else observed
             output = row.get("plugin_output") or row.get("plugin_text") or ""
@@ -146,10 +193,12 @@ class TenableCsvParser:
             yield finding
         yield Scan(tool=tool, started_at=first_seen, ended_at=last_seen)
 
-    def _plugin(self, row: dict[str, str], n: int, ctx: ParseContext) -> str:
+    def _plugin(self, row: dict[str, str], n: int, notes: Notes) -> str | None:
+        """The row's plugin id; None (the row left out) when it is not a number."""
         plugin = (row.get("plugin") or row.get("plugin_id") or "").strip()
         if not plugin.isdigit():
-            raise InputError(ctx.source, f"row {n}: plugin id {plugin!r} is not a plugin number")
+            notes.skip(f"row {n}", f"plugin id {plugin[:40]!r} is not a plugin number")
+            return None
         return plugin
 
     def _identifiers(self, row: dict[str, str]) -> tuple[str, str, str, str, str, str]:
@@ -164,29 +213,30 @@ class TenableCsvParser:
             (row.get("os") or row.get("operating_system") or "").strip(),
         )
 
-    def _key(self, row: dict[str, str], plugin: str, n: int, ctx: ParseContext) -> _Key:
+    def _key(self, row: dict[str, str], plugin: str, n: int, notes: Notes) -> _Key | None:
+        """Plugin, host, port and protocol of a row; None (the row left out) when it names no host."""
         ident = self._identifiers(row)
         if not any(ident[:4]):
-            raise InputError(ctx.source, f"row {n}: no host, IP address, DNS name or NetBIOS name")
-        port = port_number(row.get("port"), ctx.source, f"row {n}")
+            notes.skip(f"row {n}", "no host, IP address, DNS name or NetBIOS name")
+            return None
+        port = port_number(row.get("port"), notes, f"row {n}")
         return plugin, "|".join(ident[:4]), port, (row.get("protocol") or "").strip().lower() or None
 
-    def _severity(self, row: dict[str, str], tool: str, n: int, ctx: ParseContext) -> Severity:
-        # Tenable.io: the scanner's rating before any recast; then Risk, Severity, Risk Factor.
+    def _severity(self, row: dict[str, str], tool: str, n: int, notes: Notes) -> Severity:
+        """Tenable.io: the scanner's rating before any recast; then Risk, Severity, Risk Factor.
+        An unknown word is Moderate (warned)."""
         cells = (row.get("original_severity"), row.get("risk"), row.get("severity"), row.get("risk_factor"))
         try:
             found = severity(*cells)
         except ValueError as exc:
-            raise InputError(ctx.source, f"row {n}: severity {str(exc)!r} is not a {tool} severity") from None
+            return common.odd_severity(notes, f"row {n}", str(exc))
         return found or Severity.INFO
 
-    def _status(self, row: dict[str, str], n: int, ctx: ParseContext) -> FindingStatus:
-        state = (row.get("vulnerability_state") or "").strip().lower()
-        if state in _FIXED_STATES:
-            return FindingStatus.FIXED
-        if state in _OPEN_STATES:
-            return FindingStatus.OPEN
-        raise InputError(ctx.source, f"row {n}: Vulnerability State {state!r} is not Active, New, Resurfaced or Fixed")
+    def _status(self, row: dict[str, str], n: int, notes: Notes) -> FindingStatus | None:
+        """Open or fixed from Vulnerability State; None when the row is left out (a state that
+        sets the risk aside); an unknown state keeps the finding open (warned)."""
+        text = (row.get("vulnerability_state") or "").strip()
+        return state(text, notes, f"row {n}", "Vulnerability State")
 
     def _weakness(
         self, row: dict[str, str], tool: str, plugin: str, level: Severity, cves: dict[str, dict[str, None]]

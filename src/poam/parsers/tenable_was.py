@@ -11,6 +11,10 @@ result for the whole application). A URL on another origin is kept whole, withou
 Times: the XML's HostProperties `HOST_START`/`HOST_END` (ISO 8601 in WAS files); else a start
 time in the output of plugin 98000 (Scan Information); else `ctx.fallback_time()`.
 
+Odd values are read past with a warning: an unknown severity is Moderate; a ReportItem or row
+whose plugin id is not a number, a row with an empty Host or one that names no web application,
+and a ReportHost that names no web application are left out.
+
 Coverage: an XML report is a complete scan of its targets (`closes_by_coverage`). A CSV export
 may be filtered, so, as for Nessus CSV, a web application counts as covered only when the export
 includes its informational rows (Risk `info`).
@@ -34,6 +38,7 @@ from poam.parsers.nessus_csv import (
     ExportFacts,
     HostFacts,
     NessusCsvParser,
+    Notes,
     clean,
     score,
     severity,
@@ -121,7 +126,7 @@ class TenableWasXmlParser:
         saw_root = saw_report = False
         for _event, el in iterparse(stream, ctx.source, ("NessusClientData_v2", "Report", "ReportHost")):
             if el.tag == "ReportHost":
-                host_records = list(self._host(el, weaknesses, ctx))
+                host_records = [r for r in self._host(el, weaknesses, ctx) if r is not None]
                 release(el)
                 for rec in host_records:
                     if isinstance(rec, Coverage) and rec.started_at:
@@ -141,7 +146,7 @@ class TenableWasXmlParser:
 
     def _host(
         self, el: etree._Element, weaknesses: dict[tuple[str, Severity], Weakness], ctx: ParseContext
-    ) -> Iterator[Record]:
+    ) -> Iterator[Record | None]:
         props = {str(t.get("name")): (t.text or "").strip() for t in el.iterfind("HostProperties/tag")}
         target = (el.get("name") or "").strip()
         url = target if "://" in target else props.get("host-fqdn", "")
@@ -152,7 +157,8 @@ class TenableWasXmlParser:
             port = (first_item.get("port") or "") if first_item is not None else ""
             url = origin(target or url, svc, port)
         if not web_origin(url).partition("://")[2]:
-            raise InputError(ctx.source, f"ReportHost {target!r} names no web application")
+            ctx.skip(f"ReportHost {target[:80]!r} (line {el.sourceline})", "names no web application")
+            return
         site = web_origin(url)
         asset = Asset(kind=AssetKind.WEB_APP, name=site)
         start = common.parse_time(props.get("HOST_START_TIMESTAMP") or props.get("HOST_START"))
@@ -173,12 +179,12 @@ class TenableWasXmlParser:
         when: dt.datetime,
         weaknesses: dict[tuple[str, Severity], Weakness],
         ctx: ParseContext,
-    ) -> Finding:
+    ) -> Finding | None:
         plugin = (item.get("pluginID") or "").strip()
         if not plugin.isdigit():
-            raise InputError(
-                ctx.source, f"ReportItem pluginID {plugin!r} is not a plugin number (line {item.sourceline})"
-            )
+            where = f"ReportItem on {site} (line {item.sourceline})"
+            ctx.skip(where, f"pluginID {plugin[:40]!r} is not a plugin number")
+            return None
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
         for child in item:
@@ -190,7 +196,7 @@ class TenableWasXmlParser:
         try:
             level = severity(item.get("severity"), single.get("risk_factor")) or Severity.INFO
         except ValueError as exc:
-            raise InputError(ctx.source, f"plugin {plugin}: severity {str(exc)!r} is not known") from None
+            level = common.odd_severity(ctx, f"plugin {plugin} on {site} (line {item.sourceline})", str(exc))
         weakness = weaknesses.get((plugin, level))
         if weakness is None:
             weakness = weaknesses[(plugin, level)] = _weakness(plugin, item, level, single, multi)
@@ -255,20 +261,26 @@ class TenableWasCsvParser(NessusCsvParser):
     def _header(self, names: list[str]) -> bool:
         return {"plugin_id", "host", "name"}.issubset(names) and ("risk" in names or "risk_factor" in names)
 
-    def _host_key(self, row: dict[str, str], n: int, ctx: ParseContext) -> str:
+    def _host_key(self, row: dict[str, str], n: int, notes: Notes) -> str | None:
+        """The web application's origin; None (the row left out) when the Host cell is empty or
+        names none."""
         host = (row.get("host") or "").strip()
         if not host:
-            raise InputError(ctx.source, f"row {n}: the Host cell is empty")
+            notes.skip(f"row {n}", "the Host cell is empty")
+            return None
         site = origin(host, row.get("protocol") or "", row.get("port") or "")
         if not site.partition("://")[2]:
-            raise InputError(ctx.source, f"row {n}: Host {host!r} is not a web application")
+            notes.skip(f"row {n}", f"Host {host[:80]!r} is not a web application")
+            return None
         return site
 
     def _asset(self, row: dict[str, str], key: str) -> Asset:
         return Asset(kind=AssetKind.WEB_APP, name=key)
 
-    def _location(self, row: dict[str, str], n: int, ctx: ParseContext) -> tuple[int | None, str | None, str | None]:
-        return None, None, page(row.get("plugin_output"), self._host_key(row, n, ctx))
+    def _location(
+        self, row: dict[str, str], key: str, n: int, notes: Notes
+    ) -> tuple[int | None, str | None, str | None]:
+        return None, None, page(row.get("plugin_output"), key)
 
     def _scan_info(self, plugin: str, output: str, host: HostFacts, facts: ExportFacts) -> None:
         if plugin == SCAN_INFO_PLUGIN:
