@@ -19,6 +19,7 @@ from poam.parsers.registry import read_head
 from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import load
+from poam.store.tables import findings as finding_rows
 from poam.store.tables import weaknesses
 from tests.conftest import CORPUS, corpus_dir
 
@@ -89,6 +90,12 @@ def write(tmp_path: Path, doc: object, name: str = "f.json") -> Path:
 def parse(path: Path) -> list[Any]:
     with path.open("rb") as f:
         return list(AsffParser().parse(f, ParseContext(str(path), file_time=dt.datetime(2026, 2, 1))))
+
+
+def parse_with_context(path: Path, **context: Any) -> tuple[list[Any], ParseContext]:
+    ctx = ParseContext(str(path), file_time=dt.datetime(2026, 2, 1), **context)
+    with path.open("rb") as f:
+        return list(AsffParser().parse(f, ctx)), ctx
 
 
 def findings(path: Path) -> list[Finding]:
@@ -222,6 +229,144 @@ def test_times(tmp_path: Path) -> None:
     assert isinstance(scan, Scan) and scan.tool == "Amazon Inspector"
 
 
+def test_each_record_is_dated_by_its_update_at_full_precision(tmp_path: Path) -> None:
+    seen_later = asff(UpdatedAt="2026-01-05T10:00:00.250Z", LastObservedAt="2026-01-05T10:00:00.750Z")
+    seen_earlier = asff(UpdatedAt="2026-01-06T00:00:00.5Z", LastObservedAt="2026-01-03T00:00:00Z")
+    no_update = asff(UpdatedAt=None, LastObservedAt="2026-01-04T08:00:00Z")
+    first_only = asff(UpdatedAt=None, LastObservedAt=None, FirstObservedAt=None, CreatedAt="2025-12-30T00:00:00Z")
+    records, ctx = parse_with_context(write(tmp_path, [seen_later, seen_earlier, no_update, first_only]))
+    got = [f for f in records if isinstance(f, Finding)]
+    assert [f.observed_at for f in got] == [
+        dt.datetime(2026, 1, 5, 10, 0, 0, 250000),  # the update, not the later observation
+        dt.datetime(2026, 1, 6, 0, 0, 0, 500000),
+        dt.datetime(2026, 1, 4, 8),
+        dt.datetime(2025, 12, 30),
+    ]
+    # the tool's detection time: FirstObservedAt, else CreatedAt
+    assert [f.since for f in got] == [dt.datetime(2026, 1, 1)] * 3 + [dt.datetime(2025, 12, 30)]
+    assert not ctx.report.used_file_time and ctx.report.warnings == []
+    scan = records[-1]
+    assert isinstance(scan, Scan)
+    assert (scan.started_at, scan.ended_at) == (dt.datetime(2025, 12, 30), dt.datetime(2026, 1, 6, 0, 0, 0, 500000))
+
+
+def test_times_in_the_future_are_passed_over(tmp_path: Path) -> None:
+    future = asff(UpdatedAt="2200-01-01T00:00:00Z", LastObservedAt="2026-01-04T00:00:00Z")
+    unreadable = asff(UpdatedAt="soon", LastObservedAt="2201-01-01T00:00:00Z", FirstObservedAt=None, CreatedAt=None)
+    records, ctx = parse_with_context(write(tmp_path, [future, unreadable]))
+    got = [f for f in records if isinstance(f, Finding)]
+    assert [(f.observed_at, f.since) for f in got] == [
+        (dt.datetime(2026, 1, 4), dt.datetime(2026, 1, 1)),
+        (dt.datetime(2026, 2, 1), None),  # nothing usable: the file's time
+    ]
+    assert ctx.report.used_file_time
+    assert ctx.report.warnings == [
+        "finding 1 (CVE-2026-0001): UpdatedAt '2200-01-01T00:00:00Z' is in the future; dated by LastObservedAt",
+        "finding 2 (CVE-2026-0001): UpdatedAt 'soon' is not a date; dated by the file",
+        "finding 2 (CVE-2026-0001): LastObservedAt '2201-01-01T00:00:00Z' is in the future; dated by the file",
+    ]
+
+
+def test_an_undated_record_takes_the_file_time(tmp_path: Path) -> None:
+    undated = asff(LastObservedAt=None, UpdatedAt=None, FirstObservedAt=None, CreatedAt=None)
+    records, ctx = parse_with_context(write(tmp_path, [undated]))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.observed_at == ctx.file_time and f.since is None and ctx.report.used_file_time
+    records, ctx = parse_with_context(write(tmp_path, [undated]), scan_date=dt.datetime(2026, 3, 1))
+    assert [r.observed_at for r in records if isinstance(r, Finding)] == [dt.datetime(2026, 3, 1)]
+    assert not ctx.report.used_file_time
+
+
+# --- JSON Lines, concatenated pages, bare findings ----------------------------------------------
+
+
+def prowler_asff(check: str, status: str, updated: str, **changes: Any) -> dict[str, Any]:
+    """A finding as Prowler's json-asff output writes it (one per line)."""
+    f = control(
+        ProductArn="arn:aws:securityhub:us-east-1::product/prowler/prowler",
+        ProductName=None,
+        ProductFields={"ProviderName": "Prowler", "ProviderVersion": "2.12.0", "ProwlerResourceName": "bucket-a"},
+        GeneratorId=f"prowler-{check}",
+        Id=f"prowler-{check}-111122223333-us-east-1-{updated}",
+        FirstObservedAt=updated,
+        CreatedAt=updated,
+        UpdatedAt=updated,
+        Severity={"Label": "HIGH"},
+    )
+    f["Compliance"] = {"Status": status, "RelatedRequirements": []}
+    f.pop("LastObservedAt")
+    f.update(changes)
+    return f
+
+
+BUCKET_B = [{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b"}]
+
+
+def json_lines(*values: object) -> str:
+    return "".join(json.dumps(v) + "\n" for v in values)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json_lines(asff(), asff(Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b"}])),  # JSON Lines
+        json.dumps(asff(), indent=2)
+        + "\n"
+        + json.dumps(asff(Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b"}])),
+        json.dumps({"Findings": [asff()], "NextToken": "a"})
+        + json.dumps({"Findings": [asff(Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b"}])]}),
+        json_lines([asff()], [asff(Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b"}])]),
+        json_lines(asff(), {"Findings": [asff(Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b"}])]}),
+    ],
+    ids=["json-lines", "concatenated-objects", "concatenated-pages", "concatenated-arrays", "finding-then-page"],
+)
+def test_several_documents_in_one_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "f.json"
+    path.write_text(text)
+    with path.open("rb") as stream:
+        assert AsffParser().sniff(read_head(stream))
+    assert [(f.weakness.vuln_id, f.asset.name) for f in findings(path)] == [
+        ("CVE-2026-0001", EC2),
+        ("CVE-2026-0001", "arn:aws:s3:::b"),
+    ]
+
+
+def test_a_single_bare_finding(tmp_path: Path) -> None:
+    path = write(tmp_path, asff())
+    with path.open("rb") as stream:
+        assert AsffParser().sniff(read_head(stream))
+    assert [(f.weakness.vuln_id, f.asset.name) for f in findings(path)] == [("CVE-2026-0001", EC2)]
+
+
+def test_prowler_json_asff_lines(tmp_path: Path) -> None:
+    text = json_lines(
+        prowler_asff("s3_bucket_public_access", "FAILED", "2026-01-05T10:00:00Z"),
+        prowler_asff("iam_root_mfa", "PASSED", "2026-01-05T10:00:00Z"),
+        prowler_asff("s3_bucket_versioning", "WARNING", "2026-01-05T10:00:00Z"),  # muted in Prowler
+    )
+    path = tmp_path / "prowler-output-111122223333.asff.json"
+    path.write_text(text)
+    with path.open("rb") as stream:
+        assert AsffParser().sniff(read_head(stream))
+    got = findings(path)
+    assert [(f.weakness.tool, f.weakness.vuln_id, f.status) for f in got] == [
+        ("Prowler", "s3_bucket_public_access", FindingStatus.OPEN),  # as Prowler's own reports name it
+        ("Prowler", "iam_root_mfa", FindingStatus.FIXED),
+    ]
+
+
+@pytest.mark.parametrize("format_id", [None, "asff"])
+def test_json_lines_import_detected_or_named(
+    engine: Engine, register_parser: Any, tmp_path: Path, format_id: str | None
+) -> None:
+    register_parser(AsffParser())
+    path = tmp_path / "out.json"
+    path.write_text(json_lines(asff(), control()))
+    r = import_file(engine, path, format_id=format_id)
+    assert (r.format, r.results, r.items_opened, r.date_source) == ("asff", 2, 2, "file")
+    assert set(items_by_id(engine)) == {"CVE-2026-0001", "S3.8"}
+
+
 def test_missing_account_is_fine(tmp_path: Path) -> None:
     f = asff(AwsAccountId=None, Resources=[{"Type": "AwsEc2Instance", "Id": "i-0abc", "Region": "us-east-1"}])
     (got,) = findings(write(tmp_path, [f]))
@@ -229,18 +374,77 @@ def test_missing_account_is_fine(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("doc", "message"),
+    ("text", "message"),
     [
-        ([1], "not a JSON object"),
-        ([asff(Resources=None)], "no Resources"),
-        ([asff(Resources=[{"Type": "X"}])], "without Id"),
-        ([control(GeneratorId=None, Compliance={})], "no GeneratorId"),
-        ({"Other": []}, "not ASFF"),
+        (json.dumps({"Other": []}), "not ASFF"),
+        (json.dumps([]) + "\n" + json.dumps({"Findings": [asff()]})[:-2], "not valid JSON"),
+        ("[1, 2", "not valid JSON"),
     ],
 )
-def test_bad_input_is_an_input_error(tmp_path: Path, doc: object, message: str) -> None:
+def test_broken_structure_is_an_input_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
     with pytest.raises(InputError, match=message):
-        parse(write(tmp_path, doc))
+        parse(path)
+
+
+def test_odd_records_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    two = asff(Resources=[{"Type": "AwsEc2Instance"}, {"Type": "AwsEc2Instance", "Id": EC2}])
+    doc = [
+        1,
+        asff(Resources=None),
+        asff(Resources=[{"Type": "X"}]),
+        control(GeneratorId=None, Compliance={}),
+        two,
+        asff(Vulnerabilities=[{"Id": "CVE-2026-0002"}]),
+    ]
+    records, ctx = parse_with_context(write(tmp_path, doc))
+    got = [f for f in records if isinstance(f, Finding)]
+    assert [(f.weakness.vuln_id, f.asset.name) for f in got] == [("CVE-2026-0001", EC2), ("CVE-2026-0002", EC2)]
+    assert ctx.report.skipped == 4
+    assert ctx.report.warnings == [
+        "finding 1: not a JSON object; left out",
+        "finding 2 (CVE-2026-0001): no Resources; left out",
+        "finding 3 (CVE-2026-0001): a resource without Id; left out",
+        "finding 4: no GeneratorId, control id or vulnerability id; left out",
+        "finding 5 (CVE-2026-0001): 1 resource(s) without Id left out",
+    ]
+
+
+def test_a_file_of_unreadable_records_is_refused(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(AsffParser())
+    with pytest.raises(InputError, match=r"no record could be read \(2 left out; first: finding 1: not a JSON"):
+        import_file(engine, write(tmp_path, {"Findings": [1, asff(Resources=[])]}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "warning"),
+    [
+        ({"Compliance": {"Status": "WARNING"}}, FindingStatus.OPEN, None),  # Security Hub: check incomplete
+        ({"Workflow": None, "WorkflowState": "DEFERRED"}, FindingStatus.OPEN, None),
+        ({"Compliance": {"Status": "ERROR"}}, FindingStatus.OPEN, "status 'ERROR' not recognised; kept open"),
+        ({"RecordState": "DELETED"}, FindingStatus.OPEN, "status 'DELETED' not recognised; kept open"),
+        ({"Workflow": {"Status": "DISMISSED"}}, None, "status 'DISMISSED' means set aside; left out"),
+        (
+            {"Workflow": {"Status": "CLOSED"}, "RecordState": "ARCHIVED"},
+            FindingStatus.FIXED,
+            "status 'CLOSED' not recognised; ignored",
+        ),
+    ],
+)
+def test_status_values_asff_does_not_document(
+    tmp_path: Path, changes: dict[str, Any], status: FindingStatus | None, warning: str | None
+) -> None:
+    records, ctx = parse_with_context(write(tmp_path, [asff(**changes)]))
+    assert [f.status for f in records if isinstance(f, Finding)] == ([status] if status else [])
+    assert ctx.report.warnings == ([f"finding 1 (CVE-2026-0001): {warning}"] if warning else [])
+
+
+def test_an_unreadable_severity_is_moderate_with_a_warning(tmp_path: Path) -> None:
+    records, ctx = parse_with_context(write(tmp_path, [asff(Severity={"Label": "SEVERE"})]))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.weakness.severity is Severity.MEDIUM
+    assert ctx.report.warnings == ["finding 1 (CVE-2026-0001): severity 'SEVERE' not recognised; rated Moderate"]
 
 
 def test_odd_values_do_not_crash(tmp_path: Path) -> None:
@@ -412,3 +616,88 @@ def test_a_passed_record_first_does_not_rate_the_failing_ones(
     assert item.original_risk.value == "High" and [a.text for a in item.assets] == ["arn:aws:s3:::bucket-a"]
     with engine.begin() as conn:
         assert conn.execute(select(weaknesses.c.severity)).scalars().all() == ["high"]
+
+
+# --- several records of one finding: the newest decides -----------------------------------------
+
+T0 = "2026-01-01T00:00:00Z"
+T1 = "2026-01-10T08:00:00.250Z"
+T2 = "2026-01-10T08:00:00.750Z"  # half a second later: compared at full precision
+
+
+@pytest.fixture(params=[1, 2000], ids=["batch-of-1", "one-batch"])
+def batch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Each record in its own batch of the importer (as in a large file), or all in one."""
+    monkeypatch.setattr("poam.services.importer.BATCH", request.param)
+    return int(request.param)
+
+
+def control_records(tmp_path: Path, name: str, records: list[tuple[str, str]]) -> Path:
+    """S3.8 on bucket-a, once per (UpdatedAt, Compliance.Status); each record with its own Id and
+    description, as Security Hub writes them."""
+    doc = [
+        control(status=status, UpdatedAt=when, LastObservedAt=when, Id=f"{name}-{n}", Description=f"record {n}")
+        for n, (when, status) in enumerate(records)
+    ]
+    return write(tmp_path, {"Findings": doc}, name)
+
+
+def finding_state(engine: Engine) -> tuple[str, dt.datetime | None]:
+    with engine.begin() as conn:
+        return conn.execute(select(finding_rows.c.status, finding_rows.c.fixed_at)).one()  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("records", [[(T1, "PASSED"), (T2, "FAILED")], [(T2, "FAILED"), (T1, "PASSED")]])
+def test_an_older_passed_record_never_closes(
+    engine: Engine, register_parser: Any, tmp_path: Path, batch: int, records: list[tuple[str, str]]
+) -> None:
+    register_parser(AsffParser())
+    r = import_file(engine, control_records(tmp_path, "a.json", records))
+    assert (r.results, r.items_opened, r.fixed_findings) == (2, 1, 0)  # two records, one finding
+    assert finding_state(engine) == ("open", None)
+    assert items_by_id(engine)["S3.8"].status is ItemStatus.OPEN
+
+
+@pytest.mark.parametrize("records", [[(T1, "FAILED"), (T2, "PASSED")], [(T2, "PASSED"), (T1, "FAILED")]])
+def test_a_newer_passed_record_closes(
+    engine: Engine, register_parser: Any, tmp_path: Path, batch: int, records: list[tuple[str, str]]
+) -> None:
+    register_parser(AsffParser())
+    r = import_file(engine, control_records(tmp_path, "a.json", records))
+    assert r.results == 2
+    assert finding_state(engine) == ("fixed", dt.datetime(2026, 1, 10, 8, 0, 0, 750000))
+    assert items_by_id(engine)["S3.8"].status is ItemStatus.CLOSED
+
+
+@pytest.mark.parametrize("records", [[(T1, "FAILED"), (T1, "PASSED")], [(T1, "PASSED"), (T1, "FAILED")]])
+def test_on_equal_update_times_the_failed_record_wins(
+    engine: Engine, register_parser: Any, tmp_path: Path, batch: int, records: list[tuple[str, str]]
+) -> None:
+    register_parser(AsffParser())
+    import_file(engine, control_records(tmp_path, "jan.json", [(T0, "FAILED")]))
+    r = import_file(engine, control_records(tmp_path, "feb.json", records))
+    assert (r.results, r.fixed_findings, r.items_closed) == (2, 0, 0)
+    assert finding_state(engine) == ("open", None)
+
+
+@pytest.mark.parametrize("records", [[(T1, "PASSED"), (T2, "FAILED")], [(T2, "FAILED"), (T1, "PASSED")]])
+def test_an_older_passed_record_does_not_close_a_known_finding(
+    engine: Engine, register_parser: Any, tmp_path: Path, batch: int, records: list[tuple[str, str]]
+) -> None:
+    """The headline case: LastObservedAt of the failed record is older than the passed record's
+    update, which is how the old reading compared them; the updates decide."""
+    register_parser(AsffParser())
+    import_file(engine, control_records(tmp_path, "jan.json", [(T0, "FAILED")]))
+    failed_seen = "2026-01-09T00:00:00Z"  # observed before the passed record's update, updated after it
+    doc = [
+        control(
+            status=status,
+            UpdatedAt=when,
+            LastObservedAt=failed_seen if status == "FAILED" else when,
+            Id=f"b-{n}",
+        )
+        for n, (when, status) in enumerate(records)
+    ]
+    r = import_file(engine, write(tmp_path, doc, "feb.json"))
+    assert (r.results, r.fixed_findings, r.items_closed) == (2, 0, 0)
+    assert finding_state(engine) == ("open", None)

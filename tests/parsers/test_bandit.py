@@ -31,8 +31,14 @@ def write(tmp_path: Path, doc: object, name: str = "bandit.json") -> Path:
 
 
 def parse(path: Path, **ctx: Any) -> list[object]:
+    return parsed(path, **ctx)[0]
+
+
+def parsed(path: Path, **ctx: Any) -> tuple[list[object], ParseContext]:
+    """The records and the context (its report: warnings, skips, date from file time)."""
+    context = ParseContext(str(path), **ctx)
     with path.open("rb") as f:
-        return list(BanditParser().parse(f, ParseContext(str(path), **ctx)))
+        return list(BanditParser().parse(f, context)), context
 
 
 def findings(records: list[object]) -> list[Finding]:
@@ -124,16 +130,87 @@ def test_empty_report_covers_the_project_only_when_named(tmp_path: Path) -> None
     [
         ("[]", "no results list"),
         ('{"generated_at": "x", "metrics": {}}', "no results list"),
-        ('{"generated_at": "yesterday", "metrics": {}, "results": []}', "is not a date"),
-        ('{"generated_at": null, "metrics": {}, "results": [5]}', "result 1 is not an object"),
-        ('{"results": [{"issue_severity": "LOW"}]}', "has no test_id"),
-        ('{"results": [{"test_id": "B1", "issue_severity": "SEVERE"}]}', "issue_severity 'SEVERE'"),
-        ('{"results": [{"test_id": "B1"}]}', "issue_severity None"),
+        ('{"results": []}\n[]', "document 2: not a Bandit report"),
+        ('{"results": []}{"results": {}}', "document 2: not a Bandit report"),
+        ('{"results": []}{"results": [', "JSON value 2 is not valid"),
     ],
 )
 def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse(write(tmp_path, doc), scan_date=GENERATED)
+
+
+def test_odd_results_are_read_past_with_warnings(tmp_path: Path) -> None:
+    no_severity = issue("B3", "c.py")
+    del no_severity["issue_severity"]
+    doc = report(
+        issue("B1", severity="SEVERE"),
+        5,  # type: ignore[arg-type]
+        {"issue_severity": "LOW", "filename": "x.py"},
+        no_severity,
+        issue("B4", "d.py", issue_confidence="CERTAIN"),
+        issue("B5", "e.py", severity="HIGH", issue_confidence="UNDEFINED"),
+    )
+    recs, ctx = parsed(write(tmp_path, doc))
+    assert [(f.weakness.vuln_id, f.weakness.severity) for f in findings(recs)] == [
+        ("B1", Severity.MEDIUM),
+        ("B3", Severity.MEDIUM),
+        ("B4", Severity.LOW),
+        ("B5", Severity.HIGH),
+    ]
+    assert ctx.report.warnings == [
+        "result 1 (B1): severity 'SEVERE' not recognised; rated Moderate",
+        "result 2: not an object; left out",
+        "result 3: has no test_id; left out",
+        "result 4 (B3): severity missing not recognised; rated Moderate",
+        "result 5 (B4): issue_confidence 'CERTAIN' not recognised; shown as given",
+    ]
+    (b4,) = [f for f in findings(recs) if f.weakness.vuln_id == "B4"]
+    assert b4.evidence is not None and "(confidence CERTAIN)" in b4.evidence
+
+
+def test_an_unreadable_generated_at_takes_the_file_time_with_a_warning(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    recs, ctx = parsed(write(tmp_path, report(issue("B101"), when="yesterday")), file_time=mtime)
+    assert findings(recs)[0].observed_at == mtime and ctx.report.used_file_time
+    assert ctx.report.warnings == ["report: generated_at 'yesterday' is not a date; dated 2026-02-03"]
+    undated = report(issue("B101"))
+    del undated["generated_at"]
+    recs, ctx = parsed(write(tmp_path, undated), file_time=mtime)
+    assert findings(recs)[0].observed_at == mtime and ctx.report.used_file_time and not ctx.report.warnings
+    recs, ctx = parsed(write(tmp_path, report(issue("B101"))), file_time=mtime)
+    assert findings(recs)[0].observed_at == GENERATED and not ctx.report.used_file_time
+
+
+def test_a_file_whose_every_result_is_unreadable_is_refused(engine: Engine, tmp_path: Path) -> None:
+    doc = report(5, {"issue_severity": "LOW"})  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"no record could be read \(2 left out; first: result 1: not an object"):
+        import_file(engine, write(tmp_path, doc))
+
+
+def test_concatenated_reports_and_json_lines_are_one_import(engine: Engine, tmp_path: Path) -> None:
+    jan = report(issue("B101", "a.py", 2), issue("B602", "b.py", 5, "HIGH"))
+    feb = report(issue("B101", "a.py", 7), issue("B303", "c.py"), when="2026-02-05T10:00:00Z")
+    pretty = json.dumps(jan, indent=2) + "\n" + json.dumps(feb, indent=2)
+    lines = json.dumps(jan) + "\n" + json.dumps(feb) + "\n"
+    for n, body in enumerate((pretty, lines)):
+        path = write(tmp_path, body, f"{n}.json")
+        recs = parse(path, asset_name="git.example.com/acme/api")
+        got = [(f.weakness.vuln_id, f.path, f.observed_at.month) for f in findings(recs)]
+        assert got == [("B101", "a.py", 1), ("B602", "b.py", 1), ("B101", "a.py", 2), ("B303", "c.py", 2)]
+        (cov,) = [r for r in recs if isinstance(r, Coverage)]
+        assert (cov.started_at, cov.ended_at) == (GENERATED, dt.datetime(2026, 2, 5, 10))
+        scan = recs[-1]
+        assert isinstance(scan, Scan) and (scan.started_at, scan.ended_at) == (GENERATED, dt.datetime(2026, 2, 5, 10))
+        with path.open("rb") as f:
+            assert BanditParser().sniff(read_head(f))
+        system = f"s{n}"
+        systems.add_system(engine, system, "test")
+        r = import_file(engine, path, system=system, format_id="bandit", asset="git.example.com/acme/api")
+        assert (r.format, r.results, r.new_findings, r.fixed_findings) == ("bandit", 4, 3, 0)
+    errors = report(issue("B1"), errors=[{"filename": "bad.py", "reason": "syntax error while parsing AST"}])
+    body = json.dumps(jan) + json.dumps(errors)
+    assert not [r for r in parse(write(tmp_path, body), asset_name="api") if isinstance(r, Coverage)]
 
 
 def test_odd_values_do_not_crash(tmp_path: Path) -> None:

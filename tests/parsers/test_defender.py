@@ -127,20 +127,70 @@ def test_cloud_states(tmp_path: Path) -> None:
     assert (fixed.weakness.vuln_id, fixed.status) == ("aaaa", FindingStatus.FIXED)
 
 
+def parse_with_context(parser: Any, path: Path, **context: Any) -> tuple[list[Any], ParseContext]:
+    ctx = ParseContext(str(path), file_time=dt.datetime(2026, 2, 1), **context)
+    with path.open("rb") as f:
+        return list(parser.parse(f, ctx)), ctx
+
+
 @pytest.mark.parametrize(
-    ("row", "message"),
-    [(rec_row(state="Weird"), "is not Healthy"), (rec_row(resource=""), "is empty")],
+    ("state", "status", "warning"),
+    [
+        ("Unhealthy", FindingStatus.OPEN, None),
+        ("Healthy", FindingStatus.FIXED, None),
+        ("NotApplicable", None, None),
+        ("Exempt", None, "state 'Exempt' means set aside; left out"),
+        ("Dismissed", None, "state 'Dismissed' means set aside; left out"),
+        ("Weird", FindingStatus.OPEN, "status 'Weird' not recognised; kept open"),
+        ("", FindingStatus.OPEN, "status missing not recognised; kept open"),
+    ],
 )
-def test_cloud_bad_rows(tmp_path: Path, row: list[str], message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        parse(DefenderCloudParser(), cloud_csv(tmp_path, row))
+def test_cloud_state_values(tmp_path: Path, state: str, status: FindingStatus | None, warning: str | None) -> None:
+    records, ctx = parse_with_context(DefenderCloudParser(), cloud_csv(tmp_path, rec_row(state=state)))
+    assert [f.status for f in records if isinstance(f, Finding)] == ([status] if status else [])
+    assert ctx.report.warnings == ([f"row 2 (f67fb4ed): {warning}"] if warning else [])
+
+
+def test_cloud_rows_without_ids_are_left_out(tmp_path: Path) -> None:
+    no_key = rec_row()
+    no_key[7] = no_key[8] = ""
+    path = cloud_csv(tmp_path, rec_row(resource=""), no_key, rec_row("cccc"))
+    records, ctx = parse_with_context(DefenderCloudParser(), path)
+    assert [f.weakness.vuln_id for f in records if isinstance(f, Finding)] == ["cccc"]
+    assert ctx.report.skipped == 2
+    assert ctx.report.warnings == [
+        "row 2 (f67fb4ed): recommendationId or resourceId is empty; left out",
+        "row 3: recommendationId or resourceId is empty; left out",
+    ]
+
+
+def test_cloud_unknown_severity(tmp_path: Path) -> None:
+    row = rec_row()
+    row[12] = "Severe"
+    records, ctx = parse_with_context(DefenderCloudParser(), cloud_csv(tmp_path, row))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.weakness.severity is Severity.MEDIUM
+    assert ctx.report.warnings == ["row 2 (f67fb4ed): severity 'Severe' not recognised; rated Moderate"]
+
+
+def test_cloud_times(tmp_path: Path) -> None:
+    records, ctx = parse_with_context(
+        DefenderCloudParser(), cloud_csv(tmp_path, rec_row(), rec_row("aaaa", "Healthy", when=""))
+    )
+    unhealthy, healthy = [r for r in records if isinstance(r, Finding)]
+    # dated by the export; unhealthy since its status change (the tool's detection time)
+    assert (unhealthy.observed_at, unhealthy.since) == (dt.datetime(2026, 1, 5, 10), dt.datetime(2026, 1, 2))
+    assert (healthy.observed_at, healthy.since) == (dt.datetime(2026, 1, 2), None)  # no export time
+    assert not ctx.report.used_file_time
 
 
 def test_cloud_without_dates_or_controls(tmp_path: Path) -> None:
     row = rec_row(when="")
     row[16], row[17] = "", "not json"
-    (f,) = found(DefenderCloudParser(), cloud_csv(tmp_path, row))
-    assert f.observed_at == dt.datetime(2026, 2, 1) and f.weakness.family is None
+    records, ctx = parse_with_context(DefenderCloudParser(), cloud_csv(tmp_path, row))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.observed_at == ctx.file_time and f.weakness.family is None and f.since is None
+    assert ctx.report.used_file_time
 
 
 # --- Defender for Endpoint ----------------------------------------------------------------------
@@ -196,7 +246,6 @@ def test_endpoint_bundle_joins_machines(tmp_path: Path) -> None:
         ({"C:/vulnerabilities/x.json": b"{}"}, "unsafe path"),
         ({"report/findings.json": b"{}"}, "not a Defender for Endpoint bundle"),
         ({"vulnerabilities/x.json": b"not json"}, "not valid JSON"),
-        ({"vulnerabilities/x.json": b'{"value": [{"id": "CVE-1"}]}'}, "no cveId or machineId"),
         ({"vulnerabilities/x.json": b'{"results": []}'}, 'no "value" list'),
     ],
 )
@@ -235,14 +284,69 @@ def test_lying_and_broken_zips(tmp_path: Path) -> None:
         parse(DefenderEndpointParser(), cut)
 
 
-def test_endpoint_bad_json(tmp_path: Path) -> None:
+def test_endpoint_odd_records_are_left_out(tmp_path: Path) -> None:
     path = tmp_path / "v.json"
-    path.write_text(json.dumps(page(vuln(cve=""))))
-    with pytest.raises(InputError, match="no cveId"):
+    path.write_text(json.dumps(page(1, vuln(cve=""), vuln(machine=""), vuln(severity="Severe"))))  # type: ignore[arg-type]
+    records, ctx = parse_with_context(DefenderEndpointParser(), path)
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert (f.weakness.vuln_id, f.weakness.severity) == ("CVE-2026-0001", Severity.MEDIUM)
+    assert ctx.report.skipped == 3
+    assert ctx.report.warnings == [
+        "vulnerability 1: not a JSON object; left out",
+        "vulnerability 2: no cveId; left out",
+        "vulnerability 3 (CVE-2026-0001): no machineId; left out",
+        "vulnerability 4 (CVE-2026-0001): severity 'Severe' not recognised; rated Moderate",
+    ]
+
+
+def test_endpoint_file_of_unreadable_records_is_refused(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(DefenderEndpointParser())
+    path = bundle(tmp_path, {"vulnerabilities/x.json": b'{"value": [{"id": "CVE-1"}]}'})
+    with pytest.raises(InputError, match="no record could be read .*vulnerability 1: no cveId"):
+        import_file(engine, path)
+
+
+def test_endpoint_pages_one_after_another(tmp_path: Path) -> None:
+    path = tmp_path / "pages.json"
+    path.write_text(
+        json.dumps(page(vuln(), next_link=True), indent=2) + "\n" + json.dumps(page(vuln("CVE-2026-0002", "m2")))
+    )
+    assert sniff(DefenderEndpointParser(), path)
+    records, ctx = parse_with_context(DefenderEndpointParser(), path)
+    assert [(f.weakness.vuln_id, f.asset.name) for f in records if isinstance(f, Finding)] == [
+        ("CVE-2026-0001", "m1"),
+        ("CVE-2026-0002", "m2"),
+    ]
+    assert ctx.report.used_file_time  # the list gives no time
+    path.write_text(json.dumps(page(vuln())) + json.dumps({"results": []}))
+    with pytest.raises(InputError, match='no "value" list'):
         parse(DefenderEndpointParser(), path)
-    path.write_text(json.dumps({"@odata.context": "x", "value": [1]}))
-    with pytest.raises(InputError, match="not a JSON object"):
-        parse(DefenderEndpointParser(), path)
+
+
+def test_endpoint_dates(tmp_path: Path) -> None:
+    dated = bundle(
+        tmp_path,
+        {
+            "vulnerabilities/1.json": json.dumps(page(vuln())).encode(),
+            "machines/m.json": json.dumps(page(MACHINE)).encode(),
+        },
+    )
+    records, ctx = parse_with_context(DefenderEndpointParser(), dated)
+    assert [f.observed_at for f in records if isinstance(f, Finding)] == [dt.datetime(2026, 1, 5, 10)]
+    assert not ctx.report.used_file_time  # every machine had its lastSeen
+    records, ctx = parse_with_context(DefenderEndpointParser(), dated, scan_date=dt.datetime(2026, 3, 1))
+    assert not ctx.report.used_file_time
+    undated = bundle(
+        tmp_path,
+        {
+            "vulnerabilities/1.json": json.dumps(page(vuln())).encode(),
+            "machines/m.json": json.dumps(page(dict(MACHINE, lastSeen=None))).encode(),
+        },
+        "undated.zip",
+    )
+    records, ctx = parse_with_context(DefenderEndpointParser(), undated)
+    assert [f.observed_at for f in records if isinstance(f, Finding)] == [ctx.file_time]
+    assert ctx.report.used_file_time
 
 
 # --- the real files of the corpus ---------------------------------------------------------------
@@ -362,3 +466,25 @@ def test_corpus_files_import_end_to_end(engine: Engine, register_parser: Any) ->
         parser = DefenderCloudParser() if path.suffix == ".csv" else DefenderEndpointParser()
         expected = {f.weakness.vuln_id for f in found(parser, path) if f.status is FindingStatus.OPEN}
         assert set(items_by_id(engine, name)) == expected, path.name
+
+
+@pytest.mark.parametrize(
+    ("rows", "state"),
+    [
+        ([("Unhealthy", "2026-02-02T00:00:00.75Z"), ("Healthy", "2026-02-02T00:00:00.25Z")], ItemStatus.OPEN),
+        ([("Healthy", "2026-02-02T00:00:00.25Z"), ("Unhealthy", "2026-02-02T00:00:00.75Z")], ItemStatus.OPEN),
+        ([("Unhealthy", "2026-02-02T00:00:00.25Z"), ("Healthy", "2026-02-02T00:00:00.75Z")], ItemStatus.CLOSED),
+        ([("Healthy", "2026-02-02T00:00:00.75Z"), ("Unhealthy", "2026-02-02T00:00:00.25Z")], ItemStatus.CLOSED),
+        ([("Healthy", "2026-02-02T00:00:00Z"), ("Unhealthy", "2026-02-02T00:00:00Z")], ItemStatus.OPEN),
+    ],
+    ids=["older-healthy-last", "older-healthy-first", "newer-healthy-last", "newer-healthy-first", "tie"],
+)
+def test_cloud_the_newest_row_decides(
+    engine: Engine, register_parser: Any, tmp_path: Path, rows: list[tuple[str, str]], state: ItemStatus
+) -> None:
+    """Two exports appended into one file: each row is dated by its own export time."""
+    register_parser(DefenderCloudParser())
+    import_file(engine, cloud_csv(tmp_path, rec_row(), name="jan.csv"))
+    r = import_file(engine, cloud_csv(tmp_path, *(rec_row(state=s, when=w) for s, w in rows), name="feb.csv"))
+    assert r.results == 2
+    assert items_by_id(engine)["f67fb4ed"].status is state

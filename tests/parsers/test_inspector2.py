@@ -159,26 +159,172 @@ def test_untriaged_severity_uses_the_inspector_score(tmp_path: Path) -> None:
     ("doc", "message"),
     [
         ({}, 'no "findings" list'),
-        ({"findings": [1]}, "not a JSON object"),
-        ({"findings": [package(status="WEIRD")]}, "unknown status"),
-        ({"findings": [package(type="OTHER")]}, "unsupported finding type"),
-        ({"findings": [package(packageVulnerabilityDetails={})]}, "no vulnerability"),
-        ({"findings": [package(resources=None)]}, "no resources"),
-        ({"findings": [package(resources=[{"type": "X"}])]}, "without id"),
         ([], 'no "findings" list'),
+        ({"findings": [package()], "nextToken": "x"}, "not valid JSON"),  # cut short below
     ],
 )
 def test_bad_input(tmp_path: Path, doc: object, message: str) -> None:
+    path = write(tmp_path, doc=doc)
+    if message == "not valid JSON":
+        path.write_text(path.read_text()[:-40])
     with pytest.raises(InputError, match=message):
-        parse(write(tmp_path, doc=doc))
+        parse(path)
+
+
+def parse_with_context(path: Path, **context: Any) -> tuple[list[Any], ParseContext]:
+    ctx = ParseContext(str(path), file_time=dt.datetime(2026, 2, 1), **context)
+    with path.open("rb") as f:
+        return list(Inspector2Parser().parse(f, ctx)), ctx
+
+
+def test_odd_findings_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    two = package("CVE-2026-0004", resources=[{"type": "X"}, {"type": "AWS_LAMBDA_FUNCTION", "id": LAMBDA}])
+    doc = [
+        1,
+        package(type="OTHER"),
+        package(type=None),
+        package(packageVulnerabilityDetails={}),
+        package(resources=None),
+        package(resources=[{"type": "X"}]),
+        two,
+        package("CVE-2026-0005"),
+    ]
+    records, ctx = parse_with_context(write(tmp_path, doc))
+    got = [f for f in records if isinstance(f, Finding)]
+    assert [(f.weakness.vuln_id, f.asset.name) for f in got] == [("CVE-2026-0004", LAMBDA), ("CVE-2026-0005", LAMBDA)]
+    assert ctx.report.skipped == 6
+    assert ctx.report.warnings == [
+        "finding 1: not a JSON object; left out",
+        "finding 2: finding type 'OTHER' not supported; left out",
+        "finding 3: no finding type; left out",
+        "finding 4: PACKAGE_VULNERABILITY without a vulnerability or rule id; left out",
+        "finding 5 (CVE-2026-0001): no resources; left out",
+        "finding 6 (CVE-2026-0001): a resource without id; left out",
+        "finding 7 (CVE-2026-0004): 1 resource(s) without id left out",
+    ]
+
+
+def test_a_file_of_unreadable_findings_is_refused(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(Inspector2Parser())
+    with pytest.raises(InputError, match=r"no record could be read \(2 left out; first: finding 1: finding type"):
+        import_file(engine, write(tmp_path, [package(type="OTHER"), package(resources=[])]))
+
+
+@pytest.mark.parametrize(
+    ("status", "expected", "warning"),
+    [
+        ("ACTIVE", FindingStatus.OPEN, None),
+        ("CLOSED", FindingStatus.FIXED, None),
+        ("SUPPRESSED", None, None),
+        ("WEIRD", FindingStatus.OPEN, "status 'WEIRD' not recognised; kept open"),
+        ("DISMISSED", None, "status 'DISMISSED' means set aside; left out"),
+    ],
+)
+def test_status_values(tmp_path: Path, status: str, expected: FindingStatus | None, warning: str | None) -> None:
+    records, ctx = parse_with_context(write(tmp_path, [package(status=status)]))
+    assert [f.status for f in records if isinstance(f, Finding)] == ([expected] if expected else [])
+    assert ctx.report.warnings == ([f"finding 1 (CVE-2026-0001): {warning}"] if warning else [])
+
+
+@pytest.mark.parametrize(
+    ("changes", "severity", "warning"),
+    [
+        ({"severity": "UNTRIAGED"}, Severity.MEDIUM, None),  # documented: no rating yet
+        ({"severity": "SEVERE"}, Severity.MEDIUM, "severity 'SEVERE' not recognised; rated Moderate"),
+        (
+            {"severity": "SEVERE", "inspectorScore": 7.5},
+            Severity.HIGH,
+            "severity 'SEVERE' not recognised; rated by the Inspector score",
+        ),
+    ],
+)
+def test_severity_values(tmp_path: Path, changes: dict[str, Any], severity: Severity, warning: str | None) -> None:
+    records, ctx = parse_with_context(write(tmp_path, [package(**changes)]))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.weakness.severity is severity
+    assert ctx.report.warnings == ([f"finding 1 (CVE-2026-0001): {warning}"] if warning else [])
+
+
+def test_a_port_that_is_not_a_number(tmp_path: Path) -> None:
+    net = package(
+        type="NETWORK_REACHABILITY",
+        packageVulnerabilityDetails=None,
+        networkReachabilityDetails={"openPortRange": {"begin": "ssh", "end": "ssh"}, "protocol": "TCP"},
+    )
+    records, ctx = parse_with_context(write(tmp_path, [net]))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert (f.port, f.protocol) == (None, "tcp")
+    assert ctx.report.warnings == ["finding 1 (NETWORK_REACHABILITY): port 'ssh' is not a number; no port"]
+
+
+def test_appended_pages(tmp_path: Path) -> None:
+    path = tmp_path / "pages.json"
+    pages = [{"findings": [package()], "nextToken": "a"}, {"findings": []}, {"findings": [package("CVE-2026-0002")]}]
+    path.write_text("\n".join(json.dumps(p, indent=1) for p in pages))
+    with path.open("rb") as stream:
+        assert Inspector2Parser().sniff(read_head(stream))
+    assert [f.weakness.vuln_id for f in found(path)] == ["CVE-2026-0001", "CVE-2026-0002"]
+
+
+def test_each_record_is_dated_by_its_update(tmp_path: Path) -> None:
+    seen_later = package(updatedAt="2026-01-05T10:00:00.250Z", lastObservedAt="2026-01-05T10:00:00.750Z")
+    no_update = package(updatedAt=None, lastObservedAt="2026-01-04T08:00:00Z")
+    future = package(updatedAt="2200-01-01T00:00:00Z", lastObservedAt="2026-01-03T00:00:00Z")
+    undated = package(updatedAt=None, lastObservedAt=None, firstObservedAt=None)
+    records, ctx = parse_with_context(write(tmp_path, [seen_later, no_update, future]))
+    got = [f for f in records if isinstance(f, Finding)]
+    assert [(f.observed_at, f.since) for f in got] == [
+        (dt.datetime(2026, 1, 5, 10, 0, 0, 250000), dt.datetime(2025, 12, 31, 23)),
+        (dt.datetime(2026, 1, 4, 8), dt.datetime(2025, 12, 31, 23)),
+        (dt.datetime(2026, 1, 3), dt.datetime(2025, 12, 31, 23)),
+    ]
+    assert ctx.report.warnings == [
+        "finding 3 (CVE-2026-0001): updatedAt '2200-01-01T00:00:00Z' is in the future; dated by lastObservedAt"
+    ]
+    assert not ctx.report.used_file_time
+    records, ctx = parse_with_context(write(tmp_path, [undated]))
+    assert [f.observed_at for f in records if isinstance(f, Finding)] == [ctx.file_time]
+    assert ctx.report.used_file_time
+
+
+T1 = "2026-01-10T08:00:00.250Z"
+T2 = "2026-01-10T08:00:00.750Z"
+
+
+@pytest.mark.parametrize(
+    ("records", "state"),
+    [
+        ([("ACTIVE", T2), ("CLOSED", T1)], ItemStatus.OPEN),
+        ([("CLOSED", T1), ("ACTIVE", T2)], ItemStatus.OPEN),
+        ([("ACTIVE", T1), ("CLOSED", T2)], ItemStatus.CLOSED),
+        ([("CLOSED", T2), ("ACTIVE", T1)], ItemStatus.CLOSED),
+        ([("CLOSED", T1), ("ACTIVE", T1)], ItemStatus.OPEN),
+        ([("ACTIVE", T1), ("CLOSED", T1)], ItemStatus.OPEN),
+    ],
+    ids=["older-closed-last", "older-closed-first", "newer-closed-last", "newer-closed-first", "tie", "tie-2"],
+)
+def test_the_newest_record_of_a_finding_decides(
+    engine: Engine, register_parser: Any, tmp_path: Path, records: list[tuple[str, str]], state: ItemStatus
+) -> None:
+    register_parser(Inspector2Parser())
+    import_file(engine, write(tmp_path, [package(updatedAt="2026-01-01T00:00:00Z")], name="jan.json"))
+    doc = [
+        package(status=status, updatedAt=when, lastObservedAt="2026-01-09T00:00:00Z", findingArn=f"arn:x/{n}")
+        for n, (status, when) in enumerate(records)
+    ]
+    r = import_file(engine, write(tmp_path, doc, name="feb.json"))
+    assert r.results == 2
+    assert items_by_id(engine)["CVE-2026-0001"].status is state
 
 
 def test_odd_values_do_not_crash(tmp_path: Path) -> None:
     odd = package(severity=None, remediation="x", inspectorScoreDetails=[], epss=None)
     odd["packageVulnerabilityDetails"]["vulnerablePackages"] = [None, {"name": 3}]
     odd["packageVulnerabilityDetails"]["cvss"] = [{"version": None}, "x", {"version": "2.0", "baseScore": "bad"}]
-    (f,) = found(write(tmp_path, [odd]))
+    records, ctx = parse_with_context(write(tmp_path, [odd]))
+    (f,) = [r for r in records if isinstance(r, Finding)]
     assert f.path == "3" and f.weakness.severity is Severity.MEDIUM  # no rating at all: medium
+    assert ctx.report.warnings == ["finding 1 (CVE-2026-0001): severity missing not recognised; rated Moderate"]
 
 
 # --- the real files of the corpus ---------------------------------------------------------------

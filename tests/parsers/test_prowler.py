@@ -227,18 +227,158 @@ def test_asset_names() -> None:
     ("text", "message"),
     [
         ("", "empty file"),
-        ("{}", "expected an array"),
-        ("[1]", "not a JSON object"),
-        ('[{"a": 1}]', "neither CheckID nor OCSF"),
-        (json.dumps([ocsf(check="")]), "no check id"),
-        (json.dumps([dict(ocsf(), resources=None, cloud=None)]), "names no resource"),
+        ("{}", "not Prowler JSON output"),
+        ("[1]", "not Prowler JSON output"),
+        ('[{"a": 1}]', "not Prowler JSON output"),
         ("a,b\n1,2\n", "not a Prowler output"),
-        ('{"Control": 1}\n{"Control": 2}\n[', "not valid JSON"),
+        ('{"Control": 1}\n{"Control": 2}\n[', "JSON value 3 is not valid"),
     ],
 )
 def test_bad_input(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse(write(tmp_path, text, "bad"))
+
+
+def parse_with_context(path: Path, **context: Any) -> tuple[list[Any], ParseContext]:
+    ctx = ParseContext(str(path), file_time=dt.datetime(2026, 2, 1), **context)
+    with path.open("rb") as f:
+        return list(ProwlerParser().parse(f, ctx)), ctx
+
+
+def test_odd_results_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    doc = [1, ocsf(check=""), dict(ocsf(), resources=None, cloud=None), {"a": 1}, ocsf()]
+    records, ctx = parse_with_context(write(tmp_path, json.dumps(doc), "o.json"))
+    assert [(f.weakness.vuln_id, f.asset.name) for f in records if isinstance(f, Finding)] == [("iam_admin", ROLE)]
+    assert ctx.report.skipped == 4
+    assert ctx.report.warnings == [
+        "result 1: not a JSON object; left out",
+        "result 2: no check id; left out",
+        "result 3 (iam_admin): names no resource or account; left out",
+        "result 4: neither Prowler v2, v3 nor OCSF fields; left out",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected", "warning"),
+    [
+        ("MANUAL", None, None),
+        ("INFO", None, None),
+        ("WARNING", None, None),  # v2/v3: allowlisted
+        ("ERROR", None, "status 'ERROR': the check did not run; left out"),
+        ("MUTED", None, "status 'MUTED' means set aside; left out"),
+        ("PARTIAL", FindingStatus.OPEN, "status 'PARTIAL' not recognised; kept open"),
+        ("", FindingStatus.OPEN, "status missing not recognised; kept open"),
+    ],
+)
+def test_statuses_that_are_not_pass_or_fail(
+    tmp_path: Path, status: str, expected: FindingStatus | None, warning: str | None
+) -> None:
+    records, ctx = parse_with_context(write(tmp_path, v4(v4_row(status=status)), "s.csv"))
+    assert [f.status for f in records if isinstance(f, Finding)] == ([expected] if expected else [])
+    assert ctx.report.warnings == ([f"result 1 (iam_admin): {warning}"] if warning else [])
+
+
+def test_an_unknown_severity_is_moderate_with_a_warning(tmp_path: Path) -> None:
+    records, ctx = parse_with_context(write(tmp_path, v4(v4_row(severity="severe")), "s.csv"))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.weakness.severity is Severity.MEDIUM
+    assert ctx.report.warnings == ["result 1 (iam_admin): severity 'severe' not recognised; rated Moderate"]
+
+
+V2_LINE = {
+    "Profile": "default",
+    "Account Number": "111122223333",
+    "Control": "[check11] Avoid the use of the root account",
+    "Message": "root used",
+    "Severity": "High",
+    "Status": "FAIL",
+    "Control ID": "1.01",
+    "Region": "eu-west-1",
+    "Timestamp": "2021-08-23T06:38:21Z",
+    "Resource ID": "root",
+}
+
+
+def test_a_v2_file_of_one_result_object(tmp_path: Path) -> None:
+    path = write(tmp_path, json.dumps(V2_LINE, indent=2), "one.json")
+    assert sniff(path)
+    (f,) = found(path)
+    assert (f.weakness.vuln_id, f.status, f.asset.name, f.observed_at) == (
+        "check11",
+        FindingStatus.OPEN,
+        "111122223333/root",
+        dt.datetime(2021, 8, 23, 6, 38, 21),
+    )
+
+
+@pytest.mark.parametrize("format_id", [None, "prowler"])
+def test_a_v2_object_imports_detected_or_named(
+    engine: Engine, register_parser: Any, tmp_path: Path, format_id: str | None
+) -> None:
+    register_parser(ProwlerParser())
+    r = import_file(engine, write(tmp_path, json.dumps(V2_LINE), "one.json"), format_id=format_id)
+    assert (r.format, r.results, r.items_opened, r.date_source) == ("prowler", 1, 1, "file")
+    assert set(items_by_id(engine)) == {"check11"}
+
+
+def test_several_json_documents(tmp_path: Path) -> None:
+    """Appended outputs: OCSF arrays one after another, v2 objects pretty-printed one after another."""
+    ocsf_pages = json.dumps([ocsf()], indent=1) + "\n" + json.dumps([ocsf("c2", "PASS")])
+    assert [(f.weakness.vuln_id, f.status) for f in found(write(tmp_path, ocsf_pages, "a.json"))] == [
+        ("iam_admin", FindingStatus.OPEN),
+        ("c2", FindingStatus.FIXED),
+    ]
+    objects = json.dumps(V2_LINE, indent=2) + json.dumps(dict(V2_LINE, Control="[check12] MFA", Status="Pass"))
+    path = write(tmp_path, objects, "b.json")
+    assert sniff(path)
+    assert [(f.weakness.vuln_id, f.status) for f in found(path)] == [
+        ("check11", FindingStatus.OPEN),
+        ("check12", FindingStatus.FIXED),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "status", "when"),
+    [
+        ([("FAIL", "2026-01-05 10:00:00.25"), ("PASS", "2026-01-05 10:00:00.75")], FindingStatus.FIXED, 750000),
+        ([("PASS", "2026-01-05 10:00:00.75"), ("FAIL", "2026-01-05 10:00:00.25")], FindingStatus.FIXED, 750000),
+        ([("PASS", "2026-01-05 10:00:00.25"), ("FAIL", "2026-01-05 10:00:00.75")], FindingStatus.OPEN, 750000),
+        ([("FAIL", "2026-01-05 10:00:00.75"), ("PASS", "2026-01-05 10:00:00.25")], FindingStatus.OPEN, 750000),
+        ([("PASS", "2026-01-05 10:00:00.25"), ("FAIL", "2026-01-05 10:00:00.25")], FindingStatus.OPEN, 250000),
+        ([("FAIL", "2026-01-05 10:00:00.25"), ("PASS", "2026-01-05 10:00:00.25")], FindingStatus.OPEN, 250000),
+    ],
+    ids=["newer-pass", "newer-pass-first", "newer-fail", "newer-fail-first", "tie", "tie-fail-first"],
+)
+def test_the_newest_result_of_a_check_and_resource_decides(
+    tmp_path: Path, rows: list[tuple[str, str]], status: FindingStatus, when: int
+) -> None:
+    text = v4(*(v4_row(status=s, when=t, detail=s.lower()) for s, t in rows))
+    (f,) = found(write(tmp_path, text, "twice.csv"))
+    assert (f.status, f.observed_at) == (status, dt.datetime(2026, 1, 5, 10, 0, 0, when))
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_the_newest_result_in_a_file_decides_on_import(
+    engine: Engine, register_parser: Any, tmp_path: Path, order: int
+) -> None:
+    register_parser(ProwlerParser())
+    import_file(engine, write(tmp_path, v4(v4_row(when="2026-01-01 00:00:00")), "jan.csv"))
+    rows = [v4_row(when="2026-02-01 10:00:00"), v4_row(status="PASS", when="2026-02-02 10:00:00")][::order]
+    r = import_file(engine, write(tmp_path, v4(*rows), "feb.csv"))
+    assert (r.fixed_findings, r.items_closed) == (1, 1)
+    rows = [v4_row(status="PASS", when="2026-03-01 10:00:00"), v4_row(when="2026-03-02 10:00:00")][::order]
+    r = import_file(engine, write(tmp_path, v4(*rows), "mar.csv"))  # a newer failure: open again
+    assert (r.fixed_findings, r.items_opened) == (0, 1)
+    assert items_by_id(engine)["iam_admin"].status is ItemStatus.OPEN
+
+
+def test_undated_results_take_the_file_time(tmp_path: Path) -> None:
+    row = "\n,111122223333,eu-west-1,1.1,FAIL,Scored,Level 1,[check11] Avoid root,root used,x,High,iam\n"
+    records, ctx = parse_with_context(write(tmp_path, V2_HEADER + row, "v2.csv"))
+    (f,) = [r for r in records if isinstance(r, Finding)]
+    assert f.observed_at == ctx.file_time and ctx.report.used_file_time
+    _records, dated = parse_with_context(write(tmp_path, v4(v4_row()), "v4.csv"))
+    assert not dated.report.used_file_time
 
 
 def test_odd_values_do_not_crash(tmp_path: Path) -> None:

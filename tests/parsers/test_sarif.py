@@ -31,12 +31,23 @@ def write(tmp_path: Path, doc: object, name: str = "log.sarif") -> Path:
 
 
 def parse(path: Path, **ctx: Any) -> list[object]:
+    return parsed(path, **ctx)[0]
+
+
+def parsed(path: Path, **ctx: Any) -> tuple[list[object], ParseContext]:
+    """The records and the context (its report: warnings, skips, date from file time)."""
+    context = ParseContext(str(path), **ctx)
     with path.open("rb") as f:
-        return list(SarifParser().parse(f, ParseContext(str(path), **ctx)))
+        return list(SarifParser().parse(f, context)), context
 
 
 def findings(records: list[object]) -> list[Finding]:
-    return [r for r in records if isinstance(r, Finding)]
+    """The findings that are open or fixed (suppressed ones are set aside)."""
+    return [r for r in records if isinstance(r, Finding) and r.status is not FindingStatus.SET_ASIDE]
+
+
+def set_aside(records: list[object]) -> list[str]:
+    return [r.weakness.vuln_id for r in records if isinstance(r, Finding) and r.status is FindingStatus.SET_ASIDE]
 
 
 def result(rule_id: str | None, uri: str | None = "src/app.py", line: int | None = 10, **extra: Any) -> dict[str, Any]:
@@ -150,7 +161,7 @@ def test_severity_numeric_security_severity_wins_then_levels(tmp_path: Path) -> 
     }
 
 
-def test_suppressed_results_are_left_out_unless_under_review_or_rejected(tmp_path: Path) -> None:
+def test_suppressed_results_are_set_aside_unless_under_review_or_rejected(tmp_path: Path) -> None:
     doc = log(
         result("A", suppressions=[{"kind": "inSource"}]),
         result("B", suppressions=[{"kind": "external", "status": "accepted"}]),
@@ -159,7 +170,28 @@ def test_suppressed_results_are_left_out_unless_under_review_or_rejected(tmp_pat
         result("E", suppressions=[]),
         result("F", suppressions=[{"kind": "external", "state": "accepted"}]),  # pre-release name of status
     )
-    assert [f.weakness.vuln_id for f in findings(parse(write(tmp_path, doc), scan_date=WHEN))] == ["C", "D", "E"]
+    recs = parse(write(tmp_path, doc), scan_date=WHEN)
+    assert [f.weakness.vuln_id for f in findings(recs)] == ["C", "D", "E"]
+    assert set_aside(recs) == ["A", "B", "F"]
+
+
+def test_a_suppressed_result_keeps_its_open_finding_open(engine: Engine, tmp_path: Path) -> None:
+    """Suppression is a person's decision, not a fix: the covering run still reports the result,
+    so its absence proves nothing; a run that no longer reports it at all closes it."""
+    vcp = [{"repositoryUri": "https://github.com/acme/web"}]
+
+    def month(day: str, *results: dict[str, Any]) -> Path:
+        doc = log(*results, versionControlProvenance=vcp, invocations=[{"startTimeUtc": f"{day}T10:00:00Z"}])
+        return write(tmp_path, doc, f"{day}.sarif")
+
+    import_file(engine, month("2026-01-05", result("R")))
+    muted = {"suppressions": [{"kind": "inSource"}]}
+    feb = import_file(engine, month("2026-02-05", result("R", **muted)))
+    assert (feb.fixed_findings, feb.items_closed, feb.new_findings) == (0, 0, 0)
+    new = import_file(engine, month("2026-02-06", result("R", **muted), result("S", **muted)))
+    assert (new.new_findings, new.items_opened, new.fixed_findings) == (0, 0, 0)  # never opens one either
+    mar = import_file(engine, month("2026-03-05"))
+    assert (mar.fixed_findings, mar.items_closed) == (1, 1)
 
 
 def test_pass_and_absent_results_are_fixed_findings(tmp_path: Path) -> None:
@@ -259,8 +291,6 @@ def test_gitleaks_results_without_rule_id_use_the_rule_named_by_the_message(tmp_
         ('{"version": "2.1.0", "runs": {}}', "no runs array"),
         ('{"version": "2.1.0", "runs": [3]}', "run 1 is not an object"),
         ('{"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}', "no tool.driver.name"),
-        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "T"}}, "results": [7]}]}', "not an object"),
-        ('{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "T"}}, "results": [{}]}]}', "names no rule"),
         ('{"version": "2.1.0", "runs": [', "not valid JSON"),
     ],
 )
@@ -274,6 +304,288 @@ def test_odd_types_inside_results_do_not_crash(tmp_path: Path) -> None:
     doc = log(res, rules=[{"id": "R", "properties": None, "shortDescription": "x"}], originalUriBaseIds=[])
     (f,) = findings(parse(write(tmp_path, doc), scan_date=WHEN))
     assert (f.path, f.weakness.severity) == (None, Severity.MEDIUM)
+
+
+def located(*places: tuple[str, int], base: str | None = None) -> list[dict[str, Any]]:
+    """`locations` of a result: a physical location per (uri, line)."""
+    out = []
+    for uri, line in places:
+        artifact: dict[str, Any] = {"uri": uri} if base is None else {"uri": uri, "uriBaseId": base}
+        out.append({"physicalLocation": {"artifactLocation": artifact, "region": {"startLine": line}}})
+    return out
+
+
+def test_each_location_of_a_result_is_a_finding_and_one_file_is_one_finding(tmp_path: Path) -> None:
+    """SARIF 3.27.12: every location is a place the result occurred; related locations are not."""
+    res = result("R1", None, message={"text": "tainted"})
+    res["locations"] = located(("src/a.py", 10), ("src/b.py", 3), ("lib/a.py", 7), base="SRC") + located(
+        ("src/a.py", 20)
+    )
+    res["relatedLocations"] = located(("src/source.py", 1))
+    res["codeFlows"] = [{"threadFlows": [{"locations": [{"location": located(("src/flow.py", 2))[0]}]}]}]
+    bases = {"SRC": {"uri": "src/"}}
+    recs, ctx = parsed(write(tmp_path, log(res, originalUriBaseIds=bases)), scan_date=WHEN)
+    found = findings(recs)
+    assert [f.path for f in found] == ["src/src/a.py", "src/src/b.py", "src/lib/a.py", "src/a.py"]
+    (twice,) = [f for f in found if f.path == "src/a.py"]
+    assert twice.evidence == "Line 20: tainted"
+    doc = log(result("R1", None, locations=located(("a.py", 10), ("b.py", 3), ("a.py", 20))))
+    found = findings(parse(write(tmp_path, doc), scan_date=WHEN))
+    assert [(f.path, f.evidence) for f in found] == [
+        ("a.py", "Line 10: problem at 10\nLine 20: problem at 10"),
+        ("b.py", "Line 3: problem at 10"),
+    ]
+    assert found[0].weakness is found[1].weakness and ctx.report.warning_count == 0
+
+
+def test_a_location_no_longer_reported_is_closed_by_the_next_covering_run(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(SarifParser())
+
+    def month(day: str, *places: tuple[str, int], named: bool = True) -> Path:
+        res = result("py/sql", None, level="error", locations=located(*places))
+        run: dict[str, Any] = {"invocations": [{"startTimeUtc": f"{day}T10:00:00Z"}]}
+        if named:
+            run["versionControlProvenance"] = [{"repositoryUri": "https://github.com/acme/web"}]
+        return write(tmp_path, log(res, **run), f"{day}-{named}.sarif")
+
+    r = import_file(engine, month("2026-01-05", ("src/a.py", 1), ("src/b.py", 2), ("src/a.py", 9)))
+    assert (r.results, r.new_findings) == (2, 2)
+    r = import_file(engine, month("2026-02-05", ("src/b.py", 2), named=False))  # another project covers nothing
+    assert (r.fixed_findings, r.new_findings) == (0, 1)
+    r = import_file(engine, month("2026-03-05", ("src/b.py", 4)))
+    assert (r.new_findings, r.fixed_findings, r.items_closed) == (0, 1, 0)  # one item: the weakness on web
+    with engine.begin() as conn:
+        info = systems.resolve(conn, None, "test")
+        (item,) = [i for i in load(conn, info.id, "all") if i.status is ItemStatus.OPEN]
+    assert sorted(a.text for a in item.assets) == [
+        "CodeScanner project (src/b.py)",
+        "https://github.com/acme/web (src/b.py)",
+    ]
+
+
+def test_levels_default_to_the_rule_then_warning_without_a_warning(tmp_path: Path) -> None:
+    rules = [{"id": "D", "defaultConfiguration": {"level": "note"}}, {"id": "N", "defaultConfiguration": {}}]
+    doc = log(result("D"), result("N"), result("X"), result("E", level="Error"), result("Z", level=""), rules=rules)
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    got = {f.weakness.vuln_id: f.weakness.severity for f in findings(recs)}
+    assert got == {
+        "D": Severity.LOW,
+        "N": Severity.MEDIUM,
+        "X": Severity.MEDIUM,
+        "E": Severity.HIGH,
+        "Z": Severity.MEDIUM,
+    }
+    assert (ctx.report.warning_count, ctx.report.skipped) == (0, 0)
+
+
+def test_unknown_levels_are_read_as_severity_words_else_moderate_with_warnings(tmp_path: Path) -> None:
+    rules = [{"id": "RULE", "defaultConfiguration": {"level": "blocker"}}]
+    doc = log(result("H", level="high"), result("S", level="severe"), result("RULE"), result("T", level=3), rules=rules)
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    got = {f.weakness.vuln_id: f.weakness.severity for f in findings(recs)}
+    assert got == {"H": Severity.HIGH, "S": Severity.MEDIUM, "RULE": Severity.MEDIUM, "T": Severity.MEDIUM}
+    assert ctx.report.warnings == [
+        "result 1 of run 1 (H): level 'high' is not a SARIF level; rated high",
+        "result 2 of run 1 (S): severity 'severe' not recognised; rated Moderate",
+        "result 3 of run 1 (RULE): severity 'blocker' not recognised; rated Moderate",
+        "result 4 of run 1 (T): severity '3' not recognised; rated Moderate",
+    ]
+
+
+def test_kinds_per_the_specification(tmp_path: Path) -> None:
+    """fail open; open and review open, rated as a failure of their rule; pass fixed;
+    informational counted, never a weakness of its rule's rating; notApplicable left out."""
+    rules = [{"id": r, "defaultConfiguration": {"level": "error"}} for r in ("F", "O", "V", "P", "I", "N")]
+    doc = log(
+        result("F"),
+        result("O", kind="open", level="none"),
+        result("V", kind="review"),
+        result("P", kind="pass", level="none"),
+        result("I", kind="informational"),
+        result("I", "src/other.py", kind="fail"),
+        result("N", kind="notApplicable"),
+        result("W", kind="Pass"),  # the meaning is clear: read as pass
+        rules=rules,
+    )
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    got = {(f.weakness.vuln_id, f.path): (f.status, f.weakness.severity) for f in findings(recs)}
+    assert got == {
+        ("F", "src/app.py"): (FindingStatus.OPEN, Severity.HIGH),
+        ("O", "src/app.py"): (FindingStatus.OPEN, Severity.HIGH),
+        ("V", "src/app.py"): (FindingStatus.OPEN, Severity.HIGH),
+        ("P", "src/app.py"): (FindingStatus.FIXED, Severity.INFO),
+        ("I", "src/app.py"): (FindingStatus.OPEN, Severity.INFO),  # informational: counted, not stored
+        ("I", "src/other.py"): (FindingStatus.OPEN, Severity.HIGH),
+        ("W", "src/app.py"): (FindingStatus.FIXED, Severity.INFO),
+    }
+    assert ctx.report.warning_count == 0
+
+
+def test_an_unknown_kind_is_kept_open_with_a_warning(tmp_path: Path) -> None:
+    doc = log(result("K", kind="maybe"), result("L", kind="pass"))
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    assert [(f.weakness.vuln_id, f.status, f.weakness.severity) for f in findings(recs)] == [
+        ("K", FindingStatus.OPEN, Severity.MEDIUM),
+        ("L", FindingStatus.FIXED, Severity.INFO),
+    ]
+    assert ctx.report.warnings == ["result 1 of run 1: status 'maybe' not recognised; kept open"]
+
+
+def test_the_rule_comes_from_rule_id_or_index_and_a_result_naming_none_is_left_out(tmp_path: Path) -> None:
+    rules = [{"id": "X0"}, {"id": "X1", "guid": "0C1D2E3F-0000-4000-8000-000000000001"}]
+    doc = log(
+        result(None, rule={"id": "BY-ID"}),
+        result(None, rule={"index": 1}),
+        result(None, "src/guid.py", rule={"guid": "0c1d2e3f-0000-4000-8000-000000000001"}),
+        result(None, "src/none.py"),
+        rules=rules,
+    )
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    assert [(f.weakness.vuln_id, f.path) for f in findings(recs)] == [
+        ("BY-ID", "src/app.py"),
+        ("X1", "src/app.py"),
+        ("X1", "src/guid.py"),
+    ]
+    assert ctx.report.warnings == ["result 4 of run 1: names no rule (ruleId, rule.id or rule.index); left out"]
+    assert ctx.report.skipped == 1
+
+
+def test_results_that_are_not_objects_are_left_out(tmp_path: Path) -> None:
+    doc = log(result("A"), 7, None, result("B"))  # type: ignore[arg-type]
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    assert [f.weakness.vuln_id for f in findings(recs)] == ["A", "B"]
+    assert ctx.report.warnings == [
+        "result 2 of run 1: not an object; left out",
+        "result 3 of run 1: not an object; left out",
+    ]
+
+
+def test_suppression_statuses(tmp_path: Path) -> None:
+    doc = log(
+        result("ACCEPTED", suppressions=[{"kind": "external", "status": "accepted"}]),
+        result("NO-STATUS", suppressions=[{"kind": "inSource"}]),
+        result("REVIEW", suppressions=[{"kind": "external", "status": "underReview"}]),
+        result("REJECTED", suppressions=[{"kind": "external", "status": "rejected"}]),
+        result("BOTH", suppressions=[{"kind": "inSource"}, {"kind": "external", "status": "underReview"}]),
+        result("ODD", suppressions=[{"kind": "external", "status": "approved"}]),
+    )
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    assert [f.weakness.vuln_id for f in findings(recs)] == ["REVIEW", "REJECTED", "BOTH", "ODD"]
+    assert all(f.status is FindingStatus.OPEN for f in findings(recs))
+    assert set_aside(recs) == ["ACCEPTED", "NO-STATUS"]
+    assert ctx.report.warnings == ["result 6 of run 1: suppression status 'approved' not recognised; result kept"]
+
+
+def test_a_file_whose_every_result_names_no_rule_is_refused(engine: Engine, tmp_path: Path) -> None:
+    doc = log(result(None), result(None, "b.py"))
+    with pytest.raises(InputError, match=r"no record could be read \(2 left out; first: result 1 of run 1: names no"):
+        import_file(engine, write(tmp_path, doc))
+
+
+def test_concatenated_logs_and_json_lines_are_one_import(engine: Engine, tmp_path: Path) -> None:
+    vcp = [{"repositoryUri": "https://github.com/acme/web"}]
+    jan = log(result("A", "a.py"), versionControlProvenance=vcp, invocations=[{"startTimeUtc": "2026-01-05T10:00:00Z"}])
+    feb = log(result("B", "b.py"), versionControlProvenance=vcp, invocations=[{"startTimeUtc": "2026-02-05T10:00:00Z"}])
+    other = log(result("A", "a.py"), tool="Other", invocations=[{"startTimeUtc": "2026-02-06T10:00:00Z"}])
+    pretty = json.dumps(jan, indent=2) + json.dumps(feb, indent=2) + json.dumps(other, indent=2)
+    lines = "\n".join(json.dumps(d) for d in (jan, feb, other)) + "\n"
+    for name, body in (("pages.sarif", pretty), ("lines.sarif", lines)):
+        path = write(tmp_path, body, name)
+        recs = parse(path)
+        assert [(f.weakness.tool, f.weakness.vuln_id, f.observed_at.month) for f in findings(recs)] == [
+            ("CodeScanner", "A", 1),
+            ("CodeScanner", "B", 2),
+            ("Other", "A", 2),
+        ]
+        assert [c.started_at for c in recs if isinstance(c, Coverage)] == [
+            dt.datetime(2026, 1, 5, 10),
+            dt.datetime(2026, 2, 5, 10),
+        ]
+        scan = recs[-1]
+        assert isinstance(scan, Scan) and scan.tool == "CodeScanner, Other"
+        assert (scan.started_at, scan.ended_at) == (dt.datetime(2026, 1, 5, 10), dt.datetime(2026, 2, 6, 10))
+        with path.open("rb") as f:
+            assert SarifParser().sniff(read_head(f))
+    for n, name in enumerate(("pages.sarif", "lines.sarif")):
+        system = f"s{n}"
+        systems.add_system(engine, system, "test")
+        r = import_file(engine, tmp_path / name, system=system)
+        assert (r.format, r.results, r.new_findings, r.assets_covered) == ("sarif", 3, 3, 1), name
+        systems.add_system(engine, f"{system}-option", "test")
+        r = import_file(engine, tmp_path / name, system=f"{system}-option", format_id="sarif")
+        assert (r.format, r.results, r.new_findings) == ("sarif", 3, 3), name
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"version": "2.1.0", "runs": []}\n[1]', "document 2: not a SARIF log"),
+        ('{"version": "2.1.0", "runs": []}{"version": "2.0.0", "runs": []}', "document 2: SARIF version '2.0.0'"),
+        ('{"version": "2.1.0", "runs": []}{"version": "2.1.0", "runs": [{"tool": {}}]}', "run 1 of document 2 has no"),
+        ('{"version": "2.1.0", "runs": []}\n{"version": "2.1.0", "runs": [', "JSON value 2 is not valid"),
+    ],
+)
+def test_every_document_of_a_file_must_be_a_sarif_log(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse(write(tmp_path, body))
+
+
+def test_a_newer_run_decides_between_a_failure_and_a_pass(engine: Engine, tmp_path: Path) -> None:
+    """Two logs of one repository in one file: the newest result of a rule in a file decides,
+    whatever the order of the logs."""
+    vcp = [{"repositoryUri": "https://github.com/acme/web"}]
+
+    def one(day: str, kind: str) -> dict[str, Any]:
+        return log(
+            result("R", "a.py", kind=kind),
+            versionControlProvenance=vcp,
+            invocations=[{"startTimeUtc": f"{day}T10:00:00Z"}],
+        )
+
+    for n, order in enumerate([("fail", "pass"), ("pass", "fail")]):
+        days = ("2026-01-05", "2026-02-05") if order[0] == "fail" else ("2026-02-05", "2026-01-05")
+        body = json.dumps(one(days[0], order[0])) + "\n" + json.dumps(one(days[1], order[1]))
+        found = findings(parse(write(tmp_path, body, f"{n}.sarif")))
+        assert sorted((f.observed_at.month, f.status) for f in found) == [
+            (1, FindingStatus.OPEN),
+            (2, FindingStatus.FIXED),
+        ]
+        system = f"s{n}"
+        systems.add_system(engine, system, "test")
+        r = import_file(engine, tmp_path / f"{n}.sarif", system=system)
+        with engine.begin() as conn:
+            info = systems.resolve(conn, system, "test")
+            (item,) = load(conn, info.id, "all")
+        assert item.status is ItemStatus.CLOSED, order
+        assert r.results == 2
+
+
+def test_undated_runs_take_the_file_time_only_when_a_record_needs_it(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    recs, ctx = parsed(write(tmp_path, log(result("R"))), file_time=mtime)
+    assert findings(recs)[0].observed_at == mtime and ctx.report.used_file_time
+    recs, ctx = parsed(write(tmp_path, log(versionControlProvenance=[{"repositoryUri": "r"}])), file_time=mtime)
+    assert [c.started_at for c in recs if isinstance(c, Coverage)] == [mtime] and ctx.report.used_file_time
+    recs, ctx = parsed(write(tmp_path, log()), file_time=mtime)  # nothing to date: no finding, no coverage
+    assert [type(r) for r in recs] == [Scan] and not ctx.report.used_file_time
+    dated = log(result("R"), invocations=[{"endTimeUtc": "2026-01-05T10:05:00Z"}])
+    recs, ctx = parsed(write(tmp_path, dated), file_time=mtime)
+    assert findings(recs)[0].observed_at == dt.datetime(2026, 1, 5, 10, 5) and not ctx.report.used_file_time
+    recs, ctx = parsed(write(tmp_path, log(result("R"))), file_time=mtime, scan_date=WHEN)
+    assert findings(recs)[0].observed_at == WHEN and not ctx.report.used_file_time
+
+
+def test_import_says_which_date_it_used(engine: Engine, tmp_path: Path) -> None:
+    import os
+
+    path = write(tmp_path, log(result("R")), "undated.sarif")
+    os.utime(path, (dt.datetime(2026, 2, 3, tzinfo=dt.UTC).timestamp(),) * 2)
+    r = import_file(engine, path)
+    assert (r.date_source, r.started_at) == ("mtime", dt.datetime(2026, 2, 3))
+    dated = log(result("R"), invocations=[{"startTimeUtc": "2026-01-05T10:00:00Z"}])
+    assert import_file(engine, write(tmp_path, dated, "dated.sarif")).date_source == "file"
 
 
 def sniff(data: bytes) -> bool:
@@ -323,14 +635,14 @@ def _expected(path: Path) -> tuple[set[tuple[str, str, str | None]], set[str]]:
                 rule = driver["rules"][res["ruleIndex"]]["id"]
             if rule is None:
                 rule = res["message"]["text"].removesuffix(" secret detected")
-            where = None
-            for loc in res.get("locations") or []:
+            for loc in res.get("locations") or [{}]:  # each location is a place the result occurred
                 if "physicalLocation" in loc:
                     where = loc["physicalLocation"]["artifactLocation"]["uri"]
-                else:
+                elif "logicalLocations" in loc:
                     where = loc["logicalLocations"][0]["fullyQualifiedName"]
-                break
-            pairs.add((tool, rule, where))
+                else:
+                    where = None
+                pairs.add((tool, rule, where))
     return pairs, assets
 
 

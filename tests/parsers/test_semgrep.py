@@ -32,8 +32,14 @@ def write(tmp_path: Path, doc: object, name: str = "semgrep.json") -> Path:
 
 
 def parse(path: Path, **ctx: Any) -> list[object]:
+    return parsed(path, **{"scan_date": WHEN, **ctx})[0]
+
+
+def parsed(path: Path, **ctx: Any) -> tuple[list[object], ParseContext]:
+    """The records and the context (its report: warnings, skips, date from file time)."""
+    context = ParseContext(str(path), **ctx)
     with path.open("rb") as f:
-        return list(SemgrepParser().parse(f, ParseContext(str(path), **{"scan_date": WHEN, **ctx})))
+        return list(SemgrepParser().parse(f, context)), context
 
 
 def findings(records: list[object]) -> list[Finding]:
@@ -171,17 +177,120 @@ def test_app_api_page_findings_per_repository_and_package(tmp_path: Path) -> Non
     [
         ("[]", "JSON object expected"),
         ('{"results": {}}', "no results or vulns list"),
-        ('{"results": [1], "errors": []}', "result 1 is not an object"),
-        ('{"results": [{"path": "a"}], "errors": []}', "has no check_id"),
-        ('{"results": [{"check_id": "a", "extra": {"severity": "BAD"}}], "errors": []}', "severity 'BAD'"),
-        ('{"results": [{"check_id": "a", "extra": null}], "errors": []}', "severity None is unknown"),
-        ('{"vulns": [7]}', "vuln 1 is not an object"),
-        ('{"vulns": [{"advisory": {}}]}', "no advisory.ruleId"),
+        ('{"results": [], "errors": []}\n[]', "document 2: not a Semgrep JSON document"),
+        ('{"results": [], "errors": []}{"vulns": {}}', "document 2: not a Semgrep JSON document .no results"),
+        ('{"results": [], "errors": []}{"results": [', "JSON value 2 is not valid"),
     ],
 )
 def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse(write(tmp_path, doc))
+
+
+def test_odd_results_are_read_past_with_warnings(tmp_path: Path) -> None:
+    no_severity = match("b", "src/b.py")
+    no_severity["extra"] = None
+    doc = cli(match("a", severity="BAD"), 1, {"path": "x.py"}, no_severity, match("c", severity="ERROR"))  # type: ignore[arg-type]
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    assert [(f.weakness.vuln_id, f.weakness.severity) for f in findings(recs)] == [
+        ("a", Severity.MEDIUM),
+        ("b", Severity.MEDIUM),
+        ("c", Severity.HIGH),
+    ]
+    assert ctx.report.warnings == [
+        "result 1 (a): severity 'BAD' not recognised; rated Moderate",
+        "result 2: not an object; left out",
+        "result 3: has no check_id; left out",
+        "result 4 (b): severity missing not recognised; rated Moderate",
+    ]
+    assert ctx.report.skipped == 2
+
+
+def test_a_file_whose_every_result_is_unreadable_is_refused(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"no record could be read \(2 left out; first: result 1: not an object"):
+        import_file(engine, write(tmp_path, cli(7, {"path": "a.py"})), format_id="semgrep")  # type: ignore[arg-type]
+
+
+def test_odd_api_vulns_are_read_past_with_warnings(tmp_path: Path) -> None:
+    odd = vuln("ssc-4", "acme/web", "d")
+    odd["advisory"]["severity"] = "SEVERE"
+    doc = {
+        "vulns": [
+            7,
+            {"advisory": {"ruleId": "ssc-0"}},
+            vuln("ssc-1", "acme/web", "a", "REVIEWING"),
+            vuln("ssc-2", "acme/web", "b", "WAITING"),
+            vuln("ssc-3", "acme/web", "c", "FALSE_POSITIVE"),
+            odd,
+            vuln("ssc-5", "acme/web", "e", "PROVISIONALLY_IGNORED"),
+            vuln("ssc-6", "acme/web", "f", openedAt="last week"),
+        ]
+    }
+    recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN)
+    assert [(f.weakness.vuln_id, f.status, f.weakness.severity) for f in findings(recs)] == [
+        ("ssc-1", FindingStatus.OPEN, Severity.CRITICAL),
+        ("ssc-2", FindingStatus.OPEN, Severity.CRITICAL),
+        ("ssc-4", FindingStatus.OPEN, Severity.MEDIUM),
+        ("ssc-6", FindingStatus.OPEN, Severity.CRITICAL),
+    ]
+    assert findings(recs)[-1].since is None
+    assert ctx.report.warnings == [
+        "vuln 1: not an object; left out",
+        "vuln 2: has no advisory.ruleId or matchedDependency.name; left out",
+        "vuln 4 (ssc-2): status 'WAITING' not recognised; kept open",
+        "vuln 5 (ssc-3): triage status 'FALSE_POSITIVE' read as ignored; left out",
+        "vuln 6 (ssc-4): severity 'SEVERE' not recognised; rated Moderate",
+        "vuln 8 (ssc-6): openedAt 'last week' is not a date; detected at the listing's time",
+    ]
+
+
+def test_concatenated_outputs_and_json_lines_are_one_import(engine: Engine, tmp_path: Path) -> None:
+    first = cli(match("py.sqli", "src/db.py", 10, "ERROR"), match("py.xss", "src/v.py", 3))
+    second = cli(match("py.sqli", "src/db.py", 30, "ERROR"), match("py.eval", "src/e.py", 1, "INFO"), version="1.90.0")
+    pretty = json.dumps(first, indent=2) + json.dumps(second, indent=2)
+    lines = json.dumps(first) + "\n" + json.dumps(second) + "\n"
+    for n, body in enumerate((pretty, lines)):
+        path = write(tmp_path, body, f"{n}.json")
+        recs = parse(path, asset_name="github.com/acme/web")
+        found = findings(recs)
+        assert [(f.weakness.vuln_id, f.path) for f in found] == [
+            ("py.sqli", "src/db.py"),
+            ("py.xss", "src/v.py"),
+            ("py.eval", "src/e.py"),
+        ]
+        assert found[0].evidence is not None and "Line 10" in found[0].evidence and "Line 30" in found[0].evidence
+        assert [type(r) for r in recs].count(Coverage) == 1
+        scan = recs[-1]
+        assert isinstance(scan, Scan) and scan.tool_version == "1.84.1"
+        assert sniff(path.read_bytes())
+        system = f"s{n}"
+        systems.add_system(engine, system, "test")
+        r = import_file(engine, path, system=system, format_id="semgrep", asset="github.com/acme/web")
+        assert (r.format, r.results, r.new_findings, r.assets_covered) == ("semgrep", 3, 3, 1)
+    with_error = cli(match("a"), errors=[{"level": "error", "type": "Timeout", "path": "x.py"}])
+    body = json.dumps(first) + "\n" + json.dumps(with_error)
+    assert not [r for r in parse(write(tmp_path, body), asset_name="web") if isinstance(r, Coverage)]
+
+
+def test_concatenated_api_pages_are_one_listing(tmp_path: Path) -> None:
+    page1 = {"vulns": [vuln("ssc-1", "acme/web", "url-parse")], "hasMore": True, "cursor": "1"}
+    page2 = {"vulns": [vuln("ssc-1", "acme/web", "url-parse"), vuln("ssc-2", "acme/api", "grpcio")], "hasMore": False}
+    path = write(tmp_path, json.dumps(page1) + json.dumps(page2))
+    found = findings(parse(path))
+    assert [(f.weakness.vuln_id, f.asset.name) for f in found] == [("ssc-1", "acme/web"), ("ssc-2", "acme/api")]
+    assert sniff(path.read_bytes())
+
+
+def test_semgrep_files_are_undated_so_they_take_the_file_time(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    for doc in (cli(match("a")), cli(), {"vulns": [vuln("ssc-1", "acme/web", "p")]}):
+        recs, ctx = parsed(write(tmp_path, doc), file_time=mtime)
+        assert ctx.report.used_file_time
+        assert all(f.observed_at >= mtime for f in findings(recs))
+        scan = recs[-1]
+        assert isinstance(scan, Scan) and scan.started_at == mtime
+        recs, ctx = parsed(write(tmp_path, doc), file_time=mtime, scan_date=WHEN)
+        assert not ctx.report.used_file_time and all(f.observed_at == WHEN for f in findings(recs))
 
 
 def sniff(data: bytes) -> bool:

@@ -62,6 +62,11 @@ class FindingStatus(StrEnum):
 
     OPEN = "open"
     FIXED = "fixed"
+    SET_ASIDE = "set-aside"
+    """Only in a parser's records, never stored: the file still reports the weakness but a person
+    set it aside there (suppressed, ignored, dismissed, accepted). Not an open finding and never a
+    fix: a finding already open stays open (the file's absence of it proves nothing), one not yet
+    known is not created."""
 
 
 class AssetKind(StrEnum):

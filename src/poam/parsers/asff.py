@@ -1,7 +1,8 @@
 """AWS Security Hub findings in the AWS Security Finding Format (ASFF).
 
-Envelopes: `{"Findings": [...]}` (`aws securityhub get-findings`), `{"findings": [...]}`, or a
-bare array of findings. The array is streamed.
+Envelopes: `{"Findings": [...]}` (`aws securityhub get-findings`), `{"findings": [...]}`, a bare
+array of findings, several of these one after another (appended pages), or bare finding objects:
+one per line (Prowler's `json-asff` output) or a single one. Envelopes and arrays are streamed.
 
 One finding per ASFF finding, resource and vulnerable package. The tool is the producer as
 reviewers know it (`Amazon Inspector`, `Amazon GuardDuty`, `AWS Config`, `AWS Security Hub`;
@@ -11,9 +12,17 @@ vulnerability findings; for posture findings the control id (`Compliance.Securit
 else `ProductFields.ControlId`, else `GeneratorId`); for GuardDuty the finding type.
 
 `Compliance.Status` PASSED, `Workflow.Status` RESOLVED or `RecordState` ARCHIVED give FIXED
-records; SUPPRESSED findings and NOT_AVAILABLE checks give nothing (suppression is not a fix).
-A get-findings export is a filtered list, so nothing closes by coverage and no coverage is
-reported.
+records; SUPPRESSED findings and NOT_AVAILABLE checks give nothing (suppression is not a fix),
+nor do WARNING results from Prowler (Prowler writes WARNING for a muted result). A value ASFF
+does not document keeps the record open, with a warning (one that means set aside, such as
+`DISMISSED`, leaves it out).
+
+Each record is dated by its `UpdatedAt` (ASFF requires it; else LastObservedAt, FirstObservedAt,
+CreatedAt), at full precision, so that of several records of one finding in a file the newest
+decides; FirstObservedAt (else CreatedAt) is the tool's detection time. A time in the future
+(sample findings carry year-2200 times) is not an observation: the next field is used, with a
+warning. A get-findings export is a filtered list, so nothing closes by coverage and no coverage
+is reported.
 """
 
 from __future__ import annotations
@@ -47,9 +56,11 @@ _TOOLS = {
     "systems manager patch manager": "AWS Systems Manager Patch Manager",
     "health": "AWS Health",
     "detective": "Amazon Detective",
+    "prowler": "Prowler",
 }
 _NIST = re.compile(r"NIST\.800-53\.r[45]\s+(.+)")
 _BOM = b"\xef\xbb\xbf"
+_FINDING_KEYS = frozenset({"ProductArn", "GeneratorId", "SchemaVersion"})
 
 
 def _score(value: object) -> float | None:
@@ -107,7 +118,7 @@ def usable_ip(values: object) -> str | None:
 
 
 class AsffParser:
-    """Reader of AWS Security Hub ASFF findings (get-findings output or a bare array)."""
+    """Reader of AWS Security Hub ASFF findings (get-findings output, arrays, bare findings)."""
 
     id = "asff"
     name = "AWS Security Hub findings (ASFF JSON)"
@@ -116,40 +127,60 @@ class AsffParser:
 
     def sniff(self, head: Head) -> bool:
         """`{"Findings": [...]}`, or `{"findings": [...]}`/an array whose findings carry ASFF's
-        ProductArn, GeneratorId and SchemaVersion."""
+        ProductArn, GeneratorId and SchemaVersion, or such a finding as a bare object (one per
+        line, as Prowler's `json-asff` writes them, or a single one)."""
         shape = head.json
         asff_items = all(m in head.text for m in _MARKERS) and '"findingArn"' not in head.text
         if shape.kind == "object":
-            if "Findings" in shape.keys:
+            if "Findings" in shape.keys or shape.keys >= _FINDING_KEYS:
                 return True
             return "findings" in shape.keys and asff_items
         if shape.kind == "array":
-            return {"ProductArn", "GeneratorId", "SchemaVersion"} <= shape.item_keys
+            return shape.item_keys >= _FINDING_KEYS
         return False
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Stream the findings array; yield findings, then the scan."""
+        """Stream the findings; yield findings, then the scan."""
         start = stream.tell()
         head = stream.read(65536)
         skip = len(_BOM) if head.startswith(_BOM) else 0
         stream.seek(start + skip)
         shape = jsonio.shape(head[skip:])
+        values: Iterator[Any]
         if shape.kind == "array":
-            prefix = "item"
+            values = jsonio.items(stream, ctx.source, "item")
         elif shape.kind == "object" and "Findings" in shape.keys:
-            prefix = "Findings.item"
+            values = jsonio.items(stream, ctx.source, "Findings.item")
         elif shape.kind == "object" and "findings" in shape.keys:
-            prefix = "findings.item"
+            values = jsonio.items(stream, ctx.source, "findings.item")
+        elif shape.kind == "object" and shape.keys & _FINDING_KEYS:
+            values = _bare(jsonio.items(stream, ctx.source, ""))
         else:
             raise InputError(ctx.source, 'not ASFF: expected a Findings array or {"Findings": [...]}')
         state = _State(ctx)
-        for number, item in enumerate(jsonio.items(stream, ctx.source, prefix), start=1):
+        for number, item in enumerate(values, start=1):
             if not isinstance(item, dict):
-                raise InputError(ctx.source, f"finding {number} is not a JSON object")
+                ctx.skip(f"finding {number}", "not a JSON object")
+                continue
             yield from state.finding(item, number)
         tools = sorted(state.tools)
         tool = tools[0] if len(tools) == 1 else "AWS Security Hub"
         yield Scan(tool=tool, name="Security Hub findings", started_at=state.first, ended_at=state.last)
+
+
+def _bare(documents: Iterator[Any]) -> Iterator[Any]:
+    """The findings of a file of bare finding objects (JSON Lines or concatenated), where a
+    document may also be an array of findings or a page `{"Findings": [...]}`."""
+    for doc in documents:
+        if isinstance(doc, list):
+            yield from doc
+            continue
+        if isinstance(doc, dict):
+            page = doc.get("Findings", doc.get("findings"))
+            if isinstance(page, list) and not doc.keys() & _FINDING_KEYS:
+                yield from page
+                continue
+        yield doc
 
 
 class _State:
@@ -165,23 +196,34 @@ class _State:
         self.last: dt.datetime | None = None
 
     def finding(self, f: dict[str, Any], number: int) -> Iterator[Finding]:
-        status = _status(f)
-        if status is None:
-            return
+        ctx = self.ctx
         tool = _tool(f)
-        self.tools.add(tool)
         vulns = [v for v in _list(f.get("Vulnerabilities")) if isinstance(v, dict) and _text(v.get("Id"))]
         vuln_id = _vuln_id(f, tool, vulns)
+        record = f"finding {number} ({vuln_id})" if vuln_id else f"finding {number}"
+        status = _status(ctx, record, f, tool)
+        if status is None:
+            return
         if not vuln_id:
-            raise InputError(self.ctx.source, f"finding {number} has no GeneratorId, control id or vulnerability id")
-        when = _when(f, status) or self.ctx.fallback_time()
+            ctx.skip(record, "no GeneratorId, control id or vulnerability id")
+            return
+        resources = [r for r in _list(f.get("Resources")) if isinstance(r, dict)]
+        usable = [r for r in resources if _text(r.get("Id"))]
+        if not usable:
+            ctx.skip(record, "a resource without Id" if resources else "no Resources")
+            return
+        if len(usable) < len(resources):
+            ctx.warn(record, f"{len(resources) - len(usable)} resource(s) without Id left out")
+        self.tools.add(tool)
+        when = record_time(ctx, record, f, _TIME_FIELDS)
+        since = _since(f, _SINCE_FIELDS, when)
         self.first = min(self.first, when) if self.first else when
         self.last = max(self.last, when) if self.last else when
         # a passed control is rated INFORMATIONAL: failing results are rated by failing records only
         cache = self.weaknesses if status is FindingStatus.OPEN else self.passed
         weakness = cache.get((tool, vuln_id))
         if weakness is None:
-            weakness = cache[(tool, vuln_id)] = _weakness(f, tool, vuln_id, vulns)
+            weakness = cache[(tool, vuln_id)] = _weakness(ctx, record, f, tool, vuln_id, vulns)
         packages: dict[str, list[str]] = {}
         for v in vulns:
             for p in _list(v.get("VulnerablePackages")):
@@ -199,22 +241,23 @@ class _State:
                         if x
                     )
                     packages.setdefault(name, []).append(detail)
-        resources = [r for r in _list(f.get("Resources")) if isinstance(r, dict)]
-        if not resources:
-            raise InputError(self.ctx.source, f"finding {number} ({vuln_id}) has no Resources")
         base = "\n".join(x for x in (_text(f.get("Title")), _reasons(f)) if x)
-        for resource in resources:
-            asset = self._asset(resource, f, number)
+        for resource in usable:
+            asset = self._asset(resource, f)
             for path, details in packages.items() or [(None, [])]:
                 evidence = "\n".join([base, *dict.fromkeys(details)]).strip() or None
                 yield Finding(
-                    weakness=weakness, asset=asset, observed_at=when, evidence=evidence, status=status, path=path
+                    weakness=weakness,
+                    asset=asset,
+                    observed_at=when,
+                    evidence=evidence,
+                    status=status,
+                    path=path,
+                    since=since,
                 )
 
-    def _asset(self, r: dict[str, Any], f: dict[str, Any], number: int) -> Asset:
-        ident = _text(r.get("Id"))
-        if not ident:
-            raise InputError(self.ctx.source, f"finding {number} has a resource without Id")
+    def _asset(self, r: dict[str, Any], f: dict[str, Any]) -> Asset:
+        ident = _text(r.get("Id")) or ""
         rtype = _text(r.get("Type")) or ""
         region = _text(r.get("Region")) or _text(f.get("Region"))
         partition = _text(r.get("Partition"))
@@ -248,23 +291,47 @@ class _State:
         return asset
 
 
-def _status(f: dict[str, Any]) -> FindingStatus | None:
-    workflow = (_text(_obj(f.get("Workflow")).get("Status")) or _text(f.get("WorkflowState")) or "").upper()
-    if workflow == "SUPPRESSED":
+_WORKFLOW = frozenset({"NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED"})
+_WORKFLOW_STATE = frozenset({"NEW", "ASSIGNED", "IN_PROGRESS", "DEFERRED", "RESOLVED"})  # before Workflow
+_COMPLIANCE = frozenset({"PASSED", "WARNING", "FAILED", "NOT_AVAILABLE"})
+_RECORD_STATE = frozenset({"ACTIVE", "ARCHIVED"})
+
+
+def _status(ctx: ParseContext, record: str, f: dict[str, Any], tool: str) -> FindingStatus | None:
+    """FIXED, OPEN, or None for a record that is no result (suppressed, not available, muted)."""
+    workflow = _text(_obj(f.get("Workflow")).get("Status"))
+    known_workflow = _WORKFLOW
+    if workflow is None:
+        workflow, known_workflow = _text(f.get("WorkflowState")), _WORKFLOW_STATE
+    compliance = _text(_obj(f.get("Compliance")).get("Status"))
+    state = _text(f.get("RecordState"))
+    odd: list[str] = []
+    for value, known in ((workflow, known_workflow), (compliance, _COMPLIANCE), (state, _RECORD_STATE)):
+        if value is not None and value.upper() not in known:
+            if common.dismissed(value):
+                ctx.warn(record, f"status {value[:40]!r} means set aside; left out")
+                return None
+            odd.append(value)
+    workflow_u, compliance_u, state_u = ((x or "").upper() for x in (workflow, compliance, state))
+    if workflow_u == "SUPPRESSED":
         return None
-    compliance = (_text(_obj(f.get("Compliance")).get("Status")) or "").upper()
-    record = (_text(f.get("RecordState")) or "").upper()
-    if compliance == "PASSED" or workflow == "RESOLVED" or record == "ARCHIVED":
+    if compliance_u == "PASSED" or workflow_u == "RESOLVED" or state_u == "ARCHIVED":
+        for value in odd:
+            ctx.warn(record, f"status {value[:40]!r} not recognised; ignored")
         return FindingStatus.FIXED
-    if compliance == "NOT_AVAILABLE":
-        return None
+    if compliance_u == "NOT_AVAILABLE" or (compliance_u == "WARNING" and tool == "Prowler"):
+        return None  # no result; Prowler writes WARNING for a muted result
+    if odd:
+        return common.odd_status(ctx, record, odd[0])
     return FindingStatus.OPEN
 
 
 def _tool(f: dict[str, Any]) -> str:
+    fields = _obj(f.get("ProductFields"))
     product = (
         _text(f.get("ProductName"))
-        or _text(_obj(f.get("ProductFields")).get("aws/securityhub/ProductName"))
+        or _text(fields.get("aws/securityhub/ProductName"))
+        or _text(fields.get("ProviderName"))  # Prowler's own json-asff output
         or (_text(f.get("ProductArn")) or "").rsplit("/", 1)[-1]
         or "Security Hub"
     )
@@ -292,17 +359,41 @@ def _vuln_id(f: dict[str, Any], tool: str, vulns: list[dict[str, Any]]) -> str |
     return generator or None
 
 
-def _when(f: dict[str, Any], status: FindingStatus) -> dt.datetime | None:
-    """The last observation, never later than the record's update (samples carry year-2200 times);
-    for a fixed record, the update that says so."""
-    updated = common.parse_time(f.get("UpdatedAt"))
-    if status is FindingStatus.FIXED and updated:
-        return updated
-    seen = common.parse_time(f.get("LastObservedAt")) or common.parse_time(f.get("FirstObservedAt"))
-    seen = seen or common.parse_time(f.get("CreatedAt"))
-    if seen and updated and seen > updated:
-        return updated
-    return seen or updated
+_TIME_FIELDS = ("UpdatedAt", "LastObservedAt", "FirstObservedAt", "CreatedAt")
+_SINCE_FIELDS = ("FirstObservedAt", "CreatedAt")
+FUTURE_SLACK = dt.timedelta(days=1)
+"""How far past the present a record's time may be (clocks differ) before it is not believed."""
+
+
+def record_time(ctx: ParseContext, record: str, f: dict[str, Any], fields: tuple[str, ...]) -> dt.datetime:
+    """A record's own time, at full precision: the first of `fields` that is a readable time not
+    in the future (sample findings carry year-2200 times), with a warning for each one passed
+    over; when none is, `ctx.fallback_time()`."""
+    limit = dt.datetime.now(dt.UTC).replace(tzinfo=None) + FUTURE_SLACK
+    passed_over: list[str] = []
+    for name in fields:
+        raw = f.get(name)
+        if raw is None or raw == "":
+            continue
+        when = common.parse_time(raw)
+        if when is not None and when <= limit:
+            for problem in passed_over:
+                ctx.warn(record, f"{problem}; dated by {name}")
+            return when
+        shown = str(raw)[:40]
+        passed_over.append(f"{name} {shown!r} " + ("is in the future" if when else "is not a date"))
+    for problem in passed_over:
+        ctx.warn(record, f"{problem}; dated by the file")
+    return ctx.fallback_time()
+
+
+def _since(f: dict[str, Any], fields: tuple[str, ...], when: dt.datetime) -> dt.datetime | None:
+    """When the tool first detected the finding, if the record says so and it is not after `when`."""
+    for name in fields:
+        first = common.parse_time(f.get(name))
+        if first is not None:
+            return first if first <= when else None
+    return None
 
 
 def _reasons(f: dict[str, Any]) -> str | None:
@@ -310,7 +401,7 @@ def _reasons(f: dict[str, Any]) -> str | None:
     return "\n".join(p for p in parts if p) or None
 
 
-def _severity(f: dict[str, Any]) -> Severity:
+def _severity(ctx: ParseContext, record: str, f: dict[str, Any]) -> Severity:
     sev = _obj(f.get("Severity"))
     word = common.severity_word(_text(sev.get("Label"))) or common.severity_word(_text(sev.get("Original")))
     if word is not None:
@@ -318,12 +409,14 @@ def _severity(f: dict[str, Any]) -> Severity:
     try:  # Normalized is 0-100
         normalized = float(str(sev.get("Normalized")).strip()) / 10
     except ValueError:
-        return Severity.MEDIUM
+        normalized = -1.0
     found = common.severity_score(normalized) if 0 <= normalized <= 10 else None
-    return found or Severity.MEDIUM
+    return found or common.odd_severity(ctx, record, sev.get("Label") or sev.get("Original") or sev.get("Normalized"))
 
 
-def _weakness(f: dict[str, Any], tool: str, vuln_id: str, vulns: list[dict[str, Any]]) -> Weakness:
+def _weakness(
+    ctx: ParseContext, record: str, f: dict[str, Any], tool: str, vuln_id: str, vulns: list[dict[str, Any]]
+) -> Weakness:
     recommendation = _obj(_obj(f.get("Remediation")).get("Recommendation"))
     solution = _text(recommendation.get("Text"))
     if solution and solution.lower() == "none provided":
@@ -353,7 +446,7 @@ def _weakness(f: dict[str, Any], tool: str, vuln_id: str, vulns: list[dict[str, 
         tool=tool,
         vuln_id=vuln_id,
         name=_text(f.get("Title")) or vuln_id,
-        severity=_severity(f),
+        severity=_severity(ctx, record, f),
         family=types[0] if types else None,
         description=_text(f.get("Description")),
         solution=solution,

@@ -77,13 +77,15 @@ DISMISSED_WORDS = frozenset(
         "wontfix",
         "risk_accepted",
         "accepted",
+        "exempt",
         "exempted",
         "exception",
         "not_applicable",
     }
 )
 """Statuses that mean a person set the result aside: not an open weakness, and not a fix either
-(such records are left out; they never close a finding)."""
+(yield such records as `FindingStatus.SET_ASIDE`, or leave them out from a file that closes
+nothing by absence)."""
 
 
 def dismissed(value: object) -> bool:

@@ -3,14 +3,20 @@ vulnerabilities (machinesVulnerabilities API JSON, or a `.zip` bundle of `vulner
 with `machines/*.json`).
 
 Defender for Cloud: one configuration finding per recommendation and resource; Unhealthy is open,
-Healthy a FIXED record, NotApplicable nothing. The id is the assessment key (the GUID that ends
-`recommendationId`, whose full path also names the resource); the asset is the resource id
-(lower-cased: Azure ids are case-insensitive) with the subscription as account.
+Healthy a FIXED record, NotApplicable nothing. A state that means set aside (Exempt, Dismissed...)
+gives nothing, with a warning; any other state keeps the row open, with a warning. A row without
+its recommendation or resource id is left out, with a warning. The id is the assessment key (the
+GUID that ends `recommendationId`, whose full path also names the resource); the asset is the
+resource id (lower-cased: Azure ids are case-insensitive) with the subscription as account. A row
+is dated by `exportedTimestamp` (else statusChangeDate); an Unhealthy row's statusChangeDate is the
+tool's detection time.
 
 Defender for Endpoint: one finding per CVE, machine and software product (path = product name).
-A machine known from the bundle's machine list is a host (its DNS name and last IP address);
-one known only by id (plain JSON) is an `other` asset named by the machine id. Both are API
-lists, which may be filtered or paged: nothing closes by coverage.
+A machine known from the bundle's machine list is a host (its DNS name and last IP address), dated
+by its lastSeen; one known only by id (plain JSON) is an `other` asset named by the machine id,
+dated by the file (the vulnerability list gives no time). Plain JSON may hold several API pages
+one after another. A record that is not an object or lacks its cveId or machineId is left out,
+with a warning. Both are API lists, which may be filtered or paged: nothing closes by coverage.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
-from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Weakness
 from poam.errors import InputError
 from poam.parsers import common, csvio, jsonio
 from poam.parsers.base import Head, ParseContext, Record
@@ -67,30 +73,25 @@ class DefenderCloudParser:
         first: dt.datetime | None = None
         last: dt.datetime | None = None
         for line, row in enumerate(csvio.rows(stream, ctx.source, _cloud_header), start=2):
-            state = (row.get("state") or "").strip().lower()
-            if state == "notapplicable":
-                continue
-            status = _STATE.get(state)
-            if status is None:
-                raise InputError(
-                    ctx.source, f"row {line}: state {row.get('state')!r} is not Healthy, Unhealthy or NotApplicable"
-                )
             recommendation = (row.get("recommendationid") or "").strip()
             m = _ASSESSMENT.search(recommendation)
             key = (row.get("recommendationname") or "").strip() or (m.group(1) if m else recommendation)
+            record = f"row {line} ({key})" if key else f"row {line}"
+            status = _cloud_status(ctx, record, row.get("state"))
+            if status is None:
+                continue
             resource = (row.get("resourceid") or "").strip().lower()
             if not key or not resource:
-                raise InputError(ctx.source, f"row {line}: recommendationId or resourceId is empty")
-            when = (
-                common.parse_time(row.get("exportedtimestamp"))
-                or common.parse_time(row.get("statuschangedate"))
-                or ctx.fallback_time()
-            )
+                ctx.skip(record, "recommendationId or resourceId is empty")
+                continue
+            changed = common.parse_time(row.get("statuschangedate"))
+            when = common.parse_time(row.get("exportedtimestamp")) or changed or ctx.fallback_time()
+            since = changed if status is FindingStatus.OPEN and changed is not None and changed <= when else None
             first = min(first, when) if first else when
             last = max(last, when) if last else when
             weakness = weaknesses.get(key)
             if weakness is None:
-                weakness = weaknesses[key] = _cloud_weakness(key, row)
+                weakness = weaknesses[key] = _cloud_weakness(ctx, record, key, row)
             account = common.clean(row.get("subscriptionid"))
             asset = assets.get((resource, account))
             if asset is None:
@@ -105,11 +106,27 @@ class DefenderCloudParser:
                 )
                 if x
             )
-            yield Finding(weakness=weakness, asset=asset, observed_at=when, evidence=evidence or None, status=status)
+            yield Finding(
+                weakness=weakness, asset=asset, observed_at=when, evidence=evidence or None, status=status, since=since
+            )
         yield Scan(tool=CLOUD_TOOL, name="Defender for Cloud recommendations", started_at=first, ended_at=last)
 
 
-def _cloud_weakness(key: str, row: dict[str, str]) -> Weakness:
+def _cloud_status(ctx: ParseContext, record: str, state: str | None) -> FindingStatus | None:
+    """OPEN, FIXED, or None for a row that is no finding (NotApplicable, set aside)."""
+    word = (state or "").strip()
+    if word.lower() == "notapplicable":
+        return None
+    status = _STATE.get(word.lower())
+    if status is not None:
+        return status
+    if word.lower() == "exempt" or common.dismissed(word):
+        ctx.warn(record, f"state {word[:40]!r} means set aside; left out")
+        return None
+    return common.odd_status(ctx, record, word)
+
+
+def _cloud_weakness(ctx: ParseContext, record: str, key: str, row: dict[str, str]) -> Weakness:
     families: list[str] = []
     try:
         controls = json.loads(row.get("controls") or "{}")
@@ -121,7 +138,7 @@ def _cloud_weakness(key: str, row: dict[str, str]) -> Weakness:
         tool=CLOUD_TOOL,
         vuln_id=key,
         name=common.clean(row.get("recommendationdisplayname")) or key,
-        severity=common.severity_word(row.get("severity")) or Severity.MEDIUM,
+        severity=common.severity_word(row.get("severity")) or common.odd_severity(ctx, record, row.get("severity")),
         family=", ".join(families) or None,
         description=common.clean(row.get("description")),
         solution=common.clean(row.get("remediationsteps")),
@@ -156,42 +173,44 @@ class DefenderEndpointParser:
         if magic == b"PK\x03\x04":
             pages, machine_docs = _bundle(stream, ctx)
         else:
-            pages, machine_docs = [jsonio.load(stream, ctx.source)], []
+            pages, machine_docs = list(jsonio.documents(stream, ctx.source)), []
         machines: dict[str, dict[str, Any]] = {}
         for doc in machine_docs:
             for m in _values(doc, ctx, "machine list"):
                 ident = _text(_obj(m).get("id"))
                 if ident:
                     machines[ident] = _obj(m)
-        fallback = ctx.fallback_time()
         weaknesses: dict[str, Weakness] = {}
         assets: dict[str, tuple[Asset, dt.datetime]] = {}
         first: dt.datetime | None = None
         last: dt.datetime | None = None
+        number = 0
         for doc in pages:
-            for number, v in enumerate(_values(doc, ctx, "vulnerability list"), start=1):
+            for v in _values(doc, ctx, "vulnerability list"):
+                number += 1
                 if not isinstance(v, dict):
-                    raise InputError(ctx.source, f"vulnerability {number} is not a JSON object")
+                    ctx.skip(f"vulnerability {number}", "not a JSON object")
+                    continue
                 cve = _text(v.get("cveId"))
                 machine = _text(v.get("machineId"))
+                record = f"vulnerability {number} ({cve})" if cve else f"vulnerability {number}"
                 if not cve or not machine:
-                    raise InputError(
-                        ctx.source,
-                        f"vulnerability {number} has no cveId or machineId (not a machinesVulnerabilities list)",
-                    )
+                    ctx.skip(record, "no machineId" if cve else "no cveId")
+                    continue
                 known = assets.get(machine)
                 if known is None:
-                    known = assets[machine] = _machine(machine, machines.get(machine), fallback)
+                    known = assets[machine] = _machine(machine, machines.get(machine), ctx)
                 asset, when = known
                 first = min(first, when) if first else when
                 last = max(last, when) if last else when
                 weakness = weaknesses.get(cve)
                 if weakness is None:
+                    word = _text(v.get("severity"))
                     weakness = weaknesses[cve] = Weakness(
                         tool=ENDPOINT_TOOL,
                         vuln_id=cve,
                         name=cve,
-                        severity=common.severity_word(_text(v.get("severity"))) or Severity.MEDIUM,
+                        severity=common.severity_word(word) or common.odd_severity(ctx, record, word),
                         cves=common.cves_in(cve),
                     )
                 product = _text(v.get("productName"))
@@ -211,13 +230,14 @@ def _values(doc: Any, ctx: ParseContext, what: str) -> list[Any]:
     return list(doc["value"])
 
 
-def _machine(ident: str, m: dict[str, Any] | None, fallback: dt.datetime) -> tuple[Asset, dt.datetime]:
-    """A host from the machine record when it has a DNS name or IP address, else the machine id."""
+def _machine(ident: str, m: dict[str, Any] | None, ctx: ParseContext) -> tuple[Asset, dt.datetime]:
+    """A host from the machine record when it has a DNS name or IP address, else the machine id;
+    dated by the machine's lastSeen, else by the file."""
     if not m:
-        return Asset(kind=AssetKind.OTHER, name=ident), fallback
+        return Asset(kind=AssetKind.OTHER, name=ident), ctx.fallback_time()
     dns = _text(m.get("computerDnsName"))
     ip = _text(m.get("lastIpAddress"))
-    when = common.parse_time(m.get("lastSeen")) or fallback
+    when = common.parse_time(m.get("lastSeen")) or ctx.fallback_time()
     if not dns and not ip:
         return Asset(kind=AssetKind.OTHER, name=ident), when
     os_name = " ".join(x for x in (_text(m.get("osPlatform")), _text(m.get("osVersion"))) if x) or None

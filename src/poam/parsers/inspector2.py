@@ -1,4 +1,5 @@
-"""Amazon Inspector (v2) findings: `aws inspector2 list-findings` output, `{"findings": [...]}`.
+"""Amazon Inspector (v2) findings: `aws inspector2 list-findings` output, `{"findings": [...]}`,
+one page or several appended one after another.
 
 One finding per Inspector finding, resource and vulnerable package:
 - PACKAGE_VULNERABILITY: the CVE (or other advisory id) on the resource, path = package name.
@@ -12,8 +13,12 @@ named by ARN, with account and region. The names match the ASFF parser's, so Ins
 results seen through Security Hub reconcile with these.
 
 Status CLOSED gives a FIXED record; SUPPRESSED gives nothing (a suppression rule hides a finding,
-it does not fix it; risk acceptance belongs on the POA&M). list-findings output is filtered and
-paged, so nothing closes by coverage and no coverage is reported.
+it does not fix it; risk acceptance belongs on the POA&M); another status keeps the finding open,
+with a warning. A finding of another type, or without an id or a resource, is left out with a
+warning. Each record is dated by its `updatedAt` (else lastObservedAt, firstObservedAt) at full
+precision, so that the newest record of a finding decides; firstObservedAt is the tool's detection
+time. list-findings output is filtered and paged, so nothing closes by coverage and no coverage
+is reported.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from typing import Any, BinaryIO
 from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio
-from poam.parsers.asff import arn_account, ec2_instance, ecr_repository, image_repository, lambda_function, usable_ip
+from poam.parsers.asff import (
+    arn_account,
+    ec2_instance,
+    ecr_repository,
+    image_repository,
+    lambda_function,
+    record_time,
+    usable_ip,
+)
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.common import arr as _list
 from poam.parsers.common import obj as _obj
@@ -36,11 +49,17 @@ TOOL = "Amazon Inspector"
 _EMPTY = re.compile(r'^\s*\{\s*"findings"\s*:\s*\[\s*\]')
 _BOM = b"\xef\xbb\xbf"
 _STATUS = {"ACTIVE": FindingStatus.OPEN, "CLOSED": FindingStatus.FIXED}
+_SEVERITIES = frozenset({"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNTRIAGED"})
+_TIME_FIELDS = ("updatedAt", "lastObservedAt", "firstObservedAt")
 
 
 def _int(value: object) -> int | None:
     text = _text(value)
     return int(text) if text and text.isdigit() else None
+
+
+class _Skip(Exception):
+    """A finding that cannot be read: left out with this reason."""
 
 
 class Inspector2Parser:
@@ -70,7 +89,8 @@ class Inspector2Parser:
         state = _State(ctx)
         for number, item in enumerate(jsonio.items(stream, ctx.source, "findings.item"), start=1):
             if not isinstance(item, dict):
-                raise InputError(ctx.source, f"finding {number} is not a JSON object")
+                ctx.skip(f"finding {number}", "not a JSON object")
+                continue
             yield from state.finding(item, number)
         yield Scan(tool=TOOL, name="Inspector findings", started_at=state.first, ended_at=state.last)
 
@@ -84,23 +104,76 @@ class _State:
         self.last: dt.datetime | None = None
 
     def finding(self, f: dict[str, Any], number: int) -> Iterator[Finding]:
-        status_text = (_text(f.get("status")) or "ACTIVE").upper()
-        if status_text == "SUPPRESSED":
-            return
-        status = _STATUS.get(status_text)
-        if status is None:
-            raise InputError(self.ctx.source, f"finding {number}: unknown status {status_text!r}")
+        ctx = self.ctx
         kind = (_text(f.get("type")) or "").upper()
-        when = _when(f, status) or self.ctx.fallback_time()
+        try:
+            vuln_id, paths, port, protocol, evidence = self._details(f, kind, f"finding {number}")
+        except _Skip as reason:
+            ctx.skip(f"finding {number}", str(reason))
+            return
+        record = f"finding {number} ({vuln_id})"
+        status = self._status(f, record)
+        if status is None:
+            return
+        resources = [r for r in _list(f.get("resources")) if isinstance(r, dict)]
+        usable = [r for r in resources if _text(r.get("id"))]
+        if not usable:
+            ctx.skip(record, "a resource without id" if resources else "no resources")
+            return
+        if len(usable) < len(resources):
+            ctx.warn(record, f"{len(resources) - len(usable)} resource(s) without id left out")
+        when = record_time(ctx, record, f, _TIME_FIELDS)
+        since = common.parse_time(f.get("firstObservedAt"))
+        since = since if since is not None and since <= when else None
         self.first = min(self.first, when) if self.first else when
         self.last = max(self.last, when) if self.last else when
+        weakness = self.weaknesses.get(vuln_id)
+        if weakness is None:
+            weakness = self.weaknesses[vuln_id] = _weakness(ctx, record, f, kind, vuln_id)
+        title = _text(f.get("title"))
+        for resource in usable:
+            asset = self._asset(resource, f)
+            for path, notes in paths.items():
+                text = "\n".join(x for x in [title, *evidence, *dict.fromkeys(notes)] if x) or None
+                yield Finding(
+                    weakness=weakness,
+                    asset=asset,
+                    observed_at=when,
+                    port=port,
+                    protocol=protocol,
+                    evidence=text,
+                    status=status,
+                    path=path,
+                    since=since,
+                )
+
+    def _status(self, f: dict[str, Any], record: str) -> FindingStatus | None:
+        """OPEN, FIXED, or None for a suppressed (set aside) finding."""
+        text = _text(f.get("status")) or "ACTIVE"
+        word = text.upper()
+        if word == "SUPPRESSED":
+            return None
+        status = _STATUS.get(word)
+        if status is not None:
+            return status
+        if common.dismissed(text):
+            self.ctx.warn(record, f"status {text[:40]!r} means set aside; left out")
+            return None
+        return common.odd_status(self.ctx, record, text)
+
+    def _details(
+        self, f: dict[str, Any], kind: str, record: str
+    ) -> tuple[str, dict[str | None, list[str]], int | None, str | None, list[str]]:
+        """The vulnerability id, places (path: evidence lines), port, protocol and evidence of a
+        finding by its type; _Skip when it cannot be read."""
         port: int | None = None
         protocol: str | None = None
         evidence: list[str] = []
+        paths: dict[str | None, list[str]]
         if kind == "PACKAGE_VULNERABILITY":
             details = _obj(f.get("packageVulnerabilityDetails"))
             vuln_id = _text(details.get("vulnerabilityId"))
-            paths: dict[str | None, list[str]] = {}
+            paths = {}
             for p in _list(details.get("vulnerablePackages")):
                 p = _obj(p)
                 name = _text(p.get("name"))
@@ -134,40 +207,22 @@ class _State:
             vuln_id = "NETWORK_REACHABILITY"
             ports = _obj(details.get("openPortRange"))
             begin, end = _int(ports.get("begin")), _int(ports.get("end"))
+            if begin is None and ports.get("begin") is not None:
+                self.ctx.warn(
+                    f"{record} ({vuln_id})", f"port {str(ports.get('begin'))[:20]!r} is not a number; no port"
+                )
             port, protocol = begin, (_text(details.get("protocol")) or "tcp").lower()
             if begin is not None and end is not None and end != begin:
                 evidence.append(f"open ports {begin}-{end}/{protocol}")
             paths = {None: []}
         else:
-            raise InputError(self.ctx.source, f"finding {number}: unsupported finding type {kind or 'missing'!r}")
+            raise _Skip(f"finding type {kind or 'missing'!r} not supported" if kind else "no finding type")
         if not vuln_id:
-            raise InputError(self.ctx.source, f"finding {number} ({kind}) has no vulnerability or rule id")
-        weakness = self.weaknesses.get(vuln_id)
-        if weakness is None:
-            weakness = self.weaknesses[vuln_id] = _weakness(f, kind, vuln_id)
-        resources = [r for r in _list(f.get("resources")) if isinstance(r, dict)]
-        if not resources:
-            raise InputError(self.ctx.source, f"finding {number} ({vuln_id}) has no resources")
-        title = _text(f.get("title"))
-        for resource in resources:
-            asset = self._asset(resource, f, number)
-            for path, notes in paths.items():
-                text = "\n".join(x for x in [title, *evidence, *dict.fromkeys(notes)] if x) or None
-                yield Finding(
-                    weakness=weakness,
-                    asset=asset,
-                    observed_at=when,
-                    port=port,
-                    protocol=protocol,
-                    evidence=text,
-                    status=status,
-                    path=path,
-                )
+            raise _Skip(f"{kind} without a vulnerability or rule id")
+        return vuln_id, paths, port, protocol, evidence
 
-    def _asset(self, r: dict[str, Any], f: dict[str, Any], number: int) -> Asset:
-        ident = _text(r.get("id"))
-        if not ident:
-            raise InputError(self.ctx.source, f"finding {number} has a resource without id")
+    def _asset(self, r: dict[str, Any], f: dict[str, Any]) -> Asset:
+        ident = _text(r.get("id")) or ""
         rtype = (_text(r.get("type")) or "").upper()
         region = _text(r.get("region"))
         account = arn_account(ident) or _text(f.get("awsAccountId"))
@@ -195,17 +250,7 @@ class _State:
         return asset
 
 
-def _when(f: dict[str, Any], status: FindingStatus) -> dt.datetime | None:
-    updated = common.parse_time(f.get("updatedAt"))
-    if status is FindingStatus.FIXED and updated:
-        return updated
-    seen = common.parse_time(f.get("lastObservedAt")) or common.parse_time(f.get("firstObservedAt"))
-    if seen and updated and seen > updated:
-        return updated
-    return seen or updated
-
-
-def _weakness(f: dict[str, Any], kind: str, vuln_id: str) -> Weakness:
+def _weakness(ctx: ParseContext, record: str, f: dict[str, Any], kind: str, vuln_id: str) -> Weakness:
     package = _obj(f.get("packageVulnerabilityDetails"))
     code = _obj(f.get("codeVulnerabilityDetails"))
     recommendation = _obj(_obj(f.get("remediation")).get("recommendation"))
@@ -230,10 +275,17 @@ def _weakness(f: dict[str, Any], kind: str, vuln_id: str) -> Weakness:
         vector = cvss.clean_v2(vector) if version == 2 else vector
         score_text = _text(c.get("baseScore")) or _text(c.get("score"))
         scores[version] = (cvss.fill(version, cvss.score(score_text) if score_text else None, vector), vector)
-    severity = common.severity_word(_text(f.get("severity")))
+    word = _text(f.get("severity"))
+    severity = common.severity_word(word)
     if severity is None:  # UNTRIAGED: no vendor rating; Inspector's own score, else medium
         score_text = _text(f.get("inspectorScore"))
-        severity = common.severity_score(cvss.score(score_text) if score_text else None) or Severity.MEDIUM
+        severity = common.severity_score(cvss.score(score_text) if score_text else None)
+        if severity is None:
+            known = (word or "").upper() == "UNTRIAGED"
+            severity = Severity.MEDIUM if known else common.odd_severity(ctx, record, word)
+        elif (word or "").upper() not in _SEVERITIES:
+            shown = "missing" if word is None else repr(word[:40])
+            ctx.warn(record, f"severity {shown} not recognised; rated by the Inspector score")
     v2, v3, v4 = scores.get(2, (None, None)), scores.get(3, (None, None)), scores.get(4, (None, None))
     name = _text(f.get("title")) or vuln_id
     if kind == "CODE_VULNERABILITY":

@@ -1,14 +1,18 @@
-"""Prowler cloud posture results: v2 CSV and JSON Lines, v3 JSON, v3/v4/v5 `;` CSV, and OCSF JSON
-(AWS, Azure, GCP, Kubernetes).
+"""Prowler cloud posture results: v2 CSV and JSON (JSON Lines, or a single result object), v3
+JSON, v3/v4/v5 `;` CSV, and OCSF JSON (AWS, Azure, GCP, Kubernetes); JSON files may hold several
+documents one after another (appended outputs).
 
 One configuration finding per check and resource. FAIL is an open finding, PASS a FIXED record
-(it closes the finding of a previous run), MANUAL/INFO results and muted (suppressed) results
-give nothing. The asset is the resource uid: an ARN or an Azure resource id as given (Azure ids
+(it closes the finding of a previous run); MANUAL and INFO results (no verdict), WARNING results
+(v2/v3: allowlisted) and muted or suppressed results give nothing; ERROR (the check did not run)
+gives nothing, with a warning; any other status keeps the result open, with a warning. The asset
+is the resource uid: an ARN or an Azure resource id as given (Azure ids
 lower-cased: Azure treats them case-insensitively), any other uid as `<account>/<uid>` so that
 names such as `root` stay distinct between accounts; results without a resource (v2 CSV) or on the
 account itself are on `<account>/<region>` when the result names a region (a run limited to one
 region must not pass what failed in another), else on the account. Results that land on the same
-check and asset are merged, and an open one wins over a passing one.
+check and asset are merged: the newest result decides (its own timestamp, at full precision), and
+on equal times (one run) an open one wins over a passing one.
 
 Prowler reports a PASS row for what passes, so the file closes what it shows fixed; it does
 not close by coverage (a run may be limited to some checks, services or regions).
@@ -18,12 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any, BinaryIO
 
 from poam.domain.controls import control_id
-from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Weakness
 from poam.errors import InputError
 from poam.parsers import common, csvio, jsonio
 from poam.parsers.base import Head, ParseContext, Record
@@ -33,6 +37,9 @@ from poam.parsers.common import text as _text
 
 TOOL = "Prowler"
 _STATUS = {"FAIL": FindingStatus.OPEN, "PASS": FindingStatus.FIXED}
+_NO_RESULT = frozenset({"MANUAL", "INFO", "WARNING"})
+"""Documented statuses that are no verdict on the resource: MANUAL (v4+) and INFO (v2/v3) ask a
+person to check; WARNING is how v2 and v3 mark a result of their allowlist."""
 _V2_CHECK = re.compile(r"^\s*\[([A-Za-z0-9_.\-]+)\]")
 _NIST5 = re.compile(r"^([a-z]{2})_(\d+)(?:_(\d+))?$")
 _V2_CSV = {"title_id", "check_result", "title_text"}
@@ -55,6 +62,7 @@ class _Row:
     """One result in a common shape, whatever the variant."""
 
     def __init__(self, **values: Any) -> None:
+        self.label: str = values.get("label", "result")
         self.check: str | None = values.get("check")
         self.status: str = (values.get("status") or "").upper()
         self.muted: bool = bool(values.get("muted"))
@@ -83,15 +91,16 @@ class ProwlerParser:
     closes_by_coverage = False
 
     def sniff(self, head: Head) -> bool:
-        """Prowler's CSV headers, v3 JSON keys, v2 JSON Lines keys, or OCSF findings from Prowler.
-        An empty array (`[]`) says nothing about its format: import it with `--format prowler`."""
+        """Prowler's CSV headers, v3 JSON keys, v2 JSON keys (JSON Lines or a single object), or
+        OCSF findings from Prowler. An empty array (`[]`) says nothing about its format: import it
+        with `--format prowler`."""
         shape = head.json
         if shape.kind == "array":
             if shape.item_keys >= _V3_JSON:
                 return True
             return shape.item_keys >= _OCSF and '"Prowler"' in head.text
         if shape.kind == "object":
-            return shape.lines and shape.keys >= _V2_JSON
+            return shape.keys >= _V2_JSON
         if head.xml_root:
             return False
         return bool(
@@ -108,36 +117,49 @@ class ProwlerParser:
             raise InputError(ctx.source, "empty file")
         shape = jsonio.shape(head.removeprefix(b"\xef\xbb\xbf"))
         rows: Iterable[_Row]
-        if shape.kind == "object" and shape.lines:
-            rows = (_v2_json(_obj(x)) for x in _objects(jsonio.lines(stream, ctx.source), ctx))
-        elif shape.kind is not None:
-            rows = _json(jsonio.load(stream, ctx.source), ctx)
+        if shape.kind is not None:
+            rows = _json(jsonio.documents(stream, ctx.source), ctx)
         elif csvio.header_fields(text, _v2_csv_header, ","):
-            rows = (_v2_csv(r) for r in csvio.rows(stream, ctx.source, _v2_csv_header, ","))
+            rows = _numbered(_v2_csv, csvio.rows(stream, ctx.source, _v2_csv_header, ","))
         elif csvio.header_fields(text, _v4_csv_header, ";"):
-            rows = (_v4_csv(r) for r in csvio.rows(stream, ctx.source, _v4_csv_header, ";"))
+            rows = _numbered(_v4_csv, csvio.rows(stream, ctx.source, _v4_csv_header, ";"))
         else:
             raise InputError(ctx.source, "not a Prowler output file (no Prowler CSV header or JSON findings)")
         yield from _Merge(ctx).run(rows)
 
 
-def _objects(values: Iterable[Any], ctx: ParseContext) -> Iterator[dict[str, Any]]:
-    for number, value in enumerate(values, start=1):
-        if not isinstance(value, dict):
-            raise InputError(ctx.source, f"result {number} is not a JSON object")
-        yield value
+def _numbered(read: Callable[[dict[str, str]], _Row], rows: Iterable[dict[str, str]]) -> Iterator[_Row]:
+    for number, r in enumerate(rows, start=1):
+        row = read(r)
+        row.label = f"result {number}"
+        yield row
 
 
-def _json(doc: Any, ctx: ParseContext) -> Iterator[_Row]:
-    if not isinstance(doc, list):
-        raise InputError(ctx.source, "not Prowler JSON output: expected an array of findings")
-    for item in _objects(doc, ctx):
-        if "CheckID" in item:
-            yield _v3_json(item)
-        elif "status_code" in item or "metadata" in item:
-            yield _ocsf(item)
-        else:
-            raise InputError(ctx.source, "not Prowler JSON output: findings have neither CheckID nor OCSF fields")
+def _json(documents: Iterable[Any], ctx: ParseContext) -> Iterator[_Row]:
+    """The results of every JSON document of the file: an array of v3 or OCSF results, or one
+    result object (v2 writes one per line; a file may hold a single one)."""
+    number = read = 0
+    for doc in documents:
+        for item in doc if isinstance(doc, list) else [doc]:
+            number += 1
+            label = f"result {number}"
+            if not isinstance(item, dict):
+                ctx.skip(label, "not a JSON object")
+                continue
+            if "CheckID" in item:
+                row = _v3_json(item)
+            elif "status_code" in item or "metadata" in item:
+                row = _ocsf(item)
+            elif "Control" in item or "Control ID" in item:
+                row = _v2_json(item)
+            else:
+                ctx.skip(label, "neither Prowler v2, v3 nor OCSF fields")
+                continue
+            read += 1
+            row.label = label
+            yield row
+    if number and not read:
+        raise InputError(ctx.source, "not Prowler JSON output: no result has Prowler's v2, v3 or OCSF fields")
 
 
 def _nist(pairs: Iterable[tuple[str, Iterable[str]]]) -> tuple[str, ...]:
@@ -312,19 +334,22 @@ class _Merge:
         first: dt.datetime | None = None
         last: dt.datetime | None = None
         version: str | None = None
-        for number, row in enumerate(rows, start=1):
+        for row in rows:
             version = version or row.version
-            status = _STATUS.get(row.status)
-            if status is None or row.muted:
-                continue  # MANUAL, INFO and muted results are not findings either way
+            record = f"{row.label} ({row.check})" if row.check else row.label
+            status = None if row.muted else self._status(row, record)
+            if status is None:
+                continue
             if not row.check:
-                raise InputError(self.ctx.source, f"result {number} has no check id")
+                self.ctx.skip(record, "no check id")
+                continue
             if not (row.uid or row.account):
-                raise InputError(self.ctx.source, f"result {number} ({row.check}) names no resource or account")
+                self.ctx.skip(record, "names no resource or account")
+                continue
             when = row.when or self.ctx.fallback_time()
             first = min(first, when) if first else when
             last = max(last, when) if last else when
-            self._add(row, status, when)
+            self._add(row, record, status, when)
         for finding, details in self.found.values():
             evidence = "\n".join(details[:_EVIDENCE_LIMIT]) or None
             if len(details) > _EVIDENCE_LIMIT:
@@ -332,7 +357,20 @@ class _Merge:
             yield replace(finding, evidence=evidence)
         yield Scan(tool=TOOL, tool_version=version, name="Prowler scan", started_at=first, ended_at=last)
 
-    def _add(self, row: _Row, status: FindingStatus, when: dt.datetime) -> None:
+    def _status(self, row: _Row, record: str) -> FindingStatus | None:
+        """FIXED, OPEN, or None for a result that is no verdict (see the module notes)."""
+        status = _STATUS.get(row.status)
+        if status is not None or row.status in _NO_RESULT:
+            return status
+        if row.status == "ERROR":
+            self.ctx.warn(record, "status 'ERROR': the check did not run; left out")
+            return None
+        if common.dismissed(row.status):
+            self.ctx.warn(record, f"status {row.status[:40]!r} means set aside; left out")
+            return None
+        return common.odd_status(self.ctx, record, row.status)
+
+    def _add(self, row: _Row, record: str, status: FindingStatus, when: dt.datetime) -> None:
         assert row.check is not None
         key = (row.uid, row.account, row.region)
         asset = self.assets.get(key)
@@ -340,29 +378,33 @@ class _Merge:
             asset = self.assets[key] = asset_for(row.uid, row.account, row.region)
         weakness = self.weaknesses.get(row.check)
         if weakness is None:
-            weakness = self.weaknesses[row.check] = _weakness(row)
+            weakness = self.weaknesses[row.check] = _weakness(row, self.ctx, record)
         detail = f"{row.status}: {row.detail}" if row.detail else row.status
         known = self.found.get((row.check, asset))
         if known is None:
             self.found[(row.check, asset)] = (Finding(weakness, asset, when, status=status), [detail])
             return
         finding, details = known
+        newer = when > finding.observed_at or (
+            when == finding.observed_at and status is FindingStatus.OPEN and finding.status is FindingStatus.FIXED
+        )
+        if newer and status is not finding.status:  # the newest result decides; its evidence starts anew
+            self.found[(row.check, asset)] = (Finding(weakness, asset, when, status=status), [detail])
+            return
         if detail not in details:
             details.append(detail)
-        if status is FindingStatus.OPEN and finding.status is FindingStatus.FIXED:
-            self.found[(row.check, asset)] = (Finding(weakness, asset, when, status=status), [detail])
-        elif status is finding.status and when > finding.observed_at:
+        if newer:
             self.found[(row.check, asset)] = (replace(finding, observed_at=when), details)
 
 
-def _weakness(row: _Row) -> Weakness:
+def _weakness(row: _Row, ctx: ParseContext, record: str) -> Weakness:
     assert row.check is not None
     description = "\n\n".join(x for x in (row.description, row.risk) if x) or None
     return Weakness(
         tool=TOOL,
         vuln_id=row.check,
         name=row.title or row.check,
-        severity=common.severity_word(row.severity) or Severity.MEDIUM,
+        severity=common.severity_word(row.severity) or common.odd_severity(ctx, record, row.severity),
         family=row.service,
         description=description,
         solution=row.solution,

@@ -1,18 +1,41 @@
 """SARIF 2.1.0 logs from any static analysis or dependency tool (CodeQL, Semgrep, SpotBugs,
 Flawfinder, Gitleaks, dependency-check, Black Duck...).
 
-One finding per tool, rule and file: several results of one rule in one file are one finding
-whose evidence lists the lines. The asset is the repository the run names
-(`versionControlProvenance[].repositoryUri`), else `--asset`, else `<tool> project`. The file path
-is repository-relative when `originalUriBaseIds` lets us resolve it, with forward slashes and no
-line; a package coordinate (`npm/lodash@4.17.20`) loses its version. Suppressed results (a
-suppression accepted or without status) are left out; `kind: pass` and `baselineState: absent`
-results are fixed findings. A run whose `results` are missing, or whose invocation failed, covers
-nothing; every other run covers its repository.
+One finding per tool, rule and file. Each of a result's `locations` is a place where the result
+occurred (SARIF 2.1.0 section 3.27.12): a result located in two files is two findings, and the
+results and locations of one rule in one file are one finding whose evidence lists the lines
+(`relatedLocations`, code flows and stacks are context, not locations). The asset is the
+repository the run names (`versionControlProvenance[].repositoryUri`), else `--asset`, else
+`<tool> project`. The file path is repository-relative when `originalUriBaseIds` lets us resolve
+it, with forward slashes and no line; a package coordinate (`npm/lodash@4.17.20`) loses its
+version. The rule is `ruleId`, else `rule.id`, else the rule at `ruleIndex` / `rule.index`
+(in the driver or the extension `rule.toolComponent` names) or with the `rule.guid`, else
+(Gitleaks 7) the rule the message starts with; a result naming no rule, or that is not an
+object, is left out with a warning.
+
+`kind` (3.27.9): `fail` (the default) is an open finding; `open` (the tool could not decide) and
+`review` (a person must decide) are open findings too, rated as a failure of their rule; `pass`
+is a fixed finding; `informational` is counted and never stored; `notApplicable` is left out; any
+other kind is an open finding, with a warning. `level` (3.27.10): error High, warning Moderate,
+note Low, none Informational; without one, the rule's `defaultConfiguration.level`, else
+`warning` (`none` for a pass). A numeric `security-severity` (result, then rule) or
+dependency-check's CVSS v3 score wins over the level. A level that is not one of SARIF's four is
+read as the severity word it is (`high`), else Moderate, with a warning.
+
+Suppressions (3.35): a result with a suppression whose `status` is `accepted` or absent is set
+aside (not open, and never a fix: an open finding stays open), unless one of its suppressions is
+`underReview` or `rejected`
+(not in effect: the result counts); a status SARIF does not define keeps the result, with a
+warning. `baselineState: absent` results are fixed findings. Findings are dated by the run's
+invocations (`startTimeUtc`, else `endTimeUtc`), else `--scan-date`, else the file's
+modification time. A run whose `results` are missing, or whose invocation failed, covers nothing;
+every other run covers its repository. Several logs in one file (concatenated, or one per line)
+are one import.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -37,8 +60,13 @@ from poam.parsers.codescan import (
 )
 
 _LEVEL = {"error": Severity.HIGH, "warning": Severity.MEDIUM, "note": Severity.LOW, "none": Severity.INFO}
+_KINDS = {k.lower(): k for k in ("fail", "pass", "open", "review", "informational", "notApplicable")}
+_FAILING = {"fail", "open", "review"}
+"""Kinds kept as open findings (`open`: the tool could not decide; `review`: a person must)."""
+_SUPPRESSION = {"accepted": "accepted", "underreview": "underReview", "rejected": "rejected"}
 _ALIASES = (("semgrep", "Semgrep"), ("bandit", "Bandit"))  # tools with their own JSON parser: same name
 _PACKAGE_VERSION = re.compile(r"^((?:pkg:)?[\w.+-]+/(?:@?[^/@\s]+/)*@?[^/@\s]+)@v?\d+(?:\.\d+)*(?:[-+.][\w.+-]*)?$")
+_ABSOLUTE = re.compile(r"^(/|[A-Za-z]:/)")
 
 
 # --- SARIF -----------------------------------------------------------------------------------
@@ -46,7 +74,7 @@ _PACKAGE_VERSION = re.compile(r"^((?:pkg:)?[\w.+-]+/(?:@?[^/@\s]+/)*@?[^/@\s]+)@
 
 @dataclass
 class _Group:
-    """The results of one rule in one file of one asset."""
+    """The results of one rule in one file of one asset, seen at one time."""
 
     tool: str
     rule_id: str
@@ -55,7 +83,17 @@ class _Group:
     when: dt.datetime
     hits: list[str] = field(default_factory=list)
     severities: list[Severity] = field(default_factory=list)
-    fixed: bool = True
+    failing: bool = False
+    """Some result is a failure (fail, open, review): the finding is open."""
+    passing: bool = False
+    """Some result passed (`kind: pass`, `baselineState: absent`): fixed, unless another fails."""
+    set_aside: bool = False
+    """Some result is suppressed (accepted): still there, set aside; it keeps an open finding
+    open and closes nothing, unless another result fails or passes."""
+
+
+_Key = tuple[str, str, str | None, str | None, dt.datetime]
+_Rules = dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]]
 
 
 class SarifParser:
@@ -66,12 +104,13 @@ class SarifParser:
     maps_to = (
         "one finding per tool, rule and file (lines in evidence; paths relative to the checkout root or "
         "working directory) on the run's repository, else --asset, "
-        "else '<tool> project'; suppressed results left out, pass/absent results fixed"
+        "else '<tool> project'; suppressed results set aside (an open finding stays open), pass/absent results fixed"
     )
     closes_by_coverage = True
 
     def sniff(self, head: Head) -> bool:
-        """A JSON object with `runs` and a top-level `version` 2.1.0 or a SARIF `$schema`."""
+        """A JSON object with `runs` and a top-level `version` 2.1.0 or a SARIF `$schema` (the
+        first log, when a file holds several)."""
         if head.json.kind != "object" or "runs" not in head.json.keys:
             return False
         keys, values = peek(head.data)
@@ -83,77 +122,101 @@ class SarifParser:
         return "driver" in keys.get("runs.item.tool", set())  # a long first run hides `version`
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Coverage per run, findings grouped by rule and file, then the scan."""
-        doc = jsonio.load(stream, ctx.source)
-        if not isinstance(doc, dict):
-            raise InputError(ctx.source, "not a SARIF log (a JSON object expected)")
-        version = doc.get("version")
-        if str(version) != "2.1.0":
-            raise InputError(ctx.source, f"SARIF version {version!r} is not supported (only 2.1.0)")
-        runs = doc.get("runs")
-        if not isinstance(runs, list):
-            raise InputError(ctx.source, "SARIF log has no runs array")
-        groups: dict[tuple[str, str, str | None, str | None], _Group] = {}
-        rules: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+        """Coverage per run, findings grouped by rule and file, then the scan; several logs in
+        one file (concatenated or one per line) are read as one."""
+        docs = list(jsonio.documents(stream, ctx.source))
+        several = len(docs) > 1
+        groups: dict[_Key, _Group] = {}
+        rules: _Rules = {}
         tools: dict[str, str | None] = {}
         times: list[dt.datetime] = []
         name = None
-        for number, run in enumerate(runs, start=1):
-            if not isinstance(run, dict):
-                raise InputError(ctx.source, f"run {number} is not an object")
-            run_ = _Run(run, number, ctx)
-            tools.setdefault(run_.tool, run_.version)
-            times += [t for t in (run_.start, run_.end) if t]
-            name = name or text(obj(run.get("automationDetails")).get("id"))
-            if run_.complete and run_.named:  # an unnamed repository covers nothing
-                start, end = run_.start or run_.when, run_.end or run_.when
-                yield Coverage(run_.asset, start, end, None, Checks.ALL, tool=run_.tool)
-            for index, result in enumerate(arr(run.get("results"))):
-                run_.add(result, index, groups, rules)
-        severities: dict[tuple[str, str], list[Severity]] = {}
-        for g in groups.values():  # a rule's severity: the highest of its open results, else of all
-            severities.setdefault((g.tool, g.rule_id), [])
-            if not g.fixed:
-                severities[(g.tool, g.rule_id)] += g.severities
-        weaknesses: dict[tuple[str, str], Weakness] = {}
-        for g in groups.values():
-            key = (g.tool, g.rule_id)
-            if key not in weaknesses:
-                rule, result = rules[key]
-                weaknesses[key] = _weakness(g.tool, g.rule_id, rule, result, severities[key] or g.severities)
-            yield Finding(
-                weakness=weaknesses[key],
-                asset=g.asset,
-                observed_at=g.when,
-                path=g.path,
-                evidence=hits_text(g.hits),
-                status=FindingStatus.FIXED if g.fixed else FindingStatus.OPEN,
-            )
+        for position, doc in enumerate(docs, start=1):
+            where = f"document {position}: " if several else ""
+            if not isinstance(doc, dict):
+                raise InputError(ctx.source, f"{where}not a SARIF log (a JSON object expected)")
+            version = doc.get("version")
+            if str(version) != "2.1.0":
+                raise InputError(ctx.source, f"{where}SARIF version {version!r} is not supported (only 2.1.0)")
+            runs = doc.get("runs")
+            if not isinstance(runs, list):
+                raise InputError(ctx.source, f"{where}SARIF log has no runs array")
+            for number, run in enumerate(runs, start=1):
+                label = f"run {number}" + (f" of document {position}" if several else "")
+                if not isinstance(run, dict):
+                    raise InputError(ctx.source, f"{label} is not an object")
+                run_ = _Run(run, label, ctx)
+                tools.setdefault(run_.tool, run_.version)
+                times += [t for t in (run_.start, run_.end) if t]
+                name = name or text(obj(run.get("automationDetails")).get("id"))
+                if run_.complete and run_.named:  # an unnamed repository covers nothing
+                    start, end = run_.start or run_.time(), run_.end or run_.time()
+                    yield Coverage(run_.asset, start, end, None, Checks.ALL, tool=run_.tool)
+                for index, result in enumerate(arr(run.get("results")), start=1):
+                    run_.add(result, f"result {index} of {label}", groups, rules)
+                if run_.dated_by_fallback():
+                    times.append(run_.time())
+        yield from _findings(groups, rules)
         tool = next(iter(tools)) if len(tools) == 1 else ", ".join(tools) or "SARIF"
         version_ = tools.get(tool)
         yield Scan(tool, version_, name, min(times, default=None), max(times, default=None))
 
 
+def _findings(groups: dict[_Key, _Group], rules: _Rules) -> Iterator[Finding]:
+    """One finding per group: open when a result failed, fixed when results only passed, and
+    informational (counted, never stored) when every result was `informational`."""
+    severities: dict[tuple[str, str], list[Severity]] = {}
+    for g in groups.values():  # a rule's severity: the highest of its open results, else of all
+        severities.setdefault((g.tool, g.rule_id), [])
+        if g.failing:
+            severities[(g.tool, g.rule_id)] += g.severities
+    weaknesses: dict[tuple[str, str], Weakness] = {}
+    for g in groups.values():
+        key = (g.tool, g.rule_id)
+        if key not in weaknesses:
+            rule, result = rules[key]
+            weaknesses[key] = _weakness(g.tool, g.rule_id, rule, result, severities[key] or g.severities)
+        weakness = weaknesses[key]
+        if g.failing:
+            status = FindingStatus.OPEN
+        elif g.passing:
+            status = FindingStatus.FIXED
+        elif g.set_aside:
+            status = FindingStatus.SET_ASIDE
+        else:  # informational only: not a problem
+            status, weakness = FindingStatus.OPEN, dataclasses.replace(weakness, severity=Severity.INFO)
+        yield Finding(
+            weakness=weakness,
+            asset=g.asset,
+            observed_at=g.when,
+            path=g.path,
+            evidence=hits_text(g.hits),
+            status=status,
+        )
+
+
 class _Run:
     """One run: its tool, rules, asset, times and base URIs."""
 
-    def __init__(self, run: dict[str, Any], number: int, ctx: ParseContext) -> None:
+    def __init__(self, run: dict[str, Any], label: str, ctx: ParseContext) -> None:
         self.ctx = ctx
-        self.number = number
         tool = obj(run.get("tool"))
         driver = obj(tool.get("driver"))
         tool_name = text(driver.get("name"))
         if tool_name is None:
-            raise InputError(ctx.source, f"run {number} has no tool.driver.name")
+            raise InputError(ctx.source, f"{label} has no tool.driver.name")
         self.tool = next((alias for prefix, alias in _ALIASES if tool_name.lower().startswith(prefix)), tool_name)
         self.version = text(driver.get("version")) or text(driver.get("semanticVersion"))
         self.components = [driver, *(obj(e) for e in arr(tool.get("extensions")))]
         self.by_id: dict[str, dict[str, Any]] = {}
+        self.by_guid: dict[str, dict[str, Any]] = {}
         for component in self.components:
-            for rule in arr(component.get("rules")):
-                rule_id = text(obj(rule).get("id"))
+            for rule in map(obj, arr(component.get("rules"))):
+                rule_id, guid = text(rule.get("id")), text(rule.get("guid"))
                 if rule_id:
                     self.by_id.setdefault(rule_id, rule)
+                    if guid:
+                        self.by_guid.setdefault(guid.lower(), rule)
         self.strings = obj(driver.get("globalMessageStrings"))
         repo = next((p.get("repositoryUri") for p in map(obj, arr(run.get("versionControlProvenance")))), None)
         self.asset = repository(repo, ctx, f"{self.tool} project")
@@ -162,7 +225,7 @@ class _Run:
         starts = [t for t in (common.parse_time(i.get("startTimeUtc")) for i in invocations) if t]
         ends = [t for t in (common.parse_time(i.get("endTimeUtc")) for i in invocations) if t]
         self.start, self.end = min(starts, default=None), max(ends, default=None)
-        self.when = self.start or self.end or ctx.fallback_time()
+        self._when: dt.datetime | None = self.start or self.end
         failed = any(i.get("executionSuccessful") is False for i in invocations)
         self.complete = isinstance(run.get("results"), list) and not failed
         self.bases = obj(run.get("originalUriBaseIds"))
@@ -174,41 +237,90 @@ class _Run:
         self.roots = sorted(roots, key=len, reverse=True)
         self.artifacts = arr(run.get("artifacts"))
 
-    def add(
-        self,
-        result: object,
-        index: int,
-        groups: dict[tuple[str, str, str | None, str | None], _Group],
-        rules: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]],
-    ) -> None:
-        """Add one result to its group (rule and file), unless it is suppressed or not applicable."""
+    def time(self) -> dt.datetime:
+        """When the run saw its results: its invocations' times, else `--scan-date` or the file's
+        modification time (asked for only when a record needs it)."""
+        if self._when is None:
+            self._when = self.ctx.fallback_time()
+        return self._when
+
+    def dated_by_fallback(self) -> bool:
+        """Whether some record of this undated run took the fallback time."""
+        return self._when is not None and self.start is None and self.end is None
+
+    def add(self, result: object, label: str, groups: dict[_Key, _Group], rules: _Rules) -> None:
+        """Add one result to its groups (rule and file, one per file it is located in), unless it
+        is suppressed, not applicable or names no rule."""
         if not isinstance(result, dict):
-            raise InputError(self.ctx.source, f"run {self.number} result {index} is not an object")
-        kind = text(result.get("kind")) or "fail"
-        if kind == "notApplicable" or _suppressed(result):
+            self.ctx.skip(label, "not an object")
             return
-        rule_id, rule = self._rule(result, index)
+        kind = self._kind(result, label)
+        if kind == "notApplicable":
+            return
+        suppressed = self._suppressed(result, label)
+        found = self._rule(result)
+        if found is None:
+            self.ctx.skip(label, "names no rule (ruleId, rule.id or rule.index)")
+            return
+        rule_id, rule = found
+        label = f"{label} ({rule_id[:60]})"
         rules.setdefault((self.tool, rule_id), (rule, result))
         message = self._message(result, rule)
-        path, line, snippet = self._where(result)
-        key = (self.tool, rule_id, self.asset.name, path)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group(self.tool, rule_id, self.asset, path, self.when)
-        tags = obj(rule.get("properties")).get("tags")
-        if is_secret_rule(self.tool, tags):  # keep where the secret is, never the secret
-            message, snippet = WITHHELD, None
-        hit = f"Line {line}: {message or ''}".strip() if line else message or ""
-        if snippet:
-            hit += "\n    " + snippet.strip().replace("\n", "\n    ")
-        for fix in arr(result.get("fixes")):
-            hit += "\n    Fix: " + (text(obj(obj(fix).get("description")).get("text")) or "")
-        group.hits.append(hit)
-        group.severities.append(_severity(result, rule, kind))
-        if kind != "pass" and result.get("baselineState") != "absent":
-            group.fixed = False
+        severity = Severity.INFO if kind == "informational" else self._severity(result, rule, kind, label)
+        passed = kind == "pass" or kind != "informational" and result.get("baselineState") == "absent"
+        secret = is_secret_rule(self.tool, obj(rule.get("properties")).get("tags"))
+        fixes = [text(obj(obj(fix).get("description")).get("text")) or "" for fix in arr(result.get("fixes"))]
+        for path, line, snippet in self._places(result):
+            key = (self.tool, rule_id, self.asset.name, path, self.time())
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _Group(self.tool, rule_id, self.asset, path, self.time())
+            said = message
+            if secret:  # keep where the secret is, never the secret
+                said, snippet = WITHHELD, None
+            hit = f"Line {line}: {said or ''}".strip() if line else said or ""
+            if snippet:
+                hit += "\n    " + snippet.strip().replace("\n", "\n    ")
+            for fix in fixes:
+                hit += "\n    Fix: " + fix
+            group.hits.append(hit)
+            group.severities.append(severity)
+            if suppressed:
+                group.set_aside = group.set_aside or kind != "informational"
+            elif passed:
+                group.passing = True
+            elif kind != "informational":
+                group.failing = True
 
-    def _rule(self, result: dict[str, Any], index: int) -> tuple[str, dict[str, Any]]:
+    def _kind(self, result: dict[str, Any], label: str) -> str:
+        """The result's kind (`fail` when absent); an unknown one is kept as a failure, warned."""
+        value = result.get("kind")
+        if value is None:
+            return "fail"
+        kind = _KINDS.get(value.strip().lower()) if isinstance(value, str) else None
+        if kind is None:
+            common.odd_status(self.ctx, label, value)
+            return "fail"
+        return kind
+
+    def _suppressed(self, result: dict[str, Any], label: str) -> bool:
+        """Suppressed by a suppression accepted or without status, unless one is under review or
+        rejected (3.35.3); a status SARIF does not define keeps the result, with a warning."""
+        statuses: list[str | None] = []
+        for suppression in arr(result.get("suppressions")):
+            if not isinstance(suppression, dict):
+                continue
+            value = suppression.get("status", suppression.get("state"))  # `state`: its pre-release name
+            status = _SUPPRESSION.get(value.strip().lower()) if isinstance(value, str) else None
+            if value is not None and status is None:
+                self.ctx.warn(label, f"suppression status {str(value)[:40]!r} not recognised; result kept")
+                return False
+            statuses.append(status)
+        if any(s in ("underReview", "rejected") for s in statuses):
+            return False
+        return any(s in (None, "accepted") for s in statuses)
+
+    def _rule(self, result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         ref = obj(result.get("rule"))
         rule_id = text(result.get("ruleId")) or text(ref.get("id"))
         position = result.get("ruleIndex", ref.get("index"))
@@ -222,12 +334,14 @@ class _Run:
             rule = obj(listed[position])
         elif rule_id:
             rule = obj(self.by_id.get(rule_id) or self.by_id.get(rule_id.split("/")[0]))
+        elif text(ref.get("guid")):
+            rule = self.by_guid.get(str(text(ref.get("guid"))).lower(), {})
         rule_id = rule_id or text(rule.get("id"))
         if rule_id is None:  # Gitleaks 7 names its rule only in the message: "AWS Access Key secret detected"
             said = text(obj(result.get("message")).get("text")) or ""
             named = [r for r in self.by_id if said.startswith(r)]
             if not named:
-                raise InputError(self.ctx.source, f"run {self.number} result {index} names no rule (ruleId)")
+                return None
             rule_id = max(named, key=len)
             rule = self.by_id[rule_id]
         return rule_id, rule
@@ -242,21 +356,49 @@ class _Run:
                 said = said.replace("{" + str(n) + "}", str(argument)) if said else None
         return " ".join(said.split())[:500] if said else None
 
-    def _where(self, result: dict[str, Any]) -> tuple[str | None, int | None, str | None]:
-        """File path (or logical location), start line and snippet of a result's first location."""
-        location = obj(next(iter(arr(result.get("locations"))), None))
-        physical = obj(location.get("physicalLocation"))
-        region = obj(physical.get("region"))
-        line = region.get("startLine")
-        line = line if isinstance(line, int) and not isinstance(line, bool) else None
-        snippet = text(obj(region.get("snippet")).get("text"))
-        path = self._path(obj(physical.get("artifactLocation")))
-        if path is None:
-            logical = obj(next(iter(arr(location.get("logicalLocations"))), None))
-            path = text(logical.get("fullyQualifiedName")) or text(logical.get("name"))
-        if path is None:
-            path = self._path(obj(result.get("analysisTarget")))
-        return path, line, snippet
+    def _severity(self, result: dict[str, Any], rule: dict[str, Any], kind: str, label: str) -> Severity:
+        """`security-severity` (result, then rule) or dependency-check's CVSS v3 score; else the
+        level: the result's, else the rule's default, else `warning` for a failure (`none` for a
+        pass). An `open` or `review` result's level is `none` by the specification: it is rated
+        as a failure of its rule."""
+        mine, its = obj(result.get("properties")), obj(rule.get("properties"))
+        score = _score(mine.get("security-severity"), its.get("security-severity"), mine.get("cvssv3_baseScore"))
+        if score is not None:
+            return common.severity_score(score) or Severity.INFO
+        level = result.get("level")
+        if level in (None, "") or kind in ("open", "review") and level == "none":
+            level = obj(rule.get("defaultConfiguration")).get("level")
+        if level in (None, ""):
+            return Severity.MEDIUM if kind in _FAILING else Severity.INFO
+        word = text(level)
+        if word is not None and word.lower() in _LEVEL:
+            return _LEVEL[word.lower()]
+        named = common.severity_word(word)
+        if named is None:
+            return common.odd_severity(self.ctx, label, level)
+        self.ctx.warn(label, f"level {word!r} is not a SARIF level; rated {named.value}")
+        return named
+
+    def _places(self, result: dict[str, Any]) -> list[tuple[str | None, int | None, str | None]]:
+        """File path (or logical location), start line and snippet of each of a result's
+        locations; the analysis target when it gives none."""
+        places: list[tuple[str | None, int | None, str | None]] = []
+        for location in arr(result.get("locations")):
+            if not isinstance(location, dict):
+                continue
+            physical = obj(location.get("physicalLocation"))
+            region = obj(physical.get("region"))
+            line = region.get("startLine")
+            line = line if isinstance(line, int) and not isinstance(line, bool) else None
+            snippet = text(obj(region.get("snippet")).get("text"))
+            path = self._path(obj(physical.get("artifactLocation")))
+            if path is None:
+                logical = obj(next(iter(arr(location.get("logicalLocations"))), None))
+                path = text(logical.get("fullyQualifiedName")) or text(logical.get("name"))
+            if path is None:
+                path = self._path(obj(result.get("analysisTarget")))
+            places.append((path, line, snippet))
+        return places or [(self._path(obj(result.get("analysisTarget"))), None, None)]
 
     def _path(self, artifact: dict[str, Any]) -> str | None:
         uri = text(artifact.get("uri"))
@@ -282,17 +424,6 @@ class _Run:
         return match.group(1) if match else path
 
 
-_ABSOLUTE = re.compile(r"^(/|[A-Za-z]:/)")
-
-
-def _suppressed(result: dict[str, Any]) -> bool:
-    """Suppressed unless every suppression is under review or rejected."""
-    statuses = [s.get("status", s.get("state")) for s in arr(result.get("suppressions")) if isinstance(s, dict)]
-    return any(s in (None, "accepted") for s in statuses) and not any(
-        s in ("underReview", "rejected") for s in statuses
-    )
-
-
 def _score(*values: object) -> float | None:
     for value in values:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -300,18 +431,6 @@ def _score(*values: object) -> float | None:
         if isinstance(value, str):
             return cvss.score(value)
     return None
-
-
-def _severity(result: dict[str, Any], rule: dict[str, Any], kind: str) -> Severity:
-    """`security-severity` (result, then rule) or dependency-check's CVSS v3 score; else the level."""
-    mine, its = obj(result.get("properties")), obj(rule.get("properties"))
-    score = _score(mine.get("security-severity"), its.get("security-severity"), mine.get("cvssv3_baseScore"))
-    if score is not None:
-        return common.severity_score(score) or Severity.INFO
-    level = text(result.get("level")) or text(obj(rule.get("defaultConfiguration")).get("level"))
-    if level is None:
-        level = "warning" if kind == "fail" else "none"
-    return _LEVEL.get(level, Severity.MEDIUM)
 
 
 def _weakness(

@@ -14,6 +14,15 @@ finding per advisory (`advisory.ruleId`, as the CLI names the rule), repository
 (`repositoryName`) and package; triage CLOSED/FIXED are fixed findings, IGNORED ones are left
 out; nothing is closed by absence. Findings are seen at the listing's time (`--scan-date`, else
 the file's); an open finding new to poam is detected at its `openedAt`.
+
+Several documents in one file (concatenated outputs or API pages, or one per line) are one import:
+a CLI run's matches and an API listing's vulns are merged (a vuln on two pages is one finding),
+and the project is covered only if no run reports an error of level `error`.
+
+Lenient on values: a result or vuln that is not an object, or that has no `check_id` (no
+`advisory.ruleId` or `matchedDependency.name`), is left out; an unknown severity is rated
+Moderate; a triage status Semgrep does not document is open unless it means set aside (left
+out); an unreadable `openedAt` gives no detection time; each with a warning.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ _CLI_KEYS = {
 }
 _FIXED = {"closed", "fixed", "resolved"}
 _IGNORED = {"ignored", "provisionally_ignored", "dismissed"}
+_OPEN = {"new", "open", "untriaged", "reopened", "reviewing", "fixing", "to_fix"}
 
 
 class SemgrepParser:
@@ -89,51 +99,80 @@ class SemgrepParser:
         return False
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Findings of a CLI run or an API page, then the scan."""
-        doc = jsonio.load(stream, ctx.source)
-        if not isinstance(doc, dict):
-            raise InputError(ctx.source, "not a Semgrep JSON document (a JSON object expected)")
-        if isinstance(doc.get("results"), list):
-            yield from self._cli(doc, ctx)
-        elif isinstance(doc.get("vulns"), list):
-            yield from self._api(doc["vulns"], ctx)
-        else:
-            raise InputError(ctx.source, "not a Semgrep JSON document (no results or vulns list)")
+        """Findings of CLI runs and API pages, then the scan; several documents in one file
+        (concatenated outputs or pages, or one per line) are read as one."""
+        docs = list(jsonio.documents(stream, ctx.source))
+        several = len(docs) > 1
+        runs: list[tuple[str, dict[str, Any]]] = []
+        pages: list[tuple[str, list[Any]]] = []
+        for position, doc in enumerate(docs, start=1):
+            where = f"document {position}" if several else ""
+            prefix = f"{where}: " if several else ""
+            if not isinstance(doc, dict):
+                raise InputError(ctx.source, f"{prefix}not a Semgrep JSON document (a JSON object expected)")
+            if isinstance(doc.get("results"), list):
+                runs.append((where, doc))
+            elif isinstance(doc.get("vulns"), list):
+                pages.append((where, doc["vulns"]))
+            else:
+                raise InputError(ctx.source, f"{prefix}not a Semgrep JSON document (no results or vulns list)")
+        times: list[dt.datetime] = [ctx.fallback_time()]  # the file names no time of its own
+        if runs:
+            yield from self._cli(runs, ctx, times)
+        if pages:
+            yield from self._api(pages, ctx, times)
+        version = next((v for v in (text(doc.get("version")) for _w, doc in runs) if v), None)
+        name = None if runs else "Semgrep App supply-chain findings"
+        yield Scan(TOOL, version, name, min(times), max(times))
 
-    def _cli(self, doc: dict[str, Any], ctx: ParseContext) -> Iterator[Record]:
+    def _cli(
+        self, runs: list[tuple[str, dict[str, Any]]], ctx: ParseContext, times: list[dt.datetime]
+    ) -> Iterator[Record]:
+        """CLI output names no date: its findings take `--scan-date`, else the file's time."""
         when = ctx.fallback_time()
         asset = repository(None, ctx, FALLBACK_ASSET)
-        fatal = [e for e in arr(doc.get("errors")) if str(obj(e).get("level", "error")).lower() == "error"]
+        fatal = [
+            e
+            for _w, doc in runs
+            for e in arr(doc.get("errors"))
+            if str(obj(e).get("level", "error")).lower() == "error"
+        ]
         if not fatal and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
             yield Coverage(asset, when, when, None, Checks.ALL)
         groups: dict[tuple[str, str | None], tuple[dict[str, Any], list[str], list[Severity]]] = {}
-        for number, result in enumerate(doc["results"], start=1):
-            if not isinstance(result, dict):
-                raise InputError(ctx.source, f"result {number} is not an object")
-            check_id = text(result.get("check_id"))
-            if check_id is None:
-                raise InputError(ctx.source, f"result {number} has no check_id")
-            extra = obj(result.get("extra"))
-            if extra.get("is_ignored") is True:
-                continue
-            severity = _SEVERITY.get(str(extra.get("severity", "")).strip().lower())
-            if severity is None:
-                raise InputError(ctx.source, f"result {number}: severity {extra.get('severity')!r} is unknown")
-            found = obj(obj(obj(extra.get("sca_info")).get("dependency_match")).get("found_dependency"))
-            package = text(found.get("package"))
-            path = package or repo_path(result.get("path"))
-            line = obj(result.get("start")).get("line")
-            message = " ".join(str(text(extra.get("message")) or "").split())
-            hit = f"Line {line}: {message}" if isinstance(line, int) else message
-            if package:
-                version, lockfile = text(found.get("version")) or "?", repo_path(result.get("path"))
-                hit = f"Installed: {package} {version} ({lockfile or 'lockfile not given'})"
-            code = text(extra.get("lines"))
-            if code and code != "requires login" and not package:
-                hit += "\n    " + code.replace("\n", "\n    ")
-            group = groups.setdefault((check_id, path), (result, [], []))
-            group[1].append(hit)
-            group[2].append(severity)
+        for where, doc in runs:
+            for number, result in enumerate(doc["results"], start=1):
+                record = f"result {number}" + (f" of {where}" if where else "")
+                if not isinstance(result, dict):
+                    ctx.skip(record, "not an object")
+                    continue
+                check_id = text(result.get("check_id"))
+                if check_id is None:
+                    ctx.skip(record, "has no check_id")
+                    continue
+                record = f"{record} ({check_id[:60]})"
+                extra = obj(result.get("extra"))
+                if extra.get("is_ignored") is True:
+                    continue
+                word = extra.get("severity")
+                severity = _SEVERITY.get(word.strip().lower()) if isinstance(word, str) else None
+                if severity is None:
+                    severity = common.odd_severity(ctx, record, word)
+                found = obj(obj(obj(extra.get("sca_info")).get("dependency_match")).get("found_dependency"))
+                package = text(found.get("package"))
+                path = package or repo_path(result.get("path"))
+                line = obj(result.get("start")).get("line")
+                message = " ".join(str(text(extra.get("message")) or "").split())
+                hit = f"Line {line}: {message}" if isinstance(line, int) else message
+                if package:
+                    version, lockfile = text(found.get("version")) or "?", repo_path(result.get("path"))
+                    hit = f"Installed: {package} {version} ({lockfile or 'lockfile not given'})"
+                code = text(extra.get("lines"))
+                if code and code != "requires login" and not package:
+                    hit += "\n    " + code.replace("\n", "\n    ")
+                group = groups.setdefault((check_id, path), (result, [], []))
+                group[1].append(hit)
+                group[2].append(severity)
         weaknesses: dict[str, Weakness] = {}
         by_rule: dict[str, list[Severity]] = {}
         for (check_id, _path), (_result, _hits, severities) in groups.items():
@@ -143,60 +182,87 @@ class SemgrepParser:
             if weakness is None:
                 weakness = weaknesses[check_id] = _cli_weakness(check_id, result, max_severity(by_rule[check_id]))
             yield Finding(weakness=weakness, asset=asset, observed_at=when, path=path, evidence=hits_text(hits))
-        yield Scan(TOOL, text(doc.get("version")), None, when, when)
 
-    def _api(self, vulns: list[Any], ctx: ParseContext) -> Iterator[Record]:
+    def _api(self, pages: list[tuple[str, list[Any]]], ctx: ParseContext, times: list[dt.datetime]) -> Iterator[Record]:
+        """A listing has no time of its own: its findings are seen at `--scan-date`, else the
+        file's time; an open finding new to poam is detected at its `openedAt`."""
         now = ctx.fallback_time()
         assets: dict[str, Asset] = {}
         weaknesses: dict[str, Weakness] = {}
-        times: list[dt.datetime] = []
         seen: set[tuple[str, str | None, str]] = set()
-        for number, vuln in enumerate(vulns, start=1):
-            if not isinstance(vuln, dict):
-                raise InputError(ctx.source, f"vuln {number} is not an object")
-            advisory = obj(vuln.get("advisory"))
-            rule_id = text(advisory.get("ruleId"))
-            package = text(obj(vuln.get("matchedDependency")).get("name"))
-            repo = text(vuln.get("repositoryName"))
-            if rule_id is None or package is None:
-                raise InputError(ctx.source, f"vuln {number} has no advisory.ruleId or matchedDependency.name")
-            triage = str(obj(vuln.get("triage")).get("status") or "").strip().lower()
-            if triage in _IGNORED or (rule_id, repo, package) in seen:
-                continue
-            seen.add((rule_id, repo, package))
-            severity = _SEVERITY.get(str(advisory.get("severity", "")).strip().lower())
-            if severity is None:
-                raise InputError(ctx.source, f"vuln {number}: severity {advisory.get('severity')!r} is unknown")
-            weakness = weaknesses.get(rule_id)
-            if weakness is None:
-                weakness = weaknesses[rule_id] = _api_weakness(rule_id, advisory, severity, vuln)
-            asset = assets.get(repo or "")
-            if asset is None:
-                asset = assets[repo or ""] = repository(repo, ctx, FALLBACK_ASSET)
-            opened = common.parse_time(vuln.get("openedAt"))
-            fixed = triage in _FIXED
-            when = max(now, opened) if opened else now
-            times.append(when)
-            where = obj(vuln.get("dependencyFileLocation"))
-            usages = [obj(obj(u).get("location")) for u in arr(vuln.get("usages"))]
-            lockfile = f"{repo_path(where.get('path')) or 'lockfile not given'}, line {text(where.get('startLine'))}"
-            lines = [
-                f"Installed: {package} {text(obj(vuln.get('matchedDependency')).get('versionSpecifier')) or '?'}"
-                f" ({lockfile})",
-                f"Fixed in: {text(obj(vuln.get('closestSafeDependency')).get('versionSpecifier')) or '?'}",
-                f"Exposure: {text(vuln.get('exposureType')) or '?'}; {text(vuln.get('transitivity')) or '?'}",
-                *(f"Used at {repo_path(u.get('path'))}, line {text(u.get('startLine'))}" for u in usages),
-            ]
-            yield Finding(
-                weakness=weakness,
-                asset=asset,
-                observed_at=when,
-                path=package,
-                evidence=hits_text(lines),
-                status=FindingStatus.FIXED if fixed else FindingStatus.OPEN,
-                since=opened if opened and opened < when else None,
-            )
-        yield Scan(TOOL, None, "Semgrep App supply-chain findings", min(times, default=now), max(times, default=now))
+        for where, vulns in pages:
+            for number, vuln in enumerate(vulns, start=1):
+                record = f"vuln {number}" + (f" of {where}" if where else "")
+                if not isinstance(vuln, dict):
+                    ctx.skip(record, "not an object")
+                    continue
+                advisory = obj(vuln.get("advisory"))
+                rule_id = text(advisory.get("ruleId"))
+                package = text(obj(vuln.get("matchedDependency")).get("name"))
+                repo = text(vuln.get("repositoryName"))
+                if rule_id is None or package is None:
+                    ctx.skip(record, "has no advisory.ruleId or matchedDependency.name")
+                    continue
+                record = f"{record} ({rule_id[:60]})"
+                fixed = self._triage(ctx, record, vuln)
+                if fixed is None or (rule_id, repo, package) in seen:
+                    continue
+                seen.add((rule_id, repo, package))
+                word = advisory.get("severity")
+                severity = _SEVERITY.get(word.strip().lower()) if isinstance(word, str) else None
+                if severity is None:
+                    severity = common.odd_severity(ctx, record, word)
+                weakness = weaknesses.get(rule_id)
+                if weakness is None:
+                    weakness = weaknesses[rule_id] = _api_weakness(rule_id, advisory, severity, vuln)
+                asset = assets.get(repo or "")
+                if asset is None:
+                    asset = assets[repo or ""] = repository(repo, ctx, FALLBACK_ASSET)
+                opened = common.parse_time(vuln.get("openedAt"))
+                if opened is None and vuln.get("openedAt") not in (None, ""):
+                    shown = str(vuln["openedAt"])[:40]
+                    ctx.warn(record, f"openedAt {shown!r} is not a date; detected at the listing's time")
+                when = max(now, opened) if opened else now
+                times.append(when)
+                where_ = obj(vuln.get("dependencyFileLocation"))
+                usages = [obj(obj(u).get("location")) for u in arr(vuln.get("usages"))]
+                lockfile = (
+                    f"{repo_path(where_.get('path')) or 'lockfile not given'}, line {text(where_.get('startLine'))}"
+                )
+                lines = [
+                    f"Installed: {package} {text(obj(vuln.get('matchedDependency')).get('versionSpecifier')) or '?'}"
+                    f" ({lockfile})",
+                    f"Fixed in: {text(obj(vuln.get('closestSafeDependency')).get('versionSpecifier')) or '?'}",
+                    f"Exposure: {text(vuln.get('exposureType')) or '?'}; {text(vuln.get('transitivity')) or '?'}",
+                    *(f"Used at {repo_path(u.get('path'))}, line {text(u.get('startLine'))}" for u in usages),
+                ]
+                yield Finding(
+                    weakness=weakness,
+                    asset=asset,
+                    observed_at=when,
+                    path=package,
+                    evidence=hits_text(lines),
+                    status=FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+                    since=opened if opened and opened < when else None,
+                )
+
+    @staticmethod
+    def _triage(ctx: ParseContext, record: str, vuln: dict[str, Any]) -> bool | None:
+        """Whether the finding is fixed (False: open), or None when it was set aside (ignored):
+        left out. A status Semgrep does not document is open, warned."""
+        value = obj(vuln.get("triage")).get("status")
+        word = str(value).strip().lower() if value is not None else ""
+        if word in _FIXED:
+            return True
+        if word in _IGNORED:
+            return None
+        if word in _OPEN or not word:
+            return False
+        if common.dismissed(word):
+            ctx.warn(record, f"triage status {str(value)[:40]!r} read as ignored; left out")
+            return None
+        common.odd_status(ctx, record, value)
+        return False
 
 
 def _cli_weakness(check_id: str, result: dict[str, Any], severity: Severity) -> Weakness:

@@ -75,7 +75,7 @@ class _Encoder:
                 rec.protocol,
                 rec.service,
                 rec.evidence,
-                rec.status is FindingStatus.FIXED,
+                rec.status.value,
                 rec.path,
                 rec.since,
             )
@@ -174,7 +174,7 @@ class ChildReader:
                                 found = info[when] = Finding(_INFO_WEAKNESS, _INFO_ASSET, when)
                             yield found
                         else:
-                            w, a, when, port, protocol, service, evidence, fixed, at, since = row
+                            w, a, when, port, protocol, service, evidence, status, at, since = row
                             yield Finding(
                                 weaknesses[w],
                                 assets[a],
@@ -183,7 +183,7 @@ class ChildReader:
                                 protocol,
                                 service,
                                 evidence,
-                                FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+                                FindingStatus(status),
                                 at,
                                 since,
                             )

@@ -47,6 +47,8 @@ class LaterCoverage(Protocol):
     def later(self, weakness: Weakness, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None: ...
 
 
+_ORDER = {FindingStatus.OPEN: 0, FindingStatus.SET_ASIDE: 1, FindingStatus.FIXED: 2}
+"""Records of one time are applied failing first (then a fix at the same time loses: see `_apply`)."""
 _UPDATED = ("status", "first_seen", "last_seen", "fixed_at", "fixed_scan_id", "last_scan_id", "evidence")
 _LIMITS = {"tool": 200, "vuln_id": 200}
 
@@ -118,7 +120,7 @@ class SightingWriter:
                     raise InputError(self.source, f"{name} longer than {limit} characters: {value[:40]!r}...")
         batch = [_stored_form(f) for f in batch]
         # Apply in time order (fixed rows after open ones at the same time), whatever the file's order.
-        batch = sorted(batch, key=lambda f: (f.observed_at, f.status is FindingStatus.FIXED))
+        batch = sorted(batch, key=lambda f: (f.observed_at, _ORDER[f.status]))
         seen = {(id(f.weakness), f.observed_at, f.status): f for f in batch}.values()  # one per definition
         weakness_ids = self.items.weakness_ids(
             [(f.weakness, f.observed_at, f.status is FindingStatus.OPEN) for f in seen]
@@ -187,6 +189,14 @@ class SightingWriter:
         t = f.observed_at
         gens = generations.setdefault(ident, [])
         rec = _covering(gens, t)
+        if f.status is FindingStatus.SET_ASIDE:
+            # Still reported, set aside by a person: an open finding is seen (so this file's absence
+            # of it closes nothing); nothing else changes.
+            if rec is not None and rec["status"] == "open" and t > rec["last_seen"]:
+                rec.update(last_seen=t, last_scan_id=self.scan_id)
+                if rec.get("id") is not None:
+                    updates[rec["id"]] = rec
+            return
         explicit_fix = f.status is FindingStatus.FIXED
         if rec is None:
             if explicit_fix:  # reported fixed, never seen open: remembered in case this file saw it open earlier
