@@ -157,11 +157,31 @@ def test_large_responses_are_never_kept(tmp_path: Path) -> None:
     assert len(evidence) < EVIDENCE_LIMIT + 100 and evidence.endswith("more issue(s)")
 
 
-def test_false_positives_are_skipped_and_unknown_severities_refused(tmp_path: Path) -> None:
+def parse_with(path: Path, **kwargs: object) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), **kwargs)  # type: ignore[arg-type]
+    with path.open("rb") as f:
+        return list(BurpXmlParser().parse(f, ctx)), ctx
+
+
+def test_false_positives_are_skipped_and_unknown_severities_are_moderate(tmp_path: Path) -> None:
     fs = findings(parse(write(tmp_path, "b.xml", export(issue(severity="False positive"), issue(path="/x")))))
     assert [f.path for f in fs] == ["/x"]
-    with pytest.raises(InputError, match="issue 1: unknown severity 'Severe'"):
-        parse(write(tmp_path, "c.xml", export(issue(severity="Severe"))))
+    recs, ctx = parse_with(write(tmp_path, "c.xml", export(issue(severity="Severe"), issue(type_id="2", path="/y"))))
+    assert [(f.weakness.vuln_id, f.weakness.severity) for f in findings(recs)] == [
+        ("2", Severity.HIGH),
+        ("1049088", Severity.MEDIUM),
+    ]
+    assert ctx.report.warnings == ["issue 1 (SQL injection): severity 'Severe' not recognised; rated Moderate"]
+
+
+def test_issues_without_type_or_host_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    text = export(issue(type_id=""), issue(host=""), issue(path="/ok"))
+    recs, ctx = parse_with(write(tmp_path, "b.xml", text))
+    assert [f.path for f in findings(recs)] == ["/ok"] and ctx.report.skipped == 2
+    assert ctx.report.warnings == [
+        "issue 1 (SQL injection): no <type>; left out",
+        "issue 2 (SQL injection): no <host>; left out",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -181,20 +201,27 @@ def test_export_time(text: str, expected: dt.datetime | None) -> None:
 
 def test_dates_missing_or_unreadable(tmp_path: Path) -> None:
     p = write(tmp_path, "b.xml", export(issue(), attrs='burpVersion="1"'))
-    (f,) = findings(parse(p, ParseContext(str(p), file_time=dt.datetime(2026, 1, 2))))
-    assert f.observed_at == dt.datetime(2026, 1, 2)
+    recs, ctx = parse_with(p, file_time=dt.datetime(2026, 1, 2))
+    (f,) = findings(recs)
+    assert f.observed_at == dt.datetime(2026, 1, 2) and ctx.report.used_file_time and ctx.report.warnings == []
     bad = write(tmp_path, "c.xml", export(issue(), attrs='exportTime="soon"'))
-    with pytest.raises(InputError, match="cannot read exportTime 'soon'"):
-        parse(bad)
-    (g,) = findings(parse(bad, ParseContext(str(bad), scan_date=dt.datetime(2026, 5, 1))))
-    assert g.observed_at == dt.datetime(2026, 5, 1)
+    recs, ctx = parse_with(bad, file_time=dt.datetime(2026, 1, 2))
+    assert findings(recs)[0].observed_at == dt.datetime(2026, 1, 2) and ctx.report.used_file_time
+    assert ctx.report.warnings == ["export: exportTime 'soon' not readable; dated by the file's time"]
+    recs, ctx = parse_with(bad, scan_date=dt.datetime(2026, 5, 1))
+    assert findings(recs)[0].observed_at == dt.datetime(2026, 5, 1) and not ctx.report.used_file_time
+    assert ctx.report.warnings == ["export: exportTime 'soon' not readable; dated by --scan-date"]
+    dated = write(tmp_path, "d.xml", export(issue()))
+    recs, ctx = parse_with(dated, file_time=dt.datetime(2026, 1, 2))
+    assert findings(recs)[0].observed_at == dt.datetime(2014, 9, 13, 20, 39, 44) and not ctx.report.used_file_time
+    empty = write(tmp_path, "e.xml", export(attrs='burpVersion="1"'))
+    recs, ctx = parse_with(empty, file_time=dt.datetime(2026, 1, 2))
+    assert len(recs) == 1 and not ctx.report.used_file_time  # nothing needed a date
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (export(issue(type_id="")), "issue 1 has no <type>"),
-        (export(issue(), issue(host="")), "issue 2 has no <host>"),
         (export(issue(), issue())[:900], "not well-formed XML"),
         ("<report><issue/></report>", "no <issues> root"),
         (

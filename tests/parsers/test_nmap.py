@@ -98,11 +98,33 @@ def test_host_details_that_are_missing(tmp_path: Path) -> None:
     ping = host(addresses='<address addr="10.0.0.8" addrtype="ipv4"/>', times=False)  # nmap -sn: no host times
     nameless = host(addresses="", names='<hostname name="10.0.0.9" type="user"/>')  # an IP is not a host name
     no_status = '<host><address addr="10.0.0.10" addrtype="ipv4"/></host>'
-    records = parse(write(tmp_path, "n.xml", nmaprun(ping, nameless, no_status, finished=False)))
+    p = write(tmp_path, "n.xml", nmaprun(ping, nameless, no_status, finished=False))
+    ctx = ParseContext(str(p))
+    records = parse(p, ctx)
     (c,) = coverage(records)
     assert c.asset.ip == "10.0.0.8" and c.asset.fqdn is None and c.started_at == dt.datetime(2026, 1, 5, 10, 0)
     scan = records[-1]
     assert isinstance(scan, Scan) and scan.ended_at == scan.started_at
+    assert ctx.report.skipped == 1 and ctx.report.warnings == [
+        "host 2 (line 7): up, but no address or host name; left out",
+        "host 3 (line 8): no <status>; not taken as up",
+    ]
+
+
+def test_a_run_without_times_takes_the_file_time(tmp_path: Path) -> None:
+    ping = host(addresses='<address addr="10.0.0.8" addrtype="ipv4"/>', times=False)
+    undated = nmaprun(ping, finished=False).replace(f' start="{START}"', "")
+    p = write(tmp_path, "u.xml", undated)
+    ctx = ParseContext(str(p), file_time=dt.datetime(2026, 3, 3))
+    (c,) = coverage(parse(p, ctx))
+    assert c.started_at == dt.datetime(2026, 3, 3) and ctx.report.used_file_time
+    p = write(tmp_path, "d.xml", nmaprun(ping))
+    ctx = ParseContext(str(p), file_time=dt.datetime(2026, 3, 3))
+    (c,) = coverage(parse(p, ctx))
+    assert c.started_at == dt.datetime(2026, 1, 5, 10) and not ctx.report.used_file_time
+    down = write(tmp_path, "n.xml", nmaprun(host("down", times=False), finished=False).replace(f' start="{START}"', ""))
+    ctx = ParseContext(str(down), file_time=dt.datetime(2026, 3, 3))
+    assert len(parse(down, ctx)) == 1 and not ctx.report.used_file_time  # nothing needed a date
 
 
 def test_masscan_is_not_nmap(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from poam.domain.models import Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
 from poam.errors import InputError
@@ -18,6 +18,7 @@ from poam.parsers.qualys_csv import QualysCsvParser
 from poam.parsers.qualys_vm_xml import QualysVmXmlParser
 from poam.parsers.registry import read_head
 from poam.services.importer import import_file
+from poam.store.tables import findings as findings_table
 from tests.conftest import CORPUS, corpus_dir
 from tests.parsers.test_qualys_vm_xml import SSH_CAT, group, ip, item, items_by_id, scan_report
 
@@ -183,18 +184,69 @@ def test_preamble_without_rows_is_an_empty_scan(tmp_path: Path) -> None:
     assert len(recs) == 1 and isinstance(recs[0], Scan)
 
 
-@pytest.mark.parametrize(
-    ("header", "row", "message"),
-    [
-        (SCAN, {**SCAN_ROW, "QID": "abc"}, "QID 'abc' is not a number"),
-        (SCAN, {**SCAN_ROW, "QID": "²"}, "is not a number"),
-        (SCAN, {**SCAN_ROW, "IP": "", "DNS": "", "NetBIOS": ""}, "no IP, DNS or asset name"),
-        (["Plugin ID", "Host", "Title"], {"Plugin ID": "1", "Host": "h", "Title": "t"}, "no header row"),
-    ],
-)
-def test_bad_input_is_an_input_error(tmp_path: Path, header: list[str], row: dict[str, str], message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        parse(write_rows(tmp_path / "bad.csv", header, [row]))
+def test_a_file_without_the_header_row_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no header row"):
+        parse(write_rows(tmp_path / "bad.csv", ["Plugin ID", "Host", "Title"], [{"Plugin ID": "1", "Host": "h"}]))
+
+
+def parse_with(path: Path, **kwargs: object) -> tuple[list[Finding], ParseContext]:
+    ctx = ParseContext(str(path), **kwargs)  # type: ignore[arg-type]
+    with path.open("rb") as f:
+        return findings(list(QualysCsvParser().parse(f, ctx))), ctx
+
+
+def test_odd_rows_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    rows = [
+        {**SCAN_ROW, "QID": "abc"},
+        {**SCAN_ROW, "QID": "²"},
+        {**SCAN_ROW, "QID": "11", "IP": "", "DNS": "", "NetBIOS": ""},
+        {**SCAN_ROW, "QID": "12", "Severity": "9"},
+        {**SCAN_ROW, "QID": "13", "Vuln Status": "Under Review"},
+        {**SCAN_ROW, "QID": "14", "Vuln Status": "Re-Opened"},
+        SCAN_ROW,
+    ]
+    got, ctx = parse_with(write_rows(tmp_path / "s.csv", SCAN, rows))
+    assert [(f.weakness.vuln_id, f.weakness.severity, f.status) for f in got] == [
+        ("12", Severity.MEDIUM, FindingStatus.OPEN),
+        ("13", Severity.MEDIUM, FindingStatus.OPEN),  # an unknown status never closes anything
+        ("14", Severity.MEDIUM, FindingStatus.OPEN),
+        ("38738", Severity.MEDIUM, FindingStatus.OPEN),
+    ]
+    assert ctx.report.skipped == 3
+    assert ctx.report.warnings == [
+        "row 1: QID 'abc' is not a number; left out",
+        "row 2: QID '²' is not a number; left out",
+        "row 3 (QID 11): no IP, DNS or asset name; left out",
+        "row 4 (QID 12): severity '9' not recognised; rated Moderate",
+        "row 5 (QID 13): status 'Under Review' not recognised; kept open",
+    ]
+
+
+def test_ignored_and_disabled_detections_are_left_out(tmp_path: Path) -> None:
+    header = [*VMDR, "Disabled", "Ignored"]
+    rows = [
+        {**VMDR_ROW, "Disabled": "No", "Ignored": "No"},
+        {**VMDR_ROW, "QID": "11", "Disabled": "No", "Ignored": "Yes"},
+        {**VMDR_ROW, "QID": "12", "Disabled": "Yes", "Ignored": "No"},
+        {**VMDR_ROW, "QID": "13", "Status": "FIXED", "Ignored": "Yes", "Last Fixed": "Feb 04, 2026 07:00 AM"},
+    ]
+    got, ctx = parse_with(write_rows(tmp_path / "v.csv", header, rows, PREAMBLE))
+    assert [f.weakness.vuln_id for f in got] == ["730143"] and ctx.report.warnings == []
+
+
+def test_rows_without_dates(tmp_path: Path) -> None:
+    undated = {**VMDR_ROW, "Last Detected": "", "First Detected": ""}
+    got, ctx = parse_with(write_rows(tmp_path / "v.csv", VMDR, [undated], PREAMBLE), file_time=dt.datetime(2026, 3, 3))
+    assert got[0].observed_at == dt.datetime(2026, 2, 4, 15) and not ctx.report.used_file_time  # the report's date
+    bad = {**undated, "Last Detected": "soon"}
+    got, ctx = parse_with(write_rows(tmp_path / "b.csv", VMDR, [bad], PREAMBLE), file_time=dt.datetime(2026, 3, 3))
+    assert got[0].observed_at == dt.datetime(2026, 2, 4, 15)
+    assert ctx.report.warnings == ["row 1 (QID 730143): date 'soon' not readable; dated by the report's date"]
+    plain = {**SCAN_ROW, "Last Detected": "", "First Detected": ""}
+    got, ctx = parse_with(write_rows(tmp_path / "s.csv", SCAN, [plain]), file_time=dt.datetime(2026, 3, 3))
+    assert got[0].observed_at == dt.datetime(2026, 3, 3) and ctx.report.used_file_time  # no preamble, no date
+    got, ctx = parse_with(write_rows(tmp_path / "d.csv", SCAN, [SCAN_ROW]), file_time=dt.datetime(2026, 3, 3))
+    assert got[0].observed_at == dt.datetime(2026, 1, 5, 10) and not ctx.report.used_file_time
 
 
 # --- detection and the real files of the corpus -------------------------------------------------
@@ -280,3 +332,33 @@ def test_corpus_vmdr_export_imports_with_the_right_items(engine: Engine, registe
     assert {q: {a.text for a in i.assets} for q, i in items.items()} == {  # type: ignore[attr-defined]
         q: assets for q, assets in expected.items() if q not in fixed
     }
+
+
+@pytest.mark.parametrize("fixed_first", [True, False], ids=["fixed-first", "active-first"])
+@pytest.mark.parametrize(
+    ("fixed_on", "expected"),
+    [
+        ("01/04/2026 09:00:00", ("open", ItemStatus.OPEN)),  # an older fix never closes
+        ("01/05/2026 10:00:00", ("open", ItemStatus.OPEN)),  # equal times: the failing row wins
+        ("01/06/2026 09:00:00", ("fixed", ItemStatus.CLOSED)),  # a newer fix closes
+    ],
+)
+def test_the_newest_row_of_one_finding_decides(
+    engine: Engine,
+    register_parser: Register,
+    tmp_path: Path,
+    fixed_first: bool,
+    fixed_on: str,
+    expected: tuple[str, ItemStatus],
+) -> None:
+    """Two rows of QID 38738 on 10.0.0.1 port 22 (two virtual hosts): Active, last detected on
+    Jan 5 10:00, and Fixed on `fixed_on`. One finding; its newest row decides."""
+    register_parser(QualysCsvParser())
+    active = {**SCAN_ROW, "FQDN": "a.example.com"}
+    fixed = {**SCAN_ROW, "FQDN": "b.example.com", "Vuln Status": "Fixed", "Date Last Fixed": fixed_on}
+    rows = [fixed, active] if fixed_first else [active, fixed]
+    r = import_file(engine, write_rows(tmp_path / "s.csv", SCAN, rows))
+    assert (r.format, r.results) == ("qualys-csv", 2)
+    with engine.begin() as conn:
+        assert [row.status for row in conn.execute(select(findings_table.c.status))] == [expected[0]]
+    assert items_by_id(engine)["38738"].status is expected[1]  # type: ignore[attr-defined]

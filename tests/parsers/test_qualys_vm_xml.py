@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from poam.domain.models import Checks, Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
 from poam.errors import InputError
@@ -18,6 +18,7 @@ from poam.parsers.registry import read_head
 from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import load
+from poam.store.tables import findings as findings_table
 from tests.conftest import CORPUS, corpus_dir
 
 JAN = "2026-01-05T10:00:00Z"
@@ -227,22 +228,146 @@ def test_asset_data_report_joins_the_glossary_that_follows_the_hosts(tmp_path: P
     assert isinstance(scan, Scan) and scan.name == "Technical Report"
 
 
+def test_odd_detections_of_an_asset_data_report(tmp_path: Path) -> None:
+    text = asset_data(
+        host(
+            info("38738"),
+            info("x1"),
+            info("11", status="Re-Opened"),
+            info("12", status="Reviewing"),
+            info("13", status="Ignored"),
+            info("99999"),
+        ),
+        "<HOST><DNS>n/a</DNS><VULN_INFO_LIST>" + info("38738") + "</VULN_INFO_LIST></HOST>",
+        glossary=(details("38738"), details("11"), details("12"), details("13", "7")),
+    )
+    recs, ctx = parse_with(write(tmp_path / "a.xml", text))
+    assert [(f.weakness.vuln_id, f.weakness.severity, f.status) for f in findings(recs)] == [
+        ("38738", Severity.HIGH, FindingStatus.OPEN),
+        ("11", Severity.HIGH, FindingStatus.OPEN),
+        ("12", Severity.HIGH, FindingStatus.OPEN),  # an unknown status never closes anything
+        ("99999", Severity.MEDIUM, FindingStatus.OPEN),
+    ]
+    assert ctx.report.skipped == 2
+    assert ctx.report.warnings == [
+        "host 10.0.0.1, QID x1 (line 3): no numeric QID; left out",
+        "host 10.0.0.1, QID 12 (line 3): status 'Reviewing' not recognised; kept open",
+        "host 10.0.0.1, QID 13 (line 3): status 'Ignored' sets the detection aside; left out",
+        "host 10.0.0.1, QID 99999 (line 3): QID not in the report's glossary: no title or level; rated Moderate",
+        "host at line 3 (with its detections): no IP, DNS or NetBIOS name; left out",
+    ]
+
+
+def test_asset_data_dates_each_detection_by_its_own_time(tmp_path: Path) -> None:
+    fixed = info("11", status="Fixed", extra="<LAST_FIXED>2026-01-04T09:00:00Z</LAST_FIXED>")
+    retested = info("12", status="Fixed", extra="<LAST_TEST>2026-01-04T10:00:00Z</LAST_TEST>")
+    undated = (
+        info("13")
+        .replace(f"<LAST_FOUND>{JAN}</LAST_FOUND>", "")
+        .replace("<FIRST_FOUND>2025-12-01T00:00:00Z</FIRST_FOUND>", "")
+    )
+    unreadable = info("14").replace(JAN, "someday").replace("2025-12-01T00:00:00Z", "never")
+    text = asset_data(host(info("38738"), fixed, retested, undated, unreadable), glossary=(details("38738"),))
+    recs, ctx = parse_with(write(tmp_path / "a.xml", text), file_time=dt.datetime(2026, 3, 3))
+    assert [f.observed_at for f in findings(recs)] == [
+        dt.datetime(2026, 1, 5, 10),
+        dt.datetime(2026, 1, 4, 9),
+        dt.datetime(2026, 1, 4, 10),
+        dt.datetime(2026, 1, 6, 8),  # no date of its own: the report's generation date
+        dt.datetime(2026, 1, 6, 8),
+    ]
+    assert not ctx.report.used_file_time
+    assert "host 10.0.0.1, QID 14 (line 3): date 'someday' not readable; dated by the report's date" in (
+        ctx.report.warnings
+    )
+    bare = text.replace("<GENERATION_DATETIME>2026-01-06T08:00:00Z</GENERATION_DATETIME>", "")
+    recs, ctx = parse_with(write(tmp_path / "b.xml", bare), file_time=dt.datetime(2026, 3, 3))
+    assert findings(recs)[3].observed_at == dt.datetime(2026, 3, 3) and ctx.report.used_file_time
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ('<SCAN value="x"><ERROR number="2003">No hosts alive</ERROR></SCAN>', "No hosts alive"),
-        ('<SCAN value="x"><HEADER/><VULN number="1" severity="3"><TITLE>t</TITLE></VULN></SCAN>', "outside IP"),
-        (scan_report(ip("10.0.0.1", "h", group("VULNS", SSH_CAT, item(qid="abc")))), "numeric QID"),
-        (scan_report('<IP value="" name="h"/>'), "without a value"),
-        (asset_data(host(info("x1"))), "numeric QID"),
-        (asset_data("<HOST><VULN_INFO_LIST/></HOST>"), "without IP"),
         ("<NOT_QUALYS/>", "not a Qualys VM report"),
         (scan_report(full_ip())[:-120], "not well-formed"),
     ],
 )
-def test_bad_input_is_an_input_error(tmp_path: Path, text: str, message: str) -> None:
+def test_broken_structure_is_an_input_error(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse(write(tmp_path / "bad.xml", text))
+
+
+def parse_with(path: Path, **kwargs: object) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), **kwargs)  # type: ignore[arg-type]
+    with path.open("rb") as f:
+        return list(QualysVmXmlParser().parse(f, ctx)), ctx
+
+
+def test_odd_results_of_a_scan_report_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    good = group("VULNS", SSH_CAT, item("VULN", "38738", "3"), item("VULN", "abc", "3"))
+    text = scan_report(
+        ip("10.0.0.1", "web01.example.com", good),
+        '<IP value="" name=""><VULNS><CAT value="SSH" port="22">' + item("VULN", "11", "2") + "</CAT></VULNS></IP>",
+        '<IP value="" name="db01.example.com"><VULNS><CAT value="SSH" port="22" protocol="tcp">'
+        + item("VULN", "12", "4")
+        + "</CAT></VULNS></IP>",
+    ).replace("</HEADER>", '</HEADER><VULN number="13" severity="3"><TITLE>stray</TITLE></VULN>')
+    recs, ctx = parse_with(write(tmp_path / "s.xml", text))
+    assert [(f.weakness.vuln_id, f.asset.identifier) for f in findings(recs)] == [
+        ("38738", "web01.example.com"),
+        ("12", "db01.example.com"),  # no address, but a name: still a host
+    ]
+    assert [c.asset.identifier for c in coverage(recs)] == ["web01.example.com", "db01.example.com"]
+    assert ctx.report.skipped == 3
+    assert ctx.report.warnings == [
+        "<VULN> at line 4: outside an IP's results; left out",
+        "IP 10.0.0.1, QID abc (line 4): no numeric QID; left out",
+        "IP ?, QID 11 (line 4): the IP has no address or name; left out",
+        "IP at line 4: no address or name; not counted as scanned",
+    ]
+
+
+def test_missing_or_unknown_levels_are_moderate_with_a_warning(tmp_path: Path) -> None:
+    vulns = group("VULNS", SSH_CAT, item("VULN", "11", "9"), item("VULN", "12", ""), item("VULN", "13", "4"))
+    infos = group("INFOS", 'value="Information gathering"', item("INFO", "6", ""))
+    recs, ctx = parse_with(write(tmp_path / "s.xml", scan_report(ip("10.0.0.1", "h", vulns, infos))))
+    assert [(f.weakness.vuln_id, f.weakness.severity) for f in findings(recs)] == [
+        ("11", Severity.MEDIUM),
+        ("12", Severity.MEDIUM),
+        ("13", Severity.HIGH),
+        ("6", Severity.INFO),  # information gathered needs no level
+    ]
+    assert ctx.report.warnings == [
+        "IP 10.0.0.1, QID 11 (line 4): severity '9' not recognised; rated Moderate",
+        "IP 10.0.0.1, QID 12 (line 4): severity missing not recognised; rated Moderate",
+    ]
+
+
+def test_a_scan_error_next_to_results_is_a_warning(tmp_path: Path) -> None:
+    text = scan_report(full_ip()).replace("</SCAN>", '<ERROR number="1999">Scan partially failed</ERROR></SCAN>')
+    recs, ctx = parse_with(write(tmp_path / "s.xml", text))
+    assert len(findings(recs)) == 5 and len(coverage(recs)) == 1
+    assert ctx.report.warnings == [
+        "scan: Qualys reports an error (1999 Scan partially failed); the IPs it lists are read"
+    ]
+
+
+def test_a_scan_report_without_a_date_takes_the_file_time(tmp_path: Path) -> None:
+    undated = scan_report(full_ip()).replace(f'<KEY value="DATE">{JAN}</KEY>', "")
+    recs, ctx = parse_with(write(tmp_path / "u.xml", undated), file_time=dt.datetime(2026, 2, 2, 2))
+    assert {f.observed_at for f in findings(recs)} == {dt.datetime(2026, 2, 2, 2)}
+    assert coverage(recs)[0].started_at == dt.datetime(2026, 2, 2, 2) and ctx.report.used_file_time
+    assert ctx.report.warnings == []
+    bad = scan_report(full_ip(), date="soon")
+    recs, ctx = parse_with(write(tmp_path / "b.xml", bad), file_time=dt.datetime(2026, 2, 2, 2))
+    assert findings(recs)[0].observed_at == dt.datetime(2026, 2, 2, 2) and ctx.report.used_file_time
+    assert ctx.report.warnings == ["header: date 'soon' not readable; dated by the file's time"]
+    recs, ctx = parse_with(write(tmp_path / "d.xml", scan_report(full_ip())), file_time=dt.datetime(2026, 2, 2, 2))
+    assert findings(recs)[0].observed_at == dt.datetime(2026, 1, 5, 10) and not ctx.report.used_file_time
+    empty = '<SCAN value="x"><HEADER><KEY value="TITLE">t</KEY></HEADER></SCAN>'
+    recs, ctx = parse_with(write(tmp_path / "e.xml", empty), file_time=dt.datetime(2026, 2, 2, 2))
+    assert len(recs) == 1 and not ctx.report.used_file_time  # nothing needed a date
 
 
 def test_qualys_dates() -> None:
@@ -352,3 +477,33 @@ def test_corpus_scan_report_imports_with_the_right_items(engine: Engine, registe
     expected, hosts = independent_count(path)
     assert result.assets_covered == len(hosts) == 2
     assert {k: {a.text for a in i.assets} for k, i in items_by_id(engine).items()} == expected  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fixed_first", [True, False], ids=["fixed-first", "active-first"])
+@pytest.mark.parametrize(
+    ("fixed_on", "expected"),
+    [
+        ("2026-01-04T09:00:00Z", ("open", ItemStatus.OPEN)),  # an older fix never closes
+        (JAN, ("open", ItemStatus.OPEN)),  # equal times: the failing record wins
+        ("2026-01-06T09:00:00Z", ("fixed", ItemStatus.CLOSED)),  # a newer fix closes
+    ],
+)
+def test_the_newest_detection_of_one_finding_decides(
+    engine: Engine,
+    register_parser: Register,
+    tmp_path: Path,
+    fixed_first: bool,
+    fixed_on: str,
+    expected: tuple[str, ItemStatus],
+) -> None:
+    """An asset data report lists QID 38738 on port 22 twice (two virtual hosts): Active, last
+    found on Jan 5, and Fixed on `fixed_on`. One finding; its newest record decides."""
+    register_parser(QualysVmXmlParser())
+    active = info("38738", extra="<FQDN>a.example.com</FQDN>")
+    fixed = info("38738", status="Fixed", extra=f"<FQDN>b.example.com</FQDN><LAST_FIXED>{fixed_on}</LAST_FIXED>")
+    text = asset_data(host(*((fixed, active) if fixed_first else (active, fixed))), glossary=(details("38738"),))
+    r = import_file(engine, write(tmp_path / "a.xml", text))
+    assert (r.format, r.results) == ("qualys-vm-xml", 2)
+    with engine.begin() as conn:
+        assert [row.status for row in conn.execute(select(findings_table.c.status))] == [expected[0]]
+    assert items_by_id(engine)["38738"].status is expected[1]  # type: ignore[attr-defined]

@@ -170,19 +170,64 @@ def test_partial_reports_give_no_coverage(tmp_path: Path, scans: list[str], filt
     ("text", "message"),
     [
         ("<WAS_SCAN_REPORT><HEADER/></WAS_SCAN_REPORT>", "without <RESULTS>"),
-        (was([vuln("x")], []), "numeric QID"),
-        (
-            was([vuln().replace("https://app.example.com/search.jsp?q=1", "")], []).replace(
-                "<URL>https://app.example.com/</URL>", ""
-            ),
-            "no URL",
-        ),
         (was([vuln()], [qid("150004")])[:-200], "not well-formed"),
     ],
 )
-def test_bad_input_is_an_input_error(tmp_path: Path, text: str, message: str) -> None:
+def test_broken_structure_is_an_input_error(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse(write(tmp_path / "bad.xml", text))
+
+
+def parse_with(path: Path, **kwargs: object) -> tuple[list[object], ParseContext]:
+    ctx = ParseContext(str(path), **kwargs)  # type: ignore[arg-type]
+    with path.open("rb") as f:
+        return list(QualysWasXmlParser().parse(f, ctx)), ctx
+
+
+def test_odd_findings_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    no_url = vuln("150002").replace("<URL>https://app.example.com/search.jsp?q=1</URL><PARAM>", "<URL>x</URL><PARAM>")
+    vulns = [vuln("x"), no_url, vuln("150003", extra="<STATUS>UNDER REVIEW</STATUS>"), vuln("150004"), vuln("150009")]
+    text = was(vulns, [qid("150002"), qid("150003", "9"), qid("150004")]).replace(
+        "<URL>https://app.example.com/</URL>", ""
+    )
+    recs, ctx = parse_with(write(tmp_path / "w.xml", text))
+    assert [(f.weakness.vuln_id, f.weakness.severity, f.status) for f in findings(recs)] == [
+        ("150003", Severity.MEDIUM, FindingStatus.OPEN),
+        ("150004", Severity.MEDIUM, FindingStatus.OPEN),
+        ("150009", Severity.MEDIUM, FindingStatus.OPEN),
+    ]
+    assert ctx.report.skipped == 2 and isinstance(recs[-1], Scan) and recs[-1].partial_checks == ("150002",)
+    assert ctx.report.warnings == [
+        "vulnerability 1 (QID x, line 2): no numeric QID; left out",
+        "vulnerability 2 (QID 150002, line 2): no URL ('x'); left out",
+        "vulnerability 3 (QID 150003, line 2): severity '9' not recognised; rated Moderate",
+        "vulnerability 3 (QID 150003, line 2): status 'UNDER REVIEW' not recognised; kept open",
+        "vulnerability 5 (QID 150009, line 2): QID not in the report's glossary: no title or level; rated Moderate",
+    ]
+
+
+def test_ignored_findings_are_left_out_and_never_closed_by_absence(tmp_path: Path) -> None:
+    ignored = vuln("150005").replace("<IGNORED>false</IGNORED>", "<IGNORED>true</IGNORED>")
+    recs, ctx = parse_with(write(tmp_path / "w.xml", was([vuln(), ignored], [qid("150004"), qid("150005")])))
+    assert [f.weakness.vuln_id for f in findings(recs)] == ["150004"] and ctx.report.warnings == []
+    assert len(coverage(recs)) == 1
+    scan_rec = recs[-1]
+    assert isinstance(scan_rec, Scan) and scan_rec.partial_checks == ("150005",)
+
+
+def test_dates_of_findings(tmp_path: Path) -> None:
+    undated = vuln().replace(f"<DETECTION_DATE>{WHEN}</DETECTION_DATE>", "")
+    unscanned = was([undated], [qid("150004")], scans=[]).replace(
+        "<GENERATION_DATETIME>01 Apr 2020 01:16PM GMT-0400</GENERATION_DATETIME>", ""
+    )
+    recs, ctx = parse_with(write(tmp_path / "u.xml", unscanned), file_time=dt.datetime(2026, 3, 3))
+    (f,) = findings(recs)
+    assert f.observed_at == dt.datetime(2026, 3, 3) and ctx.report.used_file_time and not coverage(recs)
+    generated = was([undated], [qid("150004")], scans=[])
+    recs, ctx = parse_with(write(tmp_path / "g.xml", generated), file_time=dt.datetime(2026, 3, 3))
+    assert findings(recs)[0].observed_at == dt.datetime(2020, 4, 1, 17, 16) and not ctx.report.used_file_time
+    recs, ctx = parse_with(write(tmp_path / "d.xml", was([vuln()], [qid("150004")])), file_time=dt.datetime(2026, 3, 3))
+    assert findings(recs)[0].observed_at == dt.datetime(2020, 3, 11, 17, 7) and not ctx.report.used_file_time
 
 
 # --- detection and the real files of the corpus -------------------------------------------------
@@ -206,7 +251,7 @@ def independent_count(path: Path) -> tuple[dict[str, set[str]], set[str]]:
     category = {q.findtext("QID"): q.findtext("CATEGORY") for q in tree.iterfind("GLOSSARY/QID_LIST/QID")}
     found: dict[str, set[str]] = {}
     for v in tree.iterfind("RESULTS/VULNERABILITY_LIST/VULNERABILITY"):
-        if category[v.findtext("QID")] == "Information Gathered":
+        if category[v.findtext("QID")] == "Information Gathered" or v.findtext("IGNORED") == "true":
             continue
         url = urlsplit(v.findtext("URL"))
         found.setdefault(v.findtext("QID"), set()).add(f"{url.scheme}://{url.netloc} {url.path or '/'}")

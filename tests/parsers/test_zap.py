@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from poam.domain.models import Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext
-from poam.parsers.registry import read_head
+from poam.parsers.registry import detect, read_head
 from poam.parsers.zap import EVIDENCE_LIMIT, ZapJsonParser, ZapXmlParser
 from poam.services import systems
 from poam.services.importer import import_file
@@ -233,20 +233,63 @@ def test_report_dates(tmp_path: Path, attrs: str, expected: dt.datetime) -> None
     assert f.observed_at == expected
 
 
-def test_unreadable_date_needs_scan_date(tmp_path: Path) -> None:
+def test_unreadable_or_missing_dates_take_the_file_time(tmp_path: Path) -> None:
     p = write(tmp_path, "r.xml", zap_xml([("https://app.example.com", [alert()])], 'generated="sometime"'))
-    with pytest.raises(InputError, match="--scan-date"):
-        parse_xml(p)
-    (f,) = findings(parse_xml(p, ParseContext(str(p), scan_date=dt.datetime(2026, 3, 1))))
-    assert f.observed_at == dt.datetime(2026, 3, 1)
+    ctx = ParseContext(str(p), file_time=dt.datetime(2026, 2, 1))
+    (f,) = findings(parse_xml(p, ctx))
+    assert f.observed_at == dt.datetime(2026, 2, 1) and ctx.report.used_file_time
+    assert ctx.report.warnings == ["report: report date 'sometime' not readable; dated by the file's time"]
+    ctx = ParseContext(str(p), scan_date=dt.datetime(2026, 3, 1))
+    (f,) = findings(parse_xml(p, ctx))
+    assert f.observed_at == dt.datetime(2026, 3, 1) and not ctx.report.used_file_time
+    for name, build, parse in FORMS:
+        undated = write(tmp_path, "u" + name, build([("https://app.example.com", [alert()])]).replace(GENERATED, ""))
+        ctx = ParseContext(str(undated), file_time=dt.datetime(2026, 2, 1))
+        recs = parse(undated, ctx)
+        assert findings(recs)[0].observed_at == dt.datetime(2026, 2, 1) and ctx.report.used_file_time, name
+        assert ctx.report.warnings == [] and recs[-1].started_at == dt.datetime(2026, 2, 1), name
+        dated = write(tmp_path, "d" + name, build([("https://app.example.com", [alert()])]))
+        ctx = ParseContext(str(dated), file_time=dt.datetime(2026, 2, 1))
+        assert findings(parse(dated, ctx))[0].observed_at == dt.datetime(2020, 5, 12, 20, 57, 30), name
+        assert not ctx.report.used_file_time, name
+        empty = write(tmp_path, "e" + name, build([]).replace(GENERATED, ""))
+        ctx = ParseContext(str(empty), file_time=dt.datetime(2026, 2, 1))
+        assert len(parse(empty, ctx)) == 1 and not ctx.report.used_file_time, name  # nothing needed a date
+
+
+@pytest.mark.parametrize(("name", "build", "parse"), FORMS)
+def test_odd_alerts_and_sites_are_read_past_with_a_warning(
+    tmp_path: Path, name: str, build: Callable[..., str], parse: Callable[..., Any]
+) -> None:
+    alerts = [alert("1", "9", riskdesc="Severe"), alert("", "2", name="Nameless"), alert("3", "2")]
+    text = build([("https://a.example.com", alerts), ("", [alert("4", "3")])])
+    p = write(tmp_path, name, text.replace('host="" ', "").replace('"@host": null, ', ""))
+    ctx = ParseContext(str(p))
+    recs = parse(p, ctx)
+    assert [(f.weakness.vuln_id, f.weakness.severity) for f in findings(recs)] == [
+        ("1", Severity.MEDIUM),
+        ("3", Severity.MEDIUM),
+    ]
+    assert [c.asset.name for c in recs if isinstance(c, Coverage)] == ["https://a.example.com"]
+    assert ctx.report.skipped == 2
+    assert ctx.report.warnings == [
+        "site 1, alert 1: riskcode '9' not recognised; rated Moderate",
+        "site 1, alert 'Nameless': no pluginid; left out",
+        "site 2 (with its alerts): neither a name nor a host; left out",
+    ]
+
+
+def test_a_false_positive_is_left_out_and_never_closed_by_absence(tmp_path: Path) -> None:
+    alerts = [alert("1", "2"), alert("2", "2", confidence="0")]
+    for name, build, parse in FORMS:
+        recs = parse(write(tmp_path, name, build([("https://app.example.com", alerts)])))
+        assert [f.weakness.vuln_id for f in findings(recs)] == ["1"], name
+        assert isinstance(recs[-1], Scan) and recs[-1].partial_checks == ("2",), name
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (zap_xml([("https://a.example.com", [alert(risk="9", riskdesc="Severe")])]), "unknown riskcode '9'"),
-        (zap_xml([("https://a.example.com", [alert(plugin="")])]), "alert without pluginid"),
-        (zap_xml([("", [alert()])]).replace('host="" ', ""), "neither a name nor a host"),
         (zap_xml([("https://a.example.com", [alert()])])[:300], "not well-formed XML"),
         ('<?xml version="1.0"?><OWASPZAPReport><alertitem/></OWASPZAPReport>', "alertitem outside a site"),
         ("<other><site/></other>", "no OWASPZAPReport root"),
@@ -261,17 +304,97 @@ def test_bad_xml_reports(tmp_path: Path, text: str, message: str) -> None:
     ("text", "message"),
     [
         ('{"@version": "2", "site": 5}', "'site' is not a list"),
-        ('{"@version": "2", "site": [3]}', "site 1 is not an object"),
-        ('{"@version": "2", "site": [{"@name": "https://a", "alerts": "x"}]}', "'alerts' is not a list"),
-        ('{"@version": "2", "site": [{"@name": "https://a", "alerts": [1]}]}', "an alert is not an object"),
-        ('{"@version": "2", "site": [{"@name": "https://a", "alerts": [{"instances": 4}]}]}', "'instances'"),
-        ('["site"]', "no 'site' key"),
+        ('["site"]', "not a ZAP JSON report"),
+        ('{"@version": "2", "site": []}\n[1]', "JSON value 2 is a ZAP JSON report"),
         ('{"@version": "2", "site": [', "not valid JSON"),
+        ('{"@version": "2", "site": []} {"site": [', "JSON value 2 is not valid"),
     ],
 )
 def test_bad_json_reports(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_json(write(tmp_path, "bad.json", text))
+
+
+def test_odd_json_values_in_one_site_are_read_past(tmp_path: Path) -> None:
+    doc = {
+        "@version": "2",
+        "@generated": GENERATED,
+        "site": [
+            3,
+            {"@name": "https://a.example.com", "alerts": "x"},
+            {"@name": "https://b.example.com", "alerts": [1, alert("7", instances=4)]},
+        ],
+    }
+    p = write(tmp_path, "odd.json", json.dumps(doc))
+    ctx = ParseContext(str(p))
+    recs = parse_json(p, ctx)
+    assert [(f.weakness.vuln_id, f.asset.name, f.path) for f in findings(recs)] == [
+        ("7", "https://b.example.com", None)
+    ]
+    # a site whose alerts cannot be read is not covered: its findings must not close by absence
+    assert [c.asset.name for c in recs if isinstance(c, Coverage)] == ["https://b.example.com"]
+    assert ctx.report.warnings == [
+        "site 1: not an object; left out",
+        "site 2 (https://a.example.com): 'alerts' is not a list; left out",
+        "site 3, alert 1: not an object; left out",
+        "site 3, alert 7: 'instances' is not a list; read as site-wide",
+    ]
+    assert isinstance(recs[-1], Scan) and recs[-1].partial_checks == ("7",)  # its paths are unknown
+
+
+@pytest.mark.parametrize("separator", ["", "\n", "\n\n  "], ids=["concatenated", "json-lines", "spaced"])
+def test_several_json_reports_in_one_file_are_one_import(tmp_path: Path, separator: str) -> None:
+    jan = zap_json([("https://a.example.com", [alert("1", count="9")])], **{"@generated": "Mon, 5 Jan 2026 10:00:00"})
+    feb = zap_json(
+        [("https://b.example.com", [alert("2", "3")]), ("https://a.example.com", [alert("3", "2")])],
+        **{"@generated": "Thu, 5 Feb 2026 10:00:00", "@version": "2.12.0"},
+    )
+    p = write(tmp_path, "pages.json", jan + separator + feb)
+    with p.open("rb") as f:
+        head = read_head(f)
+        assert ZapJsonParser().sniff(head) and detect(f, str(p)).id == "zap-json"
+    ctx = ParseContext(str(p))
+    recs = parse_json(p, ctx)
+    assert [(f.weakness.vuln_id, f.asset.name, f.observed_at) for f in findings(recs)] == [
+        ("1", "https://a.example.com", dt.datetime(2026, 1, 5, 10)),
+        ("2", "https://b.example.com", dt.datetime(2026, 2, 5, 10)),
+        ("3", "https://a.example.com", dt.datetime(2026, 2, 5, 10)),
+    ]
+    assert [(c.asset.name, c.started_at) for c in recs if isinstance(c, Coverage)] == [
+        ("https://a.example.com", dt.datetime(2026, 1, 5, 10)),
+        ("https://b.example.com", dt.datetime(2026, 2, 5, 10)),
+        ("https://a.example.com", dt.datetime(2026, 2, 5, 10)),
+    ]
+    (scan,) = [r for r in recs if isinstance(r, Scan)]
+    assert (scan.tool_version, scan.started_at, scan.ended_at, scan.partial_checks) == (
+        "2.11.1",
+        dt.datetime(2026, 1, 5, 10),
+        dt.datetime(2026, 2, 5, 10),
+        ("1",),
+    )
+    assert ctx.report.warnings == [] and not ctx.report.used_file_time
+
+
+def test_several_json_reports_import_end_to_end_and_by_format(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(ZapXmlParser(), ZapJsonParser())
+    lines = "\n".join(
+        zap_json([(site, [alert("10011", "2")])], **{"@generated": day})
+        for site, day in (
+            ("https://a.example.com", "Mon, 5 Jan 2026 10:00:00"),
+            ("https://b.example.com", "Thu, 5 Feb 2026 10:00:00"),
+        )
+    )
+    p = write(tmp_path, "r.jsonl", lines)
+    r = import_file(engine, p)
+    assert (r.format, r.results, r.assets_covered, r.items_opened) == ("zap-json", 2, 2, 1)
+    assert (r.started_at, r.ended_at) == (dt.datetime(2026, 1, 5, 10), dt.datetime(2026, 2, 5, 10))
+    (item,) = items_by_id(engine).values()
+    assert sorted(a.text for a in item.assets) == ["https://a.example.com/login", "https://b.example.com/login"]
+    systems.add_system(engine, "other", "test")
+    r = import_file(engine, p, system="other", format_id="zap-json")
+    assert (r.format, r.results) == ("zap-json", 2)
 
 
 def test_json_tolerates_single_objects_for_lists_and_odd_types(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from poam.parsers.pip_audit import PipAuditParser
 from poam.parsers.poam_csv import PoamCsvParser
 from poam.parsers.prowler import ProwlerParser
 from poam.parsers.qualys_csv import QualysCsvParser
+from poam.parsers.qualys_pci_csv import QualysPciCsvParser
 from poam.parsers.qualys_vm_xml import QualysVmXmlParser
 from poam.parsers.qualys_was_xml import QualysWasXmlParser
 from poam.parsers.sarif import SarifParser
@@ -52,6 +53,7 @@ def poam_parsers() -> list[Parser]:
         OpenvasCsvParser(),
         QualysVmXmlParser(),
         QualysCsvParser(),
+        QualysPciCsvParser(),
         # web application scanners
         TenableWasXmlParser(),
         TenableWasCsvParser(),

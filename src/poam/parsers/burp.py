@@ -9,6 +9,11 @@ line of the first request and response is read, from a bounded prefix, for the e
 An issues export is a selection of issues (by host, type or severity, chosen in the UI), not a
 record of what was scanned: it proves nothing about absent issues, so it never closes findings by
 coverage. The hosts it names are yielded as coverage for the inventory.
+
+Severity: High, Medium, Low, Information; an issue a user marked `False positive` is left out; an
+unknown word is Moderate, warned. Everything is dated by the export's `exportTime`; an export
+without one (or with one that cannot be read, warned) is dated by `--scan-date` or the file's
+time. An issue without `<type>` or `<host>` is left out with a warning (never refused).
 """
 
 from __future__ import annotations
@@ -140,7 +145,7 @@ class BurpXmlParser:
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Read every issue (merging those of one type and path), then yield hosts, findings and the scan."""
-        when = ctx.fallback_time()
+        clock = _Clock(ctx)
         version: str | None = None
         saw_root = False
         assets: dict[tuple[str, str], Asset] = {}
@@ -156,14 +161,14 @@ class BurpXmlParser:
                     if not saw_root:
                         raise InputError(ctx.source, "not a Burp issues export (no <issues> root)")
                     number += 1
-                    self._issue(el, number, when, firsts, assets, definitions, merged, ctx)
+                    self._issue(el, number, clock, firsts, assets, definitions, merged, ctx)
                     firsts = []
                     release(el)
             elif tag == "issues":
                 if event == "start":
                     saw_root = True
                     version = common.clean(el.get("burpVersion"))
-                    when = self._time(el.get("exportTime"), ctx)
+                    clock.read(el.get("exportTime"))
             elif event == "end":
                 if tag != "responseRedirected" and len(firsts) < 2:
                     line = _first_line(el)
@@ -173,7 +178,7 @@ class BurpXmlParser:
         if not saw_root:
             raise InputError(ctx.source, "not a Burp issues export (no <issues> root)")
         for asset in assets.values():
-            yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
+            yield Coverage(asset, clock.when, clock.when, None, Checks.VULNERABILITY)
         weaknesses: dict[tuple[str, Severity], Weakness] = {}
         # Highest severity first: the stored definition of a type is the first one the import sees.
         for (vuln_id, _host, _path), m in sorted(merged.items(), key=lambda kv: -_RANK[kv[1].severity]):
@@ -181,22 +186,13 @@ class BurpXmlParser:
             if weakness is None:
                 weakness = weaknesses[(vuln_id, m.severity)] = _weakness(vuln_id, m.severity, definitions[vuln_id])
             yield Finding(weakness, m.asset, m.when, evidence=m.evidence(), path=m.path)
-        yield Scan(TOOL, version, None, when, when)
-
-    def _time(self, text: str | None, ctx: ParseContext) -> dt.datetime:
-        when = export_time(text)
-        if when is not None:
-            return when
-        text = (text or "").strip()
-        if ctx.scan_date is not None or not text:
-            return ctx.fallback_time()
-        raise InputError(ctx.source, f"cannot read exportTime {text[:40]!r}; give the scan date with --scan-date")
+        yield Scan(TOOL, version, None, clock.known, clock.known)
 
     def _issue(
         self,
         el: etree._Element,
         number: int,
-        when: dt.datetime,
+        clock: _Clock,
         firsts: list[str],
         assets: dict[tuple[str, str], Asset],
         definitions: dict[str, dict[str, str]],
@@ -204,21 +200,23 @@ class BurpXmlParser:
         ctx: ParseContext,
     ) -> None:
         fields = {str(c.tag): (c.text or "") for c in el if isinstance(c.tag, str) and c.tag != "requestresponse"}
-        where = f"issue {number}"
         type_id = fields.get("type", "").strip()
         name = " ".join(fields.get("name", "").split())
+        where = f"issue {number}" + (f" ({name[:60]})" if name else "")
         if not type_id:
-            raise InputError(ctx.source, f"{where} has no <type>")
+            ctx.skip(where, "no <type>")
+            return
         severity_text = fields.get("severity", "").strip()
-        if severity_text.lower() == "false positive":
+        if " ".join(severity_text.lower().split()) == "false positive":
             return  # marked a false positive in Burp: not a weakness
         severity = _SEVERITY.get(severity_text.lower())
         if severity is None:
-            raise InputError(ctx.source, f"{where}: unknown severity {severity_text[:30]!r}")
+            severity = common.odd_severity(ctx, where, severity_text)
         host_el = el.find("host")
         host = (host_el.text or "").strip() if host_el is not None else ""
         if not host:
-            raise InputError(ctx.source, f"{where} has no <host>")
+            ctx.skip(where, "no <host>")
+            return
         ip = (host_el.get("ip") or "").strip() if host_el is not None else ""
         asset = assets.get((host, ip))
         if asset is None:
@@ -232,8 +230,32 @@ class BurpXmlParser:
         key = (vuln_id, host, path)
         m = merged.get(key)
         if m is None:
-            m = merged[key] = _Merged(asset, path, severity, when)
+            m = merged[key] = _Merged(asset, path, severity, clock.when)
         m.add(severity, _evidence(fields, el, firsts))
+
+
+class _Clock:
+    """The export's time: `exportTime`, else (only when a record needs it) `ctx.fallback_time()`."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+        self.known: dt.datetime | None = None
+        self._fallback: dt.datetime | None = None
+
+    def read(self, text: str | None) -> None:
+        self.known = export_time(text)
+        shown = (text or "").strip()
+        if self.known is None and shown:
+            how = "--scan-date" if self.ctx.scan_date is not None else "the file's time"
+            self.ctx.warn("export", f"exportTime {shown[:40]!r} not readable; dated by {how}")
+
+    @property
+    def when(self) -> dt.datetime:
+        if self.known is not None:
+            return self.known
+        if self._fallback is None:
+            self._fallback = self.ctx.fallback_time()
+        return self._fallback
 
 
 _DEFINITION_FIELDS = ("name", "issueBackground", "remediationBackground", "references", "vulnerabilityClassifications")

@@ -6,6 +6,10 @@ scanned) and the operating system of the best `osmatch`. Hosts that are down are
 Open ports, services and NSE script output (including `vulners` CVE lists) are not turned into
 findings: a port scan says what runs, not what is vulnerable, and the vulners script matches CVEs
 by product version only. The file never closes findings.
+
+Dates: the host's `starttime`/`endtime`, else the run's `start`; a run without either is dated by
+`--scan-date` or the file's time. A host that is up but gives no address or name is left out with
+a warning, and a host without a `<status>` is not taken as up (warned); neither refuses the file.
 """
 
 from __future__ import annotations
@@ -102,13 +106,15 @@ class NmapXmlParser:
         finished: dt.datetime | None = None
         version: str | None = None
         saw_root = False
+        hosts = 0
         for event, el in iterparse(stream, ctx.source, ("nmaprun", "host", "finished"), ("start", "end")):
             tag = el.tag
             if tag == "host":
                 if event == "end":
                     if not saw_root:
                         raise InputError(ctx.source, "not an Nmap XML file (no nmaprun root)")
-                    coverage = self._host(el, start, ctx)
+                    hosts += 1
+                    coverage = self._host(el, hosts, start, ctx)
                     if coverage is not None:
                         yield coverage
                     release(el)
@@ -127,12 +133,16 @@ class NmapXmlParser:
         # No name from `args`: a command line can carry --script-args credentials.
         yield Scan(TOOL, version, None, start, finished or start)
 
-    def _host(self, el: etree._Element, start: dt.datetime | None, ctx: ParseContext) -> Coverage | None:
+    def _host(self, el: etree._Element, number: int, start: dt.datetime | None, ctx: ParseContext) -> Coverage | None:
         status = el.find("status")
-        if status is None or (status.get("state") or "").strip().lower() != "up":
+        if status is None:
+            ctx.warn(f"host {number} (line {el.sourceline})", "no <status>; not taken as up")
+            return None
+        if (status.get("state") or "").strip().lower() != "up":
             return None
         asset = host_asset(el)
         if asset is None:
+            ctx.skip(f"host {number} (line {el.sourceline})", "up, but no address or host name")
             return None
         began = _epoch(el.get("starttime")) or start or ctx.fallback_time()
         ended = _epoch(el.get("endtime")) or began

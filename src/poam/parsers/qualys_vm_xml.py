@@ -3,16 +3,25 @@
 Scan report: `IP/{VULNS,PRACTICES,INFOS,SERVICES}/CAT/{VULN,PRACTICE,INFO,SERVICE}`; one finding
 per QID, host and CAT port/protocol. Confirmed (VULNS) and potential (PRACTICES) vulnerabilities are
 findings; information gathered (INFOS) and the services list (SERVICES) are informational. A
-finished scan report is a complete scan of the IPs it lists: each IP is covered from the scan date.
+finished scan report is a complete scan of the IPs it lists: each IP is covered from the scan date
+(HEADER/KEY DATE; when the header gives none, `--scan-date` or the file's time). A report whose
+only content is an `<ERROR>` (the scan found no host alive, was cancelled...) is refused with
+Qualys' message: the scan produced no results at all. An `<ERROR>` next to IP results is a warning.
 
 Asset data report: `HOST_LIST/HOST/VULN_INFO_LIST/VULN_INFO`, joined by QID to
 `GLOSSARY/VULN_DETAILS_LIST/VULN_DETAILS` for title, severity and texts. The glossary comes after
 the hosts, so the stream is read twice (glossary first, then hosts). VULN_STATUS Fixed is a FIXED
-finding; TYPE Ig is informational. Such a report is a template-filtered view of the host-based
-findings database (statuses, QID lists, severities), not one scan: it yields no coverage and closes
-only what it says is Fixed.
+finding (New, Active, Re-Opened are open; another word stays open, warned); TYPE Ig is
+informational. Each detection is dated by its own time: LAST_FIXED (else LAST_TEST) when Fixed,
+else LAST_FOUND (else FIRST_FOUND), so that when a report lists one finding twice (Fixed and
+Active for the same QID, host and port, on two virtual hosts or instances) the newest record
+decides. Such a report is a template-filtered view of the host-based findings database
+(statuses, QID lists, severities), not one scan: it yields no coverage and closes only what it
+says is Fixed.
 
-Qualys severity 1-5: 5 critical, 4 high, 3 medium, 2 and 1 low.
+Qualys severity 1-5: 5 critical, 4 high, 3 medium, 2 and 1 low; a missing or unknown level is
+Moderate with a warning. Read past with a warning or left out (never refused): a result without a
+numeric QID, a host without any address or name, a result outside its host's element.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import cvss
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.common import clean, cves_in, parse_time, plain
+from poam.parsers.common import Warner, clean, cves_in, dismissed, odd_severity, odd_status, parse_time, plain
 from poam.parsers.xmlsafe import iterparse, prolog, release
 
 TOOL = "Qualys"
@@ -43,12 +52,69 @@ _PARAGRAPH = re.compile(r"<\s*[pP]\s*/?\s*>")
 _SCORE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:\(([^)]*)\))?")
 
 
+_OPEN_STATUSES = frozenset({"new", "active", "re-opened", "reopened", "re_opened", "re opened", "protected"})
+
+
 def level(text: str | None, informational: bool = False) -> Severity:
     """Qualys severity 1-5 on poam's scale; information-gathered results are informational.
     A missing or unknown level counts as medium: a vulnerability is never dropped for it."""
     if informational:
         return Severity.INFO
     return LEVELS.get((text or "").strip(), Severity.MEDIUM)
+
+
+def level_of(ctx: Warner, record: str, text: str | None, informational: bool = False) -> Severity:
+    """`level`, with a warning naming the record when a vulnerability's level is missing or unknown."""
+    if informational:
+        return Severity.INFO
+    value = (text or "").strip()
+    found = LEVELS.get(value)
+    return found if found is not None else odd_severity(ctx, record, value or None)
+
+
+def detection_status(ctx: Warner, record: str, text: str | None) -> FindingStatus | None:
+    """A detection's status: Fixed is FIXED; New, Active, Re-Opened, Protected (WAS: behind a web
+    application firewall, still present) or none are OPEN; a word
+    that sets the detection aside (Ignored...) is None: left out; another word is OPEN, warned."""
+    word = " ".join((text or "").strip().lower().split())
+    if word == "fixed":
+        return FindingStatus.FIXED
+    if not word or word in _OPEN_STATUSES:
+        return FindingStatus.OPEN
+    if dismissed(word):
+        ctx.warn(record, f"status {(text or '').strip()[:40]!r} sets the detection aside; left out")
+        return None
+    return odd_status(ctx, record, text)
+
+
+def record_time(
+    ctx: ParseContext,
+    record: str,
+    texts: tuple[str | None, ...],
+    report: dt.datetime | None,
+    offset: dt.timedelta | None = None,
+) -> dt.datetime:
+    """A record's own time: the first of `texts` that reads as a Qualys date, else the report's
+    date, else `ctx.fallback_time()`; an unreadable date is warned."""
+    bad: str | None = None
+    for text in texts:
+        value = clean(text)
+        if value is None or value in ("-", "'-"):
+            continue
+        when = qualys_time(value, offset)
+        if when is not None:
+            if bad is not None:
+                ctx.warn(record, f"date {bad[:40]!r} not readable; dated {value[:40]!r}")
+            return when
+        bad = bad or value
+    if report is not None:
+        how, when = "the report's date", report
+    else:
+        how = "--scan-date" if ctx.scan_date is not None else "the file's time"
+        when = ctx.fallback_time()
+    if bad is not None:
+        ctx.warn(record, f"date {bad[:40]!r} not readable; dated by {how}")
+    return when
 
 
 def port_number(text: str | None) -> int | None:
@@ -175,7 +241,9 @@ class QualysVmXmlParser:
         keys: dict[str, str] = {}
         when: dt.datetime | None = None
         weaknesses: dict[tuple[str, Severity], Weakness] = {}
-        assets: dict[int, Asset] = {}
+        assets: dict[int, Asset | None] = {}
+        errors: list[str] = []
+        hosts = 0
         tags = ("KEY", "IP", "ERROR", *_RESULTS)
         for _event, el in iterparse(stream, ctx.source, tags):
             tag = el.tag
@@ -184,20 +252,31 @@ class QualysVmXmlParser:
                 group = cat.getparent() if cat is not None else None
                 ip_el = group.getparent() if group is not None else None
                 if cat is None or ip_el is None or ip_el.tag != "IP":
-                    if _RESULTS[tag]:
-                        continue  # an informational element elsewhere: nothing to report
-                    raise InputError(ctx.source, f"<{tag}> outside IP/.../CAT (line {el.sourceline})")
-                if when is None:
-                    when = self._when(keys, ctx)
-                asset = assets.get(id(ip_el))
+                    if not _RESULTS[tag]:  # an informational element elsewhere: nothing to report
+                        ctx.skip(f"<{tag}> at line {el.sourceline}", "outside an IP's results")
+                    el.clear()
+                    continue
+                if id(ip_el) not in assets:
+                    assets[id(ip_el)] = self._ip_asset(ip_el)
+                asset = assets[id(ip_el)]
+                address = (ip_el.get("value") or "").strip() or "?"
+                record = f"IP {address}, QID {el.get('number')} (line {el.sourceline})"
                 if asset is None:
-                    asset = assets[id(ip_el)] = self._ip_asset(ip_el, ctx)
-                yield self._scan_finding(el, cat, asset, when, weaknesses, ctx)
+                    ctx.skip(record, "the IP has no address or name")
+                elif not is_qid((el.get("number") or "").strip()):
+                    ctx.skip(record, "no numeric QID")
+                else:
+                    if when is None:
+                        when = self._when(keys, ctx)
+                    yield self._scan_finding(el, cat, asset, when, weaknesses, record, ctx)
                 el.clear()
             elif tag == "IP":
-                when = when or self._when(keys, ctx)
-                asset = assets.pop(id(el), None) or self._ip_asset(el, ctx)
-                if keys.get("STATUS", "FINISHED").upper() == "FINISHED":
+                hosts += 1
+                asset = assets.pop(id(el)) if id(el) in assets else self._ip_asset(el)
+                if asset is None:
+                    ctx.warn(f"IP at line {el.sourceline}", "no address or name; not counted as scanned")
+                elif keys.get("STATUS", "FINISHED").upper() == "FINISHED":
+                    when = when or self._when(keys, ctx)
                     yield Coverage(asset, when, self._end(when, keys), None, Checks.VULNERABILITY)
                 release(el)
             elif tag == "KEY":
@@ -205,12 +284,18 @@ class QualysVmXmlParser:
                 if parent is not None and parent.tag == "HEADER" and el.get("value"):
                     keys[str(el.get("value")).upper()] = (el.text or "").strip()
             else:
-                raise InputError(ctx.source, f"Qualys scan error: {clean(el.text) or el.get('number') or 'unknown'}")
-        when = when or self._when(keys, ctx)
-        yield Scan(tool=TOOL, name=keys.get("TITLE") or None, started_at=when, ended_at=self._end(when, keys))
+                errors.append(" ".join(filter(None, (el.get("number"), clean(el.text)))) or "unknown")
+        if errors and not hosts:
+            raise InputError(ctx.source, f"Qualys scan error: {errors[0][:300]}")
+        for error in errors:
+            ctx.warn("scan", f"Qualys reports an error ({error[:200]}); the IPs it lists are read")
+        when = when or qualys_time(keys.get("DATE"))
+        ended = self._end(when, keys) if when else None
+        yield Scan(tool=TOOL, name=keys.get("TITLE") or None, started_at=when, ended_at=ended)
 
     def _when(self, keys: dict[str, str], ctx: ParseContext) -> dt.datetime:
-        return qualys_time(keys.get("DATE")) or ctx.fallback_time()
+        """The scan date of the header (once per file, when a record needs it)."""
+        return record_time(ctx, "header", (keys.get("DATE"),), None)
 
     def _end(self, when: dt.datetime, keys: dict[str, str]) -> dt.datetime:
         """The scan date plus its DURATION (`04:29:11`, `1 day 02:00:00`), else the date."""
@@ -223,12 +308,12 @@ class QualysVmXmlParser:
         except OverflowError:
             return when
 
-    def _ip_asset(self, ip_el: etree._Element, ctx: ParseContext) -> Asset:
+    def _ip_asset(self, ip_el: etree._Element) -> Asset | None:
+        """The host of an `<IP>` element, None when it has neither an address nor a name."""
         address = (ip_el.get("value") or "").strip()
-        if not address:
-            raise InputError(ctx.source, f"<IP> without a value (line {ip_el.sourceline})")
         netbios = ip_el.findtext("NETBIOS_HOSTNAME") or ip_el.findtext("NETBIOS")
-        return host_asset(address, ip_el.get("name"), netbios, ip_el.findtext("OS"))
+        asset = host_asset(address, ip_el.get("name"), netbios, ip_el.findtext("OS"))
+        return asset if asset.ip or asset.fqdn or asset.name or asset.netbios else None
 
     def _scan_finding(
         self,
@@ -237,12 +322,11 @@ class QualysVmXmlParser:
         asset: Asset,
         when: dt.datetime,
         weaknesses: dict[tuple[str, Severity], Weakness],
+        record: str,
         ctx: ParseContext,
     ) -> Finding:
         qid = (el.get("number") or "").strip()
-        if not is_qid(qid):
-            raise InputError(ctx.source, f"<{el.tag}> without a numeric QID (line {el.sourceline})")
-        severity = level(el.get("severity"), _RESULTS[str(el.tag)])
+        severity = level_of(ctx, record, el.get("severity"), _RESULTS[str(el.tag)])
         weakness = weaknesses.get((qid, severity))
         if weakness is None:
             v3, v3_vector = score_and_vector(el.findtext("CVSS3_BASE"))
@@ -292,6 +376,8 @@ class QualysVmXmlParser:
                 release(el)
             elif el.tag == "GENERATION_DATETIME":
                 generated = qualys_time(el.text)
+                if generated is None and clean(el.text):
+                    ctx.warn("header", f"report date {clean(el.text)!r:.40} not readable")
             else:
                 parent = el.getparent()
                 if parent is not None and parent.tag == "HEADER":
@@ -310,9 +396,13 @@ class QualysVmXmlParser:
                 el.findtext("OPERATING_SYSTEM"),
             )
             if not (asset.ip or asset.fqdn or asset.name or asset.netbios):
-                raise InputError(ctx.source, f"<HOST> without IP, DNS or NetBIOS name (line {el.sourceline})")
+                ctx.skip(f"host at line {el.sourceline} (with its detections)", "no IP, DNS or NetBIOS name")
+                release(el)
+                continue
             for info in el.iterfind("VULN_INFO_LIST/VULN_INFO"):
                 finding = self._data_finding(info, asset, glossary, weaknesses, generated, ctx)
+                if finding is None:
+                    continue
                 first = min(first, finding.observed_at) if first else finding.observed_at
                 last = max(last, finding.observed_at) if last else finding.observed_at
                 yield finding
@@ -327,24 +417,33 @@ class QualysVmXmlParser:
         weaknesses: dict[tuple[str, Severity], Weakness],
         generated: dt.datetime | None,
         ctx: ParseContext,
-    ) -> Finding:
+    ) -> Finding | None:
+        """One detection; None when it is left out (warned)."""
         qid = (info.findtext("QID") or "").strip()
+        record = f"host {asset.ip or asset.fqdn or asset.name or asset.netbios}, QID {qid} (line {info.sourceline})"
         if not is_qid(qid):
-            raise InputError(ctx.source, f"<VULN_INFO> without a numeric QID (line {info.sourceline})")
+            ctx.skip(record, "no numeric QID")
+            return None
+        status = detection_status(ctx, record, info.findtext("VULN_STATUS"))
+        if status is None:
+            return None
         details = glossary.get(qid)
         kind = (info.findtext("TYPE") or "").strip().lower()
-        severity = level(details.level if details else None, kind in ("ig", "info"))
+        informational = kind in ("ig", "info")
+        if details is None and not informational:
+            ctx.warn(record, "QID not in the report's glossary: no title or level; rated Moderate")
+            severity = Severity.MEDIUM
+        else:
+            severity = level_of(ctx, record, details.level if details else None, informational)
         weakness = weaknesses.get((qid, severity))
         if weakness is None:
             known = (
                 details.weakness if details else Weakness(tool=TOOL, vuln_id=qid, name=f"QID {qid}", severity=severity)
             )
             weakness = weaknesses[(qid, severity)] = replace(known, severity=severity)
-        fixed = (info.findtext("VULN_STATUS") or "").strip().lower() == "fixed"
-        when = None
-        if fixed:
-            when = qualys_time(info.findtext("LAST_FIXED")) or qualys_time(info.findtext("LAST_TEST"))
-        when = when or qualys_time(info.findtext("LAST_FOUND")) or qualys_time(info.findtext("FIRST_FOUND"))
+        fixed = status is FindingStatus.FIXED
+        dates = ("LAST_FIXED", "LAST_TEST", "LAST_FOUND", "FIRST_FOUND") if fixed else ("LAST_FOUND", "FIRST_FOUND")
+        when = record_time(ctx, record, tuple(info.findtext(d) for d in dates), generated)
         port_text = (info.findtext("PORT") or "").strip()
         port = port_number(port_text)
         vhost = clean(info.findtext("FQDN"))
@@ -354,12 +453,12 @@ class QualysVmXmlParser:
         return Finding(
             weakness=weakness,
             asset=asset,
-            observed_at=when or generated or ctx.fallback_time(),
+            observed_at=when,
             port=port,
             protocol=(info.findtext("PROTOCOL") or "").strip().lower() or None if port else None,
             service=clean(info.findtext("SERVICE")),
             evidence=evidence,
-            status=FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+            status=status,
         )
 
 

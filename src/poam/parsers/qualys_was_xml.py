@@ -11,6 +11,16 @@ Coverage: the report's web application (`APPENDIX/WEBAPP/URL`) is covered when t
 finished vulnerability scan (a single scan in `SCAN_LIST`) with no filter beyond the remediation
 options (patched / ignored findings). A report that consolidates several scans or selects
 findings yields no coverage and closes nothing by absence.
+
+Severity 1-5 from the glossary as in Qualys VM (5 critical, 4 high, 3 medium, 2 and 1 low); a QID
+missing from the glossary or with an unknown level is Moderate, warned. A finding marked
+`<IGNORED>true</IGNORED>` was set aside in Qualys WAS: it is left out (not open, never a fix) and
+its QID is named in the scan's `partial_checks`, so that its absence closes nothing (so is the
+QID of a finding left out for want of a URL). Dates: the
+finding's DETECTION_DATE (else LAST_TIME_DETECTED, FIRST_TIME_DETECTED), never before the
+covering scan's start; else the scan's start, the report's generation date, `--scan-date` or the
+file's time. Left out with a warning (never refused): a finding without a numeric QID, or without a
+URL when the report names no web application.
 """
 
 from __future__ import annotations
@@ -26,11 +36,19 @@ from typing import BinaryIO
 from lxml import etree
 
 from poam.domain.identity import web_origin, web_path
-from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.common import clean, cves_in, cwes_in
-from poam.parsers.qualys_vm_xml import is_qid, level, qualys_time, score_and_vector, text_of
+from poam.parsers.qualys_vm_xml import (
+    detection_status,
+    is_qid,
+    level_of,
+    qualys_time,
+    record_time,
+    score_and_vector,
+    text_of,
+)
 from poam.parsers.xmlsafe import iterparse, release
 
 TOOL = "Qualys WAS"
@@ -52,6 +70,8 @@ class _Report:
     target: str | None = None
     generated: dt.datetime | None = None
     saw_results: bool = False
+    partial: dict[str, None] = field(default_factory=dict)
+    """QIDs of findings marked ignored, or left out without a URL: never shown fixed by their absence."""
 
 
 def decoded(el: etree._Element | None, limit: int = PART_LIMIT) -> str | None:
@@ -81,8 +101,6 @@ def _evidence(el: etree._Element) -> str | None:
             parts.append(f"{label}: {value}")
     if (el.findtext("POTENTIAL") or "").strip().lower() == "true":
         parts.append("Potential vulnerability (not confirmed by the scanner)")
-    if (el.findtext("IGNORED") or "").strip().lower() == "true":
-        parts.append("Marked ignored in Qualys WAS")
     for payload in el.iterfind("PAYLOADS/PAYLOAD"):
         request = payload.find("REQUEST")
         pieces = [
@@ -171,12 +189,18 @@ class QualysWasXmlParser:
         stream.seek(start)
         weaknesses: dict[tuple[str, Severity], Weakness] = {}
         fallback_url = report.webapps[0] if report.webapps else None
+        number = 0
         for _event, el in iterparse(stream, ctx.source, (*_FINDINGS, "RESULTS")):
             if el.tag == "RESULTS":
                 break
             if not _in(el, _FINDINGS[str(el.tag)]):
                 continue
-            yield self._finding(el, report, weaknesses, assets, fallback_url, begin if covered else None, ctx)
+            number += 1
+            finding = self._finding(
+                el, number, report, weaknesses, assets, fallback_url, begin if covered else None, ctx
+            )
+            if finding is not None:
+                yield finding
             release(el)
         first = begin or report.generated
         yield Scan(
@@ -185,6 +209,7 @@ class QualysWasXmlParser:
             name=report.target or scan.get("NAME"),
             started_at=first,
             ended_at=end or first,
+            partial_checks=tuple(report.partial),
         )
 
     def _report(self, stream: BinaryIO, ctx: ParseContext) -> _Report:
@@ -224,21 +249,34 @@ class QualysWasXmlParser:
     def _finding(
         self,
         el: etree._Element,
+        number: int,
         report: _Report,
         weaknesses: dict[tuple[str, Severity], Weakness],
         assets: dict[str, Asset],
         fallback_url: str | None,
         floor: dt.datetime | None,
         ctx: ParseContext,
-    ) -> Finding:
+    ) -> Finding | None:
+        """One finding; None when it is left out (warned, or marked ignored)."""
         qid = (el.findtext("QID") or "").strip()
+        record = f"{str(el.tag).lower().replace('_', ' ')} {number} (QID {qid[:20]}, line {el.sourceline})"
         if not is_qid(qid):
-            raise InputError(ctx.source, f"<{el.tag}> without a numeric QID (line {el.sourceline})")
+            ctx.skip(record, "no numeric QID")
+            return None
         url = clean(el.findtext("URL")) or fallback_url
         if not url or "://" not in url:
-            raise InputError(ctx.source, f"QID {qid}: no URL (line {el.sourceline})")
+            report.partial[qid] = None  # where it was is unknown: no path of it is shown fixed
+            ctx.skip(record, f"no URL{f' ({url[:60]!r})' if url else ''}")
+            return None
+        if (el.findtext("IGNORED") or "").strip().lower() == "true":
+            report.partial[qid] = None  # set aside in Qualys WAS: not open, never a fix
+            return None
         level_text, known = report.glossary.get(qid, (None, None))
-        severity = level(level_text, level_text == "ig")
+        if known is None:
+            ctx.warn(record, "QID not in the report's glossary: no title or level; rated Moderate")
+            severity = Severity.MEDIUM
+        else:
+            severity = level_of(ctx, record, level_text, level_text == "ig")
         weakness = weaknesses.get((qid, severity))
         if weakness is None:
             base = known or Weakness(tool=TOOL, vuln_id=qid, name=f"QID {qid}", severity=severity)
@@ -247,19 +285,20 @@ class QualysWasXmlParser:
         asset = assets.get(origin)
         if asset is None:
             asset = assets[origin] = Asset(kind=AssetKind.WEB_APP, name=origin)
-        when = None
-        for tag in ("DETECTION_DATE", "LAST_TIME_DETECTED", "FIRST_TIME_DETECTED"):
-            when = when or qualys_time(el.findtext(tag))
-        if when is None or (floor is not None and when < floor):
+        status = detection_status(ctx, record, el.findtext("STATUS"))
+        if status is None:
+            return None
+        texts = tuple(el.findtext(t) for t in ("DETECTION_DATE", "LAST_TIME_DETECTED", "FIRST_TIME_DETECTED"))
+        when = record_time(ctx, record, texts, floor or report.generated)
+        if floor is not None and when < floor:
             when = floor  # a finding must not predate the scan that covers its web app
-        fixed = (el.findtext("STATUS") or "").strip().upper() == "FIXED"
         return Finding(
             weakness=weakness,
             asset=asset,
-            observed_at=when or report.generated or ctx.fallback_time(),
+            observed_at=when,
             path=web_path(url),
             evidence=_evidence(el),
-            status=FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+            status=status,
         )
 
 

@@ -7,7 +7,17 @@ site it scanned, with or without alerts, so a later report that no longer shows 
 
 ZAP may list fewer instances than an alert's `count` (20 of 170): the paths left out are not
 proof of a fix. A report that cuts a rule's instance list names that rule in the scan's
-`partial_checks`: it shows the rule's findings seen, never fixed by their absence.
+`partial_checks`: it shows the rule's findings seen, never fixed by their absence. An alert a user
+marked a false positive (confidence 0) is left out, and its rule is named there too: setting an
+alert aside is not a fix.
+
+Risk codes 0-3: informational, low, medium, high; another code falls back to the word of
+`riskdesc`, else Moderate, warned. Dates: the report's `created` (ISO), else `generated` (the ZAP
+host's local time, in several locales); a report without a date, or one that cannot be read
+(warned), is dated by `--scan-date` or the file's time. Left out with a warning (never refused):
+an alert without a plugin id, a site without a name or host (with its alerts), a site or alert
+that is not a JSON object. The JSON report is read as one document, several concatenated, or
+JSON Lines (one report per line): all are one import, with one scan window.
 """
 
 from __future__ import annotations
@@ -59,17 +69,16 @@ Alert = Mapping[str, Any]
 Seen = set[tuple[str, Severity, str | None]]
 
 
-def report_time(created: object, generated: object, ctx: ParseContext) -> dt.datetime:
+def report_time(created: object, generated: object, ctx: ParseContext, record: str = "report") -> dt.datetime | None:
     """The report's time: ISO `created` (newer reports), else `generated` (local time of the ZAP
-    host, in its locale), else --scan-date; a date that cannot be read needs --scan-date."""
+    host, in its locale); None when it gives none or none that can be read (warned)."""
     when = common.parse_time(created) or common.parse_time(generated) or _local_date(generated)
-    if when is not None:
-        return when
-    if ctx.scan_date is not None:
-        return ctx.scan_date
-    if common.clean(generated) is None and common.clean(created) is None:
-        return ctx.fallback_time()
-    raise InputError(ctx.source, f"cannot read the report date {str(generated)[:40]!r}; give one with --scan-date")
+    if when is None:
+        shown = common.clean(_text(generated)) or common.clean(_text(created))
+        if shown is not None:
+            how = "--scan-date" if ctx.scan_date is not None else "the file's time"
+            ctx.warn(record, f"report date {shown[:40]!r} not readable; dated by {how}")
+    return when
 
 
 def _local_date(text: object) -> dt.datetime | None:
@@ -143,7 +152,8 @@ def _severity(alert: Alert, where: str, ctx: ParseContext) -> Severity:
     if severity is None:  # fall back to the word of `riskdesc` (`Medium (High)`)
         severity = common.severity_word(_text(alert.get("riskdesc")).split(" (")[0])
     if severity is None:
-        raise InputError(ctx.source, f"{where}: unknown riskcode {code[:20]!r}")
+        ctx.warn(where, f"riskcode {code[:20]!r} not recognised; rated Moderate")
+        severity = Severity.MEDIUM
     return severity
 
 
@@ -175,20 +185,48 @@ class _Reader:
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
-        self.when = ctx.fallback_time()
+        self.known: dt.datetime | None = None
+        """The current report's date, when it gives one."""
+        self._fallback: dt.datetime | None = None
+        self.first: dt.datetime | None = None
+        self.last: dt.datetime | None = None
+        self.version: str | None = None
         self.weaknesses: dict[tuple[str, Severity], Weakness] = {}
         self.sites = 0
         self.partial: dict[str, None] = {}
-        """Rules whose instance list this report cuts short."""
+        """Rules whose instance list this report cuts short, or whose alerts it sets aside."""
 
-    def site(self, name: str, host: str, port: str, ssl: str) -> tuple[Asset, Coverage]:
+    def report(self, when: dt.datetime | None, version: str | None) -> None:
+        """Start a report (a file may hold several JSON reports): its date and ZAP version."""
+        self.known = when
+        self.version = self.version or version
+        if when is not None:
+            self.first = min(self.first, when) if self.first else when
+            self.last = max(self.last, when) if self.last else when
+
+    @property
+    def when(self) -> dt.datetime:
+        """The current report's date, else (asked only when a record needs it) the fallback time."""
+        if self.known is not None:
+            return self.known
+        if self._fallback is None:
+            self._fallback = self.ctx.fallback_time()
+            self.report(self._fallback, None)
+        return self._fallback
+
+    def scan(self) -> Scan:
+        return Scan(TOOL, self.version, None, self.first, self.last, partial_checks=tuple(self.partial))
+
+    def site(self, name: str, host: str, port: str, ssl: str) -> tuple[Asset, Coverage] | None:
+        """A site's asset and coverage; None when it names no web application (warned)."""
         self.sites += 1
         name = name.strip()
         if not name and host:
             scheme = "https" if ssl.lower() == "true" else "http"
             name = f"{scheme}://{host.strip()}" + (f":{port.strip()}" if port.strip() else "")
         if not name:
-            raise InputError(self.ctx.source, f"site {self.sites} has neither a name nor a host")
+            self.ctx.skip(f"site {self.sites} (with its alerts)", "neither a name nor a host")
+            return None
         asset = Asset(kind=AssetKind.WEB_APP, name=name)
         return asset, Coverage(asset, self.when, self.when, None, Checks.VULNERABILITY)
 
@@ -201,11 +239,14 @@ class _Reader:
     ) -> Iterator[Finding]:
         """One finding per URL path of this alert's instances (one asset-wide when it has none)."""
         where = f"site {self.sites}"
-        if _text(alert.get("confidence")) == _FALSE_POSITIVE:
-            return
         vuln_id = _vuln_id(alert)
         if vuln_id is None:
-            raise InputError(self.ctx.source, f"{where}: an alert without pluginid")
+            name = _text(alert.get("name")) or _text(alert.get("alert"))
+            self.ctx.skip(f"{where}, alert {name[:60]!r}" if name else f"{where}, an alert", "no pluginid")
+            return
+        if _text(alert.get("confidence")) == _FALSE_POSITIVE:
+            self.partial[vuln_id] = None  # set aside by a user, not fixed: its absence closes nothing
+            return
         severity = _severity(alert, f"{where}, alert {vuln_id}", self.ctx)
         weakness = self.weaknesses.get((vuln_id, severity))
         if weakness is None:
@@ -230,15 +271,16 @@ class _Reader:
             yield Finding(weakness, asset, self.when, evidence=_evidence(lines, other), path=path)
 
 
-def _as_list(value: object, what: str, ctx: ParseContext) -> list[Any]:
-    """A JSON list; old ZAP versions write a single object where a list has one element."""
+def _as_list(value: object) -> list[Any] | None:
+    """A JSON list; old ZAP versions write a single object where a list has one element. None
+    when the value is neither."""
     if value is None or value == "":
         return []
     if isinstance(value, dict):
         return [value]
     if isinstance(value, list):
         return value
-    raise InputError(ctx.source, f"{what} is not a list")
+    return None
 
 
 class ZapXmlParser:
@@ -256,8 +298,8 @@ class ZapXmlParser:
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Stream sites and alert items, then the scan's facts."""
         reader = _Reader(ctx)
-        version: str | None = None
         asset: Asset | None = None
+        in_site = False
         seen: Seen = set()
         saw_root = False
         tags = ("OWASPZAPReport", "site", "alertitem", *_BULKY)
@@ -265,31 +307,36 @@ class ZapXmlParser:
             tag = el.tag
             if tag == "alertitem":
                 if event == "end":
-                    if asset is None:
+                    if not in_site:
                         raise InputError(ctx.source, f"alertitem outside a site (line {el.sourceline})")
-                    alert, instances = _xml_alert(el)
-                    yield from reader.findings(alert, instances, asset, seen)
+                    if asset is not None:  # else its site was left out
+                        alert, instances = _xml_alert(el)
+                        yield from reader.findings(alert, instances, asset, seen)
                     release(el)
             elif tag == "site":
                 if event == "start":
                     if not saw_root:
                         raise InputError(ctx.source, "not a ZAP XML report (no OWASPZAPReport root)")
-                    asset, coverage = reader.site(*(el.get(a) or "" for a in ("name", "host", "port", "ssl")))
+                    in_site = True
+                    site = reader.site(*(el.get(a) or "" for a in ("name", "host", "port", "ssl")))
+                    asset = site[0] if site else None
                     seen = set()
-                    yield coverage
+                    if site:
+                        yield site[1]
                 else:
-                    asset = None
+                    asset, in_site = None, False
                     release(el)
             elif tag == "OWASPZAPReport":
                 if event == "start":
                     saw_root = True
-                    version = common.clean(el.get("version"))
-                    reader.when = report_time(el.get("created"), el.get("generated"), ctx)
+                    reader.report(
+                        report_time(el.get("created"), el.get("generated"), ctx), common.clean(el.get("version"))
+                    )
             elif event == "end":
                 el.clear()  # request and response bodies of xml-plus: never kept
         if not saw_root:
             raise InputError(ctx.source, "not a ZAP XML report (no OWASPZAPReport root)")
-        yield Scan(TOOL, version, None, reader.when, reader.when, partial_checks=tuple(reader.partial))
+        yield reader.scan()
 
 
 def _xml_alert(el: etree._Element) -> tuple[dict[str, str], list[dict[str, str]]]:
@@ -317,31 +364,58 @@ class ZapJsonParser:
     closes_by_coverage = True
 
     def sniff(self, head: Head) -> bool:
-        """A JSON object with `site` and ZAP's `@version` / `@generated` keys (not a GitLab DAST
-        report, which embeds ZAP's sites next to its own `scan` and `vulnerabilities`)."""
+        """A JSON object (the first of several, or of JSON Lines) with `site` and ZAP's `@version` /
+        `@generated` keys (not a GitLab DAST report, which embeds ZAP's sites next to its own
+        `scan` and `vulnerabilities`)."""
         keys = head.json.keys
         if head.json.kind != "object" or "site" not in keys or {"scan", "vulnerabilities"} & keys:
             return False
         return bool({"@version", "@generated"} & keys)
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Read the report whole (ZAP writes one JSON value), then yield sites and alerts."""
-        doc = jsonio.load(stream, ctx.source)
-        if not isinstance(doc, dict) or "site" not in doc:
-            raise InputError(ctx.source, "not a ZAP JSON report (no 'site' key)")
+        """Read every report of the file (one document, several concatenated, or JSON Lines), then
+        yield sites and alerts; one scan for them all."""
         reader = _Reader(ctx)
-        reader.when = report_time(doc.get("created"), doc.get("@generated"), ctx)
-        for site in _as_list(doc.get("site"), "'site'", ctx):
+        for number, doc in enumerate(jsonio.documents(stream, ctx.source), start=1):
+            if not isinstance(doc, dict) or "site" not in doc:
+                which = f"JSON value {number} is" if number > 1 else "not"
+                raise InputError(ctx.source, f"{which} a ZAP JSON report (no 'site' key)")
+            yield from self._report(doc, number, reader, ctx)
+        yield reader.scan()
+
+    def _report(self, doc: dict[str, Any], number: int, reader: _Reader, ctx: ParseContext) -> Iterator[Record]:
+        record = f"report {number}" if number > 1 else "report"
+        created = report_time(doc.get("created"), doc.get("@generated"), ctx, record)
+        reader.report(created, common.clean(_text(doc.get("@version"))))
+        sites = _as_list(doc.get("site"))
+        if sites is None:
+            raise InputError(ctx.source, f"{record}: 'site' is not a list")
+        for site in sites:
             if not isinstance(site, dict):
-                raise InputError(ctx.source, f"site {reader.sites + 1} is not an object")
-            asset, coverage = reader.site(*(_text(site.get("@" + a)) for a in ("name", "host", "port", "ssl")))
+                reader.sites += 1
+                ctx.skip(f"site {reader.sites}", "not an object")
+                continue
+            found = reader.site(*(_text(site.get("@" + a)) for a in ("name", "host", "port", "ssl")))
+            if found is None:
+                continue
+            asset, coverage = found
+            alerts = _as_list(site.get("alerts"))
+            if alerts is None:  # not covered either: its findings must not close by absence
+                ctx.skip(f"site {reader.sites} ({asset.name})", "'alerts' is not a list")
+                continue
             yield coverage
             seen: Seen = set()
-            for alert in _as_list(site.get("alerts"), f"site {reader.sites} 'alerts'", ctx):
+            for n, alert in enumerate(alerts, start=1):
                 if not isinstance(alert, dict):
-                    raise InputError(ctx.source, f"site {reader.sites}: an alert is not an object")
-                where = f"site {reader.sites} alert {_text(alert.get('pluginid'))[:20]} 'instances'"
-                instances = [i for i in _as_list(alert.get("instances"), where, ctx) if isinstance(i, dict)]
-                yield from reader.findings(alert, instances, asset, seen)
-        version = common.clean(_text(doc.get("@version")))
-        yield Scan(TOOL, version, None, reader.when, reader.when, partial_checks=tuple(reader.partial))
+                    ctx.skip(f"site {reader.sites}, alert {n}", "not an object")
+                    continue
+                instances = _as_list(alert.get("instances"))
+                if instances is None:
+                    vuln_id = _vuln_id(alert)
+                    if vuln_id is not None:
+                        reader.partial[vuln_id] = None  # its paths are unknown: none is shown fixed
+                    ctx.warn(
+                        f"site {reader.sites}, alert {vuln_id or n}", "'instances' is not a list; read as site-wide"
+                    )
+                    instances = []
+                yield from reader.findings(alert, [i for i in instances if isinstance(i, dict)], asset, seen)
