@@ -1,5 +1,6 @@
 """The corpus walk: every real file either imports with findings through the parser of its
-format, or is refused with one clear line. Exact counts per format are in tests/parsers/."""
+format, or is refused with one clear line about its structure (never about a value in one
+record). Exact counts per format are in tests/parsers/."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ NO_FINDINGS = {
     "defectdojo__zap__zap_2.16.1_with_req_resp.xml",
     "defectdojo__burp__one_finding_with_cwe.xml",
     "defectdojo__wiz__one_finding.csv",
-    # the SARIF specification's examples: every result suppressed (accepted)
+    # the SARIF specification's examples: every result suppressed (accepted): set aside
     "defectdojo__sarif__appendix_k.sarif",
     "defectdojo__sarif__appendix_k1.sarif",
     # STIG checklists with every rule Not_Reviewed
@@ -144,6 +145,16 @@ NO_FINDINGS = {
     "stig-manager__Single-Vuln-Long-CommentDetail.cklb",
     "stig-manager__Single-Vuln-notReviewed-Empty-CommentDetail.cklb",
 }
+
+
+# A refusal must be about the file's structure, never about a value in one record: such messages
+# name a single record or an odd value (issue 6).
+VALUE_REFUSAL = re.compile(
+    r"^(row|line|finding|result|record|match|advisory|statement|vulnerability|dependency|alert|issue|plugin|"
+    r"qid|vuln|rule|secret|misconfiguration|host|resource|site) \S+"
+    r"|is not a (number|date|severity|plugin number|port number)|not recognised|unknown (severity|status|riskcode|state)",
+    re.IGNORECASE,
+)
 
 
 def _folders() -> list[Path]:
@@ -179,12 +190,13 @@ def test_corpus_walk(folder: str, tmp_path: Path) -> None:
             continue
         if folder in NOT_SCANS or file.name in REFUSED:
             expected = NOT_SCANS.get(folder) or re.escape(REFUSED[file.name])
-            with pytest.raises(InputError, match=expected):
+            with pytest.raises(InputError, match=expected) as refused:
                 import_file(engine, file, system=system, parallel=False)
+            assert not VALUE_REFUSAL.search(refused.value.problem), (file.name, refused.value.problem)
             continue
         result = import_file(engine, file, system=system, parallel=False)
         assert result.format in FORMATS[folder], file.name
-        weaknesses = result.results - result.informational  # open ones, and passes that close
+        weaknesses = result.results - result.informational - result.set_aside  # open ones, and passes that close
         if folder == "nmap_xml":  # discovery: hosts, never findings
             assert result.results == 0 and result.assets_covered > 0, file.name
         elif file.name in NO_FINDINGS:
@@ -192,3 +204,23 @@ def test_corpus_walk(folder: str, tmp_path: Path) -> None:
         else:
             assert weaknesses > 0, file.name
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "row 7: QID 'abc' is not a number",
+        "finding 3 has no Resources",
+        "plugin 19506: port 'x' is not a number",
+        "advisory 12: severity 'urgent' is not one of low, moderate, high, critical",
+        "result 2 of run 1: names no rule",
+    ],
+)
+def test_value_refusals_are_recognised_as_such(problem: str) -> None:
+    """The guard of the walk catches the refusals that issue 6 removed."""
+    assert VALUE_REFUSAL.search(problem)
+
+
+@pytest.mark.parametrize("problem", sorted(set(REFUSED.values()) | {"not well-formed XML: ...", "empty file"}))
+def test_structure_refusals_pass_the_guard(problem: str) -> None:
+    assert not VALUE_REFUSAL.search(problem)

@@ -48,6 +48,8 @@ class ImportResult:
     assets_covered: int = 0
     results: int = 0
     informational: int = 0
+    set_aside: int = 0
+    """Results the file reports but a person set aside there (suppressed, ignored, dismissed)."""
     new_findings: int = 0
     fixed_findings: int = 0
     reopened_findings: int = 0
@@ -239,8 +241,10 @@ class _Import:
                 self.result.results += 1
                 if not self.parser.closes_by_coverage:  # coverage already gives the scan window
                     self._widen(rec.observed_at)
+                if rec.status is FindingStatus.SET_ASIDE:
+                    self.result.set_aside += 1
                 if rec.weakness.severity is Severity.INFO and rec.status is not FindingStatus.FIXED:
-                    self.result.informational += 1
+                    self.result.informational += rec.status is FindingStatus.OPEN
                     continue
                 self.pending.append(rec)
                 if len(self.pending) >= BATCH:
@@ -343,6 +347,7 @@ class _Import:
             "assets_covered": r.assets_covered,
             "results": r.results,
             "informational": r.informational,
+            "set_aside": r.set_aside,
             "new_findings": r.new_findings,
             "fixed_findings": r.fixed_findings,
             "reopened_findings": r.reopened_findings,
