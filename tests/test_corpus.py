@@ -152,7 +152,8 @@ NO_FINDINGS = {
 VALUE_REFUSAL = re.compile(
     r"^(row|line|finding|result|record|match|advisory|statement|vulnerability|dependency|alert|issue|plugin|"
     r"qid|vuln|rule|secret|misconfiguration|host|resource|site) \S+"
-    r"|is not a (number|date|severity|plugin number|port number)|not recognised|unknown (severity|status|riskcode|state)",
+    r"|is not a (number|date|severity|plugin number|port number)|not recognised"
+    r"|unknown (severity|status|riskcode|state)",
     re.IGNORECASE,
 )
 

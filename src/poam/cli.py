@@ -175,9 +175,10 @@ def _describe(r: ImportResult) -> str:
     elif r.date_source == "option":
         window += " (date from --scan-date)"
     warned = f"; {r.warnings} warning(s)" if r.warnings else ""
+    aside = f", {r.set_aside} set aside" if r.set_aside else ""
     return (
         f"{r.source}: {r.format}, {r.tool} scan of {window}: {r.assets_covered} assets covered, {r.results} results "
-        f"({r.informational} informational{f', {r.set_aside} set aside' if r.set_aside else ''}); findings {r.new_findings} new, {r.fixed_findings} fixed, "
+        f"({r.informational} informational{aside}); findings {r.new_findings} new, {r.fixed_findings} fixed, "
         f"{r.reopened_findings} reopened; items {r.items_opened} opened, {r.items_closed} closed{warned}"
     )
 
