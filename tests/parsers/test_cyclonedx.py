@@ -24,6 +24,7 @@ from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import load
 from tests.conftest import CORPUS, corpus_dir
+from tests.parsers.test_stig_ckl import detected, run_with_context
 from tests.parsers.test_trivy import only_input_errors
 
 SBOM_ONLY = {"defectdojo__cyclonedx__cyclonedx_bom.xml", "defectdojo__cyclonedx__retirejs.latest.xml"}
@@ -267,6 +268,89 @@ def test_xml_14_and_the_vulnerability_extension(tmp_path: Path) -> None:
 def test_bad_input_is_an_input_error(tmp_path: Path, content: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse(write(tmp_path, content, "bad.txt"))
+
+
+def test_odd_vulnerabilities_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    affects = [{"ref": "pkg:deb/debian/openssl@3.0.1"}]
+    vulns = [
+        {"id": "CVE-1", "affects": affects, "analysis": {"state": "pondering"}},
+        {"id": "CVE-2", "affects": affects, "analysis": {"state": "suppressed"}},
+        {"id": "CVE-3", "affects": affects, "ratings": [{"severity": "severe", "score": 7.5, "method": "CVSSv31"}]},
+        {"id": "CVE-4", "affects": affects, "analysis": {"state": "in_triage"}, "ratings": [{"severity": "high"}]},
+    ]
+    records, ctx = run_with_context(CycloneDxParser(), write(tmp_path, bom(vulns)))
+    got = {f.weakness.vuln_id: (f.status, f.weakness.severity) for f in findings(records)}
+    assert got == {
+        "CVE-1": (FindingStatus.OPEN, Severity.LOW),
+        "CVE-3": (FindingStatus.OPEN, Severity.HIGH),
+        "CVE-4": (FindingStatus.OPEN, Severity.HIGH),
+    }
+    assert ctx.report.warnings == [
+        "vulnerability 1 (CVE-1): analysis state 'pondering' not recognised; kept open",
+        "vulnerability 2 (CVE-2): analysis state 'suppressed' is not a CycloneDX state; read as set aside and left out",
+        "vulnerability 3 (CVE-3): severity 'severe' not recognised; rated high",
+    ]
+    assert [c.asset.name for c in coverage(records)] == ["ghcr.io/acme/web"]  # every vulnerability was read
+
+
+def test_an_unreadable_vulnerability_leaves_the_bom_without_coverage(tmp_path: Path) -> None:
+    """A vulnerability poam cannot identify is left out; the BOM then closes nothing by absence."""
+    affects = [{"ref": "pkg:deb/debian/openssl@3.0.1"}]
+    vulns = [{"id": "CVE-1", "affects": affects}, {"source": {"name": "no id"}}, 5, {"id": "X" * 201}]
+    records, ctx = run_with_context(CycloneDxParser(), write(tmp_path, bom(vulns)))
+    assert [f.weakness.vuln_id for f in findings(records)] == ["CVE-1"] and coverage(records) == []
+    assert ctx.report.warnings == [
+        "vulnerability 2: no id; left out",
+        "vulnerability 3: not an object; left out",
+        "vulnerability 4 (" + "X" * 60 + "): id longer than 200 characters; left out",
+    ]
+
+
+def test_several_boms_in_one_file(tmp_path: Path) -> None:
+    """BOMs written one after another, or one per line: each its own subject and time, one scan."""
+    web = bom([{"id": "CVE-1", "affects": [{"ref": "inner"}]}])
+    api = bom([{"id": "CVE-2", "affects": [{"ref": "inner"}]}])
+    api["metadata"]["component"]["name"] = "ghcr.io/acme/api:7"
+    api["metadata"]["timestamp"] = "2026-01-06T10:00:00.5Z"
+    sbom = bom(None)
+    for text in (
+        json.dumps(web, indent=2) + json.dumps(api, indent=2) + json.dumps(sbom),
+        json.dumps(web) + "\n" + json.dumps(api) + "\n" + json.dumps(sbom) + "\n",
+    ):
+        path = write(tmp_path, text)
+        with path.open("rb") as f:
+            assert CycloneDxParser().sniff(read_head(f))
+        assert detected(path) == "cyclonedx"
+        records, ctx = run_with_context(CycloneDxParser(), path)
+        assert [(f.weakness.vuln_id, f.asset.name, f.observed_at) for f in findings(records)] == [
+            ("CVE-1", "ghcr.io/acme/web", dt.datetime(2026, 1, 5, 10)),
+            ("CVE-2", "ghcr.io/acme/api", dt.datetime(2026, 1, 6, 10, 0, 0, 500000)),
+        ]
+        assert [c.asset.name for c in coverage(records)] == ["ghcr.io/acme/web", "ghcr.io/acme/api"]
+        assert ctx.report.warnings == ["document 3: an SBOM without vulnerabilities; left out"]
+        scan = records[-1]
+        assert isinstance(scan, Scan) and (scan.tool, scan.started_at, scan.ended_at) == (
+            "trivy",
+            dt.datetime(2026, 1, 5, 10),
+            dt.datetime(2026, 1, 6, 10, 0, 0, 500000),
+        )
+    with pytest.raises(InputError, match="SBOM without vulnerabilities: nothing to import"):
+        parse(write(tmp_path, json.dumps(sbom) + json.dumps(sbom)))
+    with pytest.raises(InputError, match="document 2: not a CycloneDX JSON BOM"):
+        parse(write(tmp_path, json.dumps(web) + "[]"))
+
+
+def test_an_undated_bom_takes_the_file_time(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    undated = bom([{"id": "CVE-1", "affects": [{"ref": "inner"}]}])
+    del undated["metadata"]["timestamp"]
+    records, ctx = run_with_context(CycloneDxParser(), write(tmp_path, undated), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [mtime] and ctx.report.used_file_time
+    assert [(c.started_at, c.ended_at) for c in coverage(records)] == [(mtime, mtime)]
+    dated = bom([{"id": "CVE-1", "affects": [{"ref": "inner"}]}])
+    records, ctx = run_with_context(CycloneDxParser(), write(tmp_path, dated), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [dt.datetime(2026, 1, 5, 10)]
+    assert not ctx.report.used_file_time
 
 
 def test_odd_values_do_not_crash(tmp_path: Path) -> None:

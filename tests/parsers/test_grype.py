@@ -21,6 +21,8 @@ from poam.services.items import load
 from tests.conftest import CORPUS, corpus_dir
 from tests.parsers.test_trivy import only_input_errors
 
+FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
+
 
 def write(tmp_path: Path, doc: Any, name: str = "grype.json") -> Path:
     path = tmp_path / name
@@ -31,6 +33,13 @@ def write(tmp_path: Path, doc: Any, name: str = "grype.json") -> Path:
 def parse(path: Path, asset: str | None = None) -> list[Any]:
     with path.open("rb") as f:
         return list(GrypeParser().parse(f, ParseContext(str(path), asset_name=asset)))
+
+
+def parse_ctx(path: Path, **ctx: Any) -> tuple[list[Any], ParseContext]:
+    """The records and the context (its warnings and date source) of a file."""
+    context = ParseContext(str(path), file_time=FILE_TIME, **ctx)
+    with path.open("rb") as f:
+        return list(GrypeParser().parse(f, context)), context
 
 
 def findings(records: list[Any]) -> list[Finding]:
@@ -168,12 +177,8 @@ def test_directory_and_sourceless_reports(tmp_path: Path) -> None:
     [
         ("[]", "no `matches` list"),
         ('{"matches": {}}', "matches is a dict"),
-        ('{"matches": [{"vulnerability": {"id": "CVE-1"}}]}', "no vulnerability.id or artifact.name"),
-        ('{"matches": [null]}', "no vulnerability.id"),
-        (
-            '{"matches": [{"vulnerability": {"id": "C"}, "artifact": {"name": "a"}, "relatedVulnerabilities": 1}]}',
-            "not a list",
-        ),
+        ('{"matches": []}\n[]', "report 2 is not a Grype report"),
+        ('{"matches": []}\n{"matches": {}}', "matches is a dict"),
         ("", "empty file"),
     ],
 )
@@ -196,8 +201,9 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
         "source": {"type": "image", "target": {"userInput": 5, "tags": "x"}},
         "descriptor": [],
     }
-    records = parse(write(tmp_path, odd))
-    assert findings(records)[0].weakness.severity is Severity.LOW and findings(records)[0].asset.name == "library/5"
+    records, ctx = parse_ctx(write(tmp_path, odd))
+    assert findings(records)[0].weakness.severity is Severity.MEDIUM and findings(records)[0].asset.name == "library/5"
+    assert ctx.report.warnings == ["match 1 (CVE-1): severity '3' not recognised; rated Moderate"]
 
 
 # --- the real Grype files of the corpus ------------------------------------------------------
@@ -305,3 +311,122 @@ def test_corpus_file_imports(engine: Engine, register_parser: Any) -> None:
 @pytest.mark.corpus
 def test_mutated_corpus_files_give_input_errors_or_records() -> None:
     only_input_errors(GrypeParser(), "grype_json")
+
+
+# --- lenient on values, several reports in one file, dates (issue 6) --------------------------
+
+
+def test_odd_matches_are_warned_or_left_out_and_withhold_coverage(tmp_path: Path) -> None:
+    nameless = match("CVE-2", "x")
+    nameless["artifact"] = {"version": "2.0", "purl": "pkg:deb/debian/libssl3@3.0.11?arch=amd64"}
+    anonymous = match("CVE-3", "x")
+    anonymous["artifact"] = {"version": "1"}
+    related = match("CVE-4", "y", severity="Unknown")
+    related["relatedVulnerabilities"] = {"id": "CVE-4"}
+    matches = [
+        match("CVE-1", "libc6", severity="Serious"),
+        nameless,
+        anonymous,
+        related,
+        None,
+        {"vulnerability": {"severity": "High"}, "artifact": {"name": "z"}},
+        match("CVE-5", "zlib", severity="bad", cvss=[{"version": "3.1", "metrics": {"baseScore": 7.5}}]),
+    ]
+    records, ctx = parse_ctx(write(tmp_path, report(matches)))
+    got = {(f.weakness.vuln_id, f.path): f for f in findings(records)}
+    assert set(got) == {
+        ("CVE-1", "libc6"),
+        ("CVE-2", "libssl3"),
+        ("CVE-3", "(unknown package)"),
+        ("CVE-4", "y"),
+        ("CVE-5", "zlib"),
+    }
+    assert got[("CVE-1", "libc6")].weakness.severity is Severity.MEDIUM
+    assert got[("CVE-4", "y")].weakness.severity is Severity.LOW  # Unknown and unscored, as before
+    assert got[("CVE-5", "zlib")].weakness.severity is Severity.HIGH
+    assert "libssl3 2.0" in (got[("CVE-2", "libssl3")].evidence or "")
+    assert coverage(records) == []  # two matches could not be read: nothing on the image is closed
+    assert ctx.report.skipped == 2
+    assert ctx.report.warnings == [
+        "match 1 (CVE-1): severity 'Serious' not recognised; rated Moderate",
+        "match 2 (CVE-2): no artifact.name; package 'libssl3' from its package URL",
+        "match 3 (CVE-3): no artifact.name; package '(unknown package)'",
+        "match 4 (CVE-4): relatedVulnerabilities is not a list; ignored",
+        "match 5: not an object; left out",
+        "match 6: no vulnerability.id; left out",
+        "match 7 (CVE-5): severity 'bad' not recognised; rated high by its CVSS score",
+        "asset ghcr.io/acme/web: a record could not be read; no coverage, so this file closes nothing on it",
+    ]
+
+
+def test_an_unreadable_match_closes_nothing(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(GrypeParser())
+    jan = report([match("CVE-1", "libc6"), match("CVE-2", "zlib")])
+    assert import_file(engine, write(tmp_path, jan, "jan.json")).items_opened == 2
+    feb = report([match("CVE-2", "zlib"), {"artifact": {"name": "libc6"}, "vulnerability": {}}])
+    feb["descriptor"]["timestamp"] = "2026-02-05T10:00:00Z"
+    r = import_file(engine, write(tmp_path, feb, "feb.json"))
+    assert (r.assets_covered, r.fixed_findings, r.warnings) == (0, 0, 2)
+    mar = report([match("CVE-2", "zlib")])
+    mar["descriptor"]["timestamp"] = "2026-03-05T10:00:00Z"
+    assert import_file(engine, write(tmp_path, mar, "mar.json")).fixed_findings == 1
+
+
+def two_reports() -> tuple[dict[str, Any], dict[str, Any]]:
+    web = report([match("CVE-1", "libc6")])
+    api = report([match("CVE-1", "libc6", severity="Critical")], user_input="ghcr.io/acme/api:3")
+    api["descriptor"] = {"name": "grype", "version": "0.80.0", "timestamp": "2026-01-07T09:00:00Z"}
+    return web, api
+
+
+@pytest.mark.parametrize("joiner", ["", "\n", " \n "])
+def test_several_reports_in_one_file_are_one_import(tmp_path: Path, joiner: str) -> None:
+    path = tmp_path / "both.json"
+    path.write_text(joiner.join(json.dumps(d) for d in two_reports()))
+    with path.open("rb") as f:
+        assert GrypeParser().sniff(read_head(f))
+    records, ctx = parse_ctx(path)
+    assert [(c.asset.name, c.started_at) for c in coverage(records)] == [
+        ("ghcr.io/acme/web", dt.datetime(2026, 1, 5, 10, 0)),
+        ("ghcr.io/acme/api", dt.datetime(2026, 1, 7, 9, 0)),
+    ]
+    assert [(f.asset.name, f.observed_at, f.weakness.severity) for f in findings(records)] == [
+        ("ghcr.io/acme/web", dt.datetime(2026, 1, 5, 10, 0), Severity.CRITICAL),
+        ("ghcr.io/acme/api", dt.datetime(2026, 1, 7, 9, 0), Severity.CRITICAL),
+    ]
+    assert [r for r in records if isinstance(r, Scan)] == [
+        Scan("Grype", "0.74.0", "2 reports", dt.datetime(2026, 1, 5, 10, 0), dt.datetime(2026, 1, 7, 9, 0))
+    ]
+    assert not ctx.report.used_file_time and ctx.report.warning_count == 0
+
+
+def test_json_lines_import_with_detection_and_with_format(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(GrypeParser())
+    path = tmp_path / "lines.json"
+    path.write_text("\n".join(json.dumps(d) for d in two_reports()) + "\n")
+    r = import_file(engine, path)
+    assert (r.format, r.assets_covered, r.results, r.date_source) == ("grype", 2, 2, "file")
+    assert (r.started_at, r.ended_at) == (dt.datetime(2026, 1, 5, 10, 0), dt.datetime(2026, 1, 7, 9, 0))
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"matches": [match("CVE-9", "x")]}) + json.dumps({"matches": []}))
+    r = import_file(engine, bare, format_id="grype", asset="github.com/acme/site")
+    assert (r.format, r.results, r.assets_covered, r.date_source) == ("grype", 1, 1, "mtime")
+
+
+def test_an_undated_report_takes_the_file_time_only_when_a_record_needs_it(tmp_path: Path) -> None:
+    undated = report([match("CVE-1", "libc6")])
+    del undated["descriptor"]["timestamp"]
+    records, ctx = parse_ctx(write(tmp_path, undated))
+    assert {f.observed_at for f in findings(records)} == {FILE_TIME} and ctx.report.used_file_time
+    assert coverage(records)[0].started_at == FILE_TIME
+    records, ctx = parse_ctx(write(tmp_path, report([match("CVE-1", "libc6")])))
+    assert findings(records)[0].observed_at == dt.datetime(2026, 1, 5, 10, 0) and not ctx.report.used_file_time
+    garbled = report([match("CVE-1", "libc6")])
+    garbled["descriptor"]["timestamp"] = "soon"
+    records, ctx = parse_ctx(write(tmp_path, garbled))
+    assert findings(records)[0].observed_at == FILE_TIME and ctx.report.used_file_time
+    assert ctx.report.warnings == [
+        "report: descriptor.timestamp 'soon' is not a date; dated by --scan-date, else the file's modification time"
+    ]
+    records, ctx = parse_ctx(write(tmp_path, {"matches": []}))  # nothing named, nothing found: nothing to date
+    assert records == [Scan("Grype")] and not ctx.report.used_file_time

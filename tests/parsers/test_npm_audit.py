@@ -23,6 +23,7 @@ from poam.services.items import load
 from tests.conftest import corpus_dir
 
 WHEN = dt.datetime(2026, 3, 1, 12, 0)
+FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
 
 
 def write(tmp_path: Path, doc: object, name: str = "audit.json") -> Path:
@@ -34,6 +35,13 @@ def write(tmp_path: Path, doc: object, name: str = "audit.json") -> Path:
 def parse(path: Path, **ctx: Any) -> list[object]:
     with path.open("rb") as f:
         return list(NpmAuditParser().parse(f, ParseContext(str(path), **{"scan_date": WHEN, **ctx})))
+
+
+def parse_ctx(path: Path, **ctx: Any) -> tuple[list[object], ParseContext]:
+    """The records and the context (its warnings and date source) of a file, dated by its time."""
+    context = ParseContext(str(path), file_time=FILE_TIME, **ctx)
+    with path.open("rb") as f:
+        return list(NpmAuditParser().parse(f, context)), context
 
 
 def findings(records: list[object]) -> list[Finding]:
@@ -160,16 +168,14 @@ def test_empty_reports_cover_the_project_when_it_is_named(tmp_path: Path) -> Non
     ("doc", "message"),
     [
         ('{"error": {"code": "ENOAUDIT", "summary": "registry down", "detail": ""}}', r"npm audit failed \(ENOAUDIT\)"),
-        ('{"auditReportVersion": 3, "vulnerabilities": {}}', "version 3 not supported"),
+        ('{"auditReportVersion": 3, "vulnerabilities": []}', "version 3: vulnerabilities is not an object"),
         ('{"auditReportVersion": 2, "vulnerabilities": []}', "vulnerabilities is not an object"),
-        ('{"auditReportVersion": 2, "vulnerabilities": {"a": {"via": "x"}}}', "no via list"),
-        ('{"auditReportVersion": 2, "vulnerabilities": {"a": {"via": [1]}}}', "via holds int"),
+        ('{"auditReportVersion": 2}', "vulnerabilities is not an object"),
         ('{"advisories": [], "actions": []}', "advisories is not an object"),
-        ('{"advisories": {"1": {"id": 1}}, "actions": []}', "no id or module_name"),
-        ('{"advisories": {"1": {"id": 1, "module_name": "a", "severity": "bad"}}}', "severity 'bad'"),
-        ('{"advisories": {"1": 5}}', "is not an object"),
         ('{"actions": []}', "no advisories or vulnerabilities"),
         ("[]", "JSON object expected"),
+        ('{"auditReportVersion": 2, "vulnerabilities": {}}\n[]', "report 2 is not an npm audit report"),
+        ('{"advisories": {}, "actions": []}{"error": {"code": "ENOLOCK", "summary": "no lock"}}', "npm audit failed"),
     ],
 )
 def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
@@ -283,3 +289,109 @@ def test_import_and_a_later_audit_fixes_what_it_no_longer_reports(
     debug, semver = items["GHSA-gxpj-cx7g-858c"], items["GHSA-c2qf-rxjj-qqgw"]
     assert debug.status is ItemStatus.OPEN and [a.text for a in debug.assets] == ["github.com/acme/web (debug)"]
     assert semver.status is ItemStatus.CLOSED and semver.closed_at == dt.date(2026, 2, 5)
+
+
+# --- lenient on values, several reports in one file, dates (issue 6) --------------------------
+
+
+def test_odd_npm7_entries_are_warned_or_left_out_and_the_project_is_not_covered(tmp_path: Path) -> None:
+    doc = npm7(
+        debug={"name": "debug", "via": [via("debug", "GHSA-gxpj-cx7g-858c", "severe")]},
+        semver={"name": "semver", "via": [via("semver", "GHSA-c2qf-rxjj-qqgw", "severe", cvss={"score": 0})]},
+        ms={"name": "ms", "via": ["debug", 7, via("ms", "x", url="", source=None)]},
+        qs="not an object",
+        ws={"name": "ws", "via": "GHSA-3h5v-q93c-6h6q"},
+    )
+    records, ctx = parse_ctx(write(tmp_path, doc), asset_name="github.com/acme/web")
+    got = {(f.weakness.vuln_id, f.path): f.weakness.severity for f in findings(records)}
+    assert got == {
+        ("GHSA-gxpj-cx7g-858c", "debug"): Severity.HIGH,  # read by its CVSS score 7.5
+        ("GHSA-c2qf-rxjj-qqgw", "semver"): Severity.MEDIUM,  # no score either: Moderate
+    }
+    assert [type(r) for r in records if not isinstance(r, Finding)] == [Scan]  # not covered: closes nothing
+    assert ctx.report.warnings == [
+        "vulnerability 'debug', via 1 (GHSA-gxpj-cx7g-858c): severity 'severe' not recognised; "
+        "rated high by its CVSS score",
+        "vulnerability 'semver', via 1 (GHSA-c2qf-rxjj-qqgw): severity 'severe' not recognised; rated Moderate",
+        "vulnerability 'ms', via 2: 7 is neither a package name nor an advisory; left out",
+        "vulnerability 'ms', via 3: an advisory without url or source; left out",
+        "vulnerability 'qs': not an object; left out",
+        "vulnerability 'ws': no via list; left out",
+        "asset github.com/acme/web: a record could not be read; no coverage, so this file closes nothing on it",
+    ]
+
+
+def test_odd_npm6_advisories_are_warned_or_left_out(tmp_path: Path) -> None:
+    nameless = advisory(2, "x", severity="urgent")
+    del nameless["module_name"]
+    bare = {"id": 3, "severity": "low", "title": "t"}
+    doc = npm6(advisory(1, "growl"), nameless, bare)
+    doc["advisories"]["4"] = "x"
+    records, ctx = parse_ctx(write(tmp_path, doc))
+    assert [(f.weakness.vuln_id, f.path, f.weakness.severity) for f in findings(records)] == [
+        ("1", "growl", Severity.HIGH),
+        ("2", "x", Severity.MEDIUM),
+        ("3", "(unknown package)", Severity.LOW),
+    ]
+    assert ctx.report.warnings == [
+        "advisory 2: no module_name; package 'x' from its paths",
+        "advisory 2: severity 'urgent' not recognised; rated Moderate",
+        "advisory 3: no module_name; package '(unknown package)'",
+        "advisory 4: not an object; left out",
+    ]
+
+
+def test_a_report_version_other_than_2_is_read_when_its_shape_is_known(tmp_path: Path) -> None:
+    doc = {**npm7(debug={"name": "debug", "via": [via("debug", "GHSA-gxpj-cx7g-858c")]}), "auditReportVersion": 3}
+    records, ctx = parse_ctx(write(tmp_path, doc), asset_name="github.com/acme/web")
+    assert [f.weakness.vuln_id for f in findings(records)] == ["GHSA-gxpj-cx7g-858c"]
+    assert isinstance(records[0], Coverage)  # nothing was left out: the project is covered
+    assert ctx.report.warnings == ["report: auditReportVersion 3 is not 2; read as version 2"]
+
+
+def test_several_reports_in_one_file_are_one_import(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(NpmAuditParser())
+    old = npm6(advisory(146, "growl"))
+    new = npm7(debug={"name": "debug", "via": [via("debug", "GHSA-gxpj-cx7g-858c")]})
+    again = npm7(debug={"name": "debug", "via": [via("debug", "GHSA-gxpj-cx7g-858c")]})
+    for joiner in ("", "\n", "\n \n"):
+        path = tmp_path / "audits.json"
+        path.write_text(joiner.join(json.dumps(d) for d in (new, old, again)))
+        assert sniff(path.read_bytes())
+        records, ctx = parse_ctx(path)
+        assert [(f.weakness.vuln_id, f.path, f.observed_at) for f in findings(records)] == [
+            ("GHSA-gxpj-cx7g-858c", "debug", FILE_TIME),
+            ("146", "growl", FILE_TIME),
+        ]
+        assert [r for r in records if isinstance(r, Scan)] == [Scan("npm audit", None, None, FILE_TIME, FILE_TIME)]
+        assert ctx.report.used_file_time and ctx.report.warnings == []
+    r = import_file(engine, path, asset="github.com/acme/web")
+    assert (r.format, r.assets_covered, r.results, r.date_source) == ("npm-audit", 1, 2, "mtime")
+    path.write_text(json.dumps(npm6()) + "\n" + json.dumps(new))  # detected by the first report alone
+    r = import_file(engine, path, format_id="npm-audit", asset="github.com/acme/api", scan_date=WHEN)
+    assert (r.format, r.results, r.date_source) == ("npm-audit", 1, "option")
+
+
+def test_audits_are_dated_by_the_file_time_only_when_a_record_needs_it(tmp_path: Path) -> None:
+    records, ctx = parse_ctx(write(tmp_path, npm6(advisory(1, "a"))))
+    assert findings(records)[0].observed_at == FILE_TIME and ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, npm6()), asset_name="github.com/acme/web")
+    assert isinstance(records[0], Coverage) and records[0].started_at == FILE_TIME and ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, npm6(advisory(1, "a"))), scan_date=WHEN)
+    assert findings(records)[0].observed_at == WHEN and not ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, npm7()))  # an unnamed project without findings: nothing to date
+    assert records == [Scan("npm audit")] and not ctx.report.used_file_time
+
+
+def test_an_unreadable_entry_closes_nothing(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(NpmAuditParser())
+    debug = {"name": "debug", "via": [via("debug", "GHSA-gxpj-cx7g-858c")]}
+    semver = {"name": "semver", "via": [via("semver", "GHSA-c2qf-rxjj-qqgw", "high")]}
+    web = "github.com/acme/web"
+    import_file(engine, write(tmp_path, npm7(debug=debug, semver=semver), "jan.json"), scan_date=WHEN, asset=web)
+    feb = npm7(debug=debug, semver={"name": "semver", "via": {"oops": 1}})
+    r = import_file(engine, write(tmp_path, feb, "feb.json"), scan_date=WHEN + dt.timedelta(days=30), asset=web)
+    assert (r.assets_covered, r.fixed_findings, r.warnings) == (0, 0, 2)
+    mar = npm7(debug=debug)
+    r = import_file(engine, write(tmp_path, mar, "mar.json"), scan_date=WHEN + dt.timedelta(days=60), asset=web)
+    assert (r.assets_covered, r.fixed_findings) == (1, 1)

@@ -19,6 +19,7 @@ from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import load
 from tests.conftest import CORPUS, corpus_dir
+from tests.parsers.test_stig_ckl import detected, run_with_context
 from tests.parsers.test_trivy import only_input_errors
 
 
@@ -31,6 +32,12 @@ def write(tmp_path: Path, doc: Any, name: str = "vex.json") -> Path:
 def parse(path: Path) -> list[Any]:
     with path.open("rb") as f:
         return list(OpenVexParser().parse(f, ParseContext(str(path))))
+
+
+def write_text(tmp_path: Path, text: str, name: str = "vex.json") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
 
 
 def findings(records: list[Any]) -> list[Finding]:
@@ -104,14 +111,9 @@ def test_statements_map_to_open_fixed_and_informational(tmp_path: Path) -> None:
     [
         ('{"@context": "https://openvex.dev/ns/v0.2.0"}', "no `statements`"),
         ('{"statements": {}}', "statements is a dict"),
-        (
-            '{"statements": [{"vulnerability": {"name": "CVE-1"}, "status": "maybe", "products": ["p"]}]}',
-            "unknown status",
-        ),
-        ('{"statements": [{"status": "affected", "products": ["p"]}]}', "no vulnerability name"),
-        ('{"statements": [{"vulnerability": "CVE-1", "status": "affected"}]}', "no products"),
-        ('{"statements": [{"vulnerability": "CVE-1", "status": "fixed", "products": [{}]}]}', "product without @id"),
         ("[]", "not an OpenVEX document"),
+        ('{"statements": []}\n{"statements": 1}', "document 2: statements is a int"),
+        ('{"statements": []}\n[]', "document 2: not an OpenVEX document"),
     ],
 )
 def test_bad_input_is_an_input_error(tmp_path: Path, content: str, message: str) -> None:
@@ -119,6 +121,90 @@ def test_bad_input_is_an_input_error(tmp_path: Path, content: str, message: str)
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         parse(path)
+
+
+def test_odd_statements_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    """Statements that used to refuse the whole document: left out, or kept open, with a warning."""
+    statements = [
+        {"vulnerability": {"name": "CVE-1"}, "status": "maybe", "products": ["p"]},
+        {"vulnerability": {"name": "CVE-2"}, "status": "false_positive", "products": ["p"]},
+        {"status": "affected", "products": ["p"]},
+        {"vulnerability": "CVE-4", "status": "affected"},
+        {"vulnerability": "CVE-5", "status": "fixed", "products": [{}, "q"]},
+        "not a statement",
+        {"vulnerability": "CVE-" + "7" * 250, "status": "affected", "products": ["p"]},
+        {"vulnerability": "CVE-8", "status": "affected", "products": ["p"]},
+    ]
+    records, ctx = run_with_context(OpenVexParser(), write(tmp_path, vex(statements)))
+    got = [(f.weakness.vuln_id, f.asset.name, f.status, f.weakness.severity) for f in findings(records)]
+    assert got == [
+        ("CVE-1", "p", FindingStatus.OPEN, Severity.MEDIUM),
+        ("CVE-5", "q", FindingStatus.FIXED, Severity.MEDIUM),
+        ("CVE-8", "p", FindingStatus.OPEN, Severity.MEDIUM),
+    ]
+    assert ctx.report.warnings == [
+        "statement 1 (CVE-1): status 'maybe' not recognised; kept open",
+        "statement 2 (CVE-2): status 'false_positive' is not an OpenVEX status; read as set aside and left out",
+        "statement 3: no vulnerability name; left out",
+        "statement 4 (CVE-4): no products; left out",
+        "statement 5 (CVE-5) product 1: no @id; left out",
+        "statement 6: not an object; left out",
+        "statement 7 (CVE-" + "7" * 56 + "): vulnerability name longer than 200 characters; left out",
+    ]
+    assert ctx.report.skipped == 5
+
+
+def test_several_documents_in_one_file(tmp_path: Path) -> None:
+    """Documents written one after another, or one per line: one import, one scan over both."""
+    jan = vex([{"vulnerability": "CVE-1", "products": ["p"], "status": "affected"}])
+    feb = vex([{"vulnerability": "CVE-1", "products": ["p"], "status": "fixed"}], "2026-02-05T10:00:00Z")
+    for text in (json.dumps(jan, indent=2) + json.dumps(feb, indent=2), json.dumps(jan) + "\n" + json.dumps(feb)):
+        path = write_text(tmp_path, text)
+        with path.open("rb") as f:
+            assert OpenVexParser().sniff(read_head(f))
+        assert detected(path) == "openvex"
+        records = parse(path)
+        assert [(f.status, f.observed_at) for f in findings(records)] == [
+            (FindingStatus.OPEN, dt.datetime(2026, 1, 5, 10)),
+            (FindingStatus.FIXED, dt.datetime(2026, 2, 5, 10)),
+        ]
+        scan = records[-1]
+        assert isinstance(scan, Scan) and (scan.name, scan.started_at, scan.ended_at) == (
+            "Acme PSIRT",
+            dt.datetime(2026, 1, 5, 10),
+            dt.datetime(2026, 2, 5, 10),
+        )
+
+
+def test_undated_statements_take_the_file_time(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    doc = vex([{"vulnerability": "CVE-1", "products": ["p"], "status": "affected"}])
+    del doc["timestamp"]
+    records, ctx = run_with_context(OpenVexParser(), write(tmp_path, doc), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [mtime] and ctx.report.used_file_time
+    records, ctx = run_with_context(OpenVexParser(), write(tmp_path, vex(doc["statements"])), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [dt.datetime(2026, 1, 5, 10)]
+    assert not ctx.report.used_file_time
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["older-first", "newer-first"])
+@pytest.mark.parametrize("newer", ["fixed", "affected"])
+def test_the_newest_statement_decides_on_import(
+    engine: Engine, register_parser: Any, tmp_path: Path, order: int, newer: str
+) -> None:
+    """Two statements of one document about one vulnerability and product, half a second apart:
+    the newer one decides, whatever their order in the file."""
+    register_parser(OpenVexParser())
+    older = "fixed" if newer == "affected" else "affected"
+    statements = [
+        {"vulnerability": "CVE-1", "products": ["p"], "status": older, "timestamp": "2026-01-06T10:00:00.25Z"},
+        {"vulnerability": "CVE-1", "products": ["p"], "status": newer, "timestamp": "2026-01-06T10:00:00.75Z"},
+    ]
+    r = import_file(engine, write(tmp_path, vex(statements[::order])))
+    assert r.results == 2
+    with engine.begin() as conn:
+        (item,) = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert item.status.value == ("closed" if newer == "fixed" else "open")
 
 
 def test_odd_values_do_not_crash(tmp_path: Path) -> None:

@@ -19,7 +19,15 @@ from poam.errors import InputError
 from poam.parsers.oscal_ar import OscalAssessmentResultsParser, control_id
 from poam.services.importer import import_file
 from tests.conftest import corpus_dir
-from tests.parsers.test_stig_ckl import assert_sniff_claims_exactly, head_of, items_by_id, peer_invalid, run
+from tests.parsers.test_stig_ckl import (
+    assert_sniff_claims_exactly,
+    detected,
+    head_of,
+    items_by_id,
+    peer_invalid,
+    run,
+    run_with_context,
+)
 
 HOST_ITEM = "11111111-0000-4000-8000-000000000001"
 COMPONENT = "22222222-0000-4000-8000-000000000002"
@@ -268,8 +276,7 @@ def test_xml_and_yaml_forms(tmp_path: Path) -> None:
     [
         ("[1]", "not an OSCAL assessment-results document"),
         ('{"assessment-results": {"metadata": {}}}', "has no results array"),
-        ('{"assessment-results": {"results": [1]}}', "results[0] is not an object"),
-        ('{"assessment-results": {"results": [{"risks": [{"title": "t"}]}]}}', "a risk or finding has no uuid"),
+        ('{"assessment-results": {"results": []}}\n[1]', "document 2: not an OSCAL assessment-results document"),
         ('{"assessment-results": {"results": [', "not valid JSON"),
         ("assessment-results:\n  results: [\n", "not valid YAML"),
         ("assessment-results: &a\n  results: *a\n", "YAML aliases are not accepted"),
@@ -294,6 +301,134 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
     got = {f.weakness.vuln_id: f for f in findings(parse(write(tmp_path, doc)))}
     assert got["odd-risk"].status is FindingStatus.OPEN and got["odd-risk"].weakness.severity is Severity.MEDIUM
     assert got["odd-g"].status is FindingStatus.OPEN and got["odd-g"].weakness.controls == ()
+
+
+def test_odd_records_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    """Records that used to refuse the document: left out, or kept open, with a warning."""
+    doc = document()
+    results = doc["assessment-results"]["results"]
+    result = results[0]
+    result["risks"] += [
+        {"title": "no uuid", "status": "open"},
+        {"uuid": "r-" + "9" * 250, "status": "open"},
+        {"uuid": "r-fp", "status": "false-positive"},  # not an OSCAL status, but its meaning is clear
+        {"uuid": "r-odd", "status": "pondering"},
+    ]
+    result["findings"].append(finding("f-odd", "sc-7_obj", "partly-satisfied"))
+    results.insert(0, "not a result")
+    records, ctx = run_with_context(OscalAssessmentResultsParser(), write(tmp_path, doc))
+    got = {f.weakness.vuln_id: f.status for f in findings(records)}
+    assert (got["r-odd"], got["f-odd"]) == (FindingStatus.OPEN, FindingStatus.OPEN)
+    assert "r-fp" not in got and not any(k.startswith("r-99") for k in got)
+    assert {RISK_OPEN, RISK_HIGH, RISK_CLOSED, LONE_OK, LONE_BAD} <= set(got)  # the others import
+    assert ctx.report.warnings == [
+        "results[0]: not an object; left out",
+        "results[1] risk: no uuid; left out",
+        "results[1] risk r-" + "9" * 58 + ": uuid longer than 200 characters; left out",
+        "results[1] risk r-fp: risk status 'false-positive' is not an OSCAL status; read as set aside and left out",
+        "results[1] risk r-odd: status 'pondering' not recognised; kept open",
+        "results[1] finding f-odd: target state 'partly-satisfied' not recognised; read as not satisfied",
+    ]
+    assert ctx.report.skipped == 3
+
+
+def test_a_result_without_anything_readable_is_refused_on_import(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(OscalAssessmentResultsParser())
+    with pytest.raises(
+        InputError, match=re.escape("no record could be read (1 left out; first: results[0]: not an object")
+    ):
+        import_file(engine, write(tmp_path, '{"assessment-results": {"results": [1]}}'))
+
+
+def test_several_documents_in_one_file(tmp_path: Path) -> None:
+    """JSON documents written one after another, or one per line: one import of all their results."""
+    march = document()
+    april = copy.deepcopy(march)
+    result = april["assessment-results"]["results"][0]
+    result["start"], result["end"] = "2024-04-01T08:00:00Z", "2024-04-03T08:00:00Z"
+    for o in result["observations"]:
+        o["collected"] = "2024-04-02T10:00:00Z"
+    result["risks"][0]["status"] = "closed"
+    for text in (
+        json.dumps(march, indent=1) + json.dumps(april, indent=1),
+        json.dumps(march) + "\n" + json.dumps(april),
+    ):
+        path = write(tmp_path, text)
+        assert OscalAssessmentResultsParser().sniff(head_of(path)) and detected(path) == "oscal-ar"
+        records = parse(path)
+        risk_open = [
+            (f.asset.identifier, f.status, f.observed_at) for f in findings(records) if f.weakness.vuln_id == RISK_OPEN
+        ]
+        assert sorted(risk_open, key=str) == sorted(
+            [  # open in March, closed in April: opened, then closed by the newer record
+                ("web01.example.com", FindingStatus.OPEN, dt.datetime(2024, 3, 2, 11, 0)),
+                ("Identity service", FindingStatus.OPEN, dt.datetime(2024, 3, 2, 11, 0)),
+                ("web01.example.com", FindingStatus.FIXED, dt.datetime(2024, 4, 2, 10, 0)),
+                ("Identity service", FindingStatus.FIXED, dt.datetime(2024, 4, 2, 10, 0)),
+            ],
+            key=str,
+        )
+        scan = records[-1]
+        assert isinstance(scan, Scan) and (scan.started_at, scan.ended_at) == (
+            dt.datetime(2024, 3, 1, 13, 0),
+            dt.datetime(2024, 4, 3, 8, 0),
+        )
+
+
+def test_a_risk_is_dated_by_its_newest_observation_or_log_entry(tmp_path: Path) -> None:
+    doc = document()
+    risk_closed = doc["assessment-results"]["results"][0]["risks"][2]
+    risk_closed["risk-log"] = {
+        "entries": [
+            {"uuid": "e1", "title": "Identified", "start": "2024-03-02T09:00:00Z"},
+            {"uuid": "e2", "title": "Closed", "start": "2024-03-04T09:30:00.125Z", "status-change": "closed"},
+        ]
+    }
+    got = {(f.weakness.vuln_id, f.asset.identifier): f.observed_at for f in findings(parse(write(tmp_path, doc)))}
+    assert got[(RISK_CLOSED, "web01.example.com")] == dt.datetime(2024, 3, 4, 9, 30, 0, 125000)
+    assert got[(RISK_OPEN, "web01.example.com")] == dt.datetime(2024, 3, 2, 11, 0)  # no log: its observations
+
+
+def test_undated_results_take_the_file_time(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    doc = document()
+    ar = doc["assessment-results"]
+    del ar["metadata"]["last-modified"]
+    result = ar["results"][0]
+    del result["start"], result["end"]
+    records, ctx = run_with_context(OscalAssessmentResultsParser(), write(tmp_path, doc), file_time=mtime)
+    got = {(f.weakness.vuln_id, f.asset.identifier): f.observed_at for f in findings(records)}
+    assert got[(LONE_BAD, "assessed system")] == mtime and ctx.report.used_file_time  # nothing dates it
+    assert got[(RISK_OPEN, "web01.example.com")] == dt.datetime(2024, 3, 2, 11, 0)  # its observation does
+    records, ctx = run_with_context(OscalAssessmentResultsParser(), write(tmp_path, document()), file_time=mtime)
+    assert not ctx.report.used_file_time
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["older-first", "newer-first"])
+@pytest.mark.parametrize("newer", ["closed", "open"])
+def test_the_newest_record_of_a_risk_decides_on_import(
+    engine: Engine, register_parser: Any, tmp_path: Path, order: int, newer: str
+) -> None:
+    """Two results of one file report one risk: the newer one decides, whatever their order."""
+    register_parser(OscalAssessmentResultsParser())
+    doc = document()
+    ar = doc["assessment-results"]
+    march = ar["results"][0]
+    march["risks"] = [risk(RISK_OPEN, "closed" if newer == "open" else "open")]
+    march["findings"] = [finding("f1", "ac-6.1_obj", "not-satisfied", (OBS_HOST,), (RISK_OPEN,))]
+    later = copy.deepcopy(march)
+    later["uuid"] = "result-2"
+    later["risks"] = [risk(RISK_OPEN, newer)]
+    for o in later["observations"]:
+        o["collected"] = "2024-03-02T10:00:00.5Z"  # half a second after March's observation
+    ar["results"] = [march, later][::order]
+    r = import_file(engine, write(tmp_path, doc))
+    assert r.results == (2 if newer == "closed" else 1)
+    (item,) = items_by_id(engine).values()
+    assert item.source_identifier == RISK_OPEN
+    assert item.status is (ItemStatus.CLOSED if newer == "closed" else ItemStatus.OPEN)
 
 
 def test_sniff(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from poam.services.items import load
 from tests.conftest import corpus_dir
 
 WHEN = dt.datetime(2026, 3, 1, 12, 0)
+FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
 
 
 def write(tmp_path: Path, doc: object, name: str = "audit.json") -> Path:
@@ -33,6 +34,13 @@ def write(tmp_path: Path, doc: object, name: str = "audit.json") -> Path:
 def parse(path: Path, **ctx: Any) -> list[object]:
     with path.open("rb") as f:
         return list(PipAuditParser().parse(f, ParseContext(str(path), **{"scan_date": WHEN, **ctx})))
+
+
+def parse_ctx(path: Path, **ctx: Any) -> tuple[list[object], ParseContext]:
+    """The records and the context (its warnings and date source) of a file, dated by its time."""
+    context = ParseContext(str(path), file_time=FILE_TIME, **ctx)
+    with path.open("rb") as f:
+        return list(PipAuditParser().parse(f, context)), context
 
 
 def findings(records: list[object]) -> list[Finding]:
@@ -96,12 +104,10 @@ def test_skipped_and_empty_reports_only_cover_the_project(tmp_path: Path) -> Non
     [
         ('{"fixes": []}', "no dependencies list"),
         ('{"dependencies": {}}', "a list of dependencies expected"),
-        ("[3]", "dependency 1 is not an object"),
-        ('[{"version": "1"}]', "dependency 1 has no name"),
-        ('[{"name": "a", "vulns": null}]', "no vulns list"),
-        ('[{"name": "a", "vulns": [{"fix_versions": []}]}]', "without id"),
-        ('[{"name": "a", "vulns": ["x"]}]', "without id"),
+        ("3", "a list of dependencies expected"),
         ("[", "not valid JSON"),
+        ('[]\n{"fixes": []}', "report 2 is not a pip-audit report"),
+        ('{"dependencies": []} [', "JSON value 2 is not valid"),
     ],
 )
 def test_bad_input_is_an_input_error(tmp_path: Path, doc: str, message: str) -> None:
@@ -195,3 +201,74 @@ def test_import_and_a_later_audit_fixes_what_it_no_longer_reports(
     ]
     assert django.status is ItemStatus.CLOSED and django.closed_at == dt.date(2026, 3, 5)
     assert tw.status is ItemStatus.CLOSED and tw.closed_at == dt.date(2026, 2, 5)
+
+
+# --- lenient on values, several reports in one file, dates (issue 6) --------------------------
+
+
+def test_odd_dependencies_are_warned_or_left_out_and_the_project_is_not_covered(tmp_path: Path) -> None:
+    nameless = {"version": "1.0", "vulns": [{"id": "PYSEC-2020-1", "fix_versions": []}]}
+    odd_vulns = {"name": "urllib3", "version": "1.26", "vulns": [{"fix_versions": []}, "x", {"id": "GHSA-aaaa"}]}
+    doc = {"dependencies": [DJANGO, 3, nameless, {"name": "rsa", "vulns": None}, odd_vulns, SKIPPED]}
+    records, ctx = parse_ctx(write(tmp_path, doc), asset_name="github.com/acme/api")
+    assert [(f.weakness.vuln_id, f.path) for f in findings(records)] == [
+        ("PYSEC-2021-439", "django"),
+        ("PYSEC-2020-1", "(unknown package)"),
+        ("GHSA-aaaa", "urllib3"),
+    ]
+    assert not [r for r in records if isinstance(r, Coverage)]  # records left out: the file closes nothing
+    assert ctx.report.skipped == 4
+    assert ctx.report.warnings == [
+        "dependency 2: not an object; left out",
+        "dependency 3: no name; its vulnerabilities are kept under '(unknown package)'",
+        "dependency 4 (rsa): no vulns list; left out",
+        "dependency 5 (urllib3), vulnerability 1: no id; left out",
+        "dependency 5 (urllib3), vulnerability 2: not an object; left out",
+        "asset github.com/acme/api: a record could not be read; no coverage, so this file closes nothing on it",
+    ]
+
+
+def test_several_reports_in_one_file_are_one_import(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(PipAuditParser())
+    twisted = {"name": "twisted", "version": "18.9.0", "vulns": [{"id": "PYSEC-2019-128", "fix_versions": []}]}
+    for joiner in ("", "\n", "\n\n"):
+        path = tmp_path / "audits.json"
+        path.write_text(
+            joiner.join(json.dumps(d) for d in ({"dependencies": [DJANGO], "fixes": []}, [twisted, DJANGO]))
+        )
+        assert sniff(path.read_bytes())
+        records, ctx = parse_ctx(path)
+        assert [(f.weakness.vuln_id, f.path, f.observed_at) for f in findings(records)] == [
+            ("PYSEC-2021-439", "django", FILE_TIME),
+            ("PYSEC-2019-128", "twisted", FILE_TIME),
+        ]
+        assert [r for r in records if isinstance(r, Scan)] == [Scan("pip-audit", None, None, FILE_TIME, FILE_TIME)]
+        assert ctx.report.used_file_time and ctx.report.warnings == []
+    r = import_file(engine, path, asset="github.com/acme/api")
+    assert (r.format, r.assets_covered, r.results, r.date_source) == ("pip-audit", 1, 2, "mtime")
+    path.write_text("[]\n" + json.dumps([twisted]))  # `[]` first: not detected, read with --format
+    r = import_file(engine, path, format_id="pip-audit", asset="github.com/acme/web", scan_date=WHEN)
+    assert (r.format, r.results, r.assets_covered, r.date_source) == ("pip-audit", 1, 1, "option")
+
+
+def test_audits_are_dated_by_the_file_time_only_when_a_record_needs_it(tmp_path: Path) -> None:
+    records, ctx = parse_ctx(write(tmp_path, [DJANGO]))
+    assert findings(records)[0].observed_at == FILE_TIME and ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, [CLEAN]), asset_name="github.com/acme/api")
+    assert isinstance(records[0], Coverage) and records[0].started_at == FILE_TIME and ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, [DJANGO]), scan_date=WHEN)
+    assert findings(records)[0].observed_at == WHEN and not ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, [CLEAN, SKIPPED]))  # unnamed and clean: nothing to date
+    assert records == [Scan("pip-audit")] and not ctx.report.used_file_time
+
+
+def test_an_unreadable_dependency_closes_nothing(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(PipAuditParser())
+    api = "github.com/acme/api"
+    twisted = {"name": "twisted", "version": "18.9.0", "vulns": [{"id": "PYSEC-2019-128", "fix_versions": []}]}
+    import_file(engine, write(tmp_path, [DJANGO, twisted], "jan.json"), scan_date=WHEN, asset=api)
+    feb = [DJANGO, {"name": "twisted", "version": "18.9.0", "vulns": [{"fix_versions": []}]}]
+    r = import_file(engine, write(tmp_path, feb, "feb.json"), scan_date=WHEN + dt.timedelta(days=30), asset=api)
+    assert (r.assets_covered, r.fixed_findings, r.warnings) == (0, 0, 2)
+    r = import_file(engine, write(tmp_path, [DJANGO], "mar.json"), scan_date=WHEN + dt.timedelta(days=60), asset=api)
+    assert (r.assets_covered, r.fixed_findings) == (1, 1)

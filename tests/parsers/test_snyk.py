@@ -22,6 +22,7 @@ from tests.conftest import CORPUS, corpus_dir
 from tests.parsers.test_trivy import only_input_errors
 
 WHEN = dt.datetime(2026, 1, 5, 10, 0)
+FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
 
 
 def write(tmp_path: Path, doc: Any, name: str = "snyk.json") -> Path:
@@ -33,6 +34,13 @@ def write(tmp_path: Path, doc: Any, name: str = "snyk.json") -> Path:
 def parse(path: Path, asset: str | None = None) -> list[Any]:
     with path.open("rb") as f:
         return list(SnykParser().parse(f, ParseContext(str(path), scan_date=WHEN, asset_name=asset)))
+
+
+def parse_ctx(path: Path, **ctx: Any) -> tuple[list[Any], ParseContext]:
+    """The records and the context (its warnings and date source) of a file, dated by its time."""
+    context = ParseContext(str(path), file_time=FILE_TIME, **ctx)
+    with path.open("rb") as f:
+        return list(SnykParser().parse(f, context)), context
 
 
 def findings(records: list[Any]) -> list[Finding]:
@@ -144,11 +152,13 @@ def test_licence_issues_are_left_out_and_missing_names_fall_back(tmp_path: Path)
     [
         ('{"ok": false, "error": "Could not detect supported target files in /src", "path": "/src"}', "could not test"),
         ('[{"ok": false, "error": {"message": "Authentication failed"}}]', "Authentication failed"),
-        ('{"ok": true, "projectName": "x"}', "no `vulnerabilities`"),
+        ('{"ok": true, "projectName": "x"}', "no project object with `vulnerabilities`"),
         ('{"vulnerabilities": "x", "ok": true}', "vulnerabilities is a str"),
-        ('{"vulnerabilities": [{"id": "SNYK-1"}], "ok": false}', "without id or packageName"),
-        ("[1]", "expected a project object"),
+        ("[1]", "no project object"),
+        ("[]", "no project object"),
+        ('[{"ok": false, "error": "first"}]\n{"ok": false, "error": "second"}', "could not test the project: first"),
         ("nope", "not valid JSON"),
+        ('{"vulnerabilities": [], "ok": true}\nnope', "JSON value 2 is not valid"),
     ],
 )
 def test_bad_input_is_an_input_error(tmp_path: Path, content: str, message: str) -> None:
@@ -176,8 +186,10 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
         "ok": False,
         "projectName": 3,
     }
-    (f,) = findings(parse(write(tmp_path, odd)))
-    assert f.weakness.severity is Severity.LOW and f.asset.name == "3"  # unrated
+    records, ctx = parse_ctx(write(tmp_path, odd))
+    (f,) = findings(records)
+    assert f.weakness.severity is Severity.MEDIUM and f.asset.name == "3"  # a severity poam cannot read
+    assert ctx.report.warnings == ["project 1 (3), issue 1 (SNYK-1): severity \"['x']\" not recognised; rated Moderate"]
 
 
 # --- the real Snyk files of the corpus -------------------------------------------------------
@@ -304,3 +316,108 @@ def test_corpus_file_imports(engine: Engine, register_parser: Any) -> None:
 @pytest.mark.corpus
 def test_mutated_corpus_files_give_input_errors_or_records() -> None:
     only_input_errors(SnykParser(), "snyk_json")
+
+
+# --- lenient on values, several results in one file, dates (issue 6) --------------------------
+
+
+def test_odd_issues_are_warned_or_left_out_and_withhold_coverage(tmp_path: Path) -> None:
+    nameless = {**issue("SNYK-2", "x"), "from": ["app@1.0.0", "@scope/inner@2.1.0"]}
+    del nameless["packageName"]
+    anonymous = {"id": "SNYK-3", "severity": "low"}
+    matches = [
+        issue("SNYK-1", "a", severity="severe"),
+        nameless,
+        anonymous,
+        "SNYK-4",
+        {**issue("SNYK-5", "b"), "id": None},
+        issue("SNYK-6", "c", severity="bad", cvssScore=9.1),
+    ]
+    records, ctx = parse_ctx(write(tmp_path, project(matches)))
+    got = {(f.weakness.vuln_id, f.path): f.weakness.severity for f in findings(records)}
+    assert got == {
+        ("SNYK-1", "a"): Severity.MEDIUM,
+        ("SNYK-2", "@scope/inner"): Severity.HIGH,
+        ("SNYK-3", "(unknown package)"): Severity.LOW,
+        ("SNYK-6", "c"): Severity.CRITICAL,
+    }
+    assert coverage(records) == []  # two issues could not be read: the project is not covered
+    p = "project 1 (com.acme:api)"
+    assert ctx.report.warnings == [
+        f"{p}, issue 1 (SNYK-1): severity 'severe' not recognised; rated Moderate",
+        f"{p}, issue 2 (SNYK-2): no packageName; package '@scope/inner' from its `from` path",
+        f"{p}, issue 3 (SNYK-3): no packageName; package '(unknown package)'",
+        f"{p}, issue 4: not an object; left out",
+        f"{p}, issue 5: an issue without id; left out",
+        f"{p}, issue 6 (SNYK-6): severity 'bad' not recognised; rated critical by its CVSS score",
+        "asset com.acme:api: a record could not be read; no coverage, so this file closes nothing on it",
+    ]
+
+
+def test_a_project_snyk_could_not_test_is_left_out_of_the_others(tmp_path: Path) -> None:
+    failed = {"ok": False, "error": "Could not detect supported target files\nin /src/b", "path": "/src/b"}
+    container = project(
+        [issue("SNYK-DEBIAN-1", "openssl")],
+        name="docker-image|acme/web",
+        applications=[project([issue("SNYK-JS-1", "lodash")], name="web-frontend"), {"ok": False, "error": "x"}],
+    )
+    many = [project([issue("SNYK-1", "a")], name="com.acme:one"), failed, 7, container]
+    records, ctx = parse_ctx(write(tmp_path, many))
+    assert [c.asset.name for c in coverage(records)] == ["com.acme:one"]  # the image's application failed
+    assert sorted((f.asset.name, f.weakness.vuln_id) for f in findings(records)) == [
+        ("acme/web", "SNYK-DEBIAN-1"),
+        ("acme/web", "SNYK-JS-1"),
+        ("com.acme:one", "SNYK-1"),
+    ]
+    assert ctx.report.skipped == 3 and records[-1].name == "2 projects"
+    assert ctx.report.warnings[:3] == [
+        "project 2: Snyk could not test it: Could not detect supported target files; left out",
+        "project 3: not an object; left out",
+        "project 4 (acme/web), application 2: Snyk could not test it: x; left out",
+    ]
+
+
+def test_several_results_in_one_file_are_one_import(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(SnykParser())
+    one = project([issue("SNYK-1", "a")], name="com.acme:one")
+    more = [project([issue("SNYK-1", "a", severity="critical")], name="com.acme:two"), project([], name="com.acme:3")]
+    for joiner in ("", "\n", "\n\n"):
+        path = tmp_path / "runs.json"
+        path.write_text(joiner.join(json.dumps(d) for d in (one, more)))
+        with path.open("rb") as f:
+            assert SnykParser().sniff(read_head(f))
+        records, ctx = parse_ctx(path)
+        assert [c.asset.name for c in coverage(records)] == ["com.acme:one", "com.acme:two", "com.acme:3"]
+        assert {f.weakness.severity for f in findings(records)} == {Severity.CRITICAL}  # worst in the file
+        assert [r for r in records if isinstance(r, Scan)] == [Scan("Snyk", None, "3 projects", FILE_TIME, FILE_TIME)]
+        assert ctx.report.warnings == [] and ctx.report.used_file_time
+    r = import_file(engine, path, scan_date=WHEN)
+    assert (r.format, r.assets_covered, r.results, r.date_source) == ("snyk", 3, 2, "option")
+    lines = tmp_path / "lines.json"
+    lines.write_text(json.dumps({"vulnerabilities": [issue("SNYK-9", "z")], "ok": False}) + "\n" + json.dumps(more))
+    r = import_file(engine, lines, format_id="snyk", scan_date=WHEN)
+    assert (r.format, r.results, r.assets_covered) == ("snyk", 2, 2)
+
+
+def test_snyk_files_are_dated_by_the_file_time_only_when_a_record_needs_it(tmp_path: Path) -> None:
+    records, ctx = parse_ctx(write(tmp_path, project([issue("SNYK-1", "a")])))
+    assert {f.observed_at for f in findings(records)} == {FILE_TIME} and ctx.report.used_file_time
+    assert coverage(records)[0].started_at == FILE_TIME
+    records, ctx = parse_ctx(write(tmp_path, project([issue("SNYK-1", "a")])), scan_date=WHEN)
+    assert findings(records)[0].observed_at == WHEN and not ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, {"vulnerabilities": [], "ok": True}))  # unnamed, clean: nothing to date
+    assert records == [Scan("Snyk", None, "unnamed")] and not ctx.report.used_file_time
+
+
+def test_an_unreadable_issue_closes_nothing(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(SnykParser())
+    import_file(
+        engine, write(tmp_path, project([issue("SNYK-1", "a"), issue("SNYK-2", "c")]), "jan.json"), scan_date=WHEN
+    )
+    feb = project([issue("SNYK-2", "c"), {"packageName": "a", "severity": "high"}])
+    r = import_file(engine, write(tmp_path, feb, "feb.json"), scan_date=WHEN + dt.timedelta(days=30))
+    assert (r.assets_covered, r.fixed_findings, r.warnings) == (0, 0, 2)
+    r = import_file(
+        engine, write(tmp_path, project([issue("SNYK-2", "c")]), "mar.json"), scan_date=WHEN + dt.timedelta(days=60)
+    )
+    assert (r.assets_covered, r.fixed_findings) == (1, 1)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from poam.domain.models import AssetKind, Checks, Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import Head, ParseContext, Parser
-from poam.parsers.registry import read_head
+from poam.parsers.registry import detect, read_head
 from poam.parsers.stig_ckl import StigCklParser, host_asset
 from poam.services import systems
 from poam.services.importer import import_file
@@ -128,6 +128,24 @@ def parse(path: Path, **ctx: Any) -> list[Any]:
     return run(StigCklParser(), path, **ctx)
 
 
+def run_with_context(parser: Parser, path: Path, **kw: Any) -> tuple[list[Any], ParseContext]:
+    """The records and the context (its report of warnings and date sources)."""
+    ctx = ParseContext(str(path), **kw)
+    with path.open("rb") as f:
+        return list(parser.parse(f, ctx)), ctx
+
+
+def detected(path: Path) -> str:
+    """The id of the parser poam picks for a file by its content."""
+    with path.open("rb") as f:
+        return detect(f, str(path)).id
+
+
+def parse_with_context(path: Path, **kw: Any) -> tuple[list[Any], ParseContext]:
+    kw.setdefault("scan_date", WHEN)
+    return run_with_context(StigCklParser(), path, **kw)
+
+
 def test_statuses_and_fields_of_a_vuln(tmp_path: Path) -> None:
     text = ckl(
         [
@@ -167,10 +185,14 @@ def test_vuln_id_is_the_group_id_and_falls_back_to_the_rule_number(tmp_path: Pat
     text = ckl([vuln(None, "Open", rule_id="SV-230221r858734_rule"), vuln("V-9", "Open", rule_id=None)])
     got = {f.weakness.vuln_id for f in findings(parse(write(tmp_path, text)))}
     assert got == {"V-230221", "V-9"}
-    with pytest.raises(InputError, match="no Vuln_Num or Rule_ID"):
-        parse(write(tmp_path, ckl([vuln(None, "Open", rule_id=None)])))
+    # a result without any id is left out with a warning; the others import
+    records, ctx = parse_with_context(write(tmp_path, ckl([vuln(None, "Open", rule_id=None), vuln("V-2", "Open")])))
+    assert [f.weakness.vuln_id for f in findings(records)] == ["V-2"]
+    assert ctx.report.warnings == ["VULN at line 2: no Vuln_Num or Rule_ID; left out"]
+    assert ctx.report.skipped == 1
     # a rule that says nothing needs no id
-    assert findings(parse(write(tmp_path, ckl([vuln(None, "Not_Reviewed", rule_id=None)])))) == []
+    records, ctx = parse_with_context(write(tmp_path, ckl([vuln(None, "Not_Reviewed", rule_id=None)])))
+    assert findings(records) == [] and ctx.report.warnings == []
 
 
 def test_severity_override_is_honoured_and_explained(tmp_path: Path) -> None:
@@ -258,8 +280,6 @@ def test_a_rule_twice_is_open_if_either_says_open(tmp_path: Path) -> None:
         ("<CHECKLIST><ASSET><HOST_NAME>a</HOST_NAME></ASSET></CHECKLIST>", "no STIGS element"),
         ("<CHECKLIST><STIGS><iSTIG></iSTIG></STIGS></CHECKLIST>", "no ASSET element"),
         ("<OTHER><STIGS/></OTHER>", "root element is <OTHER>"),
-        (ckl([vuln("V-1", "Passed")]), "V-1: unknown status 'Passed'"),
-        (ckl([vuln("V-" + "9" * 300, "Open")]), "longer than 200"),
         ('<!DOCTYPE x [<!ENTITY a "b">]><CHECKLIST/>', "entity declarations"),
     ],
 )
@@ -267,6 +287,48 @@ def test_bad_checklists_are_refused_with_one_line(tmp_path: Path, text: str, mes
     with pytest.raises(InputError, match=re.escape(message)) as err:
         parse(write(tmp_path, text))
     assert "\n" not in str(err.value)
+
+
+def test_odd_values_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    """Statuses, severities and ids poam cannot read never refuse the checklist (they used to)."""
+    text = ckl(
+        [
+            vuln("V-1", "Passed"),  # not a STIG status, meaning unclear: kept open
+            vuln("V-2", "Ignored"),  # set aside: neither open nor a fix
+            vuln("V-" + "9" * 300, "Open"),  # too long to track
+            vuln("V-4", "Open", "severe"),
+            vuln("V-5", "Open", "", override="extreme"),
+            vuln("V-6", "NotAFinding"),
+        ]
+    )
+    records, ctx = parse_with_context(write(tmp_path, text))
+    got = {f.weakness.vuln_id: (f.status, f.weakness.severity) for f in findings(records)}
+    assert got == {
+        "V-1": (FindingStatus.OPEN, Severity.MEDIUM),
+        "V-4": (FindingStatus.OPEN, Severity.MEDIUM),
+        "V-5": (FindingStatus.OPEN, Severity.MEDIUM),
+        "V-6": (FindingStatus.FIXED, Severity.MEDIUM),
+    }
+    assert ctx.report.warnings == [
+        "VULN at line 2 (V-1): status 'Passed' not recognised; kept open",
+        "VULN at line 2 (V-2): status 'Ignored' is not a STIG status; read as set aside and left out",
+        "VULN at line 2 (V-" + "9" * 58 + "): id longer than 200 characters ('V-" + "9" * 38 + "'...); left out",
+        "VULN at line 2 (V-4): severity 'severe' not recognised; rated Moderate",
+        "VULN at line 2 (V-5): severity missing not recognised; rated Moderate",
+        "VULN at line 2 (V-5): severity override 'extreme' not recognised; the rule's severity kept",
+    ]
+    assert (ctx.report.warning_count, ctx.report.skipped) == (6, 1)
+
+
+def test_undated_checklists_take_the_file_time(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    records, ctx = parse_with_context(write(tmp_path, ckl([vuln("V-1", "Open")])), scan_date=None, file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [mtime] and ctx.report.used_file_time
+    assert [(c.started_at, c.ended_at) for c in records if isinstance(c, Coverage)] == [(mtime, mtime)]
+    comment = "<!--<Evaluate-STIG><global><time>2022-06-03T12:19:27Z</time></global></Evaluate-STIG>-->"
+    dated = write(tmp_path, ckl([vuln("V-1", "Open")], comment=comment))
+    records, ctx = parse_with_context(dated, scan_date=None, file_time=mtime)
+    assert findings(records)[0].observed_at == dt.datetime(2022, 6, 3, 12, 19, 27) and not ctx.report.used_file_time
 
 
 def test_sniff(tmp_path: Path) -> None:

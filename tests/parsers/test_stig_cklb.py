@@ -21,10 +21,12 @@ from tests.conftest import corpus_dir
 from tests.parsers.test_stig_ckl import (
     assert_sniff_claims_exactly,
     ckl,
+    detected,
     head_of,
     items_by_id,
     peer_invalid,
     run,
+    run_with_context,
     vuln,
 )
 
@@ -178,16 +180,96 @@ def test_a_rule_twice_is_open_if_either_says_open(tmp_path: Path) -> None:
         ({"target_data": {"host_name": "a"}}, "no stigs array"),
         ({"stigs": []}, "no target_data object"),
         ({"target_data": {"host_name": None, "ip_address": "1.1.1.1"}, "stigs": []}, "no host name"),
-        ({"target_data": {"host_name": "a"}, "stigs": [1]}, "stigs[0] is not an object"),
         ({"target_data": {"host_name": "a"}, "stigs": [{"rules": {"x": 1}}]}, "stigs[0].rules is not an array"),
-        ({"target_data": {"host_name": "a"}, "stigs": [{"rules": [None]}]}, "stigs[0].rules[0] is not an object"),
-        (cklb([rule("V-1", "pass")]), "V-1: unknown status 'pass'"),
-        (cklb([rule("", "open", rule_id="", rule_id_src=None)]), "stigs[0].rules[0] has no group_id"),
+        (json.dumps(cklb([])) + "\n[1]", "document 2: not a STIG Viewer 3 checklist"),
+        (json.dumps(cklb([])) + "\n{}", "document 2: checklist has no target_data object"),
     ],
 )
 def test_bad_checklists_are_refused(tmp_path: Path, doc: object, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
         parse(write(tmp_path, doc))
+
+
+def test_odd_records_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    """Records that used to refuse the whole checklist: left out or read with a neutral value."""
+    doc = cklb(
+        [
+            rule("V-1", "pass"),
+            rule("V-2", "false_positive"),
+            rule("", "open", rule_id="", rule_id_src=None),
+            None,
+            rule("V-5", "open", "catastrophic", overrides={"severity": {"severity": "??"}}),
+            rule("V-6", "open"),
+        ]
+    )
+    doc["stigs"].insert(0, 1)
+    records, ctx = run_with_context(StigCklbParser(), write(tmp_path, doc), scan_date=WHEN)
+    got = {f.weakness.vuln_id: (f.status, f.weakness.severity) for f in findings(records)}
+    assert got == {
+        "V-1": (FindingStatus.OPEN, Severity.MEDIUM),
+        "V-5": (FindingStatus.OPEN, Severity.MEDIUM),
+        "V-6": (FindingStatus.OPEN, Severity.MEDIUM),
+    }
+    assert ctx.report.warnings == [
+        "stigs[0]: not an object; left out",
+        "stigs[1].rules[0] (V-1): status 'pass' not recognised; kept open",
+        "stigs[1].rules[1] (V-2): status 'false_positive' is not a STIG status; read as set aside and left out",
+        "stigs[1].rules[2]: no group_id or rule_id; left out",
+        "stigs[1].rules[3]: not an object; left out",
+        "stigs[1].rules[4] (V-5): severity 'catastrophic' not recognised; rated Moderate",
+        "stigs[1].rules[4] (V-5): severity override '??' not recognised; the rule's severity kept",
+    ]
+    assert ctx.report.skipped == 3
+
+
+def test_the_newest_review_of_a_rule_decides(tmp_path: Path) -> None:
+    older, newer = "2024-05-01T10:00:00.250Z", "2024-05-01T10:00:00.750Z"
+    for failing, passing in ((older, newer), (newer, older)):
+        for order in (1, -1):
+            rules = [rule("V-1", "open", updatedAt=failing), rule("V-1", "not_a_finding", updatedAt=passing)]
+            got = [(f.status, f.observed_at) for f in findings(parse(write(tmp_path, cklb(rules[::order]))))]
+            open_at = dt.datetime.fromisoformat(failing.replace("Z", ""))
+            if passing == newer:  # seen failing, then passing: the importer opens and closes it
+                assert got == [
+                    (FindingStatus.OPEN, open_at),
+                    (FindingStatus.FIXED, dt.datetime(2024, 5, 1, 10, 0, 0, 750000)),
+                ]
+            else:
+                assert got == [(FindingStatus.OPEN, open_at)]
+
+
+def test_several_checklists_in_one_file(tmp_path: Path) -> None:
+    """Checklists written one after another, or one per line (JSON Lines): each its own target."""
+    db = {**TARGET, "host_name": "db01", "fqdn": "db01.example.com", "ip_address": "10.0.0.6"}
+    one = cklb([rule("V-1", "open", updatedAt="2024-05-01T10:00:00Z")])
+    two = cklb([rule("V-2", "open", updatedAt="2024-06-01T10:00:00Z")], db)
+    for text in (
+        json.dumps(one, indent=2) + json.dumps(two, indent=2),
+        json.dumps(one) + "\n" + json.dumps(two) + "\n",
+    ):
+        path = write(tmp_path, text)
+        assert StigCklbParser().sniff(head_of(path)) and detected(path) == "stig-cklb"
+        records = parse(path)
+        assert [(f.weakness.vuln_id, f.asset.fqdn) for f in findings(records)] == [
+            ("V-1", "web01.example.com"),
+            ("V-2", "db01.example.com"),
+        ]
+        assert [c.asset.fqdn for c in records if isinstance(c, Coverage)] == ["web01.example.com", "db01.example.com"]
+        scan = records[-1]
+        assert isinstance(scan, Scan) and (scan.started_at, scan.ended_at) == (
+            dt.datetime(2024, 5, 1, 10),
+            dt.datetime(2024, 6, 1, 10),
+        )
+
+
+def test_undated_rules_take_the_file_time_only_when_needed(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    records, ctx = run_with_context(StigCklbParser(), write(tmp_path, cklb([rule("V-1", "open")])), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [mtime] and ctx.report.used_file_time
+    dated = cklb([rule("V-1", "open", updatedAt="2024-05-01T10:00:00Z"), rule("V-2", "not_reviewed")])
+    records, ctx = run_with_context(StigCklbParser(), write(tmp_path, dated), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [dt.datetime(2024, 5, 1, 10)]
+    assert not ctx.report.used_file_time
 
 
 def test_odd_values_do_not_crash(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from poam.services.items import load
 from tests.conftest import CORPUS, corpus_dir
 
 WHEN = "2026-01-05T10:00:00Z"
+FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
 
 
 def write(tmp_path: Path, doc: Any, name: str = "trivy.json") -> Path:
@@ -37,6 +38,13 @@ def write(tmp_path: Path, doc: Any, name: str = "trivy.json") -> Path:
 def parse(path: Path, asset: str | None = None) -> list[Any]:
     with path.open("rb") as f:
         return list(TrivyParser().parse(f, ParseContext(str(path), asset_name=asset)))
+
+
+def parse_ctx(path: Path, **ctx: Any) -> tuple[list[Any], ParseContext]:
+    """The records and the context (its warnings and date source) of a file."""
+    context = ParseContext(str(path), file_time=FILE_TIME, **ctx)
+    with path.open("rb") as f:
+        return list(TrivyParser().parse(f, context)), context
 
 
 def findings(records: list[Any]) -> list[Finding]:
@@ -342,13 +350,9 @@ def test_kubernetes_shapes(tmp_path: Path) -> None:
         ('{"SchemaVersion": 2, "Results": "x"}', "Results is a str"),
         ('{"SchemaVersion": 2, "Results": [{"Target": "a", "Vulnerabilities": {"a": 1}}]}', "not a list"),
         ('{"something": "else"}', "not a Trivy report"),
-        ("[1, 2]", "not an object"),
-        ('{"ClusterName": "c", "Resources": [{"Results": []}]}', "without Kind or Name"),
-        (
-            '{"SchemaVersion": 2, "Results": [{"Misconfigurations": [{"Status": "FAIL"}]}]}',
-            "misconfiguration without ID",
-        ),
-        ('{"SchemaVersion": 2, "Results": [{"Secrets": [{"Title": "x"}]}]}', "secret without RuleID"),
+        ('{"SchemaVersion": 2, "Results": []}\n{"something": "else"}', "report 2 is not a Trivy report"),
+        ('{"SchemaVersion": 2, "Results": []} {"SchemaVersion": 2, "Results": [', "JSON value 2 is not valid"),
+        ("", "empty file"),
     ],
 )
 def test_bad_input_is_an_input_error(tmp_path: Path, content: str, message: str) -> None:
@@ -387,8 +391,19 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
             },
         ],
     }
-    (f,) = findings(parse(write(tmp_path, odd)))
-    assert f.weakness.vuln_id == "CVE-9" and f.weakness.severity is Severity.LOW and f.weakness.cwes == ("20",)
+    records, ctx = parse_ctx(write(tmp_path, odd))
+    (f,) = findings(records)
+    assert f.weakness.vuln_id == "CVE-9" and f.weakness.cwes == ("20",)
+    assert f.path == "(unknown package)"  # PkgName is not text: kept under a stable name, warned
+    assert f.weakness.severity is Severity.MEDIUM  # severity 3 is no word poam reads: Moderate, warned
+    assert ctx.report.skipped == 4  # the results None and 3, the vulnerabilities None and "x"
+    assert ctx.report.warning_count == 7
+    assert "result 1: not an object; left out" in ctx.report.warnings
+    assert ctx.report.warnings[0] == (
+        "report: CreatedAt 'yesterday' is not a date; dated by --scan-date, else the file's modification time"
+    )
+    assert f.observed_at == FILE_TIME and ctx.report.used_file_time
+    assert coverage(records) == []  # results it could not read: the asset is not covered
 
 
 def test_image_repository_names() -> None:
@@ -638,3 +653,319 @@ def test_streaming_a_large_report_finds_what_reading_it_whole_finds(monkeypatch:
 
         assert key(streamed) == key(whole) and key(whole)
         assert [(c.asset, c.checks) for c in coverage(streamed)] == [(c.asset, c.checks) for c in coverage(whole)]
+
+
+# --- lenient on values, several reports in one file, dates (issue 6) --------------------------
+
+
+def repo_report(results: list[Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "SchemaVersion": 2,
+        "CreatedAt": WHEN,
+        "ArtifactName": "github.com/acme/api",
+        "ArtifactType": "repository",
+        "Results": results,
+        **extra,
+    }
+
+
+def test_a_secret_without_rule_id_is_keyed_by_its_category_never_its_text(tmp_path: Path) -> None:
+    secrets = [
+        {
+            "Category": "GitHub",
+            "Title": "GitHub Personal Access Token",
+            "Severity": "CRITICAL",
+            "StartLine": 4,
+            "Match": "token = ghp_****",
+        },
+        {"Title": "Slack Webhook", "Severity": "MEDIUM", "Match": "url = https://hooks.slack.com/****"},
+        {"Severity": "HIGH", "Match": "x = ****"},
+        {"RuleID": "aws-access-key-id", "Category": "AWS", "Title": "AWS Access Key ID", "Severity": "CRITICAL"},
+    ]
+    records, ctx = parse_ctx(
+        write(tmp_path, repo_report([{"Target": "config/app.ini", "Class": "secret", "Secrets": secrets}]))
+    )
+    got = {f.weakness.vuln_id: f for f in findings(records)}
+    assert set(got) == {"secret:GitHub", "secret:Slack Webhook", "aws-access-key-id"}
+    github = got["secret:GitHub"]
+    assert (github.path, github.weakness.name, github.weakness.severity) == (
+        "config/app.ini",
+        "Secret: GitHub Personal Access Token",
+        Severity.CRITICAL,
+    )
+    assert "line 4" in (github.evidence or "")
+    assert ctx.report.skipped == 1
+    assert ctx.report.warnings == [
+        "config/app.ini: secret 1: a secret without RuleID; keyed by its category as 'secret:GitHub'",
+        "config/app.ini: secret 2: a secret without RuleID; keyed by its title as 'secret:Slack Webhook'",
+        "config/app.ini: secret 3: a secret without RuleID, Category or Title; left out",
+    ]
+
+
+def test_a_misconfiguration_without_id_takes_its_namespace_or_url(tmp_path: Path) -> None:
+    base = {"Title": "t", "Severity": "HIGH", "Status": "FAIL"}
+    mis = [
+        {**base, "Namespace": "builtin.kubernetes.KSV001"},
+        {**base, "PrimaryURL": "https://avd.aquasec.com/misconfig/ds002"},
+        {**base, "Namespace": "user.acme.no_root_user"},
+        {**base},
+        {**base, "ID": "DS026"},
+    ]
+    records, ctx = parse_ctx(
+        write(tmp_path, repo_report([{"Target": "Dockerfile", "Class": "config", "Misconfigurations": mis}]))
+    )
+    assert sorted(f.weakness.vuln_id for f in findings(records)) == [
+        "AVD-DS-0002",
+        "AVD-DS-0026",
+        "AVD-KSV-0001",
+        "user.acme.no_root_user",
+    ]
+    assert ctx.report.skipped == 1 and ctx.report.warning_count == 5  # 3 ids from elsewhere, 1 left out, coverage
+    assert "Dockerfile: misconfiguration 4: a misconfiguration without AVDID, ID or Namespace; left out" in (
+        ctx.report.warnings
+    )
+    assert coverage(records) == []  # a check it could not read: this file closes nothing on the repository
+    assert ctx.report.warnings[-1] == (
+        "asset github.com/acme/api: a record could not be read; no coverage, so this file closes nothing on it"
+    )
+
+
+def test_unknown_severities_and_statuses_are_warned_not_refused(tmp_path: Path) -> None:
+    scored = {"nvd": {"V3Score": 9.8}}
+    results = [
+        {
+            **OS,
+            "Vulnerabilities": [
+                vuln("CVE-1", "a", Severity="SEVERE"),
+                vuln("CVE-2", "b", Severity="SEVERE", CVSS=scored),
+                vuln("CVE-3", "c", Status="being_looked_at"),
+                vuln("CVE-4", "d", Status="suppressed"),
+                vuln("CVE-5", "e", Status="will_not_fix"),
+            ],
+        },
+        {
+            "Target": "Dockerfile",
+            "Class": "config",
+            "Misconfigurations": [
+                {"ID": "DS001", "Severity": "HIGH", "Status": "ERROR"},
+                {"ID": "DS002", "Severity": "huge", "Status": "FAIL"},
+                {"ID": "DS026", "Severity": "LOW", "Status": "EXCEPTION"},
+            ],
+        },
+    ]
+    records, ctx = parse_ctx(write(tmp_path, image_report(results)))
+    got = {f.weakness.vuln_id: f for f in findings(records)}
+    assert set(got) == {"CVE-1", "CVE-2", "CVE-3", "CVE-5", "AVD-DS-0001", "AVD-DS-0002"}
+    assert got["CVE-1"].weakness.severity is Severity.MEDIUM
+    assert got["CVE-2"].weakness.severity is Severity.CRITICAL  # read by its CVSS score
+    assert got["CVE-3"].status is FindingStatus.OPEN and "status being_looked_at" in (got["CVE-3"].evidence or "")
+    assert got["CVE-5"].status is FindingStatus.OPEN
+    assert got["AVD-DS-0001"].status is FindingStatus.OPEN and got["AVD-DS-0002"].weakness.severity is Severity.MEDIUM
+    scan = records[-1]
+    assert isinstance(scan, Scan) and scan.partial_checks == ("AVD-DS-0026", "CVE-4")  # set aside: closes nothing
+    assert [c.checks for c in coverage(records)] == [Checks.ALL]
+    prefix = "ghcr.io/acme/web:1.2 (debian 12.1)"
+    assert ctx.report.warnings == [
+        f"{prefix}: vulnerability 1 (CVE-1): severity 'SEVERE' not recognised; rated Moderate",
+        f"{prefix}: vulnerability 2 (CVE-2): severity 'SEVERE' not recognised; rated critical by its CVSS score",
+        f"{prefix}: vulnerability 3 (CVE-3): status 'being_looked_at' not recognised; kept open",
+        f"{prefix}: vulnerability 4 (CVE-4): status 'suppressed' sets it aside; left out (it closes nothing)",
+        "Dockerfile: misconfiguration 1 (AVD-DS-0001): status 'ERROR' not recognised; kept open",
+        "Dockerfile: misconfiguration 2 (AVD-DS-0002): severity 'huge' not recognised; rated Moderate",
+    ]
+
+
+def test_kubernetes_resources_without_kind_or_name_are_left_out(tmp_path: Path) -> None:
+    mis = {"ID": "KSV001", "Severity": "MEDIUM", "Status": "FAIL"}
+    doc = {
+        "ClusterName": "prod",
+        "Resources": [
+            {"Namespace": "web", "Results": [{"Target": "x", "Class": "config", "Misconfigurations": [mis]}]},
+            "junk",
+            {
+                "Namespace": "web",
+                "Kind": "Deployment",
+                "Name": "api",
+                "Results": [{"Target": "Deployment/api", "Class": "config", "Misconfigurations": [mis]}],
+            },
+        ],
+    }
+    records, ctx = parse_ctx(write(tmp_path, doc))
+    assert [(f.asset.name, f.weakness.vuln_id) for f in findings(records)] == [
+        ("prod/web/Deployment/api", "AVD-KSV-0001")
+    ]
+    assert [c.asset.name for c in coverage(records)] == ["prod/web/Deployment/api"]
+    assert ctx.report.warnings == [
+        "Resources entry 1: a Kubernetes resource without Kind or Name; left out",
+        "Resources entry 2: not an object; left out",
+    ]
+
+
+def test_a_legacy_array_of_non_objects_reads_nothing(tmp_path: Path) -> None:
+    records, ctx = parse_ctx(write(tmp_path, [1, 2]))
+    assert [type(r) for r in records] == [Scan] and ctx.report.skipped == 2
+
+
+def test_an_unreadable_record_closes_nothing_and_a_waived_check_stays_open(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(TrivyParser())
+    mis = {"ID": "DS002", "Title": "Root user", "Severity": "HIGH", "Status": "FAIL"}
+    jan = image_report(
+        [
+            {**OS, "Vulnerabilities": [vuln("CVE-1", "openssl"), vuln("CVE-2", "zlib")]},
+            {"Target": "Dockerfile", "Class": "config", "Misconfigurations": [mis]},
+        ]
+    )
+    assert import_file(engine, write(tmp_path, jan, "jan.json")).items_opened == 3
+    feb = image_report(
+        [
+            {**OS, "Vulnerabilities": [vuln("CVE-2", "zlib"), {"PkgName": "openssl", "Severity": "HIGH"}]},
+            {"Target": "Dockerfile", "Class": "config", "Misconfigurations": [{**mis, "Status": "EXCEPTION"}]},
+        ],
+        CreatedAt="2026-02-05T10:00:00Z",
+    )
+    r = import_file(engine, write(tmp_path, feb, "feb.json"))
+    assert (r.assets_covered, r.fixed_findings, r.warnings) == (0, 0, 2)
+    assert r.warning_lines[0] == "ghcr.io/acme/web:1.2 (debian 12.1): vulnerability 2: no VulnerabilityID; left out"
+    mar = image_report(
+        [
+            {**OS, "Vulnerabilities": [vuln("CVE-2", "zlib")]},
+            {"Target": "Dockerfile", "Class": "config", "Misconfigurations": [{**mis, "Status": "EXCEPTION"}]},
+        ],
+        CreatedAt="2026-03-05T10:00:00Z",
+    )
+    r = import_file(engine, write(tmp_path, mar, "mar.json"))
+    assert (r.assets_covered, r.fixed_findings, r.warnings) == (1, 1, 0)  # CVE-1 fixed; the waived check is not
+    with engine.begin() as conn:
+        items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
+    assert {k: i.status.value for k, i in items.items()} == {"CVE-1": "closed", "CVE-2": "open", "AVD-DS-0002": "open"}
+
+
+def two_images() -> tuple[dict[str, Any], dict[str, Any]]:
+    web = image_report([{**OS, "Vulnerabilities": [vuln("CVE-1", "openssl")]}], Trivy={"Version": "0.50.1"})
+    api = image_report(
+        [
+            {
+                **OS,
+                "Target": "ghcr.io/acme/api:3 (debian 12.1)",
+                "Vulnerabilities": [vuln("CVE-1", "openssl", Severity="CRITICAL")],
+            }
+        ],
+        name="ghcr.io/acme/api:3",
+        CreatedAt="2026-01-07T09:00:00Z",
+    )
+    return web, api
+
+
+@pytest.mark.parametrize("joiner", ["", "\n", "\n\n  "])
+def test_several_reports_in_one_file_are_one_import(tmp_path: Path, joiner: str) -> None:
+    web, api = two_images()
+    path = tmp_path / "both.json"
+    path.write_text(joiner.join(json.dumps(d) for d in (web, api)))
+    with path.open("rb") as f:
+        assert TrivyParser().sniff(read_head(f))
+    records, ctx = parse_ctx(path)
+    assert [(c.asset.name, c.started_at) for c in coverage(records)] == [
+        ("ghcr.io/acme/web", dt.datetime(2026, 1, 5, 10, 0)),
+        ("ghcr.io/acme/api", dt.datetime(2026, 1, 7, 9, 0)),
+    ]
+    assert [(f.asset.name, f.observed_at) for f in findings(records)] == [
+        ("ghcr.io/acme/web", dt.datetime(2026, 1, 5, 10, 0)),
+        ("ghcr.io/acme/api", dt.datetime(2026, 1, 7, 9, 0)),
+    ]
+    assert {f.weakness.severity for f in findings(records)} == {Severity.CRITICAL}  # worst across the file
+    assert [r for r in records if isinstance(r, Scan)] == [
+        Scan("Trivy", "0.50.1", "2 reports", dt.datetime(2026, 1, 5, 10, 0), dt.datetime(2026, 1, 7, 9, 0))
+    ]
+    assert not ctx.report.used_file_time and ctx.report.warning_count == 0
+
+
+def test_several_reports_import_with_and_without_format(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(TrivyParser())
+    web, api = two_images()
+    path = tmp_path / "lines.json"
+    path.write_text("\n".join(json.dumps(d) for d in (web, api)) + "\n")
+    r = import_file(engine, path)
+    assert (r.format, r.assets_covered, r.results) == ("trivy", 2, 2)
+    assert (r.started_at, r.ended_at) == (dt.datetime(2026, 1, 5, 10, 0), dt.datetime(2026, 1, 7, 9, 0))
+    other = tmp_path / "legacy.json"
+    other.write_text("null\n" + json.dumps([{**OS, "Vulnerabilities": [vuln("CVE-9", "bash")]}]))
+    r = import_file(engine, other, format_id="trivy", scan_date=dt.datetime(2026, 3, 1))
+    assert (r.format, r.results, r.assets_covered) == ("trivy", 1, 1)
+
+
+def test_streaming_several_reports_keeps_each_result_with_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import poam.parsers.trivy as trivy_module
+
+    web, api = two_images()
+    empty = image_report([], name="ghcr.io/acme/empty:1", CreatedAt="2026-01-06T00:00:00Z")
+    repo = repo_report(
+        [
+            {"Target": "go.mod", "Class": "lang-pkgs", "Vulnerabilities": [vuln("CVE-7", "x/net")]},
+            None,
+            {"Target": "Dockerfile", "Class": "config", "Misconfigurations": [{"ID": "DS002", "Status": "FAIL"}]},
+        ],
+        CreatedAt=None,
+    )
+    path = tmp_path / "many.json"
+    path.write_text("\n".join(json.dumps(d) for d in (web, empty, api, repo)))
+    whole, whole_ctx = parse_ctx(path)
+    monkeypatch.setattr(trivy_module, "STREAM_FROM", 0)
+    streamed, streamed_ctx = parse_ctx(path)
+
+    def key(records: list[Any]) -> list[tuple[str, str, str | None, dt.datetime]]:
+        return sorted((f.asset.name or "", f.weakness.vuln_id, f.path, f.observed_at) for f in findings(records))
+
+    assert (
+        key(streamed)
+        == key(whole)
+        == [
+            ("ghcr.io/acme/api", "CVE-1", "openssl", dt.datetime(2026, 1, 7, 9, 0)),
+            ("ghcr.io/acme/web", "CVE-1", "openssl", dt.datetime(2026, 1, 5, 10, 0)),
+            ("github.com/acme/api", "AVD-DS-0002", "Dockerfile", FILE_TIME),
+            ("github.com/acme/api", "CVE-7", "go.mod: x/net", FILE_TIME),
+        ]
+    )
+    expected_coverage = [
+        ("ghcr.io/acme/web", Checks.VULNERABILITY),
+        ("ghcr.io/acme/api", Checks.VULNERABILITY),
+    ]  # the empty report lists no result (covers nothing); the repository has a result it could not read
+    assert [(c.asset.name, c.checks) for c in coverage(streamed)] == expected_coverage
+    assert [(c.asset.name, c.checks) for c in coverage(whole)] == expected_coverage
+    assert streamed[-1] == whole[-1] == Scan("Trivy", "0.50.1", "4 reports", dt.datetime(2026, 1, 5, 10, 0), FILE_TIME)
+    assert (
+        streamed_ctx.report.warnings
+        == whole_ctx.report.warnings
+        == [
+            "report 4: result 2: not an object; left out",
+            "asset github.com/acme/api: a record could not be read; no coverage, so this file closes nothing on it",
+        ]
+    )
+    assert streamed_ctx.report.used_file_time and whole_ctx.report.used_file_time
+
+
+def test_streaming_refuses_a_results_member_that_is_not_a_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import poam.parsers.trivy as trivy_module
+
+    monkeypatch.setattr(trivy_module, "STREAM_FROM", 0)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(image_report([])) + json.dumps({**image_report([]), "Results": "x"}))
+    with pytest.raises(InputError, match="Results is a str, not a list"):
+        parse_ctx(path)
+
+
+def test_an_undated_report_takes_the_file_time_only_when_a_record_needs_it(tmp_path: Path) -> None:
+    undated = {**image_report([{**OS, "Vulnerabilities": [vuln("CVE-1", "openssl")]}])}
+    del undated["CreatedAt"]
+    records, ctx = parse_ctx(write(tmp_path, undated))
+    assert {f.observed_at for f in findings(records)} == {FILE_TIME} and ctx.report.used_file_time
+    assert coverage(records)[0].started_at == FILE_TIME and records[-1].started_at == FILE_TIME
+    records, ctx = parse_ctx(write(tmp_path, image_report([{**OS, "Vulnerabilities": [vuln("CVE-1", "x")]}])))
+    assert findings(records)[0].observed_at == dt.datetime(2026, 1, 5, 10, 0) and not ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, None))  # legacy `null`: nothing to date
+    assert records == [Scan("Trivy")] and not ctx.report.used_file_time
+    records, ctx = parse_ctx(write(tmp_path, undated), scan_date=dt.datetime(2026, 3, 1))
+    assert findings(records)[0].observed_at == dt.datetime(2026, 3, 1) and not ctx.report.used_file_time

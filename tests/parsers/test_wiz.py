@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from poam.services.importer import import_file
 from poam.services.items import load
 from poam.store.tables import findings
 from tests.conftest import CORPUS, corpus_dir
+from tests.parsers.test_stig_ckl import detected, run_with_context
 
 ISSUE_COLUMNS = [
     "Created At", "Title", "Severity", "Status", "Description", "Resource Type", "Resource external ID",
@@ -174,6 +177,20 @@ def found(parser: Any, path: Path, asset: str | None = None) -> list[Finding]:
     return [r for r in parse(parser, path, asset) if isinstance(r, Finding)]
 
 
+def findings_of(records: list[Any]) -> list[Finding]:
+    return [r for r in records if isinstance(r, Finding)]
+
+
+def _text_file(tmp_path: Path, text: str, name: str = "w.json") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+EXPORT = dt.datetime(2026, 2, 1)
+"""The modification time given to the exports parsed here."""
+
+
 def sniff(parser: Any, path: Path) -> bool:
     with path.open("rb") as f:
         return bool(parser.sniff(read_head(f)))
@@ -232,18 +249,180 @@ def test_vulnerability_csv(tmp_path: Path) -> None:
     assert (b.status, b.observed_at, b.weakness.cves) == (FindingStatus.FIXED, dt.datetime(2026, 1, 10), ())
 
 
-@pytest.mark.parametrize(
-    ("columns", "row", "message"),
-    [
-        (ISSUE_COLUMNS, issue(status="MAYBE"), "is not Open"),
-        (ISSUE_COLUMNS, issue(control=""), "is empty"),
-        (VULN_COLUMNS, vuln(status="Maybe"), "is not Open or Resolved"),
-        (VULN_COLUMNS, dict(vuln(), ProviderUniqueId="", AssetID=""), "is empty"),
-    ],
-)
-def test_bad_csv_rows(tmp_path: Path, columns: list[str], row: dict[str, str], message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        parse(WizCsvParser(), write_csv(tmp_path, columns, [row]))
+def test_odd_issue_rows_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    """Rows that used to refuse the whole export (the issue's example: a status other than the
+    four documented ones) are mapped when their meaning is clear, else kept open; warned."""
+    rows = [
+        issue("ctl-1", "MAYBE"),  # meaning unclear: open
+        issue("ctl-2", "IGNORED"),  # set aside: neither open nor a fix
+        issue("ctl-3", "In Progress"),  # documented, another spelling
+        issue(""),  # no Control ID
+        issue("ctl-5", resource=""),
+        issue("ctl-6", severity="SEVERE"),
+        issue("c" * 201),
+        issue("ctl-8", ""),  # no status at all
+    ]
+    records, ctx = run_with_context(WizCsvParser(), write_csv(tmp_path, ISSUE_COLUMNS, rows), file_time=EXPORT)
+    got = {f.weakness.vuln_id: (f.status, f.weakness.severity) for f in findings_of(records)}
+    assert got == {
+        "ctl-1": (FindingStatus.OPEN, Severity.HIGH),
+        "ctl-3": (FindingStatus.OPEN, Severity.HIGH),
+        "ctl-6": (FindingStatus.OPEN, Severity.MEDIUM),
+        "ctl-8": (FindingStatus.OPEN, Severity.HIGH),
+    }
+    assert ctx.report.warnings == [
+        "row 2: status 'MAYBE' not recognised; kept open",
+        "row 3: status 'IGNORED' is not a documented Wiz status; read as set aside and left out",
+        "row 5: no Control ID; left out",
+        "row 6: no Resource external ID; left out",
+        "row 7 (ctl-6): severity 'SEVERE' not recognised; rated Moderate",
+        "row 8: Control ID longer than 200 characters ('" + "c" * 40 + "'...); left out",
+        "row 9: status missing not recognised; kept open",
+    ]
+    assert ctx.report.skipped == 3
+
+
+def test_odd_vulnerability_rows_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    rows = [
+        vuln("CVE-2026-0001", "Maybe"),
+        vuln("CVE-2026-0002", "Suppressed"),
+        vuln("CVE-2026-0003", "Ignored"),  # documented: set aside without a warning
+        dict(vuln("CVE-2026-0004"), ProviderUniqueId="", AssetID=""),
+        vuln(""),
+        vuln("CVE-2026-0006", severity="Whatever", **{}) | {"CVSSSeverity": ""},
+        vuln("CVE-2026-0007", "Open"),
+    ]
+    records, ctx = run_with_context(WizCsvParser(), write_csv(tmp_path, VULN_COLUMNS, rows))
+    got = {f.weakness.vuln_id: (f.status, f.weakness.severity) for f in findings_of(records)}
+    assert got == {
+        "CVE-2026-0001": (FindingStatus.OPEN, Severity.MEDIUM),
+        "CVE-2026-0006": (FindingStatus.OPEN, Severity.MEDIUM),
+        "CVE-2026-0007": (FindingStatus.OPEN, Severity.MEDIUM),
+    }
+    assert ctx.report.warnings == [
+        "row 2: status 'Maybe' not recognised; kept open",
+        "row 3: status 'Suppressed' is not a documented Wiz status; read as set aside and left out",
+        "row 5: no asset id; left out",
+        "row 6: no Name; left out",
+        "row 7 (CVE-2026-0006): severity 'Whatever' not recognised; rated Moderate",
+    ]
+
+
+def test_every_issue_row_unreadable_refuses_the_file(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(WizCsvParser())
+    path = write_csv(tmp_path, ISSUE_COLUMNS, [issue(""), issue("", "RESOLVED")])
+    with pytest.raises(InputError, match=re.escape("no record could be read (2 left out; first: row 2: no Control ID")):
+        import_file(engine, path)
+
+
+def test_a_resolved_issue_is_dated_by_its_status_change(tmp_path: Path) -> None:
+    """Resolved Time, else a Status Changed At or Updated At column when the export has one,
+    else the creation; an open issue is seen at the export."""
+    columns = [*ISSUE_COLUMNS, "Status Changed At", "Updated At"]
+    rows = [
+        dict(
+            issue("ctl-1", "RESOLVED", resolved="2026-01-20T08:00:00.5Z"),
+            **{"Status Changed At": "2026-01-19T00:00:00Z"},
+        ),
+        dict(
+            issue("ctl-2", "RESOLVED"),
+            **{"Status Changed At": "2026-01-21T08:00:00.25Z", "Updated At": "2026-01-25T00:00:00Z"},
+        ),
+        dict(issue("ctl-3", "RESOLVED"), **{"Updated At": "2026-01-22T00:00:00Z"}),
+        issue("ctl-4", "RESOLVED", created="2026-01-05T10:00:00Z"),
+    ]
+    records, ctx = run_with_context(WizCsvParser(), write_csv(tmp_path, columns, rows), file_time=EXPORT)
+    assert {f.weakness.vuln_id: f.observed_at for f in findings_of(records)} == {
+        "ctl-1": dt.datetime(2026, 1, 20, 8, 0, 0, 500000),
+        "ctl-2": dt.datetime(2026, 1, 21, 8, 0, 0, 250000),
+        "ctl-3": dt.datetime(2026, 1, 22),
+        "ctl-4": dt.datetime(2026, 1, 5, 10),
+    }
+    assert not ctx.report.used_file_time  # every record dated by the file
+    records, ctx = run_with_context(WizCsvParser(), write_csv(tmp_path, columns, [issue()]), file_time=EXPORT)
+    assert [f.observed_at for f in findings_of(records)] == [EXPORT] and ctx.report.used_file_time
+
+
+def test_undated_vulnerability_rows_and_wizcli_results_take_the_file_time(tmp_path: Path) -> None:
+    undated = vuln() | {"FirstDetected": "", "LastDetected": ""}
+    records, ctx = run_with_context(WizCsvParser(), write_csv(tmp_path, VULN_COLUMNS, [undated]), file_time=EXPORT)
+    assert [f.observed_at for f in findings_of(records)] == [EXPORT] and ctx.report.used_file_time
+    records, ctx = run_with_context(WizCsvParser(), write_csv(tmp_path, VULN_COLUMNS, [vuln()]), file_time=EXPORT)
+    assert [f.observed_at for f in findings_of(records)] == [dt.datetime(2026, 1, 5, 10)]
+    assert not ctx.report.used_file_time
+    doc = cli(IMAGE, PACKAGES, createdAt=None)
+    records, ctx = run_with_context(WizCliParser(), write_json(tmp_path, doc), file_time=EXPORT)
+    assert {f.observed_at for f in findings_of(records)} == {EXPORT} and ctx.report.used_file_time
+    records, ctx = run_with_context(WizCliParser(), write_json(tmp_path, cli(IMAGE, PACKAGES)), file_time=EXPORT)
+    assert not ctx.report.used_file_time
+
+
+def test_merged_records_keep_the_newest_of_each_state() -> None:
+    """Per finding: the newest open record (detected at the earliest) and, only when newer than
+    it, the newest resolved one."""
+    from poam.domain.models import Asset, Weakness
+    from poam.parsers.wiz import _Merged
+
+    w = Weakness(tool="Wiz", vuln_id="CVE-1", name="CVE-1", severity=Severity.HIGH)
+    a = Asset(kind=AssetKind.CLOUD_RESOURCE, name="r")
+    t = [dt.datetime(2026, 1, d) for d in range(1, 6)]
+
+    def merged(
+        *records: tuple[int, FindingStatus, str],
+    ) -> list[tuple[FindingStatus, dt.datetime, dt.datetime | None, str | None]]:
+        m = _Merged()
+        for day, status, where in records:
+            m.add(Finding(w, a, t[day], evidence=where, status=status, path="pkg"))
+        return [(f.status, f.observed_at, f.since, f.evidence) for f in m.findings()]
+
+    OPEN, FIXED = FindingStatus.OPEN, FindingStatus.FIXED
+    assert merged((1, OPEN, "/a"), (3, FIXED, "/a"), (2, OPEN, "/b")) == [
+        (OPEN, t[2], t[1], "/a\n/b"),
+        (FIXED, t[3], None, "/a"),
+    ]
+    assert merged((3, FIXED, "/a"), (4, OPEN, "/b"), (1, OPEN, "/a")) == [(OPEN, t[4], t[1], "/b\n/a")]
+    assert merged((2, FIXED, "/a"), (2, OPEN, "/a")) == [(OPEN, t[2], None, "/a")]  # equal times: open wins
+
+
+VULN_T1, VULN_T2 = "2026-01-10T08:00:00.250Z", "2026-01-10T08:00:00.750Z"
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["file-order", "reversed"])
+@pytest.mark.parametrize(("open_at", "fixed_at", "closed"), [(VULN_T1, VULN_T2, True), (VULN_T2, VULN_T1, False)])
+def test_the_newest_vulnerability_row_decides_on_import(
+    engine: Engine, register_parser: Any, tmp_path: Path, order: int, open_at: str, fixed_at: str, closed: bool
+) -> None:
+    """An open row and a resolved row of one finding, half a second apart: the newer one decides
+    (an older open row used to win over a newer resolution)."""
+    register_parser(WizCsvParser())
+    rows = [vuln(last=open_at), vuln("CVE-2026-0001", "Resolved", location="/opt/b", resolved=fixed_at)]
+    r = import_file(engine, write_csv(tmp_path, VULN_COLUMNS, rows[::order]))
+    assert r.results == (2 if closed else 1)
+    item = items_by_id(engine)["CVE-2026-0001"]
+    assert item.status is (ItemStatus.CLOSED if closed else ItemStatus.OPEN)
+    with engine.begin() as conn:
+        assert conn.execute(select(findings.c.status, findings.c.fixed_at)).one() == (
+            ("fixed", dt.datetime(2026, 1, 10, 8, 0, 0, 750000)) if closed else ("open", None)
+        )
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["file-order", "reversed"])
+def test_an_issue_open_at_the_export_outlives_an_earlier_resolved_issue_on_import(
+    engine: Engine, register_parser: Any, tmp_path: Path, order: int
+) -> None:
+    """Two issues of one control and resource: one resolved in January, one open in the export."""
+    register_parser(WizCsvParser())
+    rows = [
+        issue(status="RESOLVED", resolved="2026-01-20T08:00:00Z", resolution="ISSUE_FIXED", issue_id="i-1"),
+        issue(issue_id="i-2", created="2026-01-25T00:00:00Z"),
+    ]
+    path = write_csv(tmp_path, ISSUE_COLUMNS, rows[::order])
+    os.utime(path, (EXPORT.replace(tzinfo=dt.UTC).timestamp(),) * 2)
+    r = import_file(engine, path)
+    assert r.date_source == "mtime"
+    assert items_by_id(engine)["ctl-1"].status is ItemStatus.OPEN
+    with engine.begin() as conn:
+        assert conn.execute(select(findings.c.status, findings.c.last_seen)).one() == ("open", EXPORT)
 
 
 def test_times() -> None:
@@ -306,13 +485,66 @@ def test_directory_and_iac_scans_are_repositories(tmp_path: Path) -> None:
         (cli({"__typename": "CICDScanOriginVM"}, PACKAGES), "unsupported wizcli scan origin"),
         (cli(IMAGE, None), "no result object"),
         (cli({"__typename": "CICDScanOriginContainerImage"}, PACKAGES), "names no image"),
-        (cli(IMAGE, {"libraries": [{"name": "x", "vulnerabilities": [{"severity": "LOW"}]}]}), "has no name"),
-        (cli(IAC, {"ruleMatches": [{"rule": {}, "matches": []}]}), "no rule id"),
     ],
 )
 def test_bad_wizcli(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse(WizCliParser(), write_json(tmp_path, doc))
+
+
+def test_unreadable_wizcli_records_are_left_out_and_the_target_not_covered(tmp_path: Path) -> None:
+    """Records that used to refuse the result: left out with a warning; the result then covers
+    nothing, so that what poam could not read is never closed by its absence."""
+    odd = dict(
+        PACKAGES,
+        libraries=[
+            {"name": "x", "vulnerabilities": [{"severity": "LOW"}, {"name": "CVE-2026-0009", "severity": "SEVERE"}]},
+            {"vulnerabilities": [{"name": "CVE-2026-0010"}]},
+        ],
+        ruleMatches=[{"rule": {}, "matches": []}],
+    )
+    records, ctx = run_with_context(WizCliParser(), write_json(tmp_path, cli(IMAGE, odd)))
+    got = {(f.weakness.vuln_id, f.path, f.weakness.severity) for f in findings_of(records)}
+    assert got == {
+        ("CVE-2026-0001", "libssl3", Severity.LOW),
+        ("CVE-2026-0009", "x", Severity.MEDIUM),
+        ("secret:PASSWORD", "/app/main.go", Severity.HIGH),
+    }
+    assert ctx.report.warnings == [
+        "libraries[0] vulnerability 1: no vulnerability name; left out",
+        "libraries[0] vulnerability 2 (CVE-2026-0009): severity 'SEVERE' not recognised; rated Moderate",
+        "libraries[1] vulnerability 1 (CVE-2026-0010): no package name; left out",
+        "ruleMatches[0]: no rule id; left out",
+    ]
+    assert [r for r in records if isinstance(r, Coverage)] == []
+    clean = run_with_context(WizCliParser(), write_json(tmp_path, cli(IMAGE, PACKAGES)))[0]
+    assert len([r for r in clean if isinstance(r, Coverage)]) == 1
+
+
+def test_several_wizcli_results_in_one_file(tmp_path: Path) -> None:
+    """Results written one after another, or one per line: each covers its target at its time."""
+    jan = cli(IMAGE, PACKAGES)
+    feb = cli(dict(IMAGE, name="ghcr.io/acme/web:1.3"), dict(PACKAGES, osPackages=[]), createdAt="2026-02-05T10:00:00Z")
+    for text in (json.dumps(jan, indent=2) + json.dumps(feb, indent=2), json.dumps(jan) + "\n" + json.dumps(feb)):
+        path = tmp_path / "w.json"
+        path.write_text(text)
+        assert sniff(WizCliParser(), path) and not sniff(WizCsvParser(), path) and detected(path) == "wizcli"
+        records = parse(WizCliParser(), path)
+        covers = [(c.asset.name, c.started_at) for c in records if isinstance(c, Coverage)]
+        assert covers == [
+            ("ghcr.io/acme/web", dt.datetime(2026, 1, 5, 10, 0, 0, 123456)),
+            ("ghcr.io/acme/web", dt.datetime(2026, 2, 5, 10)),
+        ]
+        libssl = [f.observed_at for f in findings_of(records) if f.path == "libssl3"]
+        assert libssl == [dt.datetime(2026, 1, 5, 10, 0, 0, 123456)]
+        scan = records[-1]
+        assert isinstance(scan, Scan) and (scan.name, scan.started_at, scan.ended_at) == (
+            "wizcli image scan",
+            dt.datetime(2026, 1, 5, 10, 0, 0, 123456),
+            dt.datetime(2026, 2, 5, 10),
+        )
+    with pytest.raises(InputError, match="document 2: not a wizcli result"):
+        parse(WizCliParser(), _text_file(tmp_path, json.dumps(jan) + "[]"))
 
 
 def test_odd_wizcli_values(tmp_path: Path) -> None:

@@ -17,7 +17,14 @@ from poam.errors import InputError
 from poam.parsers.xccdf import XccdfParser, tool_name, vuln_id
 from poam.services.importer import import_file
 from tests.conftest import corpus_dir
-from tests.parsers.test_stig_ckl import assert_sniff_claims_exactly, head_of, items_by_id, peer_invalid, run
+from tests.parsers.test_stig_ckl import (
+    assert_sniff_claims_exactly,
+    head_of,
+    items_by_id,
+    peer_invalid,
+    run,
+    run_with_context,
+)
 
 NS12 = "http://checklists.nist.gov/xccdf/1.2"
 NS11 = "http://checklists.nist.gov/xccdf/1.1"
@@ -306,12 +313,84 @@ def test_targets_must_be_identifiable(tmp_path: Path) -> None:
         (f'<NotBenchmark xmlns="{NS12}"><TestResult/></NotBenchmark>', "root element is <NotBenchmark>"),
         (benchmark([rule("r")], ""), "XCCDF file has no TestResult"),
         (benchmark([], make_testresult([rr("r", "fail")]))[:-30], "not well-formed XML"),
-        (benchmark([], make_testresult([rr("x" * 250, "fail")])), "rule id longer than 200"),
     ],
 )
 def test_bad_results_are_refused(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
         parse(write(tmp_path, text))
+
+
+def test_odd_results_are_read_past_with_a_warning(tmp_path: Path) -> None:
+    """Values that used to refuse the file (an overlong id) or pass silently (an unknown result)."""
+    results = [
+        rr("r1", "failed"),  # not an XCCDF result, meaning unclear: kept open
+        rr("r2", "suppressed"),  # set aside: neither open nor a fix
+        rr("x" * 250, "fail"),  # too long to track
+        rr("", "fail"),  # no idref
+        rr("r5", "fail", severity="catastrophic"),
+        rr("r6", "fail", severity="unknown"),  # XCCDF's own default: medium, no warning
+        rr("r7", "notchecked"),  # defined by XCCDF: proves nothing, no warning
+        rr("r8", "pass"),
+        rr("r9", ""),  # no result at all: says nothing
+    ]
+    records, ctx = run_with_context(XccdfParser(), write(tmp_path, benchmark([], make_testresult(results))))
+    got = {f.weakness.vuln_id: (f.status, f.weakness.severity) for f in findings(records)}
+    assert got == {
+        "r1": (FindingStatus.OPEN, Severity.MEDIUM),
+        "r5": (FindingStatus.OPEN, Severity.MEDIUM),
+        "r6": (FindingStatus.OPEN, Severity.MEDIUM),
+        "r8": (FindingStatus.FIXED, Severity.MEDIUM),
+    }
+    assert ctx.report.warnings == [
+        "rule-result at line 2 (r1): status 'failed' not recognised; kept open",
+        "rule-result at line 2 (r2): result 'suppressed' is not an XCCDF result; read as set aside and left out",
+        "rule-result at line 2: no rule idref; left out",
+        "rule-result at line 2 (r9): no result; left out",
+        "rule-result at line 2 ("
+        + "x" * 60
+        + "): rule id longer than 200 characters ('"
+        + "x" * 40
+        + "'...); left out",
+        "rule-result at line 2 (r5): severity 'catastrophic' not recognised; rated Moderate",
+    ]
+    assert ctx.report.skipped == 3
+
+
+def test_the_newest_test_result_decides(tmp_path: Path) -> None:
+    """Several TestResults of one target: a rule's newest result decides, whatever their order."""
+
+    def tr(result: str, start: str, end: str) -> str:
+        return (
+            make_testresult([rr("r1", result)])
+            .replace("2024-02-01T10:00:00-05:00", start)
+            .replace("2024-02-01T10:05:00-05:00", end)
+        )
+
+    jan = ("2024-01-05T10:00:00Z", "2024-01-05T10:05:00.250Z")
+    feb = ("2024-02-05T10:00:00Z", "2024-02-05T10:05:00.750Z")
+    jan_end, feb_end = dt.datetime(2024, 1, 5, 10, 5, 0, 250000), dt.datetime(2024, 2, 5, 10, 5, 0, 750000)
+    for first, second in (("fail", "pass"), ("pass", "fail")):
+        for order in (1, -1):
+            parts = [tr(first, *jan), tr(second, *feb)][::order]
+            got = [(f.status, f.observed_at) for f in findings(parse(write(tmp_path, benchmark([], "".join(parts)))))]
+            if second == "pass":  # failed in January, passed in February: opened, then closed
+                assert got == [(FindingStatus.OPEN, jan_end), (FindingStatus.FIXED, feb_end)]
+            else:  # the February failure stands
+                assert got == [(FindingStatus.OPEN, feb_end)]
+
+
+def test_undated_results_take_the_file_time(tmp_path: Path) -> None:
+    mtime = dt.datetime(2026, 2, 3, 4, 5, 6)
+    undated = make_testresult([rr("r1", "fail")]).replace(
+        'start-time="2024-02-01T10:00:00-05:00" end-time="2024-02-01T10:05:00-05:00" ', ""
+    )
+    records, ctx = run_with_context(XccdfParser(), write(tmp_path, benchmark([], undated)), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [mtime] and ctx.report.used_file_time
+    assert [(c.started_at, c.ended_at) for c in records if isinstance(c, Coverage)] == [(mtime, mtime)]
+    dated = make_testresult([rr("r1", "fail")])
+    records, ctx = run_with_context(XccdfParser(), write(tmp_path, benchmark([], dated)), file_time=mtime)
+    assert [f.observed_at for f in findings(records)] == [dt.datetime(2024, 2, 1, 15, 5)]
+    assert not ctx.report.used_file_time
 
 
 def test_sniff_needs_the_xccdf_namespace(tmp_path: Path) -> None:

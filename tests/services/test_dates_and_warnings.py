@@ -79,3 +79,28 @@ def test_a_file_whose_every_record_is_unreadable_is_refused(engine: Engine, tmp_
     ):
         import_file(engine, bad, parallel=parallel)
     assert counts(engine) == before
+
+
+def test_a_scan_with_an_unreadable_record_closes_nothing_by_absence(engine: Engine, tmp_path: Path) -> None:
+    """The finding a scan no longer lists may be the one it could not read."""
+    from sqlalchemy import select
+
+    from poam.store.tables import scans
+    from tests.builders import Host, Item, nessus
+
+    def host(when: dt.datetime, *items: Item) -> Host:
+        return Host("web01", ip="10.0.0.1", start=when, items=list(items))
+
+    jan = tmp_path / "jan.nessus"
+    jan.write_text(nessus([host(dt.datetime(2026, 1, 5), Item("100", severity=3))]))
+    import_file(engine, jan)
+    feb = tmp_path / "feb.nessus"
+    feb.write_text(nessus([host(dt.datetime(2026, 2, 5), Item("999", severity=2))]).replace(' pluginID="999"', ""))
+    r = import_file(engine, feb)
+    assert (r.fixed_findings, r.items_closed, r.warnings) == (0, 0, 2)
+    assert r.warning_lines[-1] == "file: 1 record(s) could not be read: nothing is closed by absence"
+    mar = tmp_path / "mar.nessus"
+    mar.write_text(nessus([host(dt.datetime(2026, 3, 5))]))
+    assert import_file(engine, mar).items_closed == 1  # a clean scan still closes
+    with engine.begin() as conn:
+        assert conn.execute(select(scans.c.closes).order_by(scans.c.id)).scalars().all() == [True, False, True]

@@ -32,6 +32,12 @@ class ParseReport:
     used_file_time: bool = False
     """Some record was dated by the file's modification time (the file gave no date)."""
 
+    def warn(self, record: str, problem: str) -> None:
+        """Count a warning and keep its line (the first MAX_WARNINGS_KEPT)."""
+        self.warning_count += 1
+        if len(self.warnings) < MAX_WARNINGS_KEPT:
+            self.warnings.append(f"{record}: {problem}")
+
     def merge(self, other: ParseReport) -> None:
         """Add another report's findings to this one (the child's, in the parent)."""
         room = MAX_WARNINGS_KEPT - len(self.warnings)
@@ -71,10 +77,7 @@ class ParseContext:
         """Note an odd value in one record that was read past (mapped or kept with a neutral
         value): `record` names it (`row 12`, `finding 3 (CVE-2024-1)`), `problem` says what
         was unusual and what poam did."""
-        report = self.report
-        report.warning_count += 1
-        if len(report.warnings) < MAX_WARNINGS_KEPT:
-            report.warnings.append(f"{record}: {problem}")
+        self.report.warn(record, problem)
 
     def skip(self, record: str, problem: str) -> None:
         """Note a record left out because it cannot be read (`problem` says why): a warning; a file

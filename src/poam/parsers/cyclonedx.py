@@ -20,7 +20,16 @@ components: a VEX-only BOM, without components, is not a scan and closes nothing
 A BOM without any vulnerabilities element is a plain SBOM: it says nothing about weaknesses,
 and importing it as a clean scan would be wrong, so it is refused. An empty `vulnerabilities`
 list, or a 1.0-1.3 XML BOM that declares the vulnerability extension, is a scan without findings.
-JSON is read whole (`jsonio.load`); XML is streamed, keeping only a name per component.
+JSON is read whole (`jsonio.documents`): a file may hold several BOMs written one after another
+or one per line, each with its own subject and time (a plain SBOM among them is left out with a
+warning), imported as one scan. XML is streamed, keeping only a name per component.
+
+Dates: `metadata.timestamp`, else `--scan-date`, else the file's modification time. Lenient on
+values: an `analysis.state` CycloneDX does not define is read as set aside when it says so
+(`suppressed`...: left out) and as open otherwise, with a warning; a severity word it does not
+define is rated by the CVSS score (else Low), with a warning; a vulnerability that is not an
+object, has no id or one longer than 200 characters is left out with a warning, and its BOM
+then gives no coverage (nothing is closed by its absence).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
+from poam.parsers.common import Warner
 from poam.parsers.sca import UNNAMED, Collector, as_dict, text
 from poam.parsers.xmlsafe import iterparse, release
 
@@ -43,6 +53,8 @@ TOOL = "CycloneDX"
 _BOM_NS = "http://cyclonedx.org/schema/bom/"
 _EXT_NS = "http://cyclonedx.org/schema/ext/vulnerability/"
 _FIXED = {"not_affected", "resolved", "resolved_with_pedigree", "false_positive"}
+_OPEN = {"", "exploitable", "in_triage"}
+MAX_ID = 200
 _METHODS = {"cvssv2": 2, "cvssv3": 3, "cvssv31": 3, "cvssv4": 4, "cvssv40": 4}
 _NOT_INVENTORY = {"tools", "metadata"}  # parents of components that are the subject or a tool
 
@@ -77,8 +89,9 @@ class _Vuln:
 class _Bom:
     """What is known while reading one BOM: its subject, tool, time, components and findings."""
 
-    def __init__(self, ctx: ParseContext) -> None:
+    def __init__(self, ctx: ParseContext, where: str = "") -> None:
         self.ctx = ctx
+        self.where = where
         self.components: dict[str, _Component] = {}
         self.subject: _Component | None = None
         self.tool: tuple[str, str | None] | None = None
@@ -86,6 +99,11 @@ class _Bom:
         self.found = Collector()
         self.drafts: dict[str, tuple[_Vuln, Severity]] = {}
         self.has_components = False
+        self.count = 0
+        self.incomplete = False
+        """A vulnerability could not be read: the BOM then covers nothing (closes nothing by absence)."""
+        self.dated: dt.datetime | None = None
+        """The BOM's time once a record took it (its own, else the file's fallback time)."""
 
     def add_component(self, c: _Component, *keys: str | None) -> None:
         self.has_components = True
@@ -93,10 +111,38 @@ class _Bom:
             if key:
                 self.components.setdefault(key, c)
 
+    def time(self) -> dt.datetime:
+        """`metadata.timestamp`, else `ctx.fallback_time()` (asked only when a record needs it)."""
+        if self.dated is None:
+            self.dated = self.when or self.ctx.fallback_time()
+        return self.dated
+
+    def skip(self, record: str, problem: str) -> None:
+        self.ctx.skip(record, problem)
+        self.incomplete = True
+
     def add(self, v: _Vuln) -> None:
+        self.count += 1
+        record = f"{self.where}vulnerability {self.count}" + (f" ({v.id[:60]})" if v.id else "")
         if not v.id:
-            return  # names no weakness: nothing to track
-        status = FindingStatus.FIXED if (v.analysis.get("state") or "").lower() in _FIXED else FindingStatus.OPEN
+            self.skip(record, "no id")
+            return
+        if len(v.id) > MAX_ID:
+            self.skip(record, f"id longer than {MAX_ID} characters")
+            return
+        state = (v.analysis.get("state") or "").lower()
+        if state in _FIXED:
+            status = FindingStatus.FIXED
+        elif state in _OPEN:
+            status = FindingStatus.OPEN
+        elif common.dismissed(state):
+            self.ctx.warn(
+                record, f"analysis state {state[:40]!r} is not a CycloneDX state; read as set aside and left out"
+            )
+            return
+        else:
+            self.ctx.warn(record, f"analysis state {state[:40]!r} not recognised; kept open")
+            status = FindingStatus.OPEN
         note = "; ".join(f"{k} {val}" for k, val in v.analysis.items() if val)
         targets: list[tuple[str | None, str | None]] = []
         for ref in [] if v.within else v.refs:
@@ -109,11 +155,13 @@ class _Bom:
             targets.append((v.within.name, _describe(v.within)))
         for path, evidence in targets or [(None, None)]:
             self.found.add(v.id, path, status, "; ".join(p for p in (evidence, note and f"analysis: {note}") if p))
-        rated = _rate(v)[0]
+        rated = _rate(v, self.ctx, record)[0]
         known = self.drafts.get(v.id)
         self.drafts[v.id] = (known[0] if known else v, sca.worse(known[1], rated) if known else rated)
 
-    def records(self) -> Iterator[Record]:
+    def records(self, file_tool: str) -> Iterator[Coverage | Finding]:
+        """The BOM's coverage (when it names its subject, lists components and every
+        vulnerability could be read) and its findings."""
         ctx = self.ctx
         subject = self.subject
         if subject and subject.kind == "container":
@@ -122,15 +170,18 @@ class _Bom:
         else:
             name = (f"{subject.group}:{subject.name}" if subject.group else subject.name) if subject else None
             asset = Asset(AssetKind.REPOSITORY, name=name or ctx.asset_name or UNNAMED)
-        tool, version = self.tool or (TOOL, None)
-        observed = self.when or ctx.fallback_time()
-        if (name or ctx.asset_name) and self.has_components:
-            yield Coverage(asset, observed, observed, None, Checks.VULNERABILITY)
+        tool = self.tool_name()
+        if (name or ctx.asset_name) and self.has_components and not self.incomplete:
+            yield Coverage(
+                asset, self.time(), self.time(), None, Checks.VULNERABILITY, tool if tool != file_tool else None
+            )
         weaknesses = {vid: _weakness(tool, vid, v, rated) for vid, (v, rated) in self.drafts.items()}
         for s in self.found.sightings.values():
             evidence = sca.join_evidence(s.evidence)
-            yield Finding(weaknesses[s.vuln_id], asset, observed, evidence=evidence, status=s.status, path=s.path)
-        yield Scan(tool, version, subject.name if subject else None, self.when, self.when)
+            yield Finding(weaknesses[s.vuln_id], asset, self.time(), evidence=evidence, status=s.status, path=s.path)
+
+    def tool_name(self) -> str:
+        return self.tool[0][:200] if self.tool else TOOL
 
 
 class CycloneDxParser:
@@ -148,23 +199,47 @@ class CycloneDxParser:
         return head.json.kind == "object" and "bomFormat" in head.json.keys and '"CycloneDX"' in head.text
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Read the BOM (JSON whole, XML streamed), then yield coverage, findings and the scan."""
+        """Read the BOM (JSON whole, XML streamed; a JSON file may hold several BOMs written one
+        after another or one per line), then yield coverage, findings and one scan."""
         here = stream.tell()
         start = stream.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
         stream.seek(here)
-        bom = _Bom(ctx)
-        found = _xml(stream, bom) if start.startswith(b"<") else _json(stream, bom)
-        if not found:
+        boms: list[_Bom] = []
+        plain: list[int] = []
+        if start.startswith(b"<"):
+            bom = _Bom(ctx)
+            if _xml(stream, bom):
+                boms.append(bom)
+        else:
+            for n, doc in enumerate(jsonio.documents(stream, ctx.source), start=1):
+                bom = _Bom(ctx, f"document {n}: " if n > 1 else "")
+                if _json(doc, bom):
+                    boms.append(bom)
+                else:
+                    plain.append(n)
+        if not boms:
             raise InputError(ctx.source, "SBOM without vulnerabilities: nothing to import")
-        yield from bom.records()
+        for n in plain:  # a plain SBOM says nothing about weaknesses: it covers nothing
+            ctx.warn(f"document {n}", "an SBOM without vulnerabilities; left out")
+        file_tool = boms[0].tool_name()
+        for bom in boms:
+            yield from bom.records(file_tool)
+        times = [b.dated for b in boms if b.dated is not None] or [b.when for b in boms if b.when is not None]
+        names = list(dict.fromkeys(b.subject.name for b in boms if b.subject))
+        version = boms[0].tool[1] if boms[0].tool else None
+        first, last = (min(times), max(times)) if times else (None, None)
+        yield Scan(file_tool, version, ", ".join(names)[:500] or None, first, last)
 
 
 def _describe(c: _Component) -> str:
     return f"{c.name} {c.version or '(version unknown)'}" + (f" ({c.purl})" if c.purl else "")
 
 
-def _rate(v: _Vuln) -> tuple[Severity, dict[int, tuple[float | None, str | None]]]:
-    """Severity and CVSS per version: own source's rating first, then NVD's, then the others."""
+def _rate(
+    v: _Vuln, ctx: Warner | None = None, record: str = ""
+) -> tuple[Severity, dict[int, tuple[float | None, str | None]]]:
+    """Severity and CVSS per version: own source's rating first, then NVD's, then the others. A
+    severity word CycloneDX does not define is warned about (with `ctx`) and read past."""
     own = (v.source or "").lower()
 
     def rank(r: dict[str, str | None]) -> int:
@@ -187,7 +262,10 @@ def _rate(v: _Vuln) -> tuple[Severity, dict[int, tuple[float | None, str | None]
         scores[version] = (cvss.fill(version, sca.score(r.get("score")), vector), vector)
     words = [r.get("severity") for r in ordered if (r.get("severity") or "").lower() not in {"", "unknown"}]
     picked = {k: scores.get(k, (None, None)) for k in (2, 3, 4)}
-    return sca.severity(words[0] if words else None, picked[3][0], picked[4][0], picked[2][0]), picked
+    rated = sca.severity(words[0] if words else None, picked[3][0], picked[4][0], picked[2][0])
+    if ctx is not None and words and common.severity_word(words[0]) is None:
+        ctx.warn(record, f"severity {str(words[0])[:40]!r} not recognised; rated {rated.value}")
+    return rated, picked
 
 
 def _weakness(tool: str, vuln_id: str, v: _Vuln, rated: Severity) -> Weakness:
@@ -215,11 +293,11 @@ def _weakness(tool: str, vuln_id: str, v: _Vuln, rated: Severity) -> Weakness:
 # --- JSON ------------------------------------------------------------------------------------
 
 
-def _json(stream: BinaryIO, bom: _Bom) -> bool:
+def _json(doc: object, bom: _Bom) -> bool:
+    """Read one JSON BOM; False when it has no vulnerabilities element (a plain SBOM)."""
     source = bom.ctx.source
-    doc = jsonio.load(stream, source)
     if not isinstance(doc, dict) or text(doc.get("bomFormat")) != "CycloneDX":
-        raise InputError(source, "not a CycloneDX JSON BOM (no bomFormat CycloneDX)")
+        raise InputError(source, f"{bom.where}not a CycloneDX JSON BOM (no bomFormat CycloneDX)")
     meta = as_dict(doc.get("metadata"))
     bom.when = common.parse_time(meta.get("timestamp"))
     tools = meta.get("tools")
@@ -229,21 +307,25 @@ def _json(stream: BinaryIO, bom: _Bom) -> bool:
         bom.tool = (str(text(first.get("name"))), text(first.get("version")))
     subject = _json_component(meta.get("component"))
     bom.subject = subject
-    stack = list(sca.as_list(doc.get("components"), source, "components"))
-    stack += sca.as_list(as_dict(meta.get("component")).get("components"), source, "components")
+    stack = list(sca.as_list(doc.get("components"), source, f"{bom.where}components"))
+    stack += sca.as_list(as_dict(meta.get("component")).get("components"), source, f"{bom.where}components")
     while stack:
         raw = as_dict(stack.pop())
         c = _json_component(raw)
         if c:
             bom.add_component(c, text(raw.get("bom-ref")), c.purl)
-        stack.extend(sca.as_list(raw.get("components"), source, "components"))
+        stack.extend(sca.as_list(raw.get("components"), source, f"{bom.where}components"))
     subject_ref = text(as_dict(meta.get("component")).get("bom-ref"))
     if subject and subject_ref:
         bom.components.setdefault(subject_ref, subject)
     if "vulnerabilities" not in doc:
         return False
-    for raw in sca.as_list(doc.get("vulnerabilities"), source, "vulnerabilities"):
-        bom.add(_json_vuln(as_dict(raw)))
+    for raw in sca.as_list(doc.get("vulnerabilities"), source, f"{bom.where}vulnerabilities"):
+        if isinstance(raw, dict):
+            bom.add(_json_vuln(raw))
+        else:
+            bom.count += 1
+            bom.skip(f"{bom.where}vulnerability {bom.count}", "not an object")
     return True
 
 

@@ -1,33 +1,51 @@
-"""Anchore Grype JSON (`grype -o json`): `{matches[], source, distro, descriptor}`.
+"""Anchore Grype JSON (`grype -o json`): `{matches[], source, distro, descriptor}`. A file may hold
+several reports, concatenated or one per line (JSON Lines): they are one import, each report
+dated by its own `descriptor.timestamp`.
 
 One finding per vulnerability id and package: id `vulnerability.id` (a CVE, GHSA, ALAS...),
-with the CVEs of `relatedVulnerabilities`; path the artifact's name (`libc6`). Versions, fix
-state and the artifact's locations go to the evidence; a package seen at several locations is
-one finding. Severity is Grype's word (`Negligible` is informational); when it is missing or
-`Unknown`, the band of the CVSS score. CVSS comes from the vulnerability's own `cvss` list (the
-NVD entry first), else from the related records; Grype before 0.10 wrote `cvssV2`/`cvssV3`.
+with the CVEs of `relatedVulnerabilities`; path the artifact's name (`libc6`; without one, the
+name in its package URL, else `(unknown package)`, warned). Versions, fix state and the
+artifact's locations go to the evidence; a package seen at several locations is one finding.
+Severity is Grype's word (`Negligible` is informational); when it is missing or `Unknown`, the
+band of the CVSS score; a word poam does not know is rated by the score, else Moderate, warned.
+CVSS comes from the vulnerability's own `cvss` list (the NVD entry first), else from the related
+records; Grype before 0.10 wrote `cvssV2`/`cvssV3`. A match that is not an object or has no
+vulnerability id is left out (warned) and its target gets no coverage from the file.
 
 The asset is `source.target`: an image (`type: image`) by its repository without tag or digest
 (`userInput`, else its tags or repo digests); a directory or file by `userInput` (or the target
 text of old versions). When the file does not name it (`.`, or no source at all, as some files
 have only `matches`), `--asset` names it; without one the findings go on a fallback asset and
 the file gives no coverage. A named target is the scan's coverage (checks: vulnerabilities):
-Grype reports every match of the target. The time is `descriptor.timestamp`, else the file's.
-The whole document is read into memory (`jsonio.load`).
+Grype reports every match of the target. The time is `descriptor.timestamp`, else `--scan-date`,
+else the file's modification time. The whole file is read into memory (`jsonio.documents`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.sca import UNNAMED, Collector, as_dict, as_list, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, text
 
 TOOL = "Grype"
+
+
+@dataclass
+class _Report:
+    """One report of the file: its time, target and what was found there."""
+
+    dating: Dating
+    asset: Asset
+    named: bool
+    label: str | None
+    version: str | None
+    found: Collector
 
 
 class GrypeParser:
@@ -39,7 +57,8 @@ class GrypeParser:
     closes_by_coverage = True
 
     def sniff(self, head: Head) -> bool:
-        """An object with `matches`, and Grype's `descriptor` or a match's `vulnerability` and `artifact`."""
+        """An object with `matches`, and Grype's `descriptor` or a match's `vulnerability` and
+        `artifact` (of the file's first report)."""
         shape = head.json
         if shape.kind != "object" or "matches" not in shape.keys:
             return False
@@ -48,39 +67,68 @@ class GrypeParser:
         return '"artifact"' in head.text and '"vulnerability"' in head.text and '"matchDetails"' in head.text
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Read the report, then yield the coverage, the merged findings and the scan."""
-        doc = jsonio.load(stream, ctx.source)
-        if not isinstance(doc, dict) or "matches" not in doc:
-            raise InputError(ctx.source, "not a Grype report: no `matches` list")
-        descriptor = as_dict(doc.get("descriptor"))
-        when = common.parse_time(descriptor.get("timestamp"))
-        observed = when or ctx.fallback_time()
-        asset, named, label = _asset(as_dict(doc.get("source")), ctx)
-        found = Collector()
+        """Read the reports, then yield the coverage, the merged findings and one scan."""
+        docs = list(jsonio.documents(stream, ctx.source))
+        reports: list[_Report] = []
         severities: dict[str, Severity] = {}
         first: dict[str, dict[str, Any]] = {}
         fixes: dict[str, dict[str, str]] = {}
-        for n, match in enumerate(as_list(doc.get("matches"), ctx.source, "matches")):
-            m = as_dict(match)
-            vuln, artifact = as_dict(m.get("vulnerability")), as_dict(m.get("artifact"))
-            vuln_id, pkg = text(vuln.get("id")), text(artifact.get("name"))
-            if not vuln_id or not pkg:
-                raise InputError(ctx.source, f"match {n + 1}: no vulnerability.id or artifact.name")
-            fix = as_dict(vuln.get("fix"))
-            fixed = ", ".join(sca.texts(fix.get("versions")))
-            if fixed:
-                fixes.setdefault(vuln_id, {}).setdefault(pkg, fixed)
-            found.add(vuln_id, pkg, FindingStatus.OPEN, _evidence(artifact, fix, fixed))
-            first.setdefault(vuln_id, m)
-            rated = _severity(vuln, as_list(m.get("relatedVulnerabilities"), ctx.source, "relatedVulnerabilities"))
-            severities[vuln_id] = sca.worse(severities.get(vuln_id, rated), rated)
-        if named:
-            yield Coverage(asset, observed, observed, None, Checks.VULNERABILITY)
+        for number, doc in enumerate(docs, start=1):
+            prefix = f"report {number}: " if len(docs) > 1 else ""
+            if not isinstance(doc, dict) or "matches" not in doc:
+                what = f"report {number} is not" if len(docs) > 1 else "not"
+                raise InputError(ctx.source, f"{what} a Grype report: no `matches` list")
+            descriptor = as_dict(doc.get("descriptor"))
+            asset, named, label = _asset(as_dict(doc.get("source")), ctx)
+            record = prefix.removesuffix(": ") or "report"
+            dating = Dating(ctx, sca.own_time(ctx, record, "descriptor.timestamp", descriptor.get("timestamp")))
+            found = Collector()
+            reports.append(_Report(dating, asset, named, label, text(descriptor.get("version")), found))
+            for n, match in enumerate(as_list(doc.get("matches"), ctx.source, "matches"), start=1):
+                record = f"{prefix}match {n}"
+                if not isinstance(match, dict):
+                    found.skip(ctx, record, "not an object")
+                    continue
+                vuln, artifact = as_dict(match.get("vulnerability")), as_dict(match.get("artifact"))
+                vuln_id = text(vuln.get("id"))
+                if not vuln_id:
+                    found.skip(ctx, record, "no vulnerability.id")
+                    continue
+                record = f"{record} ({vuln_id})"
+                pkg = text(artifact.get("name"))
+                if not pkg:
+                    purl = text(artifact.get("purl"))
+                    named_by_purl = sca.purl_name(purl) if purl else None
+                    pkg = named_by_purl or sca.UNKNOWN_PACKAGE
+                    how = " from its package URL" if named_by_purl else ""
+                    ctx.warn(record, f"no artifact.name; package {pkg!r}{how}")
+                fix = as_dict(vuln.get("fix"))
+                fixed = ", ".join(sca.texts(fix.get("versions")))
+                if fixed:
+                    fixes.setdefault(vuln_id, {}).setdefault(pkg, fixed)
+                found.add(vuln_id, pkg, FindingStatus.OPEN, _evidence(pkg, artifact, fix, fixed))
+                first.setdefault(vuln_id, match)
+                related = match.get("relatedVulnerabilities")
+                if related is not None and not isinstance(related, list):
+                    ctx.warn(record, "relatedVulnerabilities is not a list; ignored")
+                rated = _severity(vuln, sca.items(related), ctx, record)
+                severities[vuln_id] = sca.worse(severities.get(vuln_id, rated), rated)
         weaknesses = {vid: _weakness(vid, m, severities[vid], fixes.get(vid, {})) for vid, m in first.items()}
-        for s in found.sightings.values():
-            evidence = sca.join_evidence(s.evidence)
-            yield Finding(weaknesses[s.vuln_id], asset, observed, evidence=evidence, status=s.status, path=s.path)
-        yield Scan(TOOL, text(descriptor.get("version")), label, when, when)
+        incomplete = {r.asset for r in reports if r.found.incomplete}
+        for asset in dict.fromkeys(r.asset for r in reports if r.asset in incomplete and r.named):
+            ctx.warn(f"asset {asset.name}", sca.NO_COVERAGE)
+        for report in reports:
+            if report.named and report.asset not in incomplete:
+                when = report.dating.time()
+                yield Coverage(report.asset, when, when, None, Checks.VULNERABILITY)
+            for s in report.found.sightings.values():
+                evidence = sca.join_evidence(s.evidence)
+                weakness = weaknesses[s.vuln_id]
+                when = report.dating.time()
+                yield Finding(weakness, report.asset, when, evidence=evidence, status=s.status, path=s.path)
+        started, ended = sca.window([r.dating for r in reports])
+        version = next((r.version for r in reports if r.version), None)
+        yield Scan(TOOL, version, sca.label([r.label for r in reports], "reports"), started, ended)
 
 
 def _asset(source: dict[str, Any], ctx: ParseContext) -> tuple[Asset, bool, str | None]:
@@ -103,8 +151,8 @@ def _asset(source: dict[str, Any], ctx: ParseContext) -> tuple[Asset, bool, str 
     return Asset(AssetKind.REPOSITORY, name=name or user_input or UNNAMED), name is not None, user_input
 
 
-def _evidence(artifact: dict[str, Any], fix: dict[str, Any], fixed: str) -> str:
-    parts = [f"{text(artifact.get('name'))} {text(artifact.get('version')) or '(version unknown)'}"]
+def _evidence(pkg: str, artifact: dict[str, Any], fix: dict[str, Any], fixed: str) -> str:
+    parts = [f"{pkg} {text(artifact.get('version')) or '(version unknown)'}"]
     if text(artifact.get("type")):
         parts[0] += f" ({text(artifact.get('type'))})"
     if fixed:
@@ -117,13 +165,16 @@ def _evidence(artifact: dict[str, Any], fix: dict[str, Any], fixed: str) -> str:
     return "; ".join(parts)
 
 
-def _severity(vuln: dict[str, Any], related: list[Any]) -> Severity:
-    """Grype's word for the match, else a related record's word, else the CVSS bands."""
-    word = text(vuln.get("severity"))
-    if not word or word.lower() == "unknown":
-        word = next((w for w in (text(as_dict(r).get("severity")) for r in related) if w and w != "Unknown"), word)
+def _severity(vuln: dict[str, Any], related: list[Any], ctx: ParseContext, record: str) -> Severity:
+    """Grype's word for the match, else a related record's word, else the CVSS bands; a word
+    poam cannot read is rated by the score, else Moderate, with a warning."""
+    word: object = vuln.get("severity")
+    said = text(word)
+    if word is None or (said is not None and said.lower() == "unknown"):
+        found = (w for w in (text(as_dict(r).get("severity")) for r in related) if w and w.lower() != "unknown")
+        word = next(found, word)
     scores = _cvss([vuln, *(as_dict(r) for r in related)])
-    return sca.severity(word, scores[3][0], scores[4][0], scores[2][0])
+    return sca.rated(ctx, record, word, scores[3][0], scores[4][0], scores[2][0])
 
 
 def _cvss(records: list[dict[str, Any]]) -> dict[int, tuple[float | None, str | None]]:

@@ -6,20 +6,31 @@ package name, with the installed versions, dependency paths and fix in the evide
 reports also list the packages that are affected only through a dependency (`via` names another
 package): those are not findings of their own; they appear in the evidence of the advisory they
 lead to. An audit lists every vulnerable dependency of the project, so the file covers the
-project: the asset is `--asset`, else `npm audit project` (npm does not name the project).
+project: the asset is `--asset`, else `npm audit project` (npm does not name the project), and
+an unnamed project covers nothing. A file may hold several reports, concatenated or one per line
+(several `npm audit --json` runs appended): they are one import of the one project.
+
+Severity: critical, high, moderate (or medium), low, info; another word is rated by the
+advisory's CVSS score, else Moderate, with a warning. An advisory or vulnerability entry that
+cannot be read (not an object, no `via` list, a `via` item neither a package name nor an
+advisory, an advisory without id) is left out with a warning, and the file then covers nothing
+(its absence proves no fix). An advisory without `module_name` takes the last package of its
+dependency paths, else `(unknown package)`, warned. A report whose `auditReportVersion` is not 2
+is read as version 2, with a warning, when its `vulnerabilities` is an object (else refused).
 The file has no date: findings are dated `--scan-date`, else the file's modification time.
-An npm error object (`{"error": {"code": "ENOAUDIT", ...}}`) is refused.
+An npm error object (`{"error": {"code": "ENOAUDIT", ...}}`) is refused: npm could not audit.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from poam.domain.models import Checks, Coverage, Finding, Scan, Severity, Weakness
 from poam.errors import InputError
-from poam.parsers import common, cvss, jsonio
+from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.codescan import arr, hits_text, obj, peek, repository, text
 
@@ -36,6 +47,25 @@ _SEVERITY = {
 }
 
 
+@dataclass
+class _Audit:
+    """What the reports of one file found: findings, and whether a record was left out."""
+
+    ctx: ParseContext
+    found: list[tuple[Weakness, str, str | None]] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    incomplete: bool = False
+    prefix: str = ""
+
+    def skip(self, record: str, problem: str) -> None:
+        """Leave out a record that cannot be read; the file then covers nothing."""
+        self.ctx.skip(f"{self.prefix}{record}", problem)
+        self.incomplete = True
+
+    def warn(self, record: str, problem: str) -> None:
+        self.ctx.warn(f"{self.prefix}{record}", problem)
+
+
 class NpmAuditParser:
     """Reader of `npm audit --json` reports."""
 
@@ -49,7 +79,8 @@ class NpmAuditParser:
 
     def sniff(self, head: Head) -> bool:
         """npm 7+: `auditReportVersion` and `vulnerabilities`; npm 6: `advisories` with `actions`
-        or `muted`; or npm's error object `{"error": {"code": "E...", "summary": ...}}`."""
+        or `muted`; or npm's error object `{"error": {"code": "E...", "summary": ...}}` (the
+        file's first report)."""
         keys = head.json.keys
         if head.json.kind != "object":
             return False
@@ -63,29 +94,44 @@ class NpmAuditParser:
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Coverage of the project, a finding per advisory and package, then the scan."""
-        doc = jsonio.load(stream, ctx.source)
-        if not isinstance(doc, dict):
-            raise InputError(ctx.source, "not an npm audit report (a JSON object expected)")
-        error = doc.get("error")
-        if error is not None:
-            e = obj(error)
-            said = text(e.get("summary")) or text(e.get("detail")) or text(error) or "no detail"
-            raise InputError(ctx.source, f"npm audit failed ({text(e.get('code')) or 'error'}): {said}")
-        when = ctx.fallback_time()
+        docs = list(jsonio.documents(stream, ctx.source))
+        audit = _Audit(ctx)
+        for number, doc in enumerate(docs, start=1):
+            audit.prefix = f"report {number}: " if len(docs) > 1 else ""
+            what = f"report {number} is not" if len(docs) > 1 else "not"
+            if not isinstance(doc, dict):
+                raise InputError(ctx.source, f"{what} an npm audit report (a JSON object expected)")
+            error = doc.get("error")
+            if error is not None:
+                e = obj(error)
+                said = text(e.get("summary")) or text(e.get("detail")) or text(error) or "no detail"
+                raise InputError(ctx.source, f"npm audit failed ({text(e.get('code')) or 'error'}): {said}")
+            if "auditReportVersion" in doc:
+                version = doc["auditReportVersion"]
+                if not isinstance(doc.get("vulnerabilities"), dict):
+                    raise InputError(
+                        ctx.source, f"npm audit report version {version!r}: vulnerabilities is not an object"
+                    )
+                if version != 2:
+                    audit.warn("report", f"auditReportVersion {version!r} is not 2; read as version 2")
+                _npm7(doc["vulnerabilities"], audit)
+            elif "advisories" in doc:
+                if not isinstance(doc["advisories"], dict):
+                    raise InputError(ctx.source, "npm audit report: advisories is not an object")
+                _npm6(doc["advisories"], audit)
+            else:
+                raise InputError(ctx.source, f"{what} an npm audit report (no advisories or vulnerabilities)")
         asset = repository(None, ctx, FALLBACK_ASSET)
-        if "auditReportVersion" in doc:
-            if doc["auditReportVersion"] != 2:
-                raise InputError(ctx.source, f"npm audit report version {doc['auditReportVersion']!r} not supported")
-            found = _npm7(doc.get("vulnerabilities"), ctx)
-        elif "advisories" in doc:
-            found = _npm6(doc.get("advisories"), ctx)
-        else:
-            raise InputError(ctx.source, "not an npm audit report (no advisories or vulnerabilities)")
+        dating = sca.Dating(ctx, None)
         if asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
-            yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
-        for weakness, package, evidence in found:
-            yield Finding(weakness=weakness, asset=asset, observed_at=when, path=package, evidence=evidence)
-        yield Scan(TOOL, None, None, when, when)
+            if audit.incomplete:
+                ctx.warn(f"asset {asset.name}", sca.NO_COVERAGE)
+            else:
+                yield Coverage(asset, dating.time(), dating.time(), None, Checks.VULNERABILITY)
+        for weakness, package, evidence in audit.found:
+            yield Finding(weakness=weakness, asset=asset, observed_at=dating.time(), path=package, evidence=evidence)
+        started, ended = sca.window([dating])
+        yield Scan(TOOL, None, None, started, ended)
 
 
 def _vuln_id(advisory: dict[str, Any], number: object) -> str | None:
@@ -96,11 +142,19 @@ def _vuln_id(advisory: dict[str, Any], number: object) -> str | None:
     return text(number)
 
 
-def _severity(value: object, ctx: ParseContext, vuln_id: str) -> Severity:
-    severity = _SEVERITY.get(str(value).strip().lower())
-    if severity is None:
-        raise InputError(ctx.source, f"advisory {vuln_id}: severity {value!r} is not one of {', '.join(_SEVERITY)}")
-    return severity
+def _severity(advisory: dict[str, Any], audit: _Audit, record: str) -> Severity:
+    """npm's severity word; another is rated by the advisory's CVSS score, else Moderate, warned."""
+    value = advisory.get("severity")
+    severity = _SEVERITY.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if severity is not None:
+        return severity
+    number = cvss.score(text(obj(advisory.get("cvss")).get("score")))
+    banded = common.severity_score(number) if number else None
+    if banded is not None and banded is not Severity.INFO:
+        shown = "missing" if value is None or value == "" else repr(str(value)[:40])
+        audit.warn(record, f"severity {shown} not recognised; rated {banded.value} by its CVSS score")
+        return banded
+    return common.odd_severity(audit.ctx, f"{audit.prefix}{record}", value)
 
 
 def _weakness(advisory: dict[str, Any], vuln_id: str, severity: Severity, package: str) -> Weakness:
@@ -128,60 +182,65 @@ def _weakness(advisory: dict[str, Any], vuln_id: str, severity: Severity, packag
     )
 
 
-_Found = list[tuple[Weakness, str, str | None]]
-
-
-def _npm6(advisories: object, ctx: ParseContext) -> _Found:
-    if not isinstance(advisories, dict):
-        raise InputError(ctx.source, "npm audit report: advisories is not an object")
-    found: _Found = []
-    seen: set[tuple[str, str]] = set()
+def _npm6(advisories: dict[Any, Any], audit: _Audit) -> None:
     for number, advisory in advisories.items():
+        record = f"advisory {number}"
         if not isinstance(advisory, dict):
-            raise InputError(ctx.source, f"advisory {number!r} is not an object")
-        vuln_id = _vuln_id(advisory, advisory.get("id", number))
-        package = text(advisory.get("module_name"))
-        if vuln_id is None or package is None:
-            raise InputError(ctx.source, f"advisory {number!r} has no id or module_name")
-        if (vuln_id, package) in seen:
+            audit.skip(record, "not an object")
             continue
-        seen.add((vuln_id, package))
-        weakness = _weakness(advisory, vuln_id, _severity(advisory.get("severity"), ctx, vuln_id), package)
-        versions = [text(obj(f).get("version")) for f in arr(advisory.get("findings"))]
+        vuln_id = _vuln_id(advisory, advisory.get("id", number))
+        if vuln_id is None:
+            audit.skip(record, "an advisory without id")
+            continue
+        record = f"{record} ({vuln_id})" if vuln_id != str(number) else record
         paths = [text(p) for f in arr(advisory.get("findings")) for p in arr(obj(f).get("paths"))]
+        package = text(advisory.get("module_name"))
+        if package is None:
+            last = next((p.rsplit(">", 1)[-1].strip() for p in paths if p), None) or None
+            package = last or sca.UNKNOWN_PACKAGE
+            audit.warn(record, f"no module_name; package {package!r}" + (" from its paths" if last else ""))
+        if (vuln_id, package) in audit.seen:
+            continue
+        audit.seen.add((vuln_id, package))
+        weakness = _weakness(advisory, vuln_id, _severity(advisory, audit, record), package)
+        versions = [text(obj(f).get("version")) for f in arr(advisory.get("findings"))]
         lines = [
             f"Installed: {package} {', '.join(dict.fromkeys(v for v in versions if v)) or '(version not given)'}",
             f"Vulnerable versions: {text(advisory.get('vulnerable_versions')) or '?'}; "
             f"patched: {text(advisory.get('patched_versions')) or '?'}",
             *(f"Path: {p}" for p in dict.fromkeys(p for p in paths if p)),
         ]
-        found.append((weakness, package, hits_text(lines)))
-    return found
+        audit.found.append((weakness, package, hits_text(lines)))
 
 
-def _npm7(vulnerabilities: object, ctx: ParseContext) -> _Found:
-    if not isinstance(vulnerabilities, dict):
-        raise InputError(ctx.source, "npm audit report: vulnerabilities is not an object")
+def _npm7(vulnerabilities: dict[Any, Any], audit: _Audit) -> None:
     entries = {str(k): obj(v) for k, v in vulnerabilities.items()}
-    found: _Found = []
-    seen: set[tuple[str, str]] = set()
-    for key, entry in entries.items():
+    for key, value in vulnerabilities.items():
+        record = f"vulnerability {str(key)!r}"
+        if not isinstance(value, dict):
+            audit.skip(record, "not an object")
+            continue
+        entry: dict[str, Any] = value
         via = entry.get("via")
         if not isinstance(via, list):
-            raise InputError(ctx.source, f"vulnerability {key!r} has no via list")
-        for advisory in via:
+            audit.skip(record, "no via list")
+            continue
+        for n, advisory in enumerate(via, start=1):
             if isinstance(advisory, str):
                 continue  # affected through another package: that package carries the advisory
             if not isinstance(advisory, dict):
-                raise InputError(ctx.source, f"vulnerability {key!r}: via holds {type(advisory).__name__}")
-            package = text(advisory.get("name")) or text(advisory.get("dependency")) or key
+                audit.skip(f"{record}, via {n}", f"{repr(advisory)[:40]} is neither a package name nor an advisory")
+                continue
+            package = text(advisory.get("name")) or text(advisory.get("dependency")) or str(key)
             vuln_id = _vuln_id(advisory, advisory.get("source"))
             if vuln_id is None:
-                raise InputError(ctx.source, f"vulnerability {key!r}: advisory without url or source")
-            if (vuln_id, package) in seen:
+                audit.skip(f"{record}, via {n}", "an advisory without url or source")
                 continue
-            seen.add((vuln_id, package))
-            weakness = _weakness(advisory, vuln_id, _severity(advisory.get("severity"), ctx, vuln_id), package)
+            if (vuln_id, package) in audit.seen:
+                continue
+            audit.seen.add((vuln_id, package))
+            severity = _severity(advisory, audit, f"{record}, via {n} ({vuln_id})")
+            weakness = _weakness(advisory, vuln_id, severity, package)
             fix = entry.get("fixAvailable")
             fix_text = (
                 f"{text(obj(fix).get('name'))} {text(obj(fix).get('version'))}"
@@ -193,12 +252,11 @@ def _npm7(vulnerabilities: object, ctx: ParseContext) -> _Found:
                 f"Installed: {package} in {text(entry.get('range')) or '(range not given)'}"
                 + (" (direct dependency)" if entry.get("isDirect") is True else ""),
                 f"Vulnerable versions: {text(advisory.get('range')) or '?'}",
-                *(f"Node: {n}" for n in arr(entry.get("nodes")) if isinstance(n, str)),
-                f"Affects: {', '.join(_dependents(key, entries))}" if _dependents(key, entries) else "",
+                *(f"Node: {node}" for node in arr(entry.get("nodes")) if isinstance(node, str)),
+                f"Affects: {', '.join(_dependents(str(key), entries))}" if _dependents(str(key), entries) else "",
                 f"Fix available: {fix_text}",
             ]
-            found.append((weakness, package, hits_text(lines)))
-    return found
+            audit.found.append((weakness, package, hits_text(lines)))
 
 
 def _dependents(key: str, entries: dict[str, dict[str, Any]]) -> list[str]:

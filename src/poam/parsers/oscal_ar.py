@@ -4,15 +4,27 @@ Each result's risks are the weaknesses: one finding per risk and subject asset, 
 uuid as the vulnerability id (OSCAL asks producers to keep a risk's uuid for the same risk across
 revisions, and an OSCAL POA&M item points at it). A finding that names no risk stands on its own
 uuid. Status: a risk whose status is `closed`, or whose findings' targets are all `satisfied`,
-is FIXED; otherwise OPEN (deviations stay open: the POA&M tracks them). Controls come from the
-findings' targets (`ac-6.1_obj`, `ac-2_smt.a` -> `AC-6(1)`, `AC-2`). Severity comes from the risk's
-characterization facets (`risk`/`severity`, else the lower of `likelihood` and `impact`), else
-medium. Assets are the observations' subjects: an inventory item with a host identifier (fqdn,
-ipv4-address, mac-address...) is a HOST; other items and components are OTHER assets named by the
-component title or `component <uuid>`; a result naming none falls back to `--asset`, else
-`assessed system`. The tool is the assessor (organization of the party in the `assessor` role),
-else `OSCAL assessment results`. An assessment's control findings are not configuration-baseline
-deviations: they go on the main POA&M sheet (is_config False).
+is FIXED; otherwise OPEN (open, investigating, remediating and deviations stay open: the POA&M
+tracks them). A risk status OSCAL does not define is read as set aside when it says so
+(`false-positive`, `accepted`...: left out) and as open otherwise, with a warning; an unknown
+target state counts as not satisfied, with a warning. A result that is not an object, a risk or
+finding without uuid (or with one longer than 200 characters) is left out with a warning.
+
+Dates: a record is dated by its newest observation (`collected`) or risk-log entry (`start`,
+`end`), else its result's `end` (else `start`, else the document's `last-modified`), else
+`--scan-date`, else the file's modification time. When several results of the file report one
+risk for one subject, the newest record decides (on equal times, the open one). A JSON file may
+hold several documents, written one after another or one per line: one import.
+
+Controls come from the findings' targets (`ac-6.1_obj`, `ac-2_smt.a` -> `AC-6(1)`, `AC-2`).
+Severity comes from the risk's characterization facets (`risk`/`severity`, else the lower of
+`likelihood` and `impact`), else medium. Assets are the observations' subjects: an inventory
+item with a host identifier (fqdn, ipv4-address, mac-address...) is a HOST; other items and
+components are OTHER assets named by the component title or `component <uuid>`; a result naming
+none falls back to `--asset`, else `assessed system`. The tool is the assessor (organization of
+the party in the `assessor` role), else `OSCAL assessment results`. An assessment's control
+findings are not configuration-baseline deviations: they go on the main POA&M sheet (is_config
+False).
 """
 
 from __future__ import annotations
@@ -65,6 +77,9 @@ _MARKUP = {"title", "description", "statement", "remarks"}
 _YAML_TOP = re.compile(r"^(?:---\s*\n|#[^\n]*\n|\s*\n)*assessment-results\s*:", re.MULTILINE)
 _CONTROL = re.compile(r"^([a-z]{2})-(\d+)(?:\.(\d+))?$", re.IGNORECASE)
 _HOST_PROPS = {"fqdn", "ipv4-address", "ipv6-address", "mac-address", "netbios-name"}
+_RISK_OPEN = {"open", "investigating", "remediating", "deviation-requested", "deviation-approved"}
+_TARGET_STATES = {"satisfied", "not-satisfied"}
+MAX_ID = 200
 
 
 def control_id(target_id: str) -> str | None:
@@ -129,45 +144,61 @@ class OscalAssessmentResultsParser:
         return bool(_YAML_TOP.match(head.text))
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Read the document; yield coverage per result and subject, the findings and the scan."""
-        doc = self._load(stream, ctx)
-        ar = doc.get("assessment-results") if isinstance(doc, dict) else None
-        if not isinstance(ar, dict):
-            raise InputError(ctx.source, "not an OSCAL assessment-results document (no assessment-results object)")
-        results = ar.get("results")
-        if not isinstance(results, list):
-            raise InputError(ctx.source, "assessment-results has no results array")
-        meta = ar.get("metadata")
-        metadata: dict[str, Any] = meta if isinstance(meta, dict) else {}
-        tool = _assessor(metadata)
+        """Read the document (or each of several JSON documents written one after another or one
+        per line); yield coverage per result and subject, the findings and one scan."""
         found = Results()
         covered: list[Coverage] = []
         windows: list[dt.datetime] = []
-        for n, result in enumerate(results):
-            if not isinstance(result, dict):
-                raise InputError(ctx.source, f"results[{n}] is not an object")
-            defs = _definitions(ar.get("local-definitions"), result.get("local-definitions"))
-            start, end = common.parse_time(result.get("start")), common.parse_time(result.get("end"))
-            windows += [t for t in (start, end) if t]
-            when = end or start or common.parse_time(metadata.get("last-modified")) or ctx.fallback_time()
-            assets = self._result(result, defs, tool, when, found, ctx)
-            covered += [Coverage(a, start or when, end or when, None, Checks.ALL) for a in assets]
+        tools: list[str] = []
+        titles: list[str] = []
+        for n, doc in enumerate(self._load(stream, ctx), start=1):
+            where = f"document {n}: " if n > 1 else ""
+            ar = doc.get("assessment-results") if isinstance(doc, dict) else None
+            if not isinstance(ar, dict):
+                raise InputError(
+                    ctx.source, f"{where}not an OSCAL assessment-results document (no assessment-results object)"
+                )
+            results = ar.get("results")
+            if not isinstance(results, list):
+                raise InputError(ctx.source, f"{where}assessment-results has no results array")
+            meta = ar.get("metadata")
+            metadata: dict[str, Any] = meta if isinstance(meta, dict) else {}
+            tool = _assessor(metadata)
+            tools.append(tool)
+            titles.append(_str(metadata.get("title"))[:500])
+            for m, result in enumerate(results):
+                if not isinstance(result, dict):
+                    ctx.skip(f"{where}results[{m}]", "not an object")
+                    continue
+                defs = _definitions(ar.get("local-definitions"), result.get("local-definitions"))
+                start, end = common.parse_time(result.get("start")), common.parse_time(result.get("end"))
+                windows += [t for t in (start, end) if t]
+                dating = _Dating(end or start or common.parse_time(metadata.get("last-modified")), ctx)
+                assets = self._result(result, defs, tool, dating, found, ctx, f"{where}results[{m}]")
+                other = tool if tool != tools[0] else None
+                covered += [Coverage(a, start or dating(), end or dating(), None, Checks.ALL, other) for a in assets]
         yield from dict.fromkeys(covered)
         yield from found
-        title = _str(metadata.get("title"))[:500] or None
-        yield Scan(tool, None, title, min(windows) if windows else None, max(windows) if windows else None)
+        yield Scan(
+            tools[0], None, titles[0] or None, min(windows) if windows else None, max(windows) if windows else None
+        )
 
-    def _load(self, stream: BinaryIO, ctx: ParseContext) -> Any:
+    def _load(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Any]:
         start = stream.tell()
         first = stream.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
         stream.seek(start)
         if first == b"{":
-            return jsonio.load(stream, ctx.source)
+            yield from jsonio.documents(stream, ctx.source)
+            return
         if first == b"<":
             for _event, el in iterparse(stream, ctx.source, ("{*}assessment-results",)):
                 if el.getparent() is None:
-                    return {"assessment-results": _xml_value(el)}
+                    yield {"assessment-results": _xml_value(el)}
+                    return
             raise InputError(ctx.source, "XML root element is not assessment-results")
+        yield self._yaml(stream, ctx)
+
+    def _yaml(self, stream: BinaryIO, ctx: ParseContext) -> Any:
         data = stream.read(MAX_YAML + 1)
         if len(data) > MAX_YAML:
             raise InputError(ctx.source, f"YAML document larger than {MAX_YAML // (1024 * 1024)} MiB")
@@ -188,9 +219,10 @@ class OscalAssessmentResultsParser:
         result: dict[str, Any],
         defs: dict[tuple[str, str], dict[str, Any]],
         tool: str,
-        when: dt.datetime,
+        when: _Dating,
         found: Results,
         ctx: ParseContext,
+        where: str,
     ) -> list[Asset]:
         observations = {_str(o.get("uuid")): o for o in _dicts(result.get("observations"))}
         risks = {_str(r.get("uuid")): r for r in _dicts(result.get("risks"))}
@@ -210,8 +242,16 @@ class OscalAssessmentResultsParser:
         units = [(uuid, risk, by_risk.get(uuid, [])) for uuid, risk in risks.items()]
         units += [(_str(f.get("uuid")), None, [f]) for f in alone]
         for vuln_id, risk, related in units:
+            record = f"{where} {'risk' if risk is not None else 'finding'}" + (f" {vuln_id[:60]}" if vuln_id else "")
             if not vuln_id:
-                raise InputError(ctx.source, "a risk or finding has no uuid")
+                ctx.skip(record, "no uuid")
+                continue
+            if len(vuln_id) > MAX_ID:
+                ctx.skip(record, f"uuid longer than {MAX_ID} characters")
+                continue
+            status = _status(risk, related, ctx, record)
+            if status is None:
+                continue
             obs_ids = [
                 _str(o.get("observation-uuid"))
                 for x in [risk or {}, *related]
@@ -219,9 +259,8 @@ class OscalAssessmentResultsParser:
             ]
             obs = [observations[i] for i in dict.fromkeys(obs_ids) if i in observations]
             assets = list(dict.fromkeys(a for o in obs for a in _subjects(o, defs))) or [fallback]
-            seen = [t for o in obs if (t := common.parse_time(o.get("collected")))]
+            seen = [t for o in obs if (t := common.parse_time(o.get("collected")))] + _logged(risk)
             weakness = _weakness(tool, vuln_id, risk, related)
-            status = _status(risk, related)
             text = evidence(
                 *[
                     ("Observation", "\n".join(p for p in (_str(o.get("title")), _str(o.get("remarks"))) if p))
@@ -232,7 +271,7 @@ class OscalAssessmentResultsParser:
             )
             for asset in assets:
                 all_assets[asset] = None
-                found.add(Finding(weakness, asset, max(seen) if seen else when, evidence=text, status=status))
+                found.add(Finding(weakness, asset, max(seen) if seen else when(), evidence=text, status=status))
         for o in observations.values():
             for a in _subjects(o, defs):
                 all_assets[a] = None
@@ -311,13 +350,47 @@ def _severity(risk: dict[str, Any] | None) -> Severity:
     return min(known, key=lambda s: _RANK[s]) if known else Severity.MEDIUM
 
 
-def _status(risk: dict[str, Any] | None, related: list[dict[str, Any]]) -> FindingStatus:
-    if risk is not None and _str(risk.get("status")).lower() == "closed":
-        return FindingStatus.FIXED
+def _status(
+    risk: dict[str, Any] | None, related: list[dict[str, Any]], ctx: ParseContext, record: str
+) -> FindingStatus | None:
+    """Closed risks and all-satisfied targets are FIXED, other documented states OPEN; a risk
+    status or target state OSCAL does not define is read as set aside when it says so (None:
+    left out) and as open otherwise, with a warning."""
+    if risk is not None:
+        word = _str(risk.get("status")).lower()
+        if word == "closed":
+            return FindingStatus.FIXED
+        if word not in _RISK_OPEN:
+            if common.dismissed(word):
+                ctx.warn(record, f"risk status {word[:40]!r} is not an OSCAL status; read as set aside and left out")
+                return None
+            common.odd_status(ctx, record, risk.get("status"))
     states = [_str((f.get("target") or {}).get("status", {}).get("state")) for f in related if _target_ok(f)]
+    for state in dict.fromkeys(s for s in states if s not in _TARGET_STATES):
+        ctx.warn(record, f"target state {state[:40]!r} not recognised; read as not satisfied")
     if states and all(s == "satisfied" for s in states):
         return FindingStatus.FIXED
     return FindingStatus.OPEN
+
+
+def _logged(risk: dict[str, Any] | None) -> list[dt.datetime]:
+    """The times of a risk's log entries (`risk-log.entries[].start/end`): when its status changed."""
+    log = risk.get("risk-log") if risk is not None else None
+    entries = _dicts(log.get("entries")) if isinstance(log, dict) else []
+    return [t for e in entries for key in ("start", "end") if (t := common.parse_time(e.get(key)))]
+
+
+class _Dating:
+    """The time of a result's records that give none of their own: the result's end (else start,
+    else the document's last-modified), else `ctx.fallback_time()`, asked only when needed."""
+
+    def __init__(self, own: dt.datetime | None, ctx: ParseContext) -> None:
+        self.own, self.ctx = own, ctx
+
+    def __call__(self) -> dt.datetime:
+        if self.own is None:
+            self.own = self.ctx.fallback_time()
+        return self.own
 
 
 def _target_ok(finding: dict[str, Any]) -> bool:

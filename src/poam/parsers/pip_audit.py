@@ -1,5 +1,6 @@
 """`pip-audit -f json`: the old form (a top-level array of dependencies) and the new one
-(`{"dependencies": [...], "fixes": [...]}`).
+(`{"dependencies": [...], "fixes": [...]}`). A file may hold several reports, concatenated or one
+per line (several runs appended): they are one import of the one project.
 
 One finding per vulnerability id and package: the PYSEC id among the id and its aliases, else
 the GHSA one, else the id (so that the PyPI and OSV services name a finding alike); CVE aliases
@@ -7,8 +8,13 @@ are kept as CVEs. The location is the package name (normalized as PyPI does: low
 of `-_.` as `-`); installed version and fix versions go in the evidence. pip-audit gives no severity: every
 finding is rated Moderate (medium) until someone adjusts it. Dependencies pip-audit skipped
 (`skip_reason`) are not findings. An audit covers every dependency of the project, so the file
-covers the project: the asset is `--asset`, else `pip-audit project`. No dates in the file:
-`--scan-date`, else the file's modification time.
+covers the project: the asset is `--asset`, else `pip-audit project` (which covers nothing). No
+dates in the file: `--scan-date`, else the file's modification time.
+
+A dependency without a name keeps its vulnerabilities under `(unknown package)`, warned. A
+dependency that is not an object or has no `vulns` list (and no `skip_reason`), and a
+vulnerability that is not an object or has no id, are left out with a warning, and the file then
+covers nothing (their absence proves no fix).
 
 A bare empty array `[]` is not claimed by detection (other tools write it too): import it with
 `--format pip-audit`.
@@ -25,6 +31,7 @@ from poam.errors import InputError
 from poam.parsers import common, jsonio
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.codescan import arr, obj, peek, repository, text
+from poam.parsers.sca import NO_COVERAGE, UNKNOWN_PACKAGE, Dating, window
 
 TOOL = "pip-audit"
 FALLBACK_ASSET = "pip-audit project"
@@ -65,36 +72,49 @@ class PipAuditParser:
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Coverage of the project, a finding per vulnerability and package, then the scan."""
-        doc = jsonio.load(stream, ctx.source)
-        if isinstance(doc, dict):
-            if "dependencies" not in doc:
-                raise InputError(ctx.source, "not a pip-audit report (no dependencies list)")
-            doc = doc["dependencies"]
-        if not isinstance(doc, list):
-            raise InputError(ctx.source, "not a pip-audit report (a list of dependencies expected)")
-        when = ctx.fallback_time()
+        docs = list(jsonio.documents(stream, ctx.source))
+        dependencies: list[tuple[str, Any]] = []
+        for d, doc in enumerate(docs, start=1):
+            what = f"report {d} is not" if len(docs) > 1 else "not"
+            if isinstance(doc, dict):
+                if "dependencies" not in doc:
+                    raise InputError(ctx.source, f"{what} a pip-audit report (no dependencies list)")
+                doc = doc["dependencies"]
+            if not isinstance(doc, list):
+                raise InputError(ctx.source, f"{what} a pip-audit report (a list of dependencies expected)")
+            prefix = f"report {d}: " if len(docs) > 1 else ""
+            dependencies += [(f"{prefix}dependency {n}", dep) for n, dep in enumerate(doc, start=1)]
         asset = repository(None, ctx, FALLBACK_ASSET)
-        if asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
-            yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
+        dating = Dating(ctx, None)
         weaknesses: dict[str, Weakness] = {}
         seen: set[tuple[str, str]] = set()
-        for number, dep in enumerate(doc, start=1):
+        found: list[Finding] = []
+        incomplete = False
+        for record, dep in dependencies:
             if not isinstance(dep, dict):
-                raise InputError(ctx.source, f"dependency {number} is not an object")
+                ctx.skip(record, "not an object")
+                incomplete = True
+                continue
             name = text(dep.get("name"))
-            if name is None:
-                raise InputError(ctx.source, f"dependency {number} has no name")
+            if name is not None:
+                record = f"{record} ({name})"
             if "skip_reason" in dep and "vulns" not in dep:
                 continue
             vulns = dep.get("vulns")
             if not isinstance(vulns, list):
-                raise InputError(ctx.source, f"dependency {name!r} has no vulns list")
-            package = _canonical(name)
+                ctx.skip(record, "no vulns list")
+                incomplete = True
+                continue
+            if name is None:
+                ctx.warn(record, f"no name; its vulnerabilities are kept under {UNKNOWN_PACKAGE!r}")
+            package = _canonical(name) if name else UNKNOWN_PACKAGE
             version = text(dep.get("version")) or "(version not given)"
-            for vuln in vulns:
+            for n, vuln in enumerate(vulns, start=1):
                 reported = text(obj(vuln).get("id"))
                 if reported is None:
-                    raise InputError(ctx.source, f"dependency {name!r}: a vulnerability without id")
+                    ctx.skip(f"{record}, vulnerability {n}", "not an object" if not isinstance(vuln, dict) else "no id")
+                    incomplete = True
+                    continue
                 vuln_id = _canonical_id(reported, arr(obj(vuln).get("aliases")))
                 if (vuln_id, package) in seen:
                     continue
@@ -103,10 +123,18 @@ class PipAuditParser:
                 if weakness is None:
                     weakness = weaknesses[vuln_id] = _weakness(vuln, vuln_id, package)
                 fixes = [f for f in (text(v) for v in arr(obj(vuln).get("fix_versions"))) if f]
-                evidence = f"Installed: {name} {version}\nFixed in: {', '.join(fixes) or 'no fixed version yet'}"
+                fixed = ", ".join(fixes) or "no fixed version yet"
+                evidence = f"Installed: {name or package} {version}\nFixed in: {fixed}"
                 evidence += f"\nReported as: {reported}" if reported != vuln_id else ""
-                yield Finding(weakness=weakness, asset=asset, observed_at=when, path=package, evidence=evidence)
-        yield Scan(TOOL, None, None, when, when)
+                found.append(Finding(weakness, asset, dating.time(), path=package, evidence=evidence))
+        if asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
+            if incomplete:
+                ctx.warn(f"asset {asset.name}", NO_COVERAGE)
+            else:
+                yield Coverage(asset, dating.time(), dating.time(), None, Checks.VULNERABILITY)
+        yield from found
+        started, ended = window([dating])
+        yield Scan(TOOL, None, None, started, ended)
 
 
 def _canonical_id(reported: str, aliases: list[Any]) -> str:

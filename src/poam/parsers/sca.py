@@ -1,21 +1,30 @@
-"""Helpers shared by the software-composition parsers (Trivy, Grype, Snyk, CycloneDX, OpenVEX):
-defensive reading of JSON values, image names, severity fallbacks, and merging repeated results
-into one finding per identity."""
+"""Helpers shared by the software-composition parsers (Trivy, Grype, Snyk, npm audit, pip-audit,
+CycloneDX, OpenVEX): defensive reading of JSON values, image names, severity fallbacks, merging
+repeated results into one finding per identity, and the dates and window of a file of several
+reports."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from poam.domain.models import FindingStatus, Severity
 from poam.errors import InputError
 from poam.parsers import common, cvss
 
+if TYPE_CHECKING:
+    from poam.parsers.base import ParseContext
+
+UNKNOWN_PACKAGE = "(unknown package)"
+"""The location of a vulnerable package the file does not name (kept, with a warning)."""
 UNNAMED = "unnamed"
 """The asset name of last resort, when neither the file nor `--asset` names what was scanned."""
 EVIDENCE_LINES = 20
+NO_COVERAGE = "a record could not be read; no coverage, so this file closes nothing on it"
+"""The warning on an asset that had a record left out (see `Collector.skip`)."""
 _RANK = {s: n for n, s in enumerate(Severity)}
 _PURL_VERSION = re.compile(r"@[^/?#]*(?=[?#]|$)")
 _SOURCE_SCHEME = re.compile(r"^(docker|podman|registry|containerd):(?!\d)", re.IGNORECASE)  # Grype/Syft sources
@@ -127,6 +136,24 @@ def severity(word: str | None, *scores: float | None) -> Severity:
     return Severity.INFO if said_none else Severity.LOW
 
 
+def rated(ctx: common.Warner, record: str, word: object, *scores: float | None) -> Severity:
+    """`severity(word, *scores)`, lenient on a word poam cannot read (`severe`, a number, a
+    list): rated by the band of the first CVSS score when there is one, else Moderate
+    (`common.odd_severity`), with a warning either way. A missing word is not odd here: these
+    formats rate by the score, else Low (see `severity`)."""
+    if word is None or word == "":
+        return severity(None, *scores)
+    said = text(word)
+    if said is not None and common.severity_word(said) is not None:
+        return severity(said, *scores)
+    banded = common.severity_score(next((s for s in scores if s is not None), None))
+    if banded is not None and banded is not Severity.INFO:
+        shown = repr(str(word)[:40])
+        ctx.warn(record, f"severity {shown} not recognised; rated {banded.value} by its CVSS score")
+        return banded
+    return common.odd_severity(ctx, record, word)
+
+
 def v3_vector(vector: str | None, version: str = "3.1") -> str | None:
     """A CVSS v3 vector with its `CVSS:3.x/` prefix (some tools leave it out)."""
     if not vector:
@@ -149,10 +176,19 @@ class Sighting:
 
 class Collector:
     """Findings of one asset by identity (check and location), so that one identity is one
-    finding: an open result wins over a passing one, evidence lines are kept together."""
+    finding: an open result wins over a passing one, evidence lines are kept together. A record
+    of the asset that could not be read makes it `incomplete`: the file then gives the asset no
+    coverage, so that nothing on it is closed by its absence."""
 
     def __init__(self) -> None:
         self.sightings: dict[tuple[str, str | None], Sighting] = {}
+        self.incomplete = False
+
+    def skip(self, ctx: ParseContext, record: str, problem: str) -> None:
+        """Leave out a record of this asset that cannot be read (`ctx.skip`), and give the asset
+        no coverage from this file."""
+        ctx.skip(record, problem)
+        self.incomplete = True
 
     def add(self, vuln_id: str, path: str | None, status: FindingStatus, evidence: str | None) -> None:
         key = (vuln_id, path)
@@ -163,3 +199,51 @@ class Collector:
             seen.status = FindingStatus.OPEN
         if evidence:
             seen.evidence.append(evidence)
+
+
+class Dating:
+    """The time of one report of a file: its own, else (asked only when a record needs it)
+    `ctx.fallback_time()`: `--scan-date`, else the file's modification time."""
+
+    def __init__(self, ctx: ParseContext, own: dt.datetime | None) -> None:
+        self.ctx = ctx
+        self.own = own
+        self.fallback: dt.datetime | None = None
+
+    def time(self) -> dt.datetime:
+        """The report's time, for a record that needs one."""
+        if self.own is not None:
+            return self.own
+        if self.fallback is None:
+            self.fallback = self.ctx.fallback_time()
+        return self.fallback
+
+    @property
+    def used(self) -> dt.datetime | None:
+        """The report's own time, or the fallback when a record took it; None otherwise."""
+        return self.own or self.fallback
+
+
+def own_time(ctx: common.Warner, record: str, what: str, value: object) -> dt.datetime | None:
+    """A report's own time from the file; None when absent, and when unreadable with a warning
+    (the report is then dated as an undated one)."""
+    when = common.parse_time(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+    if when is None and value is not None and value != "":
+        shown = repr(str(value)[:40])
+        ctx.warn(record, f"{what} {shown} is not a date; dated by --scan-date, else the file's modification time")
+    return when
+
+
+def window(datings: list[Dating]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The scan window of a file of one or several reports: their earliest and latest time
+    (own or taken); (None, None) when none has one."""
+    times = [d.used for d in datings if d.used is not None]
+    return (min(times), max(times)) if times else (None, None)
+
+
+def label(names: list[str | None], what: str) -> str | None:
+    """The name of a file's scan: the one name its reports share, else `N <what>`."""
+    distinct = list(dict.fromkeys(n for n in names if n))
+    if len(names) <= 1 or len(distinct) <= 1:
+        return distinct[0] if distinct else None
+    return f"{len(names)} {what}"

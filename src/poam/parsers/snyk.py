@@ -1,22 +1,27 @@
 """Snyk CLI `snyk test --json` / `snyk container test --json`: one project object, or an array
-of them (`--all-projects`).
+of them (`--all-projects`); a file may hold several such results, concatenated or one per line
+(the output of several runs appended): they are one import.
 
 One finding per Snyk issue id and package per project: id `id` (`SNYK-JAVA-...`), path
-`packageName`. Snyk lists an issue once per dependency path; those are one finding, the paths
+`packageName` (else `name`, else the last package of its `from` path, else `(unknown package)`,
+warned). Snyk lists an issue once per dependency path; those are one finding, the paths
 (`from`) and versions go to the evidence. Licence issues (`type: license`) are not weaknesses
-and are left out. Severity is `severityWithCritical` (else `severity`); CVSS is `CVSSv3` with
-`cvssScore`; CVEs and CWEs from `identifiers`; the solution is the `## Remediation` section of
-the description, else the `fixedIn` versions.
+and are left out. Severity is `severityWithCritical` (else `severity`): critical, high, medium,
+low; a word poam does not know is rated by `cvssScore`, else Moderate, with a warning. CVSS is
+`CVSSv3` with `cvssScore`; CVEs and CWEs from `identifiers`; the solution is the `## Remediation`
+section of the description, else the `fixedIn` versions.
 
 The asset is the project: a container project (`projectName` `docker-image|repo`) is the image by
 its repository without tag; the applications Snyk found inside the image (`applications[]`)
 belong to the same image. Other projects are repositories named by `projectName`; a project
 without one takes `--asset`, else a fallback name and no coverage. Each named project is
 covered (checks: vulnerabilities): a Snyk test reports every issue of the project, unless it ran
-with a `severityThreshold` above low (then it covers nothing). Issues a Snyk policy ignores
-(`filtered.ignore`) are left out of the results but not fixed: their ids are partial checks.
-Snyk writes no scan time: findings are dated by `--scan-date` or the file's time. An object
-with `ok: false` and an `error` (Snyk could not test the project) is refused.
+with a `severityThreshold` above low (then it covers nothing), or an issue of it could not be
+read (left out with a warning). Issues a Snyk policy ignores (`filtered.ignore`) are left out of
+the results but not fixed: their ids are partial checks.
+Snyk writes no scan time: findings are dated by `--scan-date`, else the file's modification time.
+A project Snyk could not test (`ok: false` with an `error`) among others is left out with a
+warning; a file in which no project could be read is refused (with Snyk's message when it gave one).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.sca import UNNAMED, Collector, as_dict, as_list, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, text
 
 TOOL = "Snyk"
 _PROJECT_KEYS = {"ok", "projectName", "dependencyCount", "uniqueCount", "packageManager"}
@@ -47,7 +52,7 @@ class SnykParser:
 
     def sniff(self, head: Head) -> bool:
         """A project object (or an array of them) with `vulnerabilities` and Snyk's project keys or
-        issue keys; or Snyk's error object (`ok` and `error`)."""
+        issue keys; or Snyk's error object (`ok` and `error`), in the file's first result."""
         shape = head.json
         issue_keys = all(k in head.text for k in ('"packageName"', '"upgradePath"', '"isUpgradable"'))
         if shape.kind == "object":
@@ -62,16 +67,29 @@ class SnykParser:
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Read the results, then yield per project asset its coverage and merged findings."""
-        doc = jsonio.load(stream, ctx.source)
-        projects = doc if isinstance(doc, list) else [doc]
-        when = ctx.fallback_time()
+        docs = list(jsonio.documents(stream, ctx.source))
+        entries = [
+            (f"{f'result {d}, ' if len(docs) > 1 else ''}project {n}", entry)
+            for d, doc in enumerate(docs, start=1)
+            for n, entry in enumerate(doc if isinstance(doc, list) else [doc], start=1)
+        ]
+        dating = Dating(ctx, None)
         assets: dict[Asset, tuple[bool, Collector]] = {}
         drafts: dict[str, _Draft] = {}
         names: list[str] = []
         ignored: set[str] = set()
-        for project in projects:
-            p = _project(project, ctx)
+        errors: list[str] = []
+        for record, project in entries:
+            problem = _unreadable(project)
+            if problem is not None:
+                error = _error(project)
+                if error is not None:
+                    errors.append(error)
+                ctx.skip(record, problem)
+                continue
+            p: dict[str, Any] = project
             asset, named = _asset(p, ctx)
+            record = f"{record} ({asset.name})"
             # a run with --severity-threshold above low leaves out what it did not report
             threshold = (text(p.get("severityThreshold")) or "low").lower()
             complete = named and threshold == "low"
@@ -83,31 +101,59 @@ class SnykParser:
             # issues ignored by a Snyk policy are left out of the results, not fixed
             for entry in as_list(as_dict(p.get("filtered")).get("ignore"), ctx.source, "filtered.ignore"):
                 ignored.update(filter(None, [text(as_dict(entry).get("id"))]))
-            for part in [p, *(_project(a, ctx) for a in as_list(p.get("applications"), ctx.source, "applications"))]:
-                for v in as_list(part.get("vulnerabilities"), ctx.source, "vulnerabilities"):
-                    _issue(as_dict(v), found, drafts, ctx)
+            parts: list[tuple[str, Any]] = [(record, p)]
+            apps = as_list(p.get("applications"), ctx.source, "applications")
+            for n, app in enumerate(apps, start=1):
+                problem = _unreadable(app)
+                if problem is None:
+                    parts.append((f"{record}, application {n}", app))
+                else:
+                    found.skip(ctx, f"{record}, application {n}", problem)
+            for where, part in parts:
+                for n, v in enumerate(as_list(part.get("vulnerabilities"), ctx.source, "vulnerabilities"), start=1):
+                    if isinstance(v, dict):
+                        _issue(v, found, drafts, ctx, f"{where}, issue {n}")
+                    else:
+                        found.skip(ctx, f"{where}, issue {n}", "not an object")
+        if not assets:
+            if errors:
+                raise InputError(ctx.source, f"Snyk could not test the project: {errors[0]}")
+            raise InputError(ctx.source, "not a Snyk test result: no project object with `vulnerabilities`")
         weaknesses = {vid: _weakness(vid, *d) for vid, d in drafts.items()}
         for asset, (complete, found) in assets.items():
-            if complete:
-                yield Coverage(asset, when, when, None, Checks.VULNERABILITY)
+            if complete and found.incomplete:
+                ctx.warn(f"asset {asset.name}", sca.NO_COVERAGE)
+            elif complete:
+                yield Coverage(asset, dating.time(), dating.time(), None, Checks.VULNERABILITY)
             for s in found.sightings.values():
                 evidence = sca.join_evidence(s.evidence)
-                yield Finding(weaknesses[s.vuln_id], asset, when, evidence=evidence, status=s.status, path=s.path)
+                weakness = weaknesses[s.vuln_id]
+                yield Finding(weakness, asset, dating.time(), evidence=evidence, status=s.status, path=s.path)
         label = names[0] if len(names) == 1 else f"{len(names)} projects"
-        yield Scan(TOOL, None, label or None, partial_checks=tuple(sorted(ignored)))
+        started, ended = sca.window([dating])
+        yield Scan(TOOL, None, label or None, started, ended, partial_checks=tuple(sorted(ignored)))
 
 
-def _project(value: object, ctx: ParseContext) -> dict[str, Any]:
-    """A project object; InputError for Snyk's error object or anything else."""
+def _error(value: object) -> str | None:
+    """Snyk's message when a value is its object for a project it could not test (`ok: false`
+    with an `error`), else None."""
+    if not isinstance(value, dict) or not value.get("error") or isinstance(value.get("vulnerabilities"), list):
+        return None
+    error = value["error"]
+    message = text(error) or text(as_dict(error).get("message")) or "unknown error"
+    return message.splitlines()[0][:300]
+
+
+def _unreadable(value: object) -> str | None:
+    """Why a project (or application) object cannot be read; None when it can."""
     if not isinstance(value, dict):
-        raise InputError(ctx.source, "not a Snyk test result: expected a project object")
-    if value.get("error") and not isinstance(value.get("vulnerabilities"), list):
-        error = value["error"]
-        message = text(error) or text(as_dict(error).get("message")) or "unknown error"
-        raise InputError(ctx.source, f"Snyk could not test the project: {message.splitlines()[0][:300]}")
+        return "not an object"
+    error = _error(value)
+    if error is not None:
+        return f"Snyk could not test it: {error}"
     if "vulnerabilities" not in value:
-        raise InputError(ctx.source, "not a Snyk test result: a project has no `vulnerabilities`")
-    return value
+        return "no `vulnerabilities` list"
+    return None
 
 
 def _asset(p: dict[str, Any], ctx: ParseContext) -> tuple[Asset, bool]:
@@ -119,17 +165,29 @@ def _asset(p: dict[str, Any], ctx: ParseContext) -> tuple[Asset, bool]:
     return Asset(AssetKind.REPOSITORY, name=named or text(p.get("path")) or UNNAMED), named is not None
 
 
-def _issue(
-    v: dict[str, Any],
-    found: Collector,
-    drafts: dict[str, tuple[dict[str, Any], Severity, dict[str, str]]],
-    ctx: ParseContext,
-) -> None:
+def _last_package(v: dict[str, Any]) -> str | None:
+    """The last package of an issue's `from` path without its version (`com.acme:lib@1.2` gives
+    `com.acme:lib`, `@scope/x@2` gives `@scope/x`)."""
+    via = sca.texts(v.get("from"))
+    if not via:
+        return None
+    last = via[-1]
+    return last[: last.rindex("@")] if last.rfind("@") > 0 else last
+
+
+def _issue(v: dict[str, Any], found: Collector, drafts: dict[str, _Draft], ctx: ParseContext, record: str) -> None:
     if (text(v.get("type")) or "").lower() == "license":
         return
-    vuln_id, pkg = text(v.get("id")), text(v.get("packageName")) or text(v.get("name"))
-    if not vuln_id or not pkg:
-        raise InputError(ctx.source, "a Snyk issue without id or packageName")
+    vuln_id = text(v.get("id"))
+    if not vuln_id:
+        found.skip(ctx, record, "an issue without id")
+        return
+    record = f"{record} ({vuln_id})"
+    pkg = text(v.get("packageName")) or text(v.get("name"))
+    if not pkg:
+        from_path = _last_package(v)
+        pkg = from_path or sca.UNKNOWN_PACKAGE
+        ctx.warn(record, f"no packageName; package {pkg!r}" + (" from its `from` path" if from_path else ""))
     version = text(v.get("version"))
     fixed = ", ".join(sca.texts(v.get("fixedIn"))) or text(v.get("nearestFixedInVersion"))
     parts = [f"{pkg} {version or '(version unknown)'}"]
@@ -139,7 +197,10 @@ def _issue(
     if via:
         parts.append("via " + " > ".join(via))
     found.add(vuln_id, pkg, FindingStatus.OPEN, "; ".join(parts))
-    rated = sca.severity(text(v.get("severityWithCritical")) or text(v.get("severity")), sca.score(v.get("cvssScore")))
+    word = v.get("severityWithCritical")
+    if word is None or word == "":
+        word = v.get("severity")
+    rated = sca.rated(ctx, record, word, sca.score(v.get("cvssScore")))
     known = drafts.get(vuln_id)
     if known is None:
         drafts[vuln_id] = (v, rated, {pkg: fixed} if fixed else {})

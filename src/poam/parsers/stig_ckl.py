@@ -11,8 +11,15 @@ the weakness' synopsis. A web or database checklist (WEB_OR_DATABASE true) keeps
 asset and puts `site/instance` in the finding's path, so two sites of one host stay apart.
 
 Checklists carry no dates: findings are dated by the Evaluate-STIG result-engine comment when
-there is one, else `--scan-date` or the file time. Module-level helpers (`host_asset`,
-`stig_weakness`, `Results`) are shared with the `.cklb` and XCCDF parsers.
+there is one, else `--scan-date`, else the file's modification time (`date from file time`).
+
+Lenient on values: a status that is not one of STIG Viewer's four is read as set aside when it
+says so (`ignored`, `false positive`...: left out) and as Open otherwise, with a warning; a
+missing or unknown severity is medium, with a warning; a VULN without Vuln_Num or a Rule_ID to
+derive it from, or with an id longer than 200 characters, is left out with a warning. A
+checklist that names no target at all is refused (give `--asset`): the target is its subject.
+Module-level helpers (`host_asset`, `stig_weakness`, `Results`) are shared with the `.cklb`,
+XCCDF and OSCAL parsers.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import datetime as dt
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import BinaryIO
 
 from lxml import etree
@@ -76,12 +84,42 @@ def stig_severity(text: object) -> Severity | None:
     return _SEVERITY.get(" ".join(text.strip().lower().split()))
 
 
-def stig_status(text: object, source: str, vuln_id: str) -> FindingStatus | None:
-    """Open -> OPEN, NotAFinding/Not_Applicable -> FIXED, Not_Reviewed -> None (in any spelling)."""
+def listed_severity(text: object, ctx: ParseContext, record: str) -> Severity:
+    """A rule's own severity; medium with a warning when it is missing or not high/medium/low."""
+    return stig_severity(text) or common.odd_severity(ctx, record, text if isinstance(text, str) else None)
+
+
+def override_severity(text: object, ctx: ParseContext, record: str) -> Severity | None:
+    """A severity override (None when there is none); one poam cannot read is ignored, with a warning."""
+    level = stig_severity(text)
+    if level is None and isinstance(text, str) and text.strip():
+        ctx.warn(record, f"severity override {text.strip()[:40]!r} not recognised; the rule's severity kept")
+    return level
+
+
+def stig_status(text: object, ctx: ParseContext, record: str) -> FindingStatus | None:
+    """Open -> OPEN, NotAFinding/Not_Applicable -> FIXED, Not_Reviewed or none -> None (in any
+    spelling). Another word: None when it means the result was set aside (`ignored`, `false
+    positive`: neither open nor a fix), else OPEN; with a warning either way."""
     key = re.sub(r"[\s_\-]", "", text.lower()) if isinstance(text, str) else ""
-    if key not in _STATUS:
-        raise InputError(source, f"{vuln_id}: unknown status {str(text)[:40]!r}")
-    return _STATUS[key]
+    if key in _STATUS:
+        return _STATUS[key]
+    if common.dismissed(text):
+        ctx.warn(record, f"status {str(text)[:40]!r} is not a STIG status; read as set aside and left out")
+        return None
+    return common.odd_status(ctx, record, text)
+
+
+def usable_id(vuln_id: str | None, ctx: ParseContext, record: str, what: str) -> str | None:
+    """The Vuln ID when the record can be tracked by it; None (the record left out, with a
+    warning) when it has none or one longer than MAX_ID characters."""
+    if not vuln_id:
+        ctx.skip(record, f"no {what}")
+        return None
+    if len(vuln_id) > MAX_ID:
+        ctx.skip(record, f"id longer than {MAX_ID} characters ({vuln_id[:40]!r}...)")
+        return None
+    return vuln_id
 
 
 def vuln_id_of(group_id: object, rule_id: object) -> str | None:
@@ -219,23 +257,43 @@ def site_path(web_or_database: object, site: object, instance: object) -> str | 
 
 
 class Results:
-    """Findings of one file, one per identity (vuln id, asset, location): when a file reports a
-    check twice for the same target, open wins over passed (a check passes only if all of it does)."""
+    """Findings of one file by identity (tool, vuln id, asset, location), when a file reports a
+    check several times for one target: the newest report decides, and on equal times an open
+    one wins over a pass (a check passes only if all of it does). Per identity it keeps the
+    newest open report (detected at the earliest open one, as `since`) and the newest passing
+    report, and yields the pass only when it is newer than every open report, so that the
+    importer, which applies records in time order, opens and then closes a finding the file
+    saw fail and then pass. Of reports at one time, the first is kept."""
 
     def __init__(self) -> None:
-        self._found: dict[tuple[str, str, Asset, str | None], Finding] = {}
+        self._found: dict[tuple[str, str, Asset, str | None], dict[FindingStatus, Finding]] = {}
 
     def add(self, finding: Finding) -> None:
         key = (finding.weakness.tool, finding.weakness.vuln_id, finding.asset, finding.path)
-        known = self._found.get(key)
-        if known is None or (known.status is FindingStatus.FIXED and finding.status is FindingStatus.OPEN):
-            self._found[key] = finding
+        slot = self._found.setdefault(key, {})
+        slot[finding.status] = newest(slot.get(finding.status), finding)
 
     def __iter__(self) -> Iterator[Finding]:
-        return iter(self._found.values())
+        for slot in self._found.values():
+            failing, passing = slot.get(FindingStatus.OPEN), slot.get(FindingStatus.FIXED)
+            if failing is not None:
+                yield failing
+            if passing is not None and (failing is None or passing.observed_at > failing.observed_at):
+                yield passing
 
     def __len__(self) -> int:
-        return len(self._found)
+        return sum(1 for _ in self)
+
+
+def newest(known: Finding | None, finding: Finding) -> Finding:
+    """Of two reports of one finding in one state, the newer (the first on equal times), with
+    the earlier one's time (or its `since`) as `since` when that is earlier still."""
+    if known is None:
+        return finding
+    latest = finding if finding.observed_at > known.observed_at else known
+    starts = [t for f in (known, finding) for t in (f.since, f.observed_at) if t is not None]
+    since = min(starts)
+    return replace(latest, since=since) if since < latest.observed_at else latest
 
 
 def result_engine(head: bytes) -> tuple[str, str | None, dt.datetime | None]:
@@ -367,15 +425,15 @@ class StigCklParser:
             elif key and key not in fields:
                 fields[key] = value
         vuln_id = vuln_id_of(fields.get("vuln_num"), fields.get("rule_id"))
-        status = stig_status(el.findtext("STATUS"), ctx.source, vuln_id or f"VULN at line {el.sourceline}")
+        record = f"VULN at line {el.sourceline}" + (f" ({vuln_id[:60]})" if vuln_id else "")
+        status = stig_status(el.findtext("STATUS"), ctx, record)
         if status is None:
             return None
-        if not vuln_id:
-            raise InputError(ctx.source, f"VULN at line {el.sourceline} has no Vuln_Num or Rule_ID")
-        if len(vuln_id) > MAX_ID:
-            raise InputError(ctx.source, f"Vuln_Num longer than {MAX_ID} characters: {vuln_id[:40]!r}...")
-        listed = stig_severity(fields.get("severity")) or Severity.MEDIUM
-        override = stig_severity(el.findtext("SEVERITY_OVERRIDE"))
+        vuln_id = usable_id(vuln_id, ctx, record, "Vuln_Num or Rule_ID")
+        if vuln_id is None:
+            return None
+        listed = listed_severity(fields.get("severity"), ctx, record)
+        override = override_severity(el.findtext("SEVERITY_OVERRIDE"), ctx, record)
         severity = override or listed
         weakness = weaknesses.get((vuln_id, severity))
         if weakness is None:

@@ -1,6 +1,7 @@
 """Aqua Trivy JSON: `SchemaVersion: 2` reports, the legacy top-level array (and `null`), and the
 Kubernetes shapes (`ClusterName` with `Resources[]`, or the older `Vulnerabilities[]` and
-`Misconfigurations[]` lists of resources).
+`Misconfigurations[]` lists of resources). A file may hold several reports, concatenated or one
+per line (JSON Lines): they are one import, each report dated by its own `CreatedAt`.
 
 Findings:
 - a vulnerability per package: id `VulnerabilityID`, path the package name. OS packages carry
@@ -9,10 +10,13 @@ Findings:
   archives. A target that names the package's own versioned file (`libs/foo-1.2.jar`,
   `Django-3.2.dist-info/METADATA`) is cut to the folder above it: no version in a location.
   Versions, fixed versions and statuses go to the evidence. Status `not_affected` (the vendor
-  says this package is not affected) is a FIXED finding.
-- a misconfiguration per check and target file, `is_config`: FAIL is open, PASS is FIXED; the
-  check id is the AVD id (`AVD-KSV-0001`; older files' `KSV001` is written the same way).
-- a secret per rule and file (the line goes to the evidence).
+  says this package is not affected) is a FIXED finding; the other documented statuses are open.
+- a misconfiguration per check and target file, `is_config`: FAIL is open, PASS is FIXED,
+  EXCEPTION (waived by a policy) is left out and closes nothing; the check id is the AVD id
+  (`AVD-KSV-0001`; older files' `KSV001` is written the same way), else the check's id in its
+  `Namespace` or `PrimaryURL`.
+- a secret per rule and file (the line goes to the evidence); a secret without `RuleID` is keyed
+  by its category (`secret:GitHub`), else its title, never by the matched text.
 
 The asset: an image (`container_image`) by its repository without tag or digest; a filesystem,
 repository or SBOM scan by `ArtifactName`; a Kubernetes resource as `cluster/namespace/kind/name`
@@ -25,7 +29,9 @@ Coverage: the scanned asset with checks by what the results show ran: package re
 (os-pkgs, lang-pkgs) mean vulnerabilities, config results mean configuration, both mean all.
 A report with no results at all counts as a vulnerability scan; one whose results are only
 secrets or licences gives no coverage (a `--scanners secret` run proves no package is fixed).
-Reports under 64 MiB are read whole, so that a check's weakness takes its worst severity across
+An asset with a record poam could not read (left out with a warning) gets no coverage from the
+file. A report without `CreatedAt` is dated `--scan-date`, else the file's modification time.
+Files under 64 MiB are read whole, so that a check's weakness takes its worst severity across
 results; larger image and repository reports are streamed one result at a time.
 """
 
@@ -36,17 +42,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+import ijson
+
 from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.sca import UNNAMED, Collector, as_dict, as_list, image_repository, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, image_repository, text
 
 TOOL = "Trivy"
 MAX_FIXES = 20
 """Packages whose fixed version a weakness's solution lists (each finding's evidence has its own)."""
 STREAM_FROM = 64 * 1024 * 1024
-"""Reports from this size on are streamed result by result instead of read whole."""
+"""Files from this size on are streamed result by result instead of read whole."""
 _VULN_CLASSES = {"os-pkgs", "lang-pkgs"}
 _OS_TARGET = re.compile(r"^(?P<name>\S.*?) \((?P<os>[^()]*)\)$")
 _OS_TYPE = re.compile(  # Type of an OS-package result in legacy reports (which have no Class)
@@ -56,6 +64,21 @@ _OS_TYPE = re.compile(  # Type of an OS-package result in legacy reports (which 
 _AVD = re.compile(r"^(?:AVD-)?([A-Z]+)-?(\d+)$")
 _ARCHIVES = (".tar", ".tar.gz", ".tgz", ".zip", ".oci")
 _CVSS_KEYS = (("2", "V2Vector", "V2Score"), ("3", "V3Vector", "V3Score"), ("4", "V40Vector", "V40Score"))
+VULN_STATUSES = frozenset(
+    {
+        "unknown",
+        "not_affected",
+        "affected",
+        "fixed",
+        "under_investigation",
+        "will_not_fix",
+        "fix_deferred",
+        "end_of_life",
+    }
+)
+"""The vulnerability statuses Trivy documents; only `not_affected` is a fix."""
+_STARTS = frozenset({"start_map", "start_array", "null", "boolean", "integer", "double", "number", "string"})
+_JSON_TYPES = {"start_map": "dict", "string": "str", "integer": "int", "double": "float", "number": "float"}
 
 
 @dataclass
@@ -77,6 +100,16 @@ class _Target:
     found: Collector
 
 
+@dataclass
+class _Report:
+    """One report of the file: its time, scanned targets, Trivy version and name."""
+
+    dating: Dating
+    targets: list[_Target]
+    version: str | None = None
+    name: str | None = None
+
+
 class TrivyParser:
     """Reader of Trivy JSON reports of every schema."""
 
@@ -90,7 +123,7 @@ class TrivyParser:
 
     def sniff(self, head: Head) -> bool:
         """SchemaVersion with ArtifactName/Results; ClusterName with resources; a legacy array of
-        results with Target; or the legacy empty report `null`."""
+        results with Target; or the legacy empty report `null` (of the file's first report)."""
         shape = head.json
         if shape.kind == "object":
             keys = shape.keys
@@ -103,105 +136,215 @@ class TrivyParser:
         return head.text.strip() == "null"
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Read the report, then yield coverage and merged findings per asset, and the scan. A
-        large image or repository report is streamed result by result (see `_stream`)."""
+        """Read the reports, then yield coverage and merged findings per asset, and one scan. A
+        large file of image or repository reports is streamed result by result (see `_stream`)."""
         start = stream.tell()
         size = stream.seek(0, 2) - start
         stream.seek(start)
         if size >= STREAM_FROM:
-            header = jsonio.top_level(stream, ctx.source, frozenset({"Results"}))
+            headers = _headers(stream, ctx.source)
             stream.seek(start)
-            streamed = self._streamable(header, ctx)
-            if streamed is not None:
-                yield from self._stream(header, streamed, stream, ctx)
+            plans = [_streamable(header) for header, _count in headers or []]
+            if headers and all(plans):
+                yield from self._stream(headers, [p for p in plans if p], stream, ctx)
                 return
-        doc = jsonio.load(stream, ctx.source)
         reader = _Reader(ctx)
-        version = name = when = None
-        if doc is None:  # legacy Trivy wrote `null` for a scan without results
-            targets: list[_Target] = []
-        elif isinstance(doc, list):
-            targets = [reader.legacy(doc)]
-        elif isinstance(doc, dict) and "ClusterName" in doc:
-            when, name = common.parse_time(doc.get("CreatedAt")), text(doc.get("ClusterName"))
-            targets = reader.kubernetes(doc)
-        elif isinstance(doc, dict) and ("SchemaVersion" in doc or "Results" in doc):
-            when, name = common.parse_time(doc.get("CreatedAt")), text(doc.get("ArtifactName"))
-            version = text(as_dict(doc.get("Trivy")).get("Version"))
-            targets = [reader.artifact(doc)]
-        else:
-            raise InputError(ctx.source, "not a Trivy report: no SchemaVersion, Results or ClusterName")
-        observed = when or ctx.fallback_time()
+        docs = list(jsonio.documents(stream, ctx.source))
+        reports = []
+        for number, doc in enumerate(docs, start=1):
+            reader.prefix = f"report {number}: " if len(docs) > 1 else ""
+            reports.append(reader.report(doc, number if len(docs) > 1 else None))
         weaknesses = {vid: _weakness(vid, d) for vid, d in reader.drafts.items()}
-        for target in targets:
-            if target.named and target.checks is not None:
-                yield Coverage(target.asset, observed, observed, None, target.checks)
-            for s in target.found.sightings.values():
-                evidence = sca.join_evidence(s.evidence)
-                weakness = weaknesses[s.vuln_id]
-                yield Finding(weakness, target.asset, observed, evidence=evidence, status=s.status, path=s.path)
-        yield Scan(tool=TOOL, tool_version=version, name=name, started_at=when, ended_at=when)
-
-    def _streamable(self, header: Any, ctx: ParseContext) -> tuple[Asset, bool] | None:
-        """The asset of a schema-2 report whose header names it, or None (read it whole)."""
-        if not isinstance(header, dict) or "SchemaVersion" not in header or "ClusterName" in header:
-            return None
-        kind = (text(header.get("ArtifactType")) or "").lower()
-        artifact = text(header.get("ArtifactName"))
-        meta = as_dict(header.get("Metadata"))
-        if kind == "container_image":
-            image = _image_name(artifact, meta, [])
-            return (Asset(AssetKind.CONTAINER_IMAGE, name=image), True) if image else None
-        if kind in {"filesystem", "repository"} and artifact not in {None, ".", "./"}:
-            return Asset(AssetKind.REPOSITORY, name=artifact), True
-        return None
+        incomplete = _incomplete(ctx, [t for r in reports for t in r.targets])
+        for report in reports:
+            for target in report.targets:
+                if target.named and target.checks is not None and target.asset not in incomplete:
+                    when = report.dating.time()
+                    yield Coverage(target.asset, when, when, None, target.checks)
+                for s in target.found.sightings.values():
+                    evidence = sca.join_evidence(s.evidence)
+                    weakness = weaknesses[s.vuln_id]
+                    when = report.dating.time()
+                    yield Finding(weakness, target.asset, when, evidence=evidence, status=s.status, path=s.path)
+        yield _scan(reports, reader)
 
     def _stream(
-        self, header: dict[str, Any], target: tuple[Asset, bool], stream: BinaryIO, ctx: ParseContext
+        self,
+        headers: list[tuple[dict[str, Any], int]],
+        plans: list[tuple[Asset, bool]],
+        stream: BinaryIO,
+        ctx: ParseContext,
     ) -> Iterator[Record]:
-        """A large report, one result at a time, so memory holds one result, not the file. A
+        """Large reports, one result at a time, so memory holds one result, not the file. A
         check's weakness is made when it is first seen (its worst severity across results is not
         waited for); duplicates across results are merged by the importer."""
-        asset, named = target
-        when = common.parse_time(header.get("CreatedAt"))
-        observed = when or ctx.fallback_time()
         reader = _Reader(ctx)
+        reports = [
+            _Report(
+                Dating(ctx, sca.own_time(ctx, _name(n, len(headers)), "CreatedAt", h.get("CreatedAt"))),
+                [_Target(asset, named, None, Collector())],
+                text(as_dict(h.get("Trivy")).get("Version")),
+                text(h.get("ArtifactName")),
+            )
+            for n, ((h, _count), (asset, named)) in enumerate(zip(headers, plans, strict=True), start=1)
+        ]
+        counts = [count for _h, count in headers]
         weaknesses: dict[str, Weakness] = {}
-        classes: list[dict[str, Any]] = []
+        classes: list[list[dict[str, Any]]] = [[] for _ in headers]
+        doc, taken = 0, 0
         for result in jsonio.items(stream, ctx.source, "Results.item"):
-            r = as_dict(result)
+            while doc < len(counts) - 1 and taken >= counts[doc]:
+                doc, taken = doc + 1, 0
+            taken += 1
+            reader.prefix = f"report {doc + 1}: " if len(headers) > 1 else ""
+            report = reports[doc]
+            target = report.targets[0]
+            if not isinstance(result, dict):
+                target.found.skip(ctx, f"{reader.prefix}result {taken}", "not an object")
+                continue
             # only what `_checks` looks at: keeping the result's lists would keep the whole file
-            classes.append(
+            classes[doc].append(
                 {
-                    k: True if k != "Class" else r.get(k)
+                    k: True if k != "Class" else result.get(k)
                     for k in ("Class", "Vulnerabilities", "Misconfigurations")
-                    if k in r
+                    if k in result
                 }
             )
             found = Collector()
-            reader.result(r, found, image_prefix=False)
+            reader.result(result, found, image_prefix=False)
+            target.found.incomplete = target.found.incomplete or found.incomplete
             for s in found.sightings.values():
                 weakness = weaknesses.get(s.vuln_id)
                 if weakness is None:
                     weakness = weaknesses[s.vuln_id] = _weakness(s.vuln_id, reader.drafts[s.vuln_id])
                 evidence = sca.join_evidence(s.evidence)
-                yield Finding(weakness, asset, observed, evidence=evidence, status=s.status, path=s.path)
-        checks = _checks(classes)
-        if named and checks is not None:
-            yield Coverage(asset, observed, observed, None, checks)
-        version = text(as_dict(header.get("Trivy")).get("Version"))
-        yield Scan(
-            tool=TOOL, tool_version=version, name=text(header.get("ArtifactName")), started_at=when, ended_at=when
-        )
+                when = report.dating.time()
+                yield Finding(weakness, target.asset, when, evidence=evidence, status=s.status, path=s.path)
+        for report, seen in zip(reports, classes, strict=True):
+            report.targets[0].checks = _checks(seen)
+        incomplete = _incomplete(ctx, [t for r in reports for t in r.targets])
+        for report in reports:
+            target = report.targets[0]
+            if target.named and target.checks is not None and target.asset not in incomplete:
+                when = report.dating.time()
+                yield Coverage(target.asset, when, when, None, target.checks)
+        yield _scan(reports, reader)
+
+
+def _name(number: int, count: int) -> str:
+    """How warnings name a report: `report`, or `report 2` in a file of several."""
+    return f"report {number}" if count > 1 else "report"
+
+
+def _streamable(header: dict[str, Any]) -> tuple[Asset, bool] | None:
+    """The asset of a schema-2 report whose header names it, or None (read the file whole)."""
+    if "SchemaVersion" not in header or "ClusterName" in header:
+        return None
+    kind = (text(header.get("ArtifactType")) or "").lower()
+    artifact = text(header.get("ArtifactName"))
+    meta = as_dict(header.get("Metadata"))
+    if kind == "container_image":
+        image = _image_name(artifact, meta, [])
+        return (Asset(AssetKind.CONTAINER_IMAGE, name=image), True) if image else None
+    if kind in {"filesystem", "repository"} and artifact not in {None, ".", "./"}:
+        return Asset(AssetKind.REPOSITORY, name=artifact), True
+    return None
+
+
+def _headers(stream: BinaryIO, source: str) -> list[tuple[dict[str, Any], int]] | None:
+    """Each report's top-level members but `Results`, and how many results it lists, read as a
+    stream (the results are never built in memory); None when a report is not an object (such
+    files are read whole)."""
+    out: list[tuple[dict[str, Any], int]] = []
+    header: dict[str, Any] = {}
+    depth, count = 0, 0
+    key: str | None = None
+    builder: Any = None
+    try:
+        for prefix, event, value in ijson.parse(stream, use_float=True, multiple_values=True):
+            if depth == 0:
+                if event != "start_map":
+                    return None
+                header, count, depth = {}, 0, 1
+                continue
+            if depth == 1 and event == "map_key":
+                key = value
+                builder = None if value == "Results" else ijson.ObjectBuilder()
+                continue
+            if depth == 1 and event == "end_map":
+                out.append((header, count))
+                depth = 0
+                continue
+            if depth == 1 and key == "Results" and event not in ("start_array", "null"):
+                what = _JSON_TYPES.get(event, "bool" if event == "boolean" else event)
+                raise InputError(source, f"Results is a {what}, not a list")
+            if depth == 2 and key == "Results" and prefix == "Results.item" and event in _STARTS:
+                count += 1
+            if event in ("start_map", "start_array"):
+                depth += 1
+            if builder is not None:
+                builder.event(event, value)
+            if event in ("end_map", "end_array"):
+                depth -= 1
+            if depth == 1 and key is not None:
+                if builder is not None:
+                    header[key] = builder.value
+                key, builder = None, None
+    except ijson.common.IncompleteJSONError as exc:
+        raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
+    except ijson.common.JSONError as exc:
+        raise InputError(source, f"not valid JSON: {exc}") from None
+    return out
+
+
+def _incomplete(ctx: ParseContext, targets: list[_Target]) -> set[Asset]:
+    """Assets with a record that could not be read: they get no coverage (nothing on them is
+    closed by its absence), said once per asset that would have had it."""
+    out = {t.asset for t in targets if t.found.incomplete}
+    warned: set[Asset] = set()
+    for t in targets:
+        if t.asset in out and t.asset not in warned and t.named and t.checks is not None:
+            warned.add(t.asset)
+            ctx.warn(f"asset {t.asset.name}", sca.NO_COVERAGE)
+    return out
+
+
+def _scan(reports: list[_Report], reader: _Reader) -> Scan:
+    """The one scan of the file: the window of its reports, the first Trivy version."""
+    started, ended = sca.window([r.dating for r in reports])
+    version = next((r.version for r in reports if r.version), None)
+    name = sca.label([r.name for r in reports], "reports")
+    return Scan(TOOL, version, name, started, ended, partial_checks=tuple(sorted(reader.partial)))
 
 
 class _Reader:
-    """The state of reading one report: the context and what is known of each check."""
+    """The state of reading a file: the context and what is known of each check."""
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
         self.source = ctx.source
         self.drafts: dict[str, _Draft] = {}
+        self.partial: set[str] = set()
+        """Checks the file holds back on some target (waived, unreadable): it closes none of them."""
+        self.prefix = ""
+        """`report N: ` in a file of several reports, to name records in warnings."""
+
+    def report(self, doc: Any, number: int | None) -> _Report:
+        """One report of the file, of whichever schema."""
+        if doc is None:  # legacy Trivy wrote `null` for a scan without results
+            return _Report(Dating(self.ctx, None), [])
+        if isinstance(doc, list):
+            return _Report(Dating(self.ctx, None), [self.legacy(doc)])
+        record = self.prefix.removesuffix(": ") or "report"
+        if isinstance(doc, dict) and "ClusterName" in doc:
+            when = sca.own_time(self.ctx, record, "CreatedAt", doc.get("CreatedAt"))
+            return _Report(Dating(self.ctx, when), self.kubernetes(doc), None, text(doc.get("ClusterName")))
+        if isinstance(doc, dict) and ("SchemaVersion" in doc or "Results" in doc):
+            when = sca.own_time(self.ctx, record, "CreatedAt", doc.get("CreatedAt"))
+            version = text(as_dict(doc.get("Trivy")).get("Version"))
+            return _Report(Dating(self.ctx, when), [self.artifact(doc)], version, text(doc.get("ArtifactName")))
+        what = f"report {number} is not" if number else "not"
+        raise InputError(self.source, f"{what} a Trivy report: no SchemaVersion, Results or ClusterName")
 
     def artifact(self, doc: dict[str, Any]) -> _Target:
         """A SchemaVersion 2 report of one image, filesystem, repository or SBOM."""
@@ -222,8 +365,7 @@ class _Reader:
             asset_kind = AssetKind.OTHER if kind == "vm" else AssetKind.REPOSITORY
             asset = Asset(asset_kind, name=artifact or ctx.asset_name or weak or UNNAMED)
         found = Collector()
-        for result in results:
-            self.result(as_dict(result), found, image_prefix=False)
+        self.results(results, found, image_prefix=False)
         return _Target(asset, named, _checks(results), found)
 
     def legacy(self, doc: list[Any]) -> _Target:
@@ -240,10 +382,7 @@ class _Reader:
         else:
             asset = Asset(AssetKind.REPOSITORY, name=self.ctx.asset_name or ".")
         found = Collector()
-        for result in doc:
-            if not isinstance(result, dict):
-                raise InputError(self.source, "legacy Trivy report: an entry is not an object")
-            self.result(result, found, image_prefix=False)
+        self.results(doc, found, image_prefix=False)
         return _Target(asset, image is not None or bool(self.ctx.asset_name), _checks(doc), found)
 
     def kubernetes(self, doc: dict[str, Any]) -> list[_Target]:
@@ -254,13 +393,16 @@ class _Reader:
             region, account = (p or None for p in cluster.split(":")[3:5])
         resources: dict[tuple[str, str, str], list[Any]] = {}
         for key in ("Resources", "Vulnerabilities", "Misconfigurations"):
-            for res in as_list(doc.get(key), self.source, key):
-                r = as_dict(res)
-                ident = (text(r.get("Namespace")) or "", text(r.get("Kind")) or "", text(r.get("Name")) or "")
+            for number, res in enumerate(as_list(doc.get(key), self.source, key), start=1):
+                if not isinstance(res, dict):
+                    self.ctx.skip(f"{self.prefix}{key} entry {number}", "not an object")
+                    continue
+                ident = (text(res.get("Namespace")) or "", text(res.get("Kind")) or "", text(res.get("Name")) or "")
                 if not ident[1] and not ident[2]:
-                    raise InputError(self.source, f"Kubernetes {key} entry without Kind or Name")
+                    self.ctx.skip(f"{self.prefix}{key} entry {number}", "a Kubernetes resource without Kind or Name")
+                    continue
                 results = resources.setdefault(ident, [])
-                own = as_list(r.get("Results"), self.source, "Results")
+                own = as_list(res.get("Results"), self.source, "Results")
                 results.extend(own)
                 if not own and key != "Resources":  # listed in its section: scanned, nothing found
                     results.append({"Class": "config" if key == "Misconfigurations" else "os-pkgs"})
@@ -272,35 +414,66 @@ class _Reader:
             else:
                 asset = Asset(AssetKind.OTHER, name=asset_name)
             found = Collector()
-            for result in results:
-                self.result(as_dict(result), found, image_prefix=True)
+            self.results(results, found, image_prefix=True, label=f"{namespace}/{kind}/{name}: ".lstrip("/"))
             targets.append(_Target(asset, cluster is not None, _checks(results), found))
         return targets
 
-    def result(self, result: dict[str, Any], found: Collector, image_prefix: bool) -> None:
+    def results(self, results: list[Any], found: Collector, image_prefix: bool, label: str = "") -> None:
+        """Each result of a target; one that is not an object is left out."""
+        for number, result in enumerate(results, start=1):
+            if isinstance(result, dict):
+                self.result(result, found, image_prefix, label)
+            else:
+                found.skip(self.ctx, f"{self.prefix}{label}result {number}", "not an object")
+
+    def result(self, result: dict[str, Any], found: Collector, image_prefix: bool, label: str = "") -> None:
         """The vulnerabilities, misconfigurations and secrets of one result."""
         target = text(result.get("Target")) or ""
+        where = f"{self.prefix}{label}{target or 'result'}"
         is_os = _os_result(result)
         scope: str | None = None
         if is_os and image_prefix:  # a Kubernetes workload may run several images
             m = _OS_TARGET.match(target)
             scope = image_repository(m.group("name")) if m else None
-        for v in as_list(result.get("Vulnerabilities"), self.source, f"{target}: Vulnerabilities"):
-            v = as_dict(v)
+        for n, v in enumerate(as_list(result.get("Vulnerabilities"), self.source, f"{target}: Vulnerabilities"), 1):
+            if not isinstance(v, dict):
+                found.skip(self.ctx, f"{where}: vulnerability {n}", "not an object")
+                continue
             if not is_os:
                 scope = _lang_scope(target, text(v.get("InstalledVersion")), text(result.get("Type")))
-            self.vulnerability(v, target, scope, found)
-        for m in as_list(result.get("Misconfigurations"), self.source, f"{target}: Misconfigurations"):
-            self.misconfiguration(as_dict(m), target, found)
-        for s in as_list(result.get("Secrets"), self.source, f"{target}: Secrets"):
-            self.secret(as_dict(s), target, found)
+            self.vulnerability(v, target, scope, found, f"{where}: vulnerability {n}")
+        for n, m in enumerate(as_list(result.get("Misconfigurations"), self.source, f"{target}: Misconfigurations"), 1):
+            if not isinstance(m, dict):
+                found.skip(self.ctx, f"{where}: misconfiguration {n}", "not an object")
+                continue
+            self.misconfiguration(m, target, found, f"{where}: misconfiguration {n}")
+        for n, s in enumerate(as_list(result.get("Secrets"), self.source, f"{target}: Secrets"), 1):
+            if not isinstance(s, dict):
+                found.skip(self.ctx, f"{where}: secret {n}", "not an object")
+                continue
+            self.secret(s, target, found, f"{where}: secret {n}")
 
-    def vulnerability(self, v: dict[str, Any], target: str, scope: str | None, found: Collector) -> None:
-        vuln_id, pkg = text(v.get("VulnerabilityID")), text(v.get("PkgName")) or "(unknown package)"
+    def vulnerability(self, v: dict[str, Any], target: str, scope: str | None, found: Collector, record: str) -> None:
+        vuln_id = text(v.get("VulnerabilityID"))
         if not vuln_id:
-            return  # names no weakness (seen in a hand-trimmed legacy file): nothing to track
+            found.skip(self.ctx, record, "no VulnerabilityID")
+            return
+        record = f"{record} ({vuln_id})"
+        pkg = text(v.get("PkgName"))
+        if not pkg:
+            purl = text(as_dict(v.get("PkgIdentifier")).get("PURL"))
+            named = sca.purl_name(purl) if purl else None
+            pkg = named or sca.UNKNOWN_PACKAGE
+            self.ctx.warn(record, f"no PkgName; package {pkg!r}" + (" from its package URL" if named else ""))
         installed, fixed = text(v.get("InstalledVersion")), text(v.get("FixedVersion"))
-        status_text = (text(v.get("Status")) or "").lower()
+        said = v.get("Status")
+        status_text = (text(said) or "").lower()
+        if said is not None and said != "" and status_text not in VULN_STATUSES:
+            if common.dismissed(status_text):
+                self.ctx.warn(record, f"status {status_text!r} sets it aside; left out (it closes nothing)")
+                self.partial.add(vuln_id)
+                return
+            common.odd_status(self.ctx, record, said)
         status = FindingStatus.FIXED if status_text == "not_affected" else FindingStatus.OPEN
         parts = [f"{pkg} {installed or '(version unknown)'}"]
         if fixed:
@@ -310,19 +483,31 @@ class _Reader:
         pkg_path = text(v.get("PkgPath"))
         parts.append(f"target {target}" + (f" ({pkg_path})" if pkg_path else ""))
         found.add(vuln_id, f"{scope}: {pkg}" if scope else pkg, status, "; ".join(parts))
-        draft = _vulnerability_draft(vuln_id, v)
+        draft = _vulnerability_draft(vuln_id, v, self.ctx, record)
         known = self.drafts.setdefault(vuln_id, draft)
         known.severity = sca.worse(known.severity, draft.severity)
         if fixed and status is FindingStatus.OPEN and len(known.fixes) < MAX_FIXES:
             known.fixes.setdefault(pkg, fixed)
 
-    def misconfiguration(self, m: dict[str, Any], target: str, found: Collector) -> None:
+    def misconfiguration(self, m: dict[str, Any], target: str, found: Collector, record: str) -> None:
         check = _check_id(text(m.get("AVDID")), text(m.get("ID")))
         if not check:
-            raise InputError(self.source, f"{target or 'result'}: misconfiguration without ID")
-        outcome = (text(m.get("Status")) or "FAIL").upper()
+            check = _check_from(text(m.get("Namespace")), text(m.get("PrimaryURL")))
+            if not check:
+                found.skip(self.ctx, record, "a misconfiguration without AVDID, ID or Namespace")
+                return
+            self.ctx.warn(record, f"no AVDID or ID; check {check!r} taken from its Namespace or PrimaryURL")
+        record = f"{record} ({check})"
+        said = m.get("Status")
+        outcome = (text(said) or "FAIL").upper() if said is not None else "FAIL"
+        if outcome == "EXCEPTION" or common.dismissed(outcome):
+            if outcome != "EXCEPTION":
+                self.ctx.warn(record, f"status {outcome!r} sets it aside; left out (it closes nothing)")
+            self.partial.add(check)  # waived by the user's policy: neither open nor proven fixed
+            return
         if outcome not in {"FAIL", "PASS"}:
-            return  # EXCEPTION: waived by the user's policy, neither open nor proven fixed
+            common.odd_status(self.ctx, record, said)
+            outcome = "FAIL"
         cause = as_dict(m.get("CauseMetadata"))
         parts = [text(m.get("Message")), f"resource {text(cause.get('Resource'))}" if cause.get("Resource") else None]
         start, end = text(cause.get("StartLine")), text(cause.get("EndLine"))
@@ -340,13 +525,27 @@ class _Reader:
                 "see_also": "\n".join(dict.fromkeys(r for r in refs if r)) or None,
                 "is_config": True,
             }
-            rated = common.severity_word(text(m.get("Severity")), Severity.MEDIUM) or Severity.MEDIUM
+            said_severity = m.get("Severity")
+            if said_severity is None or said_severity == "":
+                rated = Severity.MEDIUM
+            else:
+                rated = common.severity_word(text(said_severity)) or common.odd_severity(
+                    self.ctx, record, said_severity
+                )
             self.drafts[check] = _Draft(fields, rated)
 
-    def secret(self, s: dict[str, Any], target: str, found: Collector) -> None:
+    def secret(self, s: dict[str, Any], target: str, found: Collector, record: str) -> None:
         rule = text(s.get("RuleID"))
         if not rule:
-            raise InputError(self.source, f"{target or 'result'}: secret without RuleID")
+            category, title = text(s.get("Category")), text(s.get("Title"))
+            if not category and not title:
+                found.skip(self.ctx, record, "a secret without RuleID, Category or Title")
+                return
+            rule = f"secret:{category or title}"
+            self.ctx.warn(
+                record, f"a secret without RuleID; keyed by its {'category' if category else 'title'} as {rule!r}"
+            )
+        record = f"{record} ({rule})"
         line, match = text(s.get("StartLine")), text(s.get("Match"))
         found.add(rule, target or None, FindingStatus.OPEN, "; ".join(p for p in (line and f"line {line}", match) if p))
         if rule not in self.drafts:
@@ -357,7 +556,14 @@ class _Reader:
                 "description": f"Trivy found a secret ({title}) in the file.",
                 "solution": "Remove the secret from the file and its history, and revoke or rotate it.",
             }
-            self.drafts[rule] = _Draft(fields, common.severity_word(text(s.get("Severity"))) or Severity.HIGH)
+            self.drafts[rule] = _Draft(fields, self.word(record, s.get("Severity"), Severity.HIGH))
+
+    def word(self, record: str, said: object, default: Severity) -> Severity:
+        """A misconfiguration's or secret's severity word; `default` when absent, Moderate with a
+        warning when poam cannot read it."""
+        if said is None or said == "":
+            return default
+        return common.severity_word(text(said)) or common.odd_severity(self.ctx, record, said)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -418,6 +624,19 @@ def _check_id(avd: str | None, check: str | None) -> str | None:
     return avd or check
 
 
+def _check_from(namespace: str | None, url: str | None) -> str | None:
+    """The check id of a misconfiguration without AVDID or ID: the last part of its Rego
+    `Namespace` (`builtin.kubernetes.KSV001`) or of its `PrimaryURL` (`.../misconfig/ksv001`)
+    when it reads as one, written as AVD ids are; else the whole Namespace (custom checks)."""
+    for value in (namespace, url):
+        if value:
+            last = re.split(r"[./]", value.rstrip("/"))[-1]
+            m = _AVD.match(last.upper())
+            if m:
+                return f"AVD-{m.group(1)}-{int(m.group(2)):04d}"
+    return namespace
+
+
 def _checks(results: list[Any]) -> Checks | None:
     """What the results show was scanned: packages, configuration files, both; None when the
     results are only secrets or licences, or absent (a secret or misconfiguration run that found
@@ -439,7 +658,7 @@ def _checks(results: list[Any]) -> Checks | None:
     return Checks.VULNERABILITY if vuln else None
 
 
-def _vulnerability_draft(vuln_id: str, v: dict[str, Any]) -> _Draft:
+def _vulnerability_draft(vuln_id: str, v: dict[str, Any], ctx: ParseContext, record: str) -> _Draft:
     sources = as_dict(v.get("CVSS"))
     order = ["nvd", text(v.get("SeveritySource")) or "", *sources]
     picked: dict[str, tuple[float | None, str | None]] = {}
@@ -463,7 +682,7 @@ def _vulnerability_draft(vuln_id: str, v: dict[str, Any]) -> _Draft:
         "cvss4_vector": v4[1],
     }
     numbers = [scores[k] for k in ("cvss3_score", "cvss4_score", "cvss2_score")]
-    rated = sca.severity(text(v.get("Severity")), *(n if isinstance(n, float) else None for n in numbers))
+    rated = sca.rated(ctx, record, v.get("Severity"), *(n if isinstance(n, float) else None for n in numbers))
     refs = [text(v.get("PrimaryURL")), *sca.texts(v.get("References"))]
     return _Draft(
         fields={

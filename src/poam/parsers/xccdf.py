@@ -5,8 +5,17 @@ stream) come before the TestResult in every producer's output, so each rule-resu
 rule's title, description, fix text, severity and idents (CCI, CCE, CVE) by idref. Results: `fail`
 is an open finding; `pass` and `fixed` are FIXED findings that close it; `error`, `unknown`,
 `notchecked`, `notapplicable`, `notselected` and `informational` prove nothing and yield nothing
-(an engine error is not a weakness, and must not close one either). A rule reported several
-times for one target (multi-check) is open if any report fails.
+(an engine error is not a weakness, and must not close one either). A result word XCCDF does not
+define is read as set aside when it says so (`ignored`...: left out) and as open otherwise, with a
+warning; a rule-result without a result is left out with a warning. A rule reported several times
+for one target (multi-check, several TestResults) is decided by its newest report (the
+rule-result's `time`, else its TestResult's end or start), and on equal times it is open if any
+report fails. Dates: those of the file, else `--scan-date`, else the file's modification time.
+
+Severity: high, medium, low, info; XCCDF's `unknown` (the default) is medium; another word is
+medium with a warning. A rule-result without an idref, or whose id is longer than 200
+characters, is left out with a warning. A TestResult whose target has no usable host name, IP or
+MAC address is refused (give `--asset`): the target is its subject.
 
 Identity: DISA STIG rules (`xccdf_mil.disa.stig_rule_SV-230221r858734_rule`) use their group's Vuln
 ID (`V-230221`), like the checklist parsers; Red Hat OVAL advisories
@@ -38,7 +47,11 @@ ARF_NS = "http://scap.nist.gov/schema/asset-reporting-format/1.1"
 DEFAULT_TOOL = "XCCDF"
 _ROOTS = ("Benchmark", "TestResult", "asset-report-collection")
 _STATUS = {"fail": FindingStatus.OPEN, "pass": FindingStatus.FIXED, "fixed": FindingStatus.FIXED}
+_NO_RESULT = {"error", "unknown", "notchecked", "notapplicable", "notselected", "informational"}
+"""The other results XCCDF defines: they prove nothing either way and yield nothing."""
 _SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW, "info": Severity.INFO}
+_NO_SEVERITY = {"", "unknown"}
+"""XCCDF's default severity (`unknown`, also when absent): rated medium without a warning."""
 _PRODUCTS = {
     "openscap": "OpenSCAP",
     "oscap": "OpenSCAP",
@@ -106,6 +119,7 @@ class _Rule:
 @dataclass
 class _Result:
     idref: str
+    record: str
     status: FindingStatus
     severity: str | None
     time: dt.datetime | None
@@ -209,7 +223,7 @@ class XccdfParser:
                     current = _TestResult(tool, version, _time(el.get("start-time")), _time(el.get("end-time")))
                 continue
             if name == "rule-result" and current is not None:
-                result = self._result(el)
+                result = self._result(el, ctx)
                 if result is not None:
                     current.results.append(result)
                 release(el)
@@ -263,10 +277,24 @@ class XccdfParser:
             idents=idents,
         )
 
-    def _result(self, el: etree._Element) -> _Result | None:
-        status = _STATUS.get((_text(_child(el, "result")) or "").lower())
+    def _result(self, el: etree._Element, ctx: ParseContext) -> _Result | None:
         idref = (el.get("idref") or "").strip()
-        if status is None or not idref:
+        record = f"rule-result at line {el.sourceline}" + (f" ({idref[:60]})" if idref else "")
+        word = _text(_child(el, "result"))
+        key = (word or "").lower()
+        if key in _NO_RESULT:
+            return None
+        if not word:
+            ctx.skip(record, "no result")
+            return None
+        status = _STATUS.get(key)
+        if status is None:
+            if common.dismissed(word):
+                ctx.warn(record, f"result {word!r} is not an XCCDF result; read as set aside and left out")
+                return None
+            status = common.odd_status(ctx, record, word)
+        if not idref:
+            ctx.skip(record, "no rule idref")
             return None
         notes: list[tuple[str, object]] = [("Message", _block(m)) for m in _children(el, "message")]
         check = _child(el, "check")
@@ -281,6 +309,7 @@ class XccdfParser:
             notes.append(("Override", f"{old} -> {new} by {who}: {_text(_child(o, 'remark')) or ''}".rstrip(": ")))
         return _Result(
             idref=idref,
+            record=record,
             status=status,
             severity=el.get("severity"),
             time=_time(el.get("time")),
@@ -338,18 +367,22 @@ class XccdfParser:
         ctx: ParseContext,
     ) -> None:
         tool, _version = tool_name(tr.tool, tr.facts)
-        fallback = tr.end or tr.start or ctx.fallback_time()
         for r in tr.results:
             rule = rules.get(r.idref) or _Rule(r.idref)
             vid = vuln_id(r.idref, rule.group_id)
             if len(vid) > MAX_ID:
-                raise InputError(ctx.source, f"rule id longer than {MAX_ID} characters: {vid[:40]!r}...")
-            severity = _SEVERITY.get((r.severity or rule.severity or "").strip().lower(), Severity.MEDIUM)
+                ctx.skip(r.record, f"rule id longer than {MAX_ID} characters ({vid[:40]!r}...)")
+                continue
+            word = (r.severity or rule.severity or "").strip().lower()
+            severity = _SEVERITY.get(word) or (
+                Severity.MEDIUM if word in _NO_SEVERITY else common.odd_severity(ctx, r.record, word)
+            )
             weakness = weaknesses.get((tool, vid, severity))
             if weakness is None:
                 weakness = _weakness(tool, vid, severity, rule, r, benchmark)
                 weaknesses[(tool, vid, severity)] = weakness
-            results.add(Finding(weakness, asset, r.time or fallback, evidence=r.evidence, status=r.status))
+            when = r.time or tr.end or tr.start or ctx.fallback_time()
+            results.add(Finding(weakness, asset, when, evidence=r.evidence, status=r.status))
 
     def _coverage(
         self, done: list[tuple[_TestResult, Asset]], results: Results, ctx: ParseContext
@@ -360,8 +393,9 @@ class XccdfParser:
         for tr, asset in done:
             seen = kinds.get(asset, {True})
             checks = Checks.ALL if len(seen) > 1 else Checks.CONFIGURATION if True in seen else Checks.VULNERABILITY
-            when = tr.start or tr.end or ctx.fallback_time()
-            yield Coverage(asset, when, tr.end or when, tr.authenticated, checks)
+            times = [f.observed_at for f in results if f.asset == asset]
+            when = tr.start or tr.end or (min(times) if times else ctx.fallback_time())
+            yield Coverage(asset, when, tr.end or (max(times) if times else when), tr.authenticated, checks)
 
 
 def _time(text: str | None) -> dt.datetime | None:

@@ -265,7 +265,12 @@ class _Import:
         self.result.fixed_findings += counts.fixed
         self.result.reopened_findings += counts.reopened
         self.coverage.mark_credentialed()
-        if self.parser.closes_by_coverage:
+        closes = self.parser.closes_by_coverage
+        if closes and self.report.skipped and self.result.assets_covered:
+            # The finding this file no longer lists may be the one it could not read.
+            closes = False
+            self.report.warn("file", f"{self.report.skipped} record(s) could not be read: nothing is closed by absence")
+        if closes:
             for each in sorted(covered_tools):
                 item_ids = self.coverage.reconcile(each, scan_info)
                 self.result.fixed_findings += len(item_ids)
@@ -321,6 +326,7 @@ class _Import:
             update(scans)
             .where(scans.c.id == self.scan_id)
             .values(
+                closes=self.parser.closes_by_coverage and not self.report.skipped,
                 tool=tool,
                 tool_version=(info.tool_version or "")[:100] or None if info else None,
                 skipped_families="\n".join(info.skipped_families) if info else "",
