@@ -307,6 +307,19 @@ def test_targets_must_be_identifiable(tmp_path: Path) -> None:
     assert f.asset.netbios == "db01"
 
 
+def test_a_nameless_test_result_among_others_is_left_out(tmp_path: Path) -> None:
+    """One TestResult without a usable target does not refuse a file whose others can be read."""
+    loopback = "<target>localhost</target><target-address>127.0.0.1</target-address>"
+    text = benchmark([], make_testresult([rr("r1", "fail")], target=loopback) + make_testresult([rr("r2", "fail")]))
+    records, ctx = run_with_context(XccdfParser(), write(tmp_path, text))
+    assert [(f.weakness.vuln_id, f.asset.fqdn) for f in findings(records)] == [("r2", "rhel8.example.com")]
+    assert ctx.report.skipped == 1
+    assert ctx.report.warnings == [
+        "TestResult 1: TestResult target 'localhost' has no usable host name, IP or MAC address; "
+        "name it with --asset; left out"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

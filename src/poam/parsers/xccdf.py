@@ -15,7 +15,8 @@ report fails. Dates: those of the file, else `--scan-date`, else the file's modi
 Severity: high, medium, low, info; XCCDF's `unknown` (the default) is medium; another word is
 medium with a warning. A rule-result without an idref, or whose id is longer than 200
 characters, is left out with a warning. A TestResult whose target has no usable host name, IP or
-MAC address is refused (give `--asset`): the target is its subject.
+MAC address is left out with a warning when the file holds others; a file with no other is
+refused (give `--asset`): the target is its subject.
 
 Identity: DISA STIG rules (`xccdf_mil.disa.stig_rule_SV-230221r858734_rule`) use their group's Vuln
 ID (`V-230221`), like the checklist parsers; Red Hat OVAL advisories
@@ -209,6 +210,7 @@ class XccdfParser:
         benchmark: str | None = None
         current: _TestResult | None = None
         done: list[tuple[_TestResult, Asset]] = []
+        nameless: list[str] = []
         results = Results()
         weaknesses: dict[tuple[str, str, Severity], Weakness] = {}
         tags: tuple[str, ...] = ("{*}title", "{*}Group", "{*}Rule", "{*}TestResult", "{*}target", "{*}target-address")
@@ -235,8 +237,12 @@ class XccdfParser:
                 release(el)
             elif name == "TestResult" and current is not None:
                 asset = self._asset(current, ctx)
-                done.append((current, asset))
-                self._findings(current, asset, rules, benchmark, weaknesses, results, ctx)
+                if asset is None:  # this TestResult's subject is unknown: its results cannot be placed
+                    nameless.append(self._nameless(current))
+                    ctx.skip(f"TestResult {len(done) + len(nameless)}", nameless[-1])
+                else:
+                    done.append((current, asset))
+                    self._findings(current, asset, rules, benchmark, weaknesses, results, ctx)
                 current = None
                 release(el)
             elif current is not None:
@@ -245,6 +251,8 @@ class XccdfParser:
                 parent = el.getparent()
                 if parent is not None and _local(parent)[1] == "Benchmark":
                     benchmark = _text(el)
+        if nameless and not done:  # the file's whole subject is unknown
+            raise InputError(ctx.source, nameless[0])
         if not done:
             what = "ARF report has no XCCDF TestResult" if root == _ROOTS[2] else "XCCDF file has no TestResult"
             raise InputError(ctx.source, f"{what} (a benchmark without results)")
@@ -330,7 +338,12 @@ class XccdfParser:
             auth = (el.get("authenticated") or "").strip().lower()
             tr.authenticated = True if auth in ("true", "1") else False if auth in ("false", "0") else None
 
-    def _asset(self, tr: _TestResult, ctx: ParseContext) -> Asset:
+    def _nameless(self, tr: _TestResult) -> str:
+        names = [value for fact, value in tr.facts if fact.lower().endswith("name")] + tr.targets
+        name = names[0] if names else ""
+        return f"TestResult target {name[:60]!r} has no usable host name, IP or MAC address; name it with --asset"
+
+    def _asset(self, tr: _TestResult, ctx: ParseContext) -> Asset | None:
         facts: dict[str, list[str]] = {}
         for fact, value in tr.facts:
             key = (
@@ -348,12 +361,6 @@ class XccdfParser:
         asset = host_asset(name, ips, fqdns, macs, non_computing)
         if asset is None and ctx.asset_name:
             asset = host_asset(ctx.asset_name, (), (), (), non_computing)
-        if asset is None:
-            raise InputError(
-                ctx.source,
-                f"TestResult target {(name or '')[:60]!r} has no usable host name, IP or MAC address; "
-                "name it with --asset",
-            )
         return asset
 
     def _findings(
