@@ -225,3 +225,51 @@ def test_value_refusals_are_recognised_as_such(problem: str) -> None:
 @pytest.mark.parametrize("problem", sorted(set(REFUSED.values()) | {"not well-formed XML: ...", "empty file"}))
 def test_structure_refusals_pass_the_guard(problem: str) -> None:
     assert not VALUE_REFUSAL.search(problem)
+
+
+JSON_FOLDERS = sorted(
+    f
+    for f in FORMATS
+    if f.endswith("_json")
+    or f in {"cyclonedx", "openvex", "oscal_assessment_results", "prowler", "sarif", "stig_cklb", "wiz"}
+    or f == "ms_defender_endpoint"
+)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("folder", JSON_FOLDERS)
+def test_every_json_report_reads_concatenated_and_as_json_lines(folder: str, tmp_path: Path) -> None:
+    """Issue 6: a JSON format reads several documents one after another (pages appended, as they
+    were written) and JSON Lines (each document on one line), detected and with --format."""
+    import json
+
+    engine = open_db(str(tmp_path / "docs.db"))
+    checked = 0
+    for n, file in enumerate(sorted((CORPUS / folder).iterdir())):
+        raw = file.read_bytes()
+        if not raw.lstrip(b"\xef\xbb\xbf \r\n\t")[:1] in (b"{", b"["):
+            continue  # a CSV or a zip of this folder
+        if file.name in REFUSED or file.name in NO_FINDINGS:
+            continue
+        text = raw.decode("utf-8-sig")
+        try:
+            values = [json.loads(text)]
+        except json.JSONDecodeError:  # already JSON Lines
+            values = [json.loads(line) for line in text.splitlines() if line.strip()]
+        single = import_file(engine, file, system=systems.add_system(engine, f"one{n}", "t").name, parallel=False)
+        variants = {
+            "pages.json": text.rstrip() + "\n" + text,
+            "lines.json": "\n".join(json.dumps(v) for v in values * 2) + "\n",
+        }
+        for name, body in variants.items():
+            path = tmp_path / f"{n}-{name}"
+            path.write_text(body, encoding="utf-8")
+            for format_id in (None, single.format):
+                system = systems.add_system(engine, f"{name}{n}{format_id}", "t").name
+                r = import_file(engine, path, system=system, format_id=format_id, parallel=False)
+                assert r.format == single.format, (file.name, name)
+                assert single.results <= r.results <= 2 * single.results, (file.name, name, format_id)
+                assert r.new_findings == single.new_findings, (file.name, name, format_id)
+        checked += 1
+    assert checked, folder
+    engine.dispose()
