@@ -30,6 +30,7 @@ _PIPE_BYTES = 1 << 20
 _MAX_TABLE = 50_000  # objects remembered per table before both sides start afresh
 _Progress = Callable[[int], None]
 _INFO = "info"
+_STATUSES = {s.value: s for s in FindingStatus}
 _INFO_WEAKNESS = Weakness(tool="", vuln_id="", name="informational", severity=Severity.INFO)
 _INFO_ASSET = Asset(kind=AssetKind.OTHER, name="informational")
 
@@ -183,7 +184,7 @@ class ChildReader:
                                 protocol,
                                 service,
                                 evidence,
-                                FindingStatus(status),
+                                _STATUSES[status],
                                 at,
                                 since,
                             )
