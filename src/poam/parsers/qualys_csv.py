@@ -60,6 +60,35 @@ def _is_header(names: list[str]) -> bool:
     return {"qid", "title"} <= found and bool(found & {"severity", "kb_severity"}) and bool(found & set(_HOST))
 
 
+def row_weakness(
+    row: dict[str, str],
+    qid: str,
+    severity: Severity,
+    title: str | None,
+    cvss2: str | None,
+    cvss3: str | None,
+    cves: tuple[str, ...],
+) -> Weakness:
+    """A QID's definition from a row of a Qualys CSV report (scan, VMDR and PCI reports share the
+    Category, Threat, Impact and Solution columns)."""
+    v3, _v3_vector = score_and_vector(cvss3)
+    v2, v2_vector = score_and_vector(cvss2)
+    return Weakness(
+        tool=TOOL,
+        vuln_id=qid,
+        name=clean(title) or f"QID {qid}",
+        severity=severity,
+        family=clean(row.get("category")),
+        description=text_of(row.get("threat")),
+        synopsis=text_of(row.get("impact")),
+        solution=text_of(row.get("solution")),
+        cvss2_score=v2,
+        cvss2_vector=v2_vector if v2_vector and "AV:" in v2_vector else None,
+        cvss3_score=v3,
+        cves=cves,
+    )
+
+
 def preamble_date(line: str) -> tuple[dt.timedelta | None, dt.datetime | None]:
     """The zone and the report date of a Qualys CSV report's first preamble line
     (`"Asset Vuln Datalist Report","04 Feb 2026 10:00AM GMT-0500","1"`)."""
@@ -156,21 +185,8 @@ class QualysCsvParser:
         severity = level_of(ctx, record, _first(row, ("severity", "kb_severity")), informational)
         weakness = weaknesses.get((qid, severity))
         if weakness is None:
-            v3, _vector = score_and_vector(_first(row, _V3))
-            v2, v2_vector = score_and_vector(_first(row, _V2))
-            weakness = weaknesses[(qid, severity)] = Weakness(
-                tool=TOOL,
-                vuln_id=qid,
-                name=clean(row.get("title")) or f"QID {qid}",
-                severity=severity,
-                family=clean(row.get("category")),
-                description=text_of(row.get("threat")),
-                synopsis=text_of(row.get("impact")),
-                solution=text_of(row.get("solution")),
-                cvss2_score=v2,
-                cvss2_vector=v2_vector if v2_vector and "AV:" in v2_vector else None,
-                cvss3_score=v3,
-                cves=tuple(cves.get(qid, {})),
+            weakness = weaknesses[(qid, severity)] = row_weakness(
+                row, qid, severity, row.get("title"), _first(row, _V2), _first(row, _V3), tuple(cves.get(qid, {}))
             )
         asset = assets.get(key)
         if asset is None:

@@ -41,7 +41,7 @@ from poam.domain.models import Asset, Checks, Coverage, Finding, Scan, Severity,
 from poam.parsers import csvio
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.common import clean, cves_in, dismissed, odd_severity, severity_word
-from poam.parsers.qualys_csv import preamble_date
+from poam.parsers.qualys_csv import preamble_date, row_weakness
 from poam.parsers.qualys_vm_xml import (
     LEVELS,
     TOOL,
@@ -49,7 +49,6 @@ from poam.parsers.qualys_vm_xml import (
     is_qid,
     port_number,
     qualys_time,
-    score_and_vector,
     text_of,
 )
 
@@ -236,21 +235,9 @@ class _Rows:
     def _weakness(self, row: dict[str, str], qid: str, severity: Severity) -> Weakness:
         weakness = self.weaknesses.get((qid, severity))
         if weakness is None:
-            v2, v2_vector = score_and_vector(_cell(row, "cvss_base"))
-            v3, _v3_vector = score_and_vector(_cell(row, "cvss3_base") or _cell(row, "cvss3_1_base"))
-            weakness = self.weaknesses[(qid, severity)] = Weakness(
-                tool=TOOL,
-                vuln_id=qid,
-                name=clean(row.get("vuln_title")) or f"QID {qid}",
-                severity=severity,
-                family=clean(row.get("category")),
-                description=text_of(row.get("threat")),
-                synopsis=text_of(row.get("impact")),
-                solution=text_of(row.get("solution")),
-                cvss2_score=v2,
-                cvss2_vector=v2_vector if v2_vector and "AV:" in v2_vector else None,
-                cvss3_score=v3,
-                cves=tuple(self.cves.get(qid, {})),
+            v3 = _cell(row, "cvss3_base") or _cell(row, "cvss3_1_base")
+            weakness = self.weaknesses[(qid, severity)] = row_weakness(
+                row, qid, severity, row.get("vuln_title"), _cell(row, "cvss_base"), v3, tuple(self.cves.get(qid, {}))
             )
         return weakness
 
