@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from poam.domain.models import AssetKind, Checks, Coverage, Finding, Scan, Severity
+from poam.domain.models import AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext
 from poam.parsers.grype import GrypeParser
@@ -430,3 +430,84 @@ def test_an_undated_report_takes_the_file_time_only_when_a_record_needs_it(tmp_p
     ]
     records, ctx = parse_ctx(write(tmp_path, {"matches": []}))  # nothing named, nothing found: nothing to date
     assert records == [Scan("Grype")] and not ctx.report.used_file_time
+
+
+# --- ignored matches ----------------------------------------------------------------------------
+
+
+def ignored(m: dict[str, Any], *rules: dict[str, Any]) -> dict[str, Any]:
+    """An entry of `ignoredMatches`: the match and the ignore rules that kept it out."""
+    return {**m, "appliedIgnoreRules": list(rules)}
+
+
+def test_ignored_matches_are_set_aside_or_fixed_with_their_identity(tmp_path: Path) -> None:
+    doc = report([match("CVE-1", "openssl", fix={"versions": ["3.0.9"], "state": "fixed"})])
+    doc["ignoredMatches"] = [
+        ignored(match("CVE-2", "zlib"), {"vulnerability": "CVE-2", "reason": "not reachable"}),
+        ignored(match("CVE-3", "tar"), {"fix-state": "not-fixed"}),  # --only-fixed
+        ignored(match("CVE-4", "bash"), {"vex-status": "not_affected", "vex-justification": "code_not_present"}),
+        ignored(match("CVE-5", "curl"), {"vex-status": "fixed"}, {"vulnerability": "CVE-5"}),
+        ignored(match("CVE-6", "gzip")),
+        ignored(match("CVE-1", "openssl"), {"package": {"name": "openssl"}}),
+        ignored(
+            match("CVE-1", "libssl", severity="Critical", fix={"versions": ["9.9"]}), {"package": {"name": "libssl"}}
+        ),
+    ]
+    records, ctx = parse_ctx(write(tmp_path, doc))
+    got = {(f.weakness.vuln_id, f.asset.name, f.path): f.status for f in findings(records)}
+    assert got == {
+        ("CVE-1", "ghcr.io/acme/web", "openssl"): FindingStatus.OPEN,  # an open match wins
+        ("CVE-1", "ghcr.io/acme/web", "libssl"): FindingStatus.SET_ASIDE,
+        ("CVE-2", "ghcr.io/acme/web", "zlib"): FindingStatus.SET_ASIDE,
+        ("CVE-3", "ghcr.io/acme/web", "tar"): FindingStatus.SET_ASIDE,
+        ("CVE-4", "ghcr.io/acme/web", "bash"): FindingStatus.FIXED,  # a VEX statement: not affected
+        ("CVE-5", "ghcr.io/acme/web", "curl"): FindingStatus.SET_ASIDE,  # also a user's rule
+        ("CVE-6", "ghcr.io/acme/web", "gzip"): FindingStatus.SET_ASIDE,
+    }
+    (cov,) = coverage(records)
+    assert cov.asset.name == "ghcr.io/acme/web" and ctx.report.warnings == []
+    weakness = next(f.weakness for f in findings(records) if f.weakness.vuln_id == "CVE-1")
+    assert weakness.solution == "Upgrade openssl to 3.0.9"  # an ignored match adds no fix to the open one's
+    assert weakness.severity is Severity.HIGH  # nor its severity
+    only_ignored = next(f.weakness for f in findings(records) if f.weakness.vuln_id == "CVE-2")
+    assert (only_ignored.name, only_ignored.severity) == ("CVE-2", Severity.HIGH)
+
+
+def test_an_unreadable_ignored_match_withholds_coverage(tmp_path: Path) -> None:
+    doc = report([match("CVE-1", "openssl")])
+    doc["ignoredMatches"] = ["junk", ignored({"vulnerability": {}, "artifact": {"name": "zlib"}})]
+    records, ctx = parse_ctx(write(tmp_path, doc))
+    assert [f.weakness.vuln_id for f in findings(records)] == ["CVE-1"] and coverage(records) == []
+    assert ctx.report.warnings[:2] == [
+        "ignored match 1: not an object; left out",
+        "ignored match 2: no vulnerability.id; left out",
+    ]
+
+
+def test_an_ignored_match_keeps_its_open_finding_open_until_it_is_gone(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    """An ignore rule is a person's (or the tool's) decision, not a fix: a covering scan that
+    still reports the match (ignored) closes nothing of it and opens nothing; one without it
+    closes it."""
+    register_parser(GrypeParser())
+
+    def month(day: str, matches: list[Any], ignored_matches: list[Any]) -> Path:
+        doc = report(matches)
+        doc["descriptor"]["timestamp"] = f"{day}T10:00:00Z"
+        doc["ignoredMatches"] = ignored_matches
+        return write(tmp_path, doc, f"{day}.json")
+
+    rule = {"vulnerability": "CVE-1", "reason": "false positive"}
+    jan = import_file(engine, month("2026-01-05", [match("CVE-1", "openssl")], []))
+    assert (jan.assets_covered, jan.new_findings, jan.items_opened) == (1, 1, 1)
+    feb = import_file(engine, month("2026-02-05", [], [ignored(match("CVE-1", "openssl"), rule)]))
+    assert (feb.assets_covered, feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 1, 0, 0)
+    more = [ignored(match("CVE-1", "openssl"), rule), ignored(match("CVE-9", "zlib"), {"fix-state": "wont-fix"})]
+    new = import_file(engine, month("2026-02-06", [], more))
+    assert (new.new_findings, new.items_opened, new.fixed_findings) == (0, 0, 0)
+    with engine.begin() as conn:
+        items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
+    assert set(items) == {"CVE-1"} and items["CVE-1"].status.value == "open"
+    mar = import_file(engine, month("2026-03-05", [], []))
+    assert (mar.fixed_findings, mar.items_closed) == (1, 1)

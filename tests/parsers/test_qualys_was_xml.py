@@ -206,13 +206,37 @@ def test_odd_findings_are_read_past_with_a_warning(tmp_path: Path) -> None:
     ]
 
 
-def test_ignored_findings_are_left_out_and_never_closed_by_absence(tmp_path: Path) -> None:
-    ignored = vuln("150005").replace("<IGNORED>false</IGNORED>", "<IGNORED>true</IGNORED>")
-    recs, ctx = parse_with(write(tmp_path / "w.xml", was([vuln(), ignored], [qid("150004"), qid("150005")])))
-    assert [f.weakness.vuln_id for f in findings(recs)] == ["150004"] and ctx.report.warnings == []
-    assert len(coverage(recs)) == 1
+def ignored(qid_: str = "150004", url: str = "https://app.example.com/search.jsp?q=1", extra: str = "") -> str:
+    return vuln(qid_, url, extra).replace("<IGNORED>false</IGNORED>", "<IGNORED>true</IGNORED>")
+
+
+def test_ignored_findings_are_set_aside_with_the_identity_of_an_open_one(tmp_path: Path) -> None:
+    text = was([vuln(), ignored("150005")], [qid("150004"), qid("150005")])
+    recs, ctx = parse_with(write(tmp_path / "w.xml", text))
+    assert [(f.weakness.vuln_id, f.asset.name, f.path, f.status) for f in findings(recs)] == [
+        ("150004", "https://app.example.com", "/search.jsp", FindingStatus.OPEN),
+        ("150005", "https://app.example.com", "/search.jsp", FindingStatus.SET_ASIDE),
+    ]
+    assert ctx.report.warnings == [] and len(coverage(recs)) == 1
     scan_rec = recs[-1]
-    assert isinstance(scan_rec, Scan) and scan_rec.partial_checks == ("150005",)
+    assert isinstance(scan_rec, Scan) and scan_rec.partial_checks == ()  # other paths of 150005 may close
+
+
+def test_a_status_that_sets_aside_is_set_aside_and_an_ignored_fixed_finding_is_fixed(tmp_path: Path) -> None:
+    vulns = [
+        vuln("150004", extra="<STATUS>IGNORED</STATUS>"),
+        ignored("150005", extra="<STATUS>FIXED</STATUS>"),
+        ignored("150006", extra="<STATUS>ACTIVE</STATUS>"),
+    ]
+    recs, ctx = parse_with(write(tmp_path / "w.xml", was(vulns, [qid("150004"), qid("150005"), qid("150006")])))
+    assert [(f.weakness.vuln_id, f.status) for f in findings(recs)] == [
+        ("150004", FindingStatus.SET_ASIDE),
+        ("150005", FindingStatus.FIXED),
+        ("150006", FindingStatus.SET_ASIDE),
+    ]
+    assert ctx.report.warnings == [
+        "vulnerability 1 (QID 150004, line 2): status 'IGNORED' sets the finding aside; read as set aside"
+    ]
 
 
 def test_dates_of_findings(tmp_path: Path) -> None:
@@ -268,7 +292,7 @@ def test_every_corpus_file_parses_to_the_independent_count() -> None:
         expected, apps = independent_count(path)
         got: dict[str, set[str]] = {}
         for f in findings(recs):
-            if f.weakness.severity is not Severity.INFO:
+            if f.weakness.severity is not Severity.INFO and f.status is not FindingStatus.SET_ASIDE:
                 got.setdefault(f.weakness.vuln_id, set()).add(f"{f.asset.name} {f.path}")
         assert got == expected, path.name
         assert {c.asset.name for c in coverage(recs)} == apps, path.name
@@ -303,3 +327,26 @@ def test_corpus_report_imports_and_a_later_scan_fixes(
     items = items_by_id(engine)
     assert items["150085"].status is ItemStatus.OPEN  # type: ignore[attr-defined]
     assert items["150004"].status is ItemStatus.CLOSED and items["150246"].status is ItemStatus.CLOSED  # type: ignore[attr-defined]
+
+
+def test_an_ignored_finding_keeps_its_open_finding_open_until_a_scan_no_longer_shows_it(
+    engine: Engine, register_parser: Register, tmp_path: Path
+) -> None:
+    """Ignoring a finding in Qualys WAS is a person's decision, not a fix: a covering scan that
+    still reports it (ignored) closes nothing of it and opens nothing; one without it closes it."""
+    register_parser(QualysWasXmlParser())
+    glossary = [qid("150004"), qid("150005")]
+
+    def report(year: str, *vulns: str) -> Path:
+        return write(tmp_path / f"{year}.xml", was(list(vulns), glossary).replace("2020", year))
+
+    first = import_file(engine, report("2021", vuln()))
+    assert (first.assets_covered, first.new_findings, first.items_opened) == (1, 1, 1)
+    aside = import_file(engine, report("2022", ignored()))
+    assert (aside.results, aside.set_aside, aside.fixed_findings, aside.items_closed) == (1, 1, 0, 0)
+    more = import_file(engine, report("2023", ignored(), ignored("150005")))  # never seen open: opens nothing
+    assert (more.new_findings, more.items_opened, more.fixed_findings) == (0, 0, 0)
+    items = items_by_id(engine)
+    assert set(items) == {"150004"} and items["150004"].status is ItemStatus.OPEN  # type: ignore[attr-defined]
+    gone = import_file(engine, report("2024"))
+    assert (gone.fixed_findings, gone.items_closed) == (1, 1)

@@ -101,11 +101,31 @@ def test_severity_words(tmp_path: Path, word: str, severity: Severity) -> None:
     assert f.weakness.severity is severity
 
 
-def test_ignored_matches_are_left_out_and_cwe_as_text(tmp_path: Path) -> None:
+def test_ignored_matches_are_set_aside_and_cwe_as_text(tmp_path: Path) -> None:
     doc = cli(match("a", is_ignored=True), match("b", metadata={"cwe": "CWE-79: XSS"}), match("c", metadata=None))
     found = findings(parse(write(tmp_path, doc), asset_name="github.com/acme/web"))
-    assert [(f.weakness.vuln_id, f.weakness.cwes) for f in found] == [("b", ("79",)), ("c", ())]
-    assert found[0].asset.name == "github.com/acme/web"
+    assert [(f.weakness.vuln_id, f.weakness.cwes, f.status) for f in found] == [
+        ("b", ("79",), FindingStatus.OPEN),
+        ("c", (), FindingStatus.OPEN),
+        ("a", ("89",), FindingStatus.SET_ASIDE),
+    ]
+    assert {(f.asset.name, f.path) for f in found} == {("github.com/acme/web", "src/app.py")}
+
+
+def test_an_ignored_match_beside_an_open_one_of_its_rule_and_file(tmp_path: Path) -> None:
+    doc = cli(
+        match("a", line=3, severity="INFO", is_ignored=True),
+        match("a", line=9, severity="ERROR"),
+        match("d", "src/x.py", severity="ERROR", is_ignored=True),
+        match("d", "src/x.py", line=12, severity="INFO", is_ignored=True),
+    )
+    found = findings(parse(write(tmp_path, doc), asset_name="github.com/acme/web"))
+    assert [(f.weakness.vuln_id, f.path, f.status, f.weakness.severity) for f in found] == [
+        ("a", "src/app.py", FindingStatus.OPEN, Severity.HIGH),  # rated by its open matches only
+        ("a", "src/app.py", FindingStatus.SET_ASIDE, Severity.HIGH),
+        ("d", "src/x.py", FindingStatus.SET_ASIDE, Severity.HIGH),
+    ]
+    assert found[0].evidence is not None and "Line 3" not in found[0].evidence
 
 
 def test_supply_chain_matches_are_located_at_the_package(tmp_path: Path) -> None:
@@ -160,7 +180,9 @@ def test_app_api_page_findings_per_repository_and_package(tmp_path: Path) -> Non
     assert [(f.weakness.vuln_id, f.asset.name, f.path, f.status) for f in found] == [
         ("ssc-1", "acme/web", "url-parse", FindingStatus.OPEN),
         ("ssc-1", "acme/api", "url-parse", FindingStatus.FIXED),
+        ("ssc-2", "acme/web", "grpcio", FindingStatus.SET_ASIDE),
     ]
+    assert found[2].since is None
     web = found[0]
     assert (web.observed_at, web.since) == (WHEN, dt.datetime(2026, 1, 10, 2, 3, 4))  # listed now, opened then
     assert found[1].observed_at == WHEN
@@ -230,7 +252,9 @@ def test_odd_api_vulns_are_read_past_with_warnings(tmp_path: Path) -> None:
     assert [(f.weakness.vuln_id, f.status, f.weakness.severity) for f in findings(recs)] == [
         ("ssc-1", FindingStatus.OPEN, Severity.CRITICAL),
         ("ssc-2", FindingStatus.OPEN, Severity.CRITICAL),
+        ("ssc-3", FindingStatus.SET_ASIDE, Severity.CRITICAL),
         ("ssc-4", FindingStatus.OPEN, Severity.MEDIUM),
+        ("ssc-5", FindingStatus.SET_ASIDE, Severity.CRITICAL),
         ("ssc-6", FindingStatus.OPEN, Severity.CRITICAL),
     ]
     assert findings(recs)[-1].since is None
@@ -238,7 +262,7 @@ def test_odd_api_vulns_are_read_past_with_warnings(tmp_path: Path) -> None:
         "vuln 1: not an object; left out",
         "vuln 2: has no advisory.ruleId or matchedDependency.name; left out",
         "vuln 4 (ssc-2): status 'WAITING' not recognised; kept open",
-        "vuln 5 (ssc-3): triage status 'FALSE_POSITIVE' read as ignored; left out",
+        "vuln 5 (ssc-3): triage status 'FALSE_POSITIVE' read as ignored; set aside",
         "vuln 6 (ssc-4): severity 'SEVERE' not recognised; rated Moderate",
         "vuln 8 (ssc-6): openedAt 'last week' is not a date; detected at the listing's time",
     ]
@@ -334,7 +358,7 @@ def test_every_corpus_file_parses_to_the_independent_count() -> None:
     assert len(files) >= 11
     for path in files:
         records = parse(path)
-        found = findings(records)
+        found = [f for f in findings(records) if f.status is not FindingStatus.SET_ASIDE]
         keys, fixed = _expected(path)
         assert {(f.weakness.vuln_id, f.asset.name, f.path) for f in found} == keys, path.name
         assert len(found) == len(keys), path.name
@@ -382,3 +406,46 @@ def test_import_and_a_later_scan_fixes_what_it_no_longer_reports(
     assert items["py.sqli"].status is ItemStatus.OPEN
     assert [a.text for a in items["py.sqli"].assets] == ["github.com/acme/web (src/db.py)"]
     assert items["py.xss"].status is ItemStatus.CLOSED and items["py.xss"].closed_at == dt.date(2026, 2, 5)
+
+
+def test_an_ignored_match_keeps_its_open_finding_open_until_it_is_gone(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    """A `nosemgrep` match still reported (is_ignored) is a person's decision, not a fix: a run
+    that reports it closes nothing of it and opens nothing; a run without it closes it."""
+    register_parser(SemgrepParser())
+
+    def run(day: int, *results: dict[str, Any]) -> Any:
+        path = write(tmp_path, cli(*results), f"{day}.json")
+        return import_file(engine, path, scan_date=dt.datetime(2026, 1, day), asset="github.com/acme/web")
+
+    jan = run(5, match("py.sqli", "src/db.py", 10, "ERROR"))
+    assert (jan.assets_covered, jan.new_findings, jan.items_opened) == (1, 1, 1)
+    feb = run(6, match("py.sqli", "src/db.py", 10, "ERROR", is_ignored=True))
+    assert (feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 0, 0)
+    new = run(
+        7, match("py.sqli", "src/db.py", 10, "ERROR", is_ignored=True), match("py.xss", "src/v.py", is_ignored=True)
+    )
+    assert (new.new_findings, new.items_opened, new.fixed_findings) == (0, 0, 0)
+    with engine.begin() as conn:
+        items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
+    assert set(items) == {"py.sqli"} and items["py.sqli"].status is ItemStatus.OPEN
+    gone = run(8)
+    assert (gone.fixed_findings, gone.items_closed) == (1, 1)
+
+
+def test_an_ignored_api_vuln_opens_nothing_and_a_run_covering_its_repository_does_not_close_it(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    """The API listing closes nothing by absence; in a file that also holds a CLI run of the same
+    repository (which does), an ignored vuln still listed keeps its open finding open."""
+    register_parser(SemgrepParser())
+    listing = {"vulns": [vuln("ssc-1", "acme/web", "url-parse"), vuln("ssc-2", "acme/web", "grpcio", "IGNORED")]}
+    jan = import_file(engine, write(tmp_path, listing, "jan.json"), scan_date=dt.datetime(2026, 1, 5))
+    assert (jan.results, jan.set_aside, jan.new_findings, jan.items_opened) == (2, 1, 1, 1)
+    ignored = {"vulns": [vuln("ssc-1", "acme/web", "url-parse", "IGNORED")]}
+    both = json.dumps(cli()) + "\n" + json.dumps(ignored) + "\n"
+    feb = import_file(engine, write(tmp_path, both, "feb.json"), scan_date=dt.datetime(2026, 2, 5), asset="acme/web")
+    assert (feb.assets_covered, feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 1, 0, 0)
+    mar = import_file(engine, write(tmp_path, cli(), "mar.json"), scan_date=dt.datetime(2026, 3, 5), asset="acme/web")
+    assert (mar.fixed_findings, mar.items_closed) == (1, 1)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from poam.domain.models import AssetKind, Checks, Coverage, Finding, Scan, Severity
+from poam.domain.models import AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext
 from poam.parsers.registry import read_head
@@ -295,6 +295,79 @@ def test_a_severity_threshold_or_an_ignore_policy_closes_nothing_it_left_out(
     with engine.begin() as conn:
         items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
     assert {k: i.status.value for k, i in items.items()} == {"SNYK-1": "closed", "SNYK-2": "open", "SNYK-3": "open"}
+
+
+def ignoring(*issues: Any) -> dict[str, Any]:
+    """A project's `filtered` member: the issues a Snyk policy ignores (full issue objects)."""
+    rule = {"reason": "not reachable", "expires": "2099-01-01T00:00:00.000Z", "source": "cli", "path": ["*"]}
+    return {"ignore": [{**i, "filtered": {"ignored": [rule]}} if isinstance(i, dict) else i for i in issues]}
+
+
+def test_issues_an_ignore_policy_filters_are_set_aside_with_their_identity(tmp_path: Path) -> None:
+    app = project(
+        [issue("SNYK-JS-LODASH-1", "lodash")],
+        name="web-frontend",
+        packageManager="npm",
+        filtered=ignoring(issue("SNYK-JS-AXIOS-2", "axios")),
+    )
+    container = project(
+        [issue("SNYK-DEBIAN12-OPENSSL-1", "openssl")],
+        name="docker-image|registry.acme.io/team/web",
+        packageManager="deb",
+        filtered=ignoring(
+            issue("SNYK-DEBIAN12-ZLIB-3", "zlib", fixedIn=["1.3"]),
+            issue("SNYK-DEBIAN12-OPENSSL-1", "openssl", via=("other@1",)),
+            issue("snyk:lic:deb:x:GPL-3.0", "x", type="license"),
+        ),
+        applications=[app],
+    )
+    records, ctx = parse_ctx(write(tmp_path, container))
+    got = {(f.weakness.vuln_id, f.asset.name, f.path): f.status for f in findings(records)}
+    image = "registry.acme.io/team/web"
+    assert got == {
+        ("SNYK-DEBIAN12-OPENSSL-1", image, "openssl"): FindingStatus.OPEN,  # an open issue wins
+        ("SNYK-DEBIAN12-ZLIB-3", image, "zlib"): FindingStatus.SET_ASIDE,
+        ("SNYK-JS-LODASH-1", image, "lodash"): FindingStatus.OPEN,
+        ("SNYK-JS-AXIOS-2", image, "axios"): FindingStatus.SET_ASIDE,
+    }
+    assert [c.asset.name for c in coverage(records)] == [image] and ctx.report.warnings == []
+    assert isinstance(records[-1], Scan) and records[-1].partial_checks == ()  # not the whole issue id
+    zlib = next(f.weakness for f in findings(records) if f.weakness.vuln_id == "SNYK-DEBIAN12-ZLIB-3")
+    assert zlib.name == "Issue SNYK-DEBIAN12-ZLIB-3" and zlib.solution == "Upgrade zlib to 1.3"
+
+
+def test_an_unreadable_ignored_issue_withholds_coverage(tmp_path: Path) -> None:
+    doc = project([issue("SNYK-1", "a")], filtered=ignoring("junk", {"packageName": "b"}))
+    records, ctx = parse_ctx(write(tmp_path, doc))
+    assert [f.weakness.vuln_id for f in findings(records)] == ["SNYK-1"] and coverage(records) == []
+    assert ctx.report.warnings[:2] == [
+        "project 1 (com.acme:api), ignored issue 1: not an object; left out",
+        "project 1 (com.acme:api), ignored issue 2: an issue without id; left out",
+    ]
+
+
+def test_an_ignored_issue_keeps_its_open_finding_open_until_it_is_gone(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    """Ignoring an issue in a Snyk policy is a person's decision, not a fix: a test that still
+    reports it (ignored) closes nothing of it, nor of the issue's other packages' findings
+    elsewhere, and opens nothing; a test without it closes it."""
+    register_parser(SnykParser())
+
+    def month(days: int, name: str, vulns: list[Any], ignored: list[Any]) -> None:
+        path = write(tmp_path, project(vulns, filtered=ignoring(*ignored)), f"{name}.json")
+        results.append(import_file(engine, path, scan_date=WHEN + dt.timedelta(days=days)))
+
+    results: list[Any] = []
+    month(0, "jan", [issue("SNYK-1", "a"), issue("SNYK-1", "b")], [])
+    month(30, "feb", [], [issue("SNYK-1", "a")])  # b no longer there: fixed, though SNYK-1 is ignored on a
+    month(31, "feb2", [], [issue("SNYK-1", "a"), issue("SNYK-9", "z")])
+    month(60, "mar", [], [])
+    jan, feb, feb2, mar = results
+    assert (jan.assets_covered, jan.new_findings, jan.items_opened) == (1, 2, 1)
+    assert (feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 1, 0)
+    assert (feb2.new_findings, feb2.items_opened, feb2.fixed_findings) == (0, 0, 0)
+    assert (mar.fixed_findings, mar.items_closed) == (1, 1)
 
 
 @pytest.mark.corpus

@@ -205,7 +205,9 @@ def test_misconfigurations_secrets_and_checks(tmp_path: Path) -> None:
     (cov,) = coverage(records)
     assert (cov.asset.kind, cov.asset.name, cov.checks) == (AssetKind.REPOSITORY, "github.com/acme/api", Checks.ALL)
     got = {f.weakness.vuln_id: f for f in findings(records)}
-    assert set(got) == {"AVD-DS-0002", "AVD-DS-0001", "AVD-KSV-0003", "aws-access-key-id"}
+    assert set(got) == {"AVD-DS-0002", "AVD-DS-0001", "AVD-KSV-0003", "AVD-DS-0026", "aws-access-key-id"}
+    waived = got["AVD-DS-0026"]  # EXCEPTION: waived by a policy, set aside where an open one would be
+    assert (waived.status, waived.path, waived.weakness.is_config) == (FindingStatus.SET_ASIDE, "Dockerfile", True)
     root = got["AVD-DS-0002"]
     assert root.weakness.is_config and root.path == "Dockerfile" and root.status is FindingStatus.OPEN
     assert root.weakness.solution == "Add USER" and "line 3" in (root.evidence or "")
@@ -755,21 +757,23 @@ def test_unknown_severities_and_statuses_are_warned_not_refused(tmp_path: Path) 
     ]
     records, ctx = parse_ctx(write(tmp_path, image_report(results)))
     got = {f.weakness.vuln_id: f for f in findings(records)}
-    assert set(got) == {"CVE-1", "CVE-2", "CVE-3", "CVE-5", "AVD-DS-0001", "AVD-DS-0002"}
+    assert set(got) == {"CVE-1", "CVE-2", "CVE-3", "CVE-4", "CVE-5", "AVD-DS-0001", "AVD-DS-0002", "AVD-DS-0026"}
+    assert (got["CVE-4"].status, got["CVE-4"].path) == (FindingStatus.SET_ASIDE, "d")
+    assert (got["AVD-DS-0026"].status, got["AVD-DS-0026"].path) == (FindingStatus.SET_ASIDE, "Dockerfile")
     assert got["CVE-1"].weakness.severity is Severity.MEDIUM
     assert got["CVE-2"].weakness.severity is Severity.CRITICAL  # read by its CVSS score
     assert got["CVE-3"].status is FindingStatus.OPEN and "status being_looked_at" in (got["CVE-3"].evidence or "")
     assert got["CVE-5"].status is FindingStatus.OPEN
     assert got["AVD-DS-0001"].status is FindingStatus.OPEN and got["AVD-DS-0002"].weakness.severity is Severity.MEDIUM
     scan = records[-1]
-    assert isinstance(scan, Scan) and scan.partial_checks == ("AVD-DS-0026", "CVE-4")  # set aside: closes nothing
+    assert isinstance(scan, Scan) and scan.partial_checks == ()  # set aside records, not whole checks
     assert [c.checks for c in coverage(records)] == [Checks.ALL]
     prefix = "ghcr.io/acme/web:1.2 (debian 12.1)"
     assert ctx.report.warnings == [
         f"{prefix}: vulnerability 1 (CVE-1): severity 'SEVERE' not recognised; rated Moderate",
         f"{prefix}: vulnerability 2 (CVE-2): severity 'SEVERE' not recognised; rated critical by its CVSS score",
         f"{prefix}: vulnerability 3 (CVE-3): status 'being_looked_at' not recognised; kept open",
-        f"{prefix}: vulnerability 4 (CVE-4): status 'suppressed' sets it aside; left out (it closes nothing)",
+        f"{prefix}: vulnerability 4 (CVE-4): status 'suppressed' sets it aside; read as set aside",
         "Dockerfile: misconfiguration 1 (AVD-DS-0001): status 'ERROR' not recognised; kept open",
         "Dockerfile: misconfiguration 2 (AVD-DS-0002): severity 'huge' not recognised; rated Moderate",
     ]
@@ -840,6 +844,136 @@ def test_an_unreadable_record_closes_nothing_and_a_waived_check_stays_open(
     with engine.begin() as conn:
         items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
     assert {k: i.status.value for k, i in items.items()} == {"CVE-1": "closed", "CVE-2": "open", "AVD-DS-0002": "open"}
+
+
+def suppressed(kind: str, status: str, finding: dict[str, Any]) -> dict[str, Any]:
+    """An entry of a result's ExperimentalModifiedFindings (`trivy --show-suppressed`)."""
+    return {"Type": kind, "Status": status, "Statement": "", "Source": ".trivyignore", "Finding": finding}
+
+
+def test_suppressed_findings_are_set_aside_or_fixed_with_their_identity(tmp_path: Path) -> None:
+    mis = {"ID": "DS002", "Title": "Root user", "Severity": "HIGH", "Status": "FAIL"}
+    secret = {"RuleID": "github-pat", "Title": "GitHub PAT", "Severity": "CRITICAL", "StartLine": 3}
+    lang = {"Target": "app/requirements.txt", "Class": "lang-pkgs", "Type": "pip"}
+    results = [
+        {
+            **OS,
+            "Vulnerabilities": [vuln("CVE-1", "openssl")],
+            "ExperimentalModifiedFindings": [
+                suppressed("vulnerability", "ignored", vuln("CVE-2", "zlib")),
+                suppressed("vulnerability", "not_affected", vuln("CVE-3", "bash")),
+                suppressed("vulnerability", "hidden", vuln("CVE-4", "tar")),
+                suppressed("license", "ignored", {"Name": "GPL-3.0", "PkgName": "bash"}),
+            ],
+        },
+        {**lang, "ExperimentalModifiedFindings": [suppressed("vulnerability", "ignored", vuln("CVE-5", "urllib3"))]},
+        {
+            "Target": "Dockerfile",
+            "Class": "config",
+            "ExperimentalModifiedFindings": [suppressed("misconfiguration", "ignored", mis)],
+        },
+        {
+            "Target": "deploy/.env",
+            "Class": "secret",
+            "ExperimentalModifiedFindings": [suppressed("secret", "ignored", secret), "junk"],
+        },
+    ]
+    records, ctx = parse_ctx(write(tmp_path, image_report(results)))
+    got = {(f.weakness.vuln_id, f.asset.name, f.path): f.status for f in findings(records)}
+    image = "acme/web"
+    assert got == {
+        ("CVE-1", f"ghcr.io/{image}", "openssl"): FindingStatus.OPEN,
+        ("CVE-2", f"ghcr.io/{image}", "zlib"): FindingStatus.SET_ASIDE,
+        ("CVE-3", f"ghcr.io/{image}", "bash"): FindingStatus.FIXED,  # a VEX statement: not affected
+        ("CVE-4", f"ghcr.io/{image}", "tar"): FindingStatus.SET_ASIDE,
+        ("CVE-5", f"ghcr.io/{image}", "app/requirements.txt: urllib3"): FindingStatus.SET_ASIDE,
+        ("AVD-DS-0002", f"ghcr.io/{image}", "Dockerfile"): FindingStatus.SET_ASIDE,
+        ("github-pat", f"ghcr.io/{image}", "deploy/.env"): FindingStatus.SET_ASIDE,
+    }
+    prefix = "ghcr.io/acme/web:1.2 (debian 12.1)"
+    assert ctx.report.warnings == [
+        f"{prefix}: suppressed finding 3: status 'hidden' not recognised; set aside (neither open nor fixed)",
+        "deploy/.env: suppressed finding 2: not an object with a Finding; left out",
+        "asset ghcr.io/acme/web: a record could not be read; no coverage, so this file closes nothing on it",
+    ]
+    assert isinstance(records[-1], Scan) and records[-1].partial_checks == ()
+
+
+def test_suppressed_findings_are_read_when_a_large_report_is_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import poam.parsers.trivy as trivy_module
+
+    mis = {"ID": "DS002", "Title": "Root user", "Severity": "HIGH", "Status": "FAIL"}
+    results = [
+        {**OS, "ExperimentalModifiedFindings": [suppressed("vulnerability", "ignored", vuln("CVE-2", "zlib"))]},
+        {"Target": "Dockerfile", "Class": "config", "Misconfigurations": [{**mis, "Status": "EXCEPTION"}]},
+    ]
+    monkeypatch.setattr(trivy_module, "STREAM_FROM", 0)
+    records = parse(write(tmp_path, image_report(results)))
+    assert {(f.weakness.vuln_id, f.path, f.status) for f in findings(records)} == {
+        ("CVE-2", "zlib", FindingStatus.SET_ASIDE),
+        ("AVD-DS-0002", "Dockerfile", FindingStatus.SET_ASIDE),
+    }
+    assert [c.checks for c in coverage(records)] == [Checks.ALL]
+
+
+def test_records_of_one_finding_open_wins_then_set_aside_then_fixed(tmp_path: Path) -> None:
+    results = [
+        {
+            **OS,
+            "Vulnerabilities": [
+                vuln("CVE-1", "zlib", "1.0", Status="not_affected"),
+                vuln("CVE-1", "zlib", "1.1", Status="suppressed"),
+                vuln("CVE-2", "tar", "1.0", Status="suppressed"),
+                vuln("CVE-2", "tar", "1.1", Status="not_affected"),
+                vuln("CVE-3", "bash", "1.0", Status="suppressed"),
+                vuln("CVE-3", "bash", "1.1"),
+            ],
+        }
+    ]
+    got = {f.weakness.vuln_id: f.status for f in findings(parse(write(tmp_path, image_report(results))))}
+    assert got == {"CVE-1": FindingStatus.SET_ASIDE, "CVE-2": FindingStatus.SET_ASIDE, "CVE-3": FindingStatus.OPEN}
+
+
+@pytest.mark.parametrize("how", ["status", "suppressed", "exception"])
+def test_a_set_aside_record_keeps_its_open_finding_open_until_it_is_gone(
+    engine: Engine, register_parser: Any, tmp_path: Path, how: str
+) -> None:
+    """A suppressed vulnerability or a waived check is a person's decision, not a fix: a covering
+    scan that still reports it closes nothing of it and opens nothing; one without it closes it."""
+    register_parser(TrivyParser())
+    mis = {"ID": "DS002", "Title": "Root user", "Severity": "HIGH", "Status": "FAIL"}
+
+    def month(day: str, vulns: list[Any], checks: list[Any], modified: tuple[list[Any], list[Any]] = ([], [])) -> Path:
+        results = [
+            {**OS, "Vulnerabilities": vulns, "ExperimentalModifiedFindings": modified[0]},
+            {"Target": "Dockerfile", "Class": "config", "Misconfigurations": checks},
+        ]
+        results[1]["ExperimentalModifiedFindings"] = modified[1]
+        return write(tmp_path, image_report(results, CreatedAt=f"{day}T10:00:00Z"), f"{day}.json")
+
+    def aside(*ids: str) -> tuple[list[Any], list[Any], tuple[list[Any], list[Any]]]:
+        """The file of `how` reporting these CVEs (and the check) set aside."""
+        if how == "status":
+            return [vuln(i, "zlib", Status="ignored") for i in ids], [{**mis, "Status": "ignored"}], ([], [])
+        if how == "suppressed":
+            found = [suppressed("vulnerability", "ignored", vuln(i, "zlib")) for i in ids]
+            return [], [], (found, [suppressed("misconfiguration", "ignored", mis)])
+        return [vuln(i, "zlib", Status="will_not_fix") for i in ids], [{**mis, "Status": "EXCEPTION"}], ([], [])
+
+    jan = import_file(engine, month("2026-01-05", [vuln("CVE-1", "zlib")], [mis]))
+    assert (jan.assets_covered, jan.new_findings, jan.items_opened) == (1, 2, 2)
+    feb = import_file(engine, month("2026-02-05", *aside("CVE-1")))
+    expected_aside = 1 if how == "exception" else 2  # will_not_fix is an open vulnerability
+    assert (feb.assets_covered, feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, expected_aside, 0, 0)
+    more = import_file(engine, month("2026-02-06", *aside("CVE-1", "CVE-9")))
+    assert (more.items_opened, more.fixed_findings) == (0 if how != "exception" else 1, 0)
+    with engine.begin() as conn:
+        items = {i.source_identifier: i for i in load(conn, systems.resolve(conn, None, "t").id, "all")}
+    assert items["CVE-1"].status.value == "open" and items["AVD-DS-0002"].status.value == "open"
+    mar = import_file(engine, month("2026-03-05", [], [{**mis, "Status": "PASS"}]))
+    assert mar.closed_ids and mar.fixed_findings == (3 if how == "exception" else 2)
 
 
 def two_images() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -705,6 +705,93 @@ def test_a_later_wizcli_scan_closes_what_it_no_longer_finds(
     assert r3.fixed_findings == 0
 
 
+POLICY = {"policy": {"id": "p-1", "name": "Default vulnerabilities policy"}}
+IGNORED = [{**POLICY, "ignoreReason": "Risk accepted"}]
+
+
+def test_wizcli_records_an_ignore_rule_sets_aside_are_set_aside(tmp_path: Path) -> None:
+    result = {
+        "__typename": "CICDDiskScanResult",
+        "osPackages": [
+            {
+                "name": "libssl3",
+                "vulnerabilities": [
+                    {"name": "CVE-1", "severity": "HIGH", "ignoredPolicyMatches": IGNORED},
+                    {
+                        "name": "CVE-2",
+                        "severity": "HIGH",
+                        "ignoredPolicyMatches": IGNORED,
+                        "failedPolicyMatches": [POLICY],
+                    },
+                    {"name": "CVE-3", "severity": "HIGH", "ignoredPolicyMatches": [], "failedPolicyMatches": None},
+                ],
+            }
+        ],
+        "libraries": [
+            {
+                "name": "x/net",
+                "path": "/a/go.mod",
+                "vulnerabilities": [{"name": "CVE-4", "ignoredPolicyMatches": IGNORED}],
+            },
+            {"name": "x/net", "path": "/b/go.mod", "vulnerabilities": [{"name": "CVE-4"}]},  # open: wins
+        ],
+        "secrets": [{"path": "/app/main.go", "type": "PASSWORD", "ignoredPolicyMatches": IGNORED}],
+    }
+    got = {
+        (f.weakness.vuln_id, f.asset.name, f.path): f.status
+        for f in found(WizCliParser(), write_json(tmp_path, cli(IMAGE, result)))
+    }
+    assert got == {
+        ("CVE-1", "ghcr.io/acme/web", "libssl3"): FindingStatus.SET_ASIDE,
+        ("CVE-2", "ghcr.io/acme/web", "libssl3"): FindingStatus.OPEN,  # it still fails a policy
+        ("CVE-3", "ghcr.io/acme/web", "libssl3"): FindingStatus.OPEN,
+        ("CVE-4", "ghcr.io/acme/web", "x/net"): FindingStatus.OPEN,
+        ("secret:PASSWORD", "ghcr.io/acme/web", "/app/main.go"): FindingStatus.SET_ASIDE,
+    }
+    matches = [
+        {"fileName": "Dockerfile", "lineNumber": 4, "ignoredPolicyMatches": IGNORED},
+        {"fileName": "main.tf", "lineNumber": 9, "ignoredPolicyMatches": IGNORED, "failedPolicies": [POLICY["policy"]]},
+    ]
+    rules = {"__typename": "CICDIACScanResult", "ruleMatches": [{"rule": {"id": "rule-1"}, "matches": matches}]}
+    iac = found(WizCliParser(), write_json(tmp_path, cli(IAC, rules), "i.json"), asset="acme/web")
+    assert [(f.weakness.vuln_id, f.path, f.status, f.weakness.is_config) for f in iac] == [
+        ("rule-1", "Dockerfile", FindingStatus.SET_ASIDE, True),
+        ("rule-1", "main.tf", FindingStatus.OPEN, True),
+    ]
+
+
+def test_an_ignored_wizcli_record_keeps_its_open_finding_open_until_it_is_gone(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    """An ignore rule is a person's decision, not a fix: a scan that still reports the record (set
+    aside) closes nothing of it and opens nothing; a scan without it closes it."""
+    register_parser(WizCliParser())
+
+    def scan(day: str, *vulns: dict[str, Any]) -> Any:
+        result = {
+            "__typename": "CICDDiskScanResult",
+            "osPackages": [{"name": "libssl3", "vulnerabilities": list(vulns)}],
+        }
+        return import_file(
+            engine, write_json(tmp_path, cli(IMAGE, result, createdAt=f"{day}T10:00:00Z"), f"{day}.json")
+        )
+
+    jan = scan("2026-01-05", {"name": "CVE-1", "severity": "HIGH"})
+    assert (jan.assets_covered, jan.new_findings, jan.items_opened) == (1, 1, 1)
+    feb = scan("2026-02-05", {"name": "CVE-1", "severity": "HIGH", "ignoredPolicyMatches": IGNORED})
+    assert (feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 0, 0)
+    new = scan(
+        "2026-02-06",
+        {"name": "CVE-1", "severity": "HIGH", "ignoredPolicyMatches": IGNORED},
+        {"name": "CVE-9", "severity": "HIGH", "ignoredPolicyMatches": IGNORED},
+    )
+    assert (new.new_findings, new.items_opened, new.fixed_findings) == (0, 0, 0)
+    items = items_by_id(engine)
+    assert set(items) == {"CVE-1"} and items["CVE-1"].status is ItemStatus.OPEN
+    mar = scan("2026-03-05")
+    assert (mar.fixed_findings, mar.items_closed) == (1, 1)
+
+
 @pytest.mark.corpus
 def test_corpus_files_import_end_to_end(engine: Engine, register_parser: Any) -> None:
     register_parser(WizCsvParser(), WizCliParser())

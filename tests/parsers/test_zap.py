@@ -166,11 +166,12 @@ def test_risk_codes_false_positives_and_repeated_alerts(tmp_path: Path) -> None:
         alert("5", "", riskdesc="Medium (High)"),
     ]
     recs = parse_xml(write(tmp_path, "r.xml", zap_xml([("https://app.example.com", alerts)])))
-    assert [(f.weakness.vuln_id, f.weakness.severity) for f in findings(recs)] == [
-        ("1", Severity.INFO),
-        ("2", Severity.HIGH),
-        ("4", Severity.LOW),
-        ("5", Severity.MEDIUM),
+    assert [(f.weakness.vuln_id, f.weakness.severity, f.status) for f in findings(recs)] == [
+        ("1", Severity.INFO, FindingStatus.OPEN),
+        ("2", Severity.HIGH, FindingStatus.OPEN),
+        ("3", Severity.MEDIUM, FindingStatus.SET_ASIDE),
+        ("4", Severity.LOW, FindingStatus.OPEN),
+        ("5", Severity.MEDIUM, FindingStatus.OPEN),
     ]
 
 
@@ -279,12 +280,34 @@ def test_odd_alerts_and_sites_are_read_past_with_a_warning(
     ]
 
 
-def test_a_false_positive_is_left_out_and_never_closed_by_absence(tmp_path: Path) -> None:
-    alerts = [alert("1", "2"), alert("2", "2", confidence="0")]
+def test_a_false_positive_is_set_aside_with_the_identity_of_an_open_alert(tmp_path: Path) -> None:
+    two_paths = [{"uri": "https://app.example.com/a?x=1", "method": "GET"}, {"uri": "https://app.example.com/b"}]
+    alerts = [alert("1", "2"), alert("2", "2", confidence="0", instances=two_paths)]
     for name, build, parse in FORMS:
         recs = parse(write(tmp_path, name, build([("https://app.example.com", alerts)])))
-        assert [f.weakness.vuln_id for f in findings(recs)] == ["1"], name
-        assert isinstance(recs[-1], Scan) and recs[-1].partial_checks == ("2",), name
+        got = [(f.weakness.vuln_id, f.asset.name, f.path, f.status) for f in findings(recs)]
+        assert got == [
+            ("1", "https://app.example.com", "/login", FindingStatus.OPEN),
+            ("2", "https://app.example.com", "/a", FindingStatus.SET_ASIDE),
+            ("2", "https://app.example.com", "/b", FindingStatus.SET_ASIDE),
+        ], name
+        assert isinstance(recs[-1], Scan) and recs[-1].partial_checks == (), name  # other paths of rule 2 may close
+
+
+def test_a_cut_instance_list_of_a_false_positive_still_closes_nothing_of_its_rule(tmp_path: Path) -> None:
+    alerts = [alert("2", "2", confidence="0", count="40")]
+    recs = parse_xml(write(tmp_path, "r.xml", zap_xml([("https://app.example.com", alerts)])))
+    assert [(f.path, f.status) for f in findings(recs)] == [("/login", FindingStatus.SET_ASIDE)]
+    assert isinstance(recs[-1], Scan) and recs[-1].partial_checks == ("2",)
+
+
+def test_a_false_positive_and_an_open_alert_of_one_rule_and_path_are_both_read(tmp_path: Path) -> None:
+    alerts = [alert("2", "2", confidence="0"), alert("2", "2")]  # older ZAP may list a rule twice
+    recs = parse_xml(write(tmp_path, "r.xml", zap_xml([("https://app.example.com", alerts)])))
+    assert [(f.path, f.status) for f in findings(recs)] == [
+        ("/login", FindingStatus.SET_ASIDE),
+        ("/login", FindingStatus.OPEN),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -459,7 +482,11 @@ def _json_sites(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
 
 
 def _got(records: list[object]) -> tuple[set[tuple[str, str, str]], set[str]]:
-    got = {(f.weakness.vuln_id, f.asset.name or "", f.path or "") for f in findings(records)}
+    got = {
+        (f.weakness.vuln_id, f.asset.name or "", f.path or "")
+        for f in findings(records)
+        if f.status is not FindingStatus.SET_ASIDE
+    }
     return got, {c.asset.name or "" for c in records if isinstance(c, Coverage)}
 
 
@@ -571,6 +598,39 @@ def test_paths_left_out_of_a_cut_instance_list_stay_open(engine: Engine, registe
     # April's report has no such alert: the last one is fixed and the item closes.
     r = import_file(engine, report("apr.xml", "Sun, 5 Apr 2026"))
     assert (r.fixed_findings, r.items_closed) == (1, 1)
+
+
+def test_a_false_positive_keeps_its_open_finding_open_until_the_alert_is_gone(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    """Marking an alert a false positive is a person's decision, not a fix: a report that still
+    shows it (set aside) closes nothing of it, nor opens anything; a report without it closes it."""
+    register_parser(ZapXmlParser(), ZapJsonParser())
+    site = "https://app.example.com"
+    login = [{"uri": f"{site}/login", "method": "GET"}]
+    admin = [{"uri": f"{site}/admin", "method": "GET"}]
+
+    def report(name: str, day: str, *alerts: dict[str, Any]) -> Path:
+        if name.endswith(".json"):
+            return write(tmp_path, name, zap_json([(site, list(alerts))], **{"@generated": f"{day} 10:00:00"}))
+        return write(tmp_path, name, zap_xml([(site, list(alerts))], f'generated="{day} 10:00:00"'))
+
+    jan = import_file(engine, report("jan.xml", "Mon, 5 Jan 2026", alert("10038", "2", instances=login)))
+    assert (jan.new_findings, jan.items_opened) == (1, 1)
+    feb = import_file(
+        engine, report("feb.json", "Thu, 5 Feb 2026", alert("10038", "2", confidence="0", instances=login))
+    )
+    assert (feb.results, feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 1, 0, 0)
+    # a false positive at a path never seen open opens nothing
+    new = import_file(
+        engine,
+        report("feb2.xml", "Fri, 6 Feb 2026", alert("10038", "2", confidence="0", instances=[*login, *admin])),
+    )
+    assert (new.new_findings, new.items_opened, new.fixed_findings) == (0, 0, 0)
+    (item,) = items_by_id(engine).values()
+    assert item.status is ItemStatus.OPEN and [a.text for a in item.assets] == [f"{site}/login"]
+    mar = import_file(engine, report("mar.xml", "Thu, 5 Mar 2026"))
+    assert (mar.fixed_findings, mar.items_closed) == (1, 1)
 
 
 @pytest.mark.corpus

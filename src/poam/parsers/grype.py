@@ -12,6 +12,14 @@ CVSS comes from the vulnerability's own `cvss` list (the NVD entry first), else 
 records; Grype before 0.10 wrote `cvssV2`/`cvssV3`. A match that is not an object or has no
 vulnerability id is left out (warned) and its target gets no coverage from the file.
 
+`ignoredMatches` (matches an ignore rule kept out of `matches`: the configuration's `ignore`
+rules, `--only-fixed` / `--only-notfixed`, a `--vex` document) are read as matches are, with the
+same identity: one whose rules are all VEX statements (`vex-status` not_affected or fixed) is a
+FIXED finding, as an OpenVEX document's statement would be; any other is set aside: an open
+finding of it stays open (the file still reports it: not a fix), and none is opened from it. An
+open match of a finding wins over an ignored one, a set-aside one over a fixed one. An ignored
+match adds no fixed version to the weakness's solution.
+
 The asset is `source.target`: an image (`type: image`) by its repository without tag or digest
 (`userInput`, else its tags or repo digests); a directory or file by `userInput` (or the target
 text of old versions). When the file does not name it (`.`, or no source at all, as some files
@@ -32,8 +40,11 @@ from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, text
+from poam.parsers.trivy import add_sighting
 
 TOOL = "Grype"
+_VEX_FIXED = frozenset({"not_affected", "fixed"})
+"""VEX statuses Grype moves a match to `ignoredMatches` for."""
 
 
 @dataclass
@@ -72,6 +83,9 @@ class GrypeParser:
         reports: list[_Report] = []
         severities: dict[str, Severity] = {}
         first: dict[str, dict[str, Any]] = {}
+        # vulnerabilities only ignored: their weakness, when no open match of them gives it
+        aside_severities: dict[str, Severity] = {}
+        aside_first: dict[str, dict[str, Any]] = {}
         fixes: dict[str, dict[str, str]] = {}
         for number, doc in enumerate(docs, start=1):
             prefix = f"report {number}: " if len(docs) > 1 else ""
@@ -84,8 +98,12 @@ class GrypeParser:
             dating = Dating(ctx, sca.own_time(ctx, record, "descriptor.timestamp", descriptor.get("timestamp")))
             found = Collector()
             reports.append(_Report(dating, asset, named, label, text(descriptor.get("version")), found))
-            for n, match in enumerate(as_list(doc.get("matches"), ctx.source, "matches"), start=1):
-                record = f"{prefix}match {n}"
+            matches = as_list(doc.get("matches"), ctx.source, "matches")
+            ignored = as_list(doc.get("ignoredMatches"), ctx.source, "ignoredMatches")
+            entries = [("match", n, m, FindingStatus.OPEN) for n, m in enumerate(matches, start=1)]
+            entries += [("ignored match", n, m, _ignored_status(m)) for n, m in enumerate(ignored, start=1)]
+            for what, n, match, status in entries:
+                record = f"{prefix}{what} {n}"
                 if not isinstance(match, dict):
                     found.skip(ctx, record, "not an object")
                     continue
@@ -104,15 +122,21 @@ class GrypeParser:
                     ctx.warn(record, f"no artifact.name; package {pkg!r}{how}")
                 fix = as_dict(vuln.get("fix"))
                 fixed = ", ".join(sca.texts(fix.get("versions")))
-                if fixed:
+                if fixed and status is FindingStatus.OPEN:
                     fixes.setdefault(vuln_id, {}).setdefault(pkg, fixed)
-                found.add(vuln_id, pkg, FindingStatus.OPEN, _evidence(pkg, artifact, fix, fixed))
-                first.setdefault(vuln_id, match)
+                add_sighting(found, vuln_id, pkg, status, _evidence(pkg, artifact, fix, fixed))
                 related = match.get("relatedVulnerabilities")
                 if related is not None and not isinstance(related, list):
                     ctx.warn(record, "relatedVulnerabilities is not a list; ignored")
                 rated = _severity(vuln, sca.items(related), ctx, record)
-                severities[vuln_id] = sca.worse(severities.get(vuln_id, rated), rated)
+                known, known_first = (
+                    (severities, first) if status is FindingStatus.OPEN else (aside_severities, aside_first)
+                )
+                known_first.setdefault(vuln_id, match)
+                known[vuln_id] = sca.worse(known.get(vuln_id, rated), rated)
+        for vid, m in aside_first.items():
+            if vid not in first:
+                first[vid], severities[vid] = m, aside_severities[vid]
         weaknesses = {vid: _weakness(vid, m, severities[vid], fixes.get(vid, {})) for vid, m in first.items()}
         incomplete = {r.asset for r in reports if r.found.incomplete}
         for asset in dict.fromkeys(r.asset for r in reports if r.asset in incomplete and r.named):
@@ -129,6 +153,16 @@ class GrypeParser:
         started, ended = sca.window([r.dating for r in reports])
         version = next((r.version for r in reports if r.version), None)
         yield Scan(TOOL, version, sca.label([r.label for r in reports], "reports"), started, ended)
+
+
+def _ignored_status(match: object) -> FindingStatus:
+    """An ignored match: FIXED when every rule that ignored it is a VEX statement saying not
+    affected or fixed; set aside otherwise (a person's or the tool's ignore rule)."""
+    rules = [as_dict(r) for r in sca.items(as_dict(match).get("appliedIgnoreRules"))]
+    vex = [(text(r.get("vex-status")) or "").lower() for r in rules]
+    if vex and all(v in _VEX_FIXED for v in vex):
+        return FindingStatus.FIXED
+    return FindingStatus.SET_ASIDE
 
 
 def _asset(source: dict[str, Any], ctx: ParseContext) -> tuple[Asset, bool, str | None]:

@@ -14,9 +14,12 @@ findings yields no coverage and closes nothing by absence.
 
 Severity 1-5 from the glossary as in Qualys VM (5 critical, 4 high, 3 medium, 2 and 1 low); a QID
 missing from the glossary or with an unknown level is Moderate, warned. A finding marked
-`<IGNORED>true</IGNORED>` was set aside in Qualys WAS: it is left out (not open, never a fix) and
-its QID is named in the scan's `partial_checks`, so that its absence closes nothing (so is the
-QID of a finding left out for want of a URL). Dates: the
+`<IGNORED>true</IGNORED>` was set aside in Qualys WAS (so is one whose STATUS says so, warned): it
+is yielded set aside, with its QID, web application and URL path as an open finding's: an open
+finding of it stays open (the report still shows it: not a fix), and none is opened from it; an
+ignored finding whose STATUS is FIXED (the scanner's retest no longer saw it) is fixed. The
+QID of a finding left out for want of a URL is named in the scan's `partial_checks`, so that no
+path of it is closed by its absence. Dates: the
 finding's DETECTION_DATE (else LAST_TIME_DETECTED, FIRST_TIME_DETECTED), never before the
 covering scan's start; else the scan's start, the report's generation date, `--scan-date` or the
 file's time. Left out with a warning (never refused): a finding without a numeric QID, or without a
@@ -36,10 +39,10 @@ from typing import BinaryIO
 from lxml import etree
 
 from poam.domain.identity import web_origin, web_path
-from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Scan, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.common import clean, cves_in, cwes_in
+from poam.parsers.common import clean, cves_in, cwes_in, dismissed
 from poam.parsers.qualys_vm_xml import (
     detection_status,
     is_qid,
@@ -71,7 +74,7 @@ class _Report:
     generated: dt.datetime | None = None
     saw_results: bool = False
     partial: dict[str, None] = field(default_factory=dict)
-    """QIDs of findings marked ignored, or left out without a URL: never shown fixed by their absence."""
+    """QIDs of findings left out without a URL: never shown fixed by their absence."""
 
 
 def decoded(el: etree._Element | None, limit: int = PART_LIMIT) -> str | None:
@@ -257,7 +260,7 @@ class QualysWasXmlParser:
         floor: dt.datetime | None,
         ctx: ParseContext,
     ) -> Finding | None:
-        """One finding; None when it is left out (warned, or marked ignored)."""
+        """One finding (set aside when marked ignored); None when it is left out (warned)."""
         qid = (el.findtext("QID") or "").strip()
         record = f"{str(el.tag).lower().replace('_', ' ')} {number} (QID {qid[:20]}, line {el.sourceline})"
         if not is_qid(qid):
@@ -268,9 +271,7 @@ class QualysWasXmlParser:
             report.partial[qid] = None  # where it was is unknown: no path of it is shown fixed
             ctx.skip(record, f"no URL{f' ({url[:60]!r})' if url else ''}")
             return None
-        if (el.findtext("IGNORED") or "").strip().lower() == "true":
-            report.partial[qid] = None  # set aside in Qualys WAS: not open, never a fix
-            return None
+        ignored = (el.findtext("IGNORED") or "").strip().lower() == "true"
         level_text, known = report.glossary.get(qid, (None, None))
         if known is None:
             ctx.warn(record, "QID not in the report's glossary: no title or level; rated Moderate")
@@ -285,7 +286,15 @@ class QualysWasXmlParser:
         asset = assets.get(origin)
         if asset is None:
             asset = assets[origin] = Asset(kind=AssetKind.WEB_APP, name=origin)
-        status = detection_status(ctx, record, el.findtext("STATUS"))
+        said = el.findtext("STATUS")
+        status: FindingStatus | None
+        if dismissed(said):
+            ctx.warn(record, f"status {(said or '').strip()[:40]!r} sets the finding aside; read as set aside")
+            status = FindingStatus.SET_ASIDE
+        else:
+            status = detection_status(ctx, record, said)
+        if ignored and status is not FindingStatus.FIXED:
+            status = FindingStatus.SET_ASIDE  # set aside in Qualys WAS: not open, never a fix
         if status is None:
             return None
         texts = tuple(el.findtext(t) for t in ("DETECTION_DATE", "LAST_TIME_DETECTED", "FIRST_TIME_DETECTED"))

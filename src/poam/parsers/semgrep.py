@@ -4,16 +4,20 @@
 one finding whose evidence lists the lines. Supply-chain matches (`extra.sca_info`) are located
 at the package name instead, with the version and lockfile in the evidence. Severity: ERROR high,
 WARNING medium, INFO low, and the newer CRITICAL/HIGH/MEDIUM/LOW as written; EXPERIMENT and
-INVENTORY are informational. Ignored matches (`is_ignored`, `nosemgrep`) are left out. The file
-names no repository: the asset is `--asset`, else `Semgrep project`; it has no date either
-(`--scan-date`, else the file's modification time). The run covers the project unless Semgrep
-reports an error of level `error` (then a missing finding may just not have been looked for).
+INVENTORY are informational. Ignored matches (`is_ignored`: a `nosemgrep` comment) are set aside,
+with the rule and file an open match would have: an open finding of them stays open (still
+reported: not a fix), and none is opened from them; an open match of a rule and file wins over
+an ignored one. The file names no repository: the asset is `--asset`, else `Semgrep project`; it
+has no date either (`--scan-date`, else the file's modification time). The run covers the
+project unless Semgrep reports an error of level `error` (then a missing finding may just not
+have been looked for).
 
 App API (`{"vulns": [...], "hasMore", "cursor"}`): a page of an API listing, not a scan: one
 finding per advisory (`advisory.ruleId`, as the CLI names the rule), repository
-(`repositoryName`) and package; triage CLOSED/FIXED are fixed findings, IGNORED ones are left
-out; nothing is closed by absence. Findings are seen at the listing's time (`--scan-date`, else
-the file's); an open finding new to poam is detected at its `openedAt`.
+(`repositoryName`) and package; triage CLOSED/FIXED are fixed findings, IGNORED ones are set
+aside (as above: in a file that also holds a CLI run covering that repository, the run does not
+close them); nothing is closed by absence. Findings are seen at the listing's time
+(`--scan-date`, else the file's); an open finding new to poam is detected at its `openedAt`.
 
 Several documents in one file (concatenated outputs or API pages, or one per line) are one import:
 a CLI run's matches and an API listing's vulns are merged (a vuln on two pages is one finding),
@@ -21,8 +25,8 @@ and the project is covered only if no run reports an error of level `error`.
 
 Lenient on values: a result or vuln that is not an object, or that has no `check_id` (no
 `advisory.ruleId` or `matchedDependency.name`), is left out; an unknown severity is rated
-Moderate; a triage status Semgrep does not document is open unless it means set aside (left
-out); an unreadable `openedAt` gives no detection time; each with a warning.
+Moderate; a triage status Semgrep does not document is open unless it means set aside (set
+aside); an unreadable `openedAt` gives no detection time; each with a warning.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ class SemgrepParser:
     name = "Semgrep JSON (--json output; Semgrep App supply-chain vulns API)"
     maps_to = (
         "one finding per rule and file (lines in evidence), or per advisory and package (supply chain), "
-        "on --asset or 'Semgrep project' (API: its repository); ignored matches left out"
+        "on --asset or 'Semgrep project' (API: its repository); ignored matches set aside"
     )
     closes_by_coverage = True
 
@@ -139,7 +143,7 @@ class SemgrepParser:
         ]
         if not fatal and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
             yield Coverage(asset, when, when, None, Checks.ALL)
-        groups: dict[tuple[str, str | None], tuple[dict[str, Any], list[str], list[Severity]]] = {}
+        groups: dict[tuple[str, str | None, bool], tuple[dict[str, Any], list[str], list[Severity]]] = {}
         for where, doc in runs:
             for number, result in enumerate(doc["results"], start=1):
                 record = f"result {number}" + (f" of {where}" if where else "")
@@ -152,8 +156,7 @@ class SemgrepParser:
                     continue
                 record = f"{record} ({check_id[:60]})"
                 extra = obj(result.get("extra"))
-                if extra.get("is_ignored") is True:
-                    continue
+                aside = extra.get("is_ignored") is True  # a `nosemgrep` match: set aside, not fixed
                 word = extra.get("severity")
                 severity = _SEVERITY.get(word.strip().lower()) if isinstance(word, str) else None
                 if severity is None:
@@ -170,18 +173,21 @@ class SemgrepParser:
                 code = text(extra.get("lines"))
                 if code and code != "requires login" and not package:
                     hit += "\n    " + code.replace("\n", "\n    ")
-                group = groups.setdefault((check_id, path), (result, [], []))
+                group = groups.setdefault((check_id, path, aside), (result, [], []))
                 group[1].append(hit)
                 group[2].append(severity)
         weaknesses: dict[str, Weakness] = {}
-        by_rule: dict[str, list[Severity]] = {}
-        for (check_id, _path), (_result, _hits, severities) in groups.items():
-            by_rule.setdefault(check_id, []).extend(severities)
-        for (check_id, path), (result, hits, _severities) in groups.items():
+        by_rule: dict[tuple[str, bool], list[Severity]] = {}
+        for (check_id, _path, aside), (_result, _hits, severities) in groups.items():
+            by_rule.setdefault((check_id, aside), []).extend(severities)
+        # open matches first: a rule's weakness is made from them when it has any
+        for (check_id, path, aside), (result, hits, _severities) in sorted(groups.items(), key=lambda g: g[0][2]):
             weakness = weaknesses.get(check_id)
             if weakness is None:
-                weakness = weaknesses[check_id] = _cli_weakness(check_id, result, max_severity(by_rule[check_id]))
-            yield Finding(weakness=weakness, asset=asset, observed_at=when, path=path, evidence=hits_text(hits))
+                rated = max_severity(by_rule.get((check_id, False)) or by_rule[(check_id, True)])
+                weakness = weaknesses[check_id] = _cli_weakness(check_id, result, rated)
+            status = FindingStatus.SET_ASIDE if aside else FindingStatus.OPEN
+            yield Finding(weakness, asset, when, evidence=hits_text(hits), path=path, status=status)
 
     def _api(self, pages: list[tuple[str, list[Any]]], ctx: ParseContext, times: list[dt.datetime]) -> Iterator[Record]:
         """A listing has no time of its own: its findings are seen at `--scan-date`, else the
@@ -204,10 +210,11 @@ class SemgrepParser:
                     ctx.skip(record, "has no advisory.ruleId or matchedDependency.name")
                     continue
                 record = f"{record} ({rule_id[:60]})"
-                fixed = self._triage(ctx, record, vuln)
-                if fixed is None or (rule_id, repo, package) in seen:
+                status = self._triage(ctx, record, vuln)
+                if (rule_id, repo, package) in seen:
                     continue
-                seen.add((rule_id, repo, package))
+                if status is not FindingStatus.SET_ASIDE:  # a set-aside vuln never hides an open or fixed one
+                    seen.add((rule_id, repo, package))
                 word = advisory.get("severity")
                 severity = _SEVERITY.get(word.strip().lower()) if isinstance(word, str) else None
                 if severity is None:
@@ -242,27 +249,26 @@ class SemgrepParser:
                     observed_at=when,
                     path=package,
                     evidence=hits_text(lines),
-                    status=FindingStatus.FIXED if fixed else FindingStatus.OPEN,
-                    since=opened if opened and opened < when else None,
+                    status=status,
+                    since=opened if opened and opened < when and status is FindingStatus.OPEN else None,
                 )
 
     @staticmethod
-    def _triage(ctx: ParseContext, record: str, vuln: dict[str, Any]) -> bool | None:
-        """Whether the finding is fixed (False: open), or None when it was set aside (ignored):
-        left out. A status Semgrep does not document is open, warned."""
+    def _triage(ctx: ParseContext, record: str, vuln: dict[str, Any]) -> FindingStatus:
+        """The finding's status by its triage: fixed, open, or set aside (ignored). A status
+        Semgrep does not document is open, warned, unless it means set aside."""
         value = obj(vuln.get("triage")).get("status")
         word = str(value).strip().lower() if value is not None else ""
         if word in _FIXED:
-            return True
+            return FindingStatus.FIXED
         if word in _IGNORED:
-            return None
+            return FindingStatus.SET_ASIDE
         if word in _OPEN or not word:
-            return False
+            return FindingStatus.OPEN
         if common.dismissed(word):
-            ctx.warn(record, f"triage status {str(value)[:40]!r} read as ignored; left out")
-            return None
-        common.odd_status(ctx, record, value)
-        return False
+            ctx.warn(record, f"triage status {str(value)[:40]!r} read as ignored; set aside")
+            return FindingStatus.SET_ASIDE
+        return common.odd_status(ctx, record, value)
 
 
 def _cli_weakness(check_id: str, result: dict[str, Any], severity: Severity) -> Weakness:

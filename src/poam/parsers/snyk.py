@@ -17,8 +17,10 @@ belong to the same image. Other projects are repositories named by `projectName`
 without one takes `--asset`, else a fallback name and no coverage. Each named project is
 covered (checks: vulnerabilities): a Snyk test reports every issue of the project, unless it ran
 with a `severityThreshold` above low (then it covers nothing), or an issue of it could not be
-read (left out with a warning). Issues a Snyk policy ignores (`filtered.ignore`) are left out of
-the results but not fixed: their ids are partial checks.
+read (left out with a warning). Issues a Snyk policy ignores (`filtered.ignore`, of the project
+or of an application in it) are read as issues are, with the same identity, and set aside: an
+open finding of one stays open (the project still has it: not a fix), and none is opened from
+it; an open issue of a finding wins over an ignored one.
 Snyk writes no scan time: findings are dated by `--scan-date`, else the file's modification time.
 A project Snyk could not test (`ok: false` with an `error`) among others is left out with a
 warning; a file in which no project could be read is refused (with Snyk's message when it gave one).
@@ -77,7 +79,7 @@ class SnykParser:
         assets: dict[Asset, tuple[bool, Collector]] = {}
         drafts: dict[str, _Draft] = {}
         names: list[str] = []
-        ignored: set[str] = set()
+        aside: dict[str, _Draft] = {}  # issues only ignored: their weakness, if no open issue gives it
         errors: list[str] = []
         for record, project in entries:
             problem = _unreadable(project)
@@ -98,9 +100,6 @@ class SnykParser:
                 complete = complete and assets[asset][0]
             found = assets.setdefault(asset, (complete, Collector()))[1]
             assets[asset] = (complete, found)
-            # issues ignored by a Snyk policy are left out of the results, not fixed
-            for entry in as_list(as_dict(p.get("filtered")).get("ignore"), ctx.source, "filtered.ignore"):
-                ignored.update(filter(None, [text(as_dict(entry).get("id"))]))
             parts: list[tuple[str, Any]] = [(record, p)]
             apps = as_list(p.get("applications"), ctx.source, "applications")
             for n, app in enumerate(apps, start=1):
@@ -115,11 +114,18 @@ class SnykParser:
                         _issue(v, found, drafts, ctx, f"{where}, issue {n}")
                     else:
                         found.skip(ctx, f"{where}, issue {n}", "not an object")
+                # issues a Snyk policy ignores: still there, set aside (not open, not fixed)
+                ignores = as_list(as_dict(part.get("filtered")).get("ignore"), ctx.source, "filtered.ignore")
+                for n, v in enumerate(ignores, start=1):
+                    if isinstance(v, dict):
+                        _issue(v, found, aside, ctx, f"{where}, ignored issue {n}", FindingStatus.SET_ASIDE)
+                    else:
+                        found.skip(ctx, f"{where}, ignored issue {n}", "not an object")
         if not assets:
             if errors:
                 raise InputError(ctx.source, f"Snyk could not test the project: {errors[0]}")
             raise InputError(ctx.source, "not a Snyk test result: no project object with `vulnerabilities`")
-        weaknesses = {vid: _weakness(vid, *d) for vid, d in drafts.items()}
+        weaknesses = {vid: _weakness(vid, *d) for vid, d in {**aside, **drafts}.items()}
         for asset, (complete, found) in assets.items():
             if complete and found.incomplete:
                 ctx.warn(f"asset {asset.name}", sca.NO_COVERAGE)
@@ -131,7 +137,7 @@ class SnykParser:
                 yield Finding(weakness, asset, dating.time(), evidence=evidence, status=s.status, path=s.path)
         label = names[0] if len(names) == 1 else f"{len(names)} projects"
         started, ended = sca.window([dating])
-        yield Scan(TOOL, None, label or None, started, ended, partial_checks=tuple(sorted(ignored)))
+        yield Scan(TOOL, None, label or None, started, ended)
 
 
 def _error(value: object) -> str | None:
@@ -175,7 +181,15 @@ def _last_package(v: dict[str, Any]) -> str | None:
     return last[: last.rindex("@")] if last.rfind("@") > 0 else last
 
 
-def _issue(v: dict[str, Any], found: Collector, drafts: dict[str, _Draft], ctx: ParseContext, record: str) -> None:
+def _issue(
+    v: dict[str, Any],
+    found: Collector,
+    drafts: dict[str, _Draft],
+    ctx: ParseContext,
+    record: str,
+    status: FindingStatus = FindingStatus.OPEN,
+) -> None:
+    """One issue (per dependency path) into its finding, and its weakness's draft."""
     if (text(v.get("type")) or "").lower() == "license":
         return
     vuln_id = text(v.get("id"))
@@ -196,7 +210,7 @@ def _issue(v: dict[str, Any], found: Collector, drafts: dict[str, _Draft], ctx: 
     via = sca.texts(v.get("from"))
     if via:
         parts.append("via " + " > ".join(via))
-    found.add(vuln_id, pkg, FindingStatus.OPEN, "; ".join(parts))
+    found.add(vuln_id, pkg, status, "; ".join(parts))
     word = v.get("severityWithCritical")
     if word is None or word == "":
         word = v.get("severity")

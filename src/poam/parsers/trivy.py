@@ -10,13 +10,24 @@ Findings:
   archives. A target that names the package's own versioned file (`libs/foo-1.2.jar`,
   `Django-3.2.dist-info/METADATA`) is cut to the folder above it: no version in a location.
   Versions, fixed versions and statuses go to the evidence. Status `not_affected` (the vendor
-  says this package is not affected) is a FIXED finding; the other documented statuses are open.
+  says this package is not affected) is a FIXED finding; the other documented statuses are open;
+  an undocumented one that says the vulnerability was set aside (`ignored`, `suppressed`...) is
+  set aside (warned).
 - a misconfiguration per check and target file, `is_config`: FAIL is open, PASS is FIXED,
-  EXCEPTION (waived by a policy) is left out and closes nothing; the check id is the AVD id
+  EXCEPTION (waived by a policy) is set aside; the check id is the AVD id
   (`AVD-KSV-0001`; older files' `KSV001` is written the same way), else the check's id in its
   `Namespace` or `PrimaryURL`.
 - a secret per rule and file (the line goes to the evidence); a secret without `RuleID` is keyed
   by its category (`secret:GitHub`), else its title, never by the matched text.
+- the findings Trivy kept out of those lists (`--show-suppressed`: `ExperimentalModifiedFindings`
+  of a result), each read as the vulnerability, misconfiguration or secret it wraps: status
+  `ignored` (a `.trivyignore` or ignore policy) is set aside; `not_affected` or `fixed` (a VEX
+  statement) is a FIXED finding, as the vendor's own `not_affected`; another status is set aside,
+  warned. Licence findings are not read.
+
+A set-aside record has the identity an open record of its finding would have: an open finding
+of it stays open (the file still reports it: not a fix), and none is opened from it. Records of
+one finding in one file: an open one wins, then a set-aside one, then a fixed one.
 
 The asset: an image (`container_image`) by its repository without tag or digest; a filesystem,
 repository or SBOM scan by `ArtifactName`; a Kubernetes resource as `cluster/namespace/kind/name`
@@ -48,7 +59,7 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, image_repository, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, Sighting, as_dict, as_list, image_repository, text
 
 TOOL = "Trivy"
 MAX_FIXES = 20
@@ -77,6 +88,12 @@ VULN_STATUSES = frozenset(
     }
 )
 """The vulnerability statuses Trivy documents; only `not_affected` is a fix."""
+MODIFIED_KEY = "ExperimentalModifiedFindings"
+"""A result's findings Trivy kept out of its lists (`--show-suppressed`)."""
+_MODIFIED_FIXED = frozenset({"not_affected", "fixed"})
+"""Statuses of a modified finding that a VEX statement gives: not affected, or fixed."""
+_MODIFIED_STATUSES = frozenset({"ignored", "unknown", "affected", "under_investigation", *_MODIFIED_FIXED})
+"""The statuses Trivy documents for a modified finding."""
 _STARTS = frozenset({"start_map", "start_array", "null", "boolean", "integer", "double", "number", "string"})
 _JSON_TYPES = {"start_map": "dict", "string": "str", "integer": "int", "double": "float", "number": "float"}
 
@@ -166,7 +183,7 @@ class TrivyParser:
                     weakness = weaknesses[s.vuln_id]
                     when = report.dating.time()
                     yield Finding(weakness, target.asset, when, evidence=evidence, status=s.status, path=s.path)
-        yield _scan(reports, reader)
+        yield _scan(reports)
 
     def _stream(
         self,
@@ -228,7 +245,7 @@ class TrivyParser:
             if target.named and target.checks is not None and target.asset not in incomplete:
                 when = report.dating.time()
                 yield Coverage(target.asset, when, when, None, target.checks)
-        yield _scan(reports, reader)
+        yield _scan(reports)
 
 
 def _name(number: int, count: int) -> str:
@@ -309,12 +326,12 @@ def _incomplete(ctx: ParseContext, targets: list[_Target]) -> set[Asset]:
     return out
 
 
-def _scan(reports: list[_Report], reader: _Reader) -> Scan:
+def _scan(reports: list[_Report]) -> Scan:
     """The one scan of the file: the window of its reports, the first Trivy version."""
     started, ended = sca.window([r.dating for r in reports])
     version = next((r.version for r in reports if r.version), None)
     name = sca.label([r.name for r in reports], "reports")
-    return Scan(TOOL, version, name, started, ended, partial_checks=tuple(sorted(reader.partial)))
+    return Scan(TOOL, version, name, started, ended)
 
 
 class _Reader:
@@ -324,8 +341,6 @@ class _Reader:
         self.ctx = ctx
         self.source = ctx.source
         self.drafts: dict[str, _Draft] = {}
-        self.partial: set[str] = set()
-        """Checks the file holds back on some target (waived, unreadable): it closes none of them."""
         self.prefix = ""
         """`report N: ` in a file of several reports, to name records in warnings."""
 
@@ -452,8 +467,55 @@ class _Reader:
                 found.skip(self.ctx, f"{where}: secret {n}", "not an object")
                 continue
             self.secret(s, target, found, f"{where}: secret {n}")
+        for n, m in enumerate(as_list(result.get(MODIFIED_KEY), self.source, f"{target}: {MODIFIED_KEY}"), 1):
+            self.modified(m, target, scope, is_os, result, found, f"{where}: suppressed finding {n}")
 
-    def vulnerability(self, v: dict[str, Any], target: str, scope: str | None, found: Collector, record: str) -> None:
+    def modified(
+        self,
+        m: object,
+        target: str,
+        scope: str | None,
+        is_os: bool,
+        result: dict[str, Any],
+        found: Collector,
+        record: str,
+    ) -> None:
+        """A finding Trivy kept out of the result's lists (`--show-suppressed`): the record it
+        wraps, set aside (ignored) or fixed (a VEX statement says not affected or fixed)."""
+        if not isinstance(m, dict) or not isinstance(m.get("Finding"), dict):
+            found.skip(self.ctx, record, "not an object with a Finding")
+            return
+        kind = (text(m.get("Type")) or "").lower()
+        said = text(m.get("Status"))
+        word = (said or "").lower()
+        if word in _MODIFIED_FIXED:
+            status = FindingStatus.FIXED
+        else:
+            if word not in _MODIFIED_STATUSES and not common.dismissed(word):
+                self.ctx.warn(record, f"status {str(said)[:40]!r} not recognised; set aside (neither open nor fixed)")
+            status = FindingStatus.SET_ASIDE
+        inner: dict[str, Any] = m["Finding"]
+        if kind == "vulnerability":
+            if not is_os:
+                scope = _lang_scope(target, text(inner.get("InstalledVersion")), text(result.get("Type")))
+            self.vulnerability(inner, target, scope, found, record, status)
+        elif kind == "misconfiguration":
+            self.misconfiguration(inner, target, found, record, status)
+        elif kind == "secret":
+            self.secret(inner, target, found, record, status)
+        elif kind != "license":  # licences are not weaknesses; another kind is not one poam reads
+            self.ctx.warn(record, f"type {str(text(m.get('Type')))[:40]!r} not read; ignored")
+
+    def vulnerability(
+        self,
+        v: dict[str, Any],
+        target: str,
+        scope: str | None,
+        found: Collector,
+        record: str,
+        given: FindingStatus | None = None,
+    ) -> None:
+        """One vulnerability; `given` is the status of a suppressed one (else its own `Status`)."""
         vuln_id = text(v.get("VulnerabilityID"))
         if not vuln_id:
             found.skip(self.ctx, record, "no VulnerabilityID")
@@ -468,13 +530,15 @@ class _Reader:
         installed, fixed = text(v.get("InstalledVersion")), text(v.get("FixedVersion"))
         said = v.get("Status")
         status_text = (text(said) or "").lower()
-        if said is not None and said != "" and status_text not in VULN_STATUSES:
-            if common.dismissed(status_text):
-                self.ctx.warn(record, f"status {status_text!r} sets it aside; left out (it closes nothing)")
-                self.partial.add(vuln_id)
-                return
-            common.odd_status(self.ctx, record, said)
         status = FindingStatus.FIXED if status_text == "not_affected" else FindingStatus.OPEN
+        if given is not None:
+            status = given
+        elif said is not None and said != "" and status_text not in VULN_STATUSES:
+            if common.dismissed(status_text):
+                self.ctx.warn(record, f"status {status_text!r} sets it aside; read as set aside")
+                status = FindingStatus.SET_ASIDE
+            else:
+                common.odd_status(self.ctx, record, said)
         parts = [f"{pkg} {installed or '(version unknown)'}"]
         if fixed:
             parts.append(f"fixed in {fixed}")
@@ -482,14 +546,17 @@ class _Reader:
             parts.append(f"status {status_text}")
         pkg_path = text(v.get("PkgPath"))
         parts.append(f"target {target}" + (f" ({pkg_path})" if pkg_path else ""))
-        found.add(vuln_id, f"{scope}: {pkg}" if scope else pkg, status, "; ".join(parts))
+        add_sighting(found, vuln_id, f"{scope}: {pkg}" if scope else pkg, status, "; ".join(parts))
         draft = _vulnerability_draft(vuln_id, v, self.ctx, record)
         known = self.drafts.setdefault(vuln_id, draft)
         known.severity = sca.worse(known.severity, draft.severity)
         if fixed and status is FindingStatus.OPEN and len(known.fixes) < MAX_FIXES:
             known.fixes.setdefault(pkg, fixed)
 
-    def misconfiguration(self, m: dict[str, Any], target: str, found: Collector, record: str) -> None:
+    def misconfiguration(
+        self, m: dict[str, Any], target: str, found: Collector, record: str, given: FindingStatus | None = None
+    ) -> None:
+        """One misconfiguration; `given` is the status of a suppressed one (else its own `Status`)."""
         check = _check_id(text(m.get("AVDID")), text(m.get("ID")))
         if not check:
             check = _check_from(text(m.get("Namespace")), text(m.get("PrimaryURL")))
@@ -500,21 +567,23 @@ class _Reader:
         record = f"{record} ({check})"
         said = m.get("Status")
         outcome = (text(said) or "FAIL").upper() if said is not None else "FAIL"
-        if outcome == "EXCEPTION" or common.dismissed(outcome):
+        if given is not None:
+            status = given
+        elif outcome == "EXCEPTION" or common.dismissed(outcome):
             if outcome != "EXCEPTION":
-                self.ctx.warn(record, f"status {outcome!r} sets it aside; left out (it closes nothing)")
-            self.partial.add(check)  # waived by the user's policy: neither open nor proven fixed
-            return
-        if outcome not in {"FAIL", "PASS"}:
+                self.ctx.warn(record, f"status {outcome!r} sets it aside; read as set aside")
+            status = FindingStatus.SET_ASIDE  # waived by the user's policy: neither open nor proven fixed
+        elif outcome in {"FAIL", "PASS"}:
+            status = FindingStatus.OPEN if outcome == "FAIL" else FindingStatus.FIXED
+        else:
             common.odd_status(self.ctx, record, said)
-            outcome = "FAIL"
+            status = FindingStatus.OPEN
         cause = as_dict(m.get("CauseMetadata"))
         parts = [text(m.get("Message")), f"resource {text(cause.get('Resource'))}" if cause.get("Resource") else None]
         start, end = text(cause.get("StartLine")), text(cause.get("EndLine"))
         if start:
             parts.append(f"lines {start}-{end}" if end and end != start else f"line {start}")
-        status = FindingStatus.OPEN if outcome == "FAIL" else FindingStatus.FIXED
-        found.add(check, target or None, status, "; ".join(p for p in parts if p))
+        add_sighting(found, check, target or None, status, "; ".join(p for p in parts if p))
         if check not in self.drafts:
             refs = [text(m.get("PrimaryURL")), *sca.texts(m.get("References"))]
             fields = {
@@ -534,7 +603,10 @@ class _Reader:
                 )
             self.drafts[check] = _Draft(fields, rated)
 
-    def secret(self, s: dict[str, Any], target: str, found: Collector, record: str) -> None:
+    def secret(
+        self, s: dict[str, Any], target: str, found: Collector, record: str, given: FindingStatus | None = None
+    ) -> None:
+        """One secret (open; `given` is the status of a suppressed one)."""
         rule = text(s.get("RuleID"))
         if not rule:
             category, title = text(s.get("Category")), text(s.get("Title"))
@@ -547,7 +619,8 @@ class _Reader:
             )
         record = f"{record} ({rule})"
         line, match = text(s.get("StartLine")), text(s.get("Match"))
-        found.add(rule, target or None, FindingStatus.OPEN, "; ".join(p for p in (line and f"line {line}", match) if p))
+        evidence = "; ".join(p for p in (line and f"line {line}", match) if p)
+        add_sighting(found, rule, target or None, given or FindingStatus.OPEN, evidence)
         if rule not in self.drafts:
             title = text(s.get("Title")) or rule
             fields = {
@@ -567,6 +640,18 @@ class _Reader:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def add_sighting(
+    found: Collector, vuln_id: str, path: str | None, status: FindingStatus, evidence: str | None
+) -> Sighting:
+    """Add a record to its finding: an open record wins, then a set-aside one, then a fixed one
+    (a set-aside record of a finding another record shows fixed keeps it open, not fixed)."""
+    found.add(vuln_id, path, status, evidence)
+    seen = found.sightings[(vuln_id, path)]
+    if status is FindingStatus.SET_ASIDE and seen.status is FindingStatus.FIXED:
+        seen.status = FindingStatus.SET_ASIDE
+    return seen
 
 
 def _image_from_metadata(meta: dict[str, Any]) -> str | None:

@@ -29,7 +29,11 @@ container image (its name without tag); a directory or IaC scan is a repository 
 `--asset`, else by the scanned directory (dir scans) or `wizcli IaC scan` (the IaC origin name
 carries a timestamp). Findings: package vulnerabilities (path = package), secrets
 (`secret:<TYPE>`, path = file) and IaC rule matches (rule id, path = file; configuration), dated
-by the result's `createdAt` (else `startedAt`, else `--scan-date` or the file's time). A file
+by the result's `createdAt` (else `startedAt`, else `--scan-date` or the file's time). A record
+that an ignore rule of a Wiz policy set aside (`ignoredPolicyMatches`) and that fails no policy
+(no `failedPolicyMatches`, for an IaC match no `failedPolicies`) is set aside: it has the identity
+an open record would have, an open finding of it stays open (the scan still reports it: not a
+fix), and none is opened from it; an open record of a finding wins over a set-aside one. A file
 may hold several results, written one after another or one per line: each covers its own
 target; one import. A vulnerability without a name or package, or a rule match without a rule
 id, is left out with a warning, and its result then covers nothing (nothing is closed by the
@@ -131,7 +135,8 @@ class _Merged:
     def findings(self) -> Iterator[Finding]:
         for slot in self.found.values():
             failing, passing = slot.get(FindingStatus.OPEN), slot.get(FindingStatus.FIXED)
-            kept = [failing] if failing else []
+            aside = slot.get(FindingStatus.SET_ASIDE)
+            kept = [failing] if failing else [aside] if aside else []
             if passing and (failing is None or passing[0].observed_at > failing[0].observed_at):
                 kept.append(passing)
             for finding, details in kept:
@@ -413,6 +418,14 @@ class WizCliParser:
         return label, when, records
 
 
+def _policy_status(record: dict[str, Any], *failed: str) -> FindingStatus:
+    """A wizcli record an ignore rule of a policy set aside (`ignoredPolicyMatches`) and that
+    fails no policy is set aside; any other is open."""
+    if _list(record.get("ignoredPolicyMatches")) and not any(_list(record.get(key)) for key in failed):
+        return FindingStatus.SET_ASIDE
+    return FindingStatus.OPEN
+
+
 class _CliReader:
     """The findings of one wizcli result; a record that cannot be read is left out with a
     warning and makes the result `incomplete` (it then covers nothing: nothing is closed by the
@@ -489,7 +502,8 @@ class _CliReader:
                     )
                     if x
                 )
-                yield Finding(weakness, asset, when, evidence=evidence, path=name)
+                status = _policy_status(v, "failedPolicyMatches")
+                yield Finding(weakness, asset, when, evidence=evidence, path=name, status=status)
 
     def _secrets(self) -> Iterator[Finding]:
         for n, secret in enumerate(_list(self.result.get("secrets"))):
@@ -511,7 +525,8 @@ class _CliReader:
                 )
             line = _text(secret.get("lineNumber"))
             evidence = " ".join(x for x in (f"line {line}:" if line else None, _text(secret.get("description"))) if x)
-            yield Finding(weakness, self.asset, self.when, evidence=evidence or None, path=path)
+            status = _policy_status(secret, "failedPolicyMatches")
+            yield Finding(weakness, self.asset, self.when, evidence=evidence or None, path=path, status=status)
 
     def _rules(self) -> Iterator[Finding]:
         for n, match_group in enumerate(_list(self.result.get("ruleMatches"))):
@@ -545,5 +560,10 @@ class _CliReader:
                     if x
                 )
                 yield Finding(
-                    weakness, self.asset, self.when, evidence=evidence or None, path=_text(match.get("fileName"))
+                    weakness,
+                    self.asset,
+                    self.when,
+                    evidence=evidence or None,
+                    path=_text(match.get("fileName")),
+                    status=_policy_status(match, "failedPolicies", "failedPolicyMatches"),
                 )

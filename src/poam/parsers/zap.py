@@ -8,8 +8,9 @@ site it scanned, with or without alerts, so a later report that no longer shows 
 ZAP may list fewer instances than an alert's `count` (20 of 170): the paths left out are not
 proof of a fix. A report that cuts a rule's instance list names that rule in the scan's
 `partial_checks`: it shows the rule's findings seen, never fixed by their absence. An alert a user
-marked a false positive (confidence 0) is left out, and its rule is named there too: setting an
-alert aside is not a fix.
+marked a false positive (confidence 0) is set aside, one record per URL path as an open alert's:
+an open finding of that alert and path stays open (setting an alert aside is not a fix), and no
+finding is opened from it.
 
 Risk codes 0-3: informational, low, medium, high; another code falls back to the word of
 `riskdesc`, else Moderate, warned. Dates: the report's `created` (ISO), else `generated` (the ZAP
@@ -30,7 +31,7 @@ from typing import Any, BinaryIO
 from lxml import etree
 
 from poam.domain.identity import web_path
-from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Scan, Severity, Weakness
+from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import common, jsonio
 from poam.parsers.base import Head, ParseContext, Record
@@ -66,7 +67,8 @@ _MONTHS = {  # first letters of month names in the locales ZAP is most often run
     "dec": 12, "dez": 12, "déc": 12, "dic": 12,
 }  # fmt: skip
 Alert = Mapping[str, Any]
-Seen = set[tuple[str, Severity, str | None]]
+Seen = set[tuple[str, Severity, str | None, bool]]
+"""(vuln id, severity, path, set aside) of the findings of a site already yielded."""
 
 
 def report_time(created: object, generated: object, ctx: ParseContext, record: str = "report") -> dt.datetime | None:
@@ -194,7 +196,7 @@ class _Reader:
         self.weaknesses: dict[tuple[str, Severity], Weakness] = {}
         self.sites = 0
         self.partial: dict[str, None] = {}
-        """Rules whose instance list this report cuts short, or whose alerts it sets aside."""
+        """Rules whose instance list this report cuts short (or gives in a form poam cannot read)."""
 
     def report(self, when: dt.datetime | None, version: str | None) -> None:
         """Start a report (a file may hold several JSON reports): its date and ZAP version."""
@@ -244,9 +246,9 @@ class _Reader:
             name = _text(alert.get("name")) or _text(alert.get("alert"))
             self.ctx.skip(f"{where}, alert {name[:60]!r}" if name else f"{where}, an alert", "no pluginid")
             return
-        if _text(alert.get("confidence")) == _FALSE_POSITIVE:
-            self.partial[vuln_id] = None  # set aside by a user, not fixed: its absence closes nothing
-            return
+        # a false positive set aside by a user: not open, not fixed (its open finding stays open)
+        aside = _text(alert.get("confidence")) == _FALSE_POSITIVE
+        status = FindingStatus.SET_ASIDE if aside else FindingStatus.OPEN
         severity = _severity(alert, f"{where}, alert {vuln_id}", self.ctx)
         weakness = self.weaknesses.get((vuln_id, severity))
         if weakness is None:
@@ -264,11 +266,11 @@ class _Reader:
             paths[None] = []
         other = common.plain(_text(alert.get("otherinfo")))
         for path, lines in paths.items():
-            key = (vuln_id, severity, path)
+            key = (vuln_id, severity, path, aside)
             if key in seen:  # the same rule twice for a site (older ZAP): the first one stands
                 continue
             seen.add(key)
-            yield Finding(weakness, asset, self.when, evidence=_evidence(lines, other), path=path)
+            yield Finding(weakness, asset, self.when, evidence=_evidence(lines, other), path=path, status=status)
 
 
 def _as_list(value: object) -> list[Any] | None:
