@@ -547,6 +547,25 @@ def test_several_wizcli_results_in_one_file(tmp_path: Path) -> None:
         parse(WizCliParser(), _text_file(tmp_path, json.dumps(jan) + "[]"))
 
 
+def test_a_wizcli_result_that_cannot_be_read_among_others_is_left_out(tmp_path: Path) -> None:
+    """A failed scan, an unknown origin or a nameless image is one result's problem when the file
+    holds others; alone it refuses the file."""
+    good = cli(IMAGE, PACKAGES)
+    failed = cli(IMAGE, PACKAGES, status={"state": "FAILED"})
+    vm = cli({"__typename": "CICDScanOriginVM"}, PACKAGES)
+    records, ctx = run_with_context(
+        WizCliParser(), _text_file(tmp_path, "\n".join(json.dumps(d) for d in (failed, good, vm)))
+    )
+    assert {f.path for f in findings_of(records)} >= {"libssl3"}
+    assert len([r for r in records if isinstance(r, Coverage)]) == 1
+    assert ctx.report.skipped == 2 and ctx.report.warnings == [
+        "document 1: the wizcli scan did not succeed (state FAILED); left out",
+        "document 3: unsupported wizcli scan origin 'CICDScanOriginVM'; left out",
+    ]
+    with pytest.raises(InputError, match=r"w.json: the wizcli scan did not succeed"):
+        parse(WizCliParser(), _text_file(tmp_path, json.dumps(failed) + json.dumps(failed)))
+
+
 def test_odd_wizcli_values(tmp_path: Path) -> None:
     odd = {
         "osPackages": None,

@@ -38,7 +38,8 @@ may hold several results, written one after another or one per line: each covers
 target; one import. A vulnerability without a name or package, or a rule match without a rule
 id, is left out with a warning, and its result then covers nothing (nothing is closed by the
 absence of what poam could not read). A result whose scan did not succeed, whose origin poam
-does not know, or an image scan that names no image (give `--asset`) is refused.
+does not know, or an image scan that names no image (give `--asset`) is left out with a warning
+when the file holds other results, and refuses a file that holds no other.
 """
 
 from __future__ import annotations
@@ -368,21 +369,31 @@ class WizCliParser:
         weaknesses: dict[str, Weakness] = {}
         labels: list[str] = []
         times: list[dt.datetime] = []
+        failed: list[tuple[int, str]] = []
         for n, doc in enumerate(jsonio.documents(stream, ctx.source), start=1):
             where = f"document {n}: " if n > 1 else ""
-            label, when, records = self._result(doc, where, weaknesses, ctx)
+            if not isinstance(doc, dict) or not isinstance(doc.get("result"), dict):
+                raise InputError(ctx.source, f"{where}not a wizcli result: no result object")
+            try:
+                label, when, records = self._result(doc, where, weaknesses, ctx)
+            except InputError as exc:  # one result that cannot be read, in a file of several
+                failed.append((n, exc.problem.removeprefix(where)))
+                continue
             labels.append(label)
             times.append(when)
             yield from records
+        if not labels:  # nothing in the file can be read
+            n, problem = failed[0]
+            raise InputError(ctx.source, f"document {n}: {problem}" if n > 1 else problem)
+        for n, problem in failed:
+            ctx.skip(f"document {n}", problem)
         name = labels[0] if len(set(labels)) == 1 else ", ".join(dict.fromkeys(labels))
         yield Scan(tool=TOOL, name=name, started_at=min(times), ended_at=max(times))
 
     def _result(
-        self, doc: object, where: str, weaknesses: dict[str, Weakness], ctx: ParseContext
+        self, doc: dict[str, Any], where: str, weaknesses: dict[str, Weakness], ctx: ParseContext
     ) -> tuple[str, dt.datetime, list[Coverage | Finding]]:
         """One wizcli result: its label, its time, and its coverage and findings."""
-        if not isinstance(doc, dict) or not isinstance(doc.get("result"), dict):
-            raise InputError(ctx.source, f"{where}not a wizcli result: no result object")
         state = (_text(_obj(doc.get("status")).get("state")) or "SUCCESS").upper()
         if state != "SUCCESS":
             raise InputError(ctx.source, f"{where}the wizcli scan did not succeed (state {state})")
