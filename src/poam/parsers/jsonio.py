@@ -1,5 +1,6 @@
-"""Reading JSON scan files: whole documents with a size cap, streamed arrays, JSON Lines, and
-the first keys of a file for detection."""
+"""Reading JSON scan files: every document of a file (one, several one after another, or JSON
+Lines) with a size cap, streamed arrays and report headers, and the first keys of a file for
+detection."""
 
 from __future__ import annotations
 
@@ -80,29 +81,6 @@ def items(stream: BinaryIO, source: str, prefix: str) -> Iterator[Any]:
         raise InputError(source, f"not valid JSON: {exc}") from None
 
 
-def lines(stream: BinaryIO, source: str) -> Iterator[Any]:
-    """The values of a JSON Lines file, one per non-blank line."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-    try:
-        for number, line in enumerate(_lines(text, source), start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(source, f"line {number}: not valid JSON: {exc.msg}") from None
-    finally:
-        text.detach()
-
-
-def _lines(text: io.TextIOWrapper, source: str) -> Iterator[str]:
-    try:
-        for line in text:  # noqa: UP028 - `yield from` would close the wrapper with this generator
-            yield line
-    except UnicodeDecodeError as exc:
-        raise InputError(source, f"not UTF-8 text (byte {exc.start})") from None
-
-
 @dataclass(frozen=True)
 class Shape:
     """What the start of a JSON file shows: for detection."""
@@ -141,27 +119,42 @@ def shape(head: bytes) -> Shape:
     return Shape(kind, frozenset(keys), frozenset(item_keys), is_lines)
 
 
-def top_level(stream: BinaryIO, source: str, skip: frozenset[str]) -> Any:
-    """A JSON document's top-level object without the members named in `skip`, read as a stream
-    (a skipped member, however large, is never built in memory). Non-objects come back whole
-    unless large; use it to read a report's header before streaming its big array."""
-    builder: Any = None
-    depth = 0
-    out: dict[str, Any] = {}
+_STARTS = frozenset({"start_map", "start_array", "null", "boolean", "integer", "double", "number", "string"})
+_TYPES = {"start_map": "dict", "string": "str", "integer": "int", "double": "float", "number": "float"}
+
+
+def headers(stream: BinaryIO, source: str, big: str) -> list[tuple[dict[str, Any], int]] | None:
+    """Each document's top-level members but the array `big` (`Results`), and how many items that
+    array holds, read as a stream: the big array is never built in memory, so a report's header
+    can be read before its items are streamed with `items`. Several documents one after another
+    (or JSON Lines) give one entry each; None when a document is not an object (read such files
+    whole). InputError when `big` is there but not a list."""
+    out: list[tuple[dict[str, Any], int]] = []
+    header: dict[str, Any] = {}
+    depth, count = 0, 0
     key: str | None = None
+    builder: Any = None
+    item = f"{big}.item"
     try:
-        for _prefix, event, value in ijson.parse(stream, use_float=True):
-            if depth == 0 and event != "start_map":
-                return None  # not an object
-            if event == "start_map" and depth == 0:
-                depth = 1
+        for prefix, event, value in ijson.parse(stream, use_float=True, multiple_values=True):
+            if depth == 0:
+                if event != "start_map":
+                    return None
+                header, count, depth = {}, 0, 1
                 continue
             if depth == 1 and event == "map_key":
                 key = value
-                builder = None if value in skip else ijson.ObjectBuilder()
+                builder = None if value == big else ijson.ObjectBuilder()
                 continue
             if depth == 1 and event == "end_map":
-                return out
+                out.append((header, count))
+                depth = 0
+                continue
+            if depth == 1 and key == big and event not in ("start_array", "null"):
+                what = _TYPES.get(event, "bool" if event == "boolean" else event)
+                raise InputError(source, f"{big} is a {what}, not a list")
+            if depth == 2 and key == big and prefix == item and event in _STARTS:
+                count += 1
             if event in ("start_map", "start_array"):
                 depth += 1
             if builder is not None:
@@ -170,7 +163,7 @@ def top_level(stream: BinaryIO, source: str, skip: frozenset[str]) -> Any:
                 depth -= 1
             if depth == 1 and key is not None:
                 if builder is not None:
-                    out[key] = builder.value
+                    header[key] = builder.value
                 key, builder = None, None
     except ijson.common.IncompleteJSONError as exc:
         raise InputError(source, f"not valid JSON (truncated?): {exc}") from None

@@ -53,8 +53,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-import ijson
-
 from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
@@ -94,8 +92,6 @@ _MODIFIED_FIXED = frozenset({"not_affected", "fixed"})
 """Statuses of a modified finding that a VEX statement gives: not affected, or fixed."""
 _MODIFIED_STATUSES = frozenset({"ignored", "unknown", "affected", "under_investigation", *_MODIFIED_FIXED})
 """The statuses Trivy documents for a modified finding."""
-_STARTS = frozenset({"start_map", "start_array", "null", "boolean", "integer", "double", "number", "string"})
-_JSON_TYPES = {"start_map": "dict", "string": "str", "integer": "int", "double": "float", "number": "float"}
 
 
 @dataclass
@@ -159,7 +155,7 @@ class TrivyParser:
         size = stream.seek(0, 2) - start
         stream.seek(start)
         if size >= STREAM_FROM:
-            headers = _headers(stream, ctx.source)
+            headers = jsonio.headers(stream, ctx.source, "Results")
             stream.seek(start)
             plans = [_streamable(header) for header, _count in headers or []]
             if headers and all(plans):
@@ -266,52 +262,6 @@ def _streamable(header: dict[str, Any]) -> tuple[Asset, bool] | None:
     if kind in {"filesystem", "repository"} and artifact not in {None, ".", "./"}:
         return Asset(AssetKind.REPOSITORY, name=artifact), True
     return None
-
-
-def _headers(stream: BinaryIO, source: str) -> list[tuple[dict[str, Any], int]] | None:
-    """Each report's top-level members but `Results`, and how many results it lists, read as a
-    stream (the results are never built in memory); None when a report is not an object (such
-    files are read whole)."""
-    out: list[tuple[dict[str, Any], int]] = []
-    header: dict[str, Any] = {}
-    depth, count = 0, 0
-    key: str | None = None
-    builder: Any = None
-    try:
-        for prefix, event, value in ijson.parse(stream, use_float=True, multiple_values=True):
-            if depth == 0:
-                if event != "start_map":
-                    return None
-                header, count, depth = {}, 0, 1
-                continue
-            if depth == 1 and event == "map_key":
-                key = value
-                builder = None if value == "Results" else ijson.ObjectBuilder()
-                continue
-            if depth == 1 and event == "end_map":
-                out.append((header, count))
-                depth = 0
-                continue
-            if depth == 1 and key == "Results" and event not in ("start_array", "null"):
-                what = _JSON_TYPES.get(event, "bool" if event == "boolean" else event)
-                raise InputError(source, f"Results is a {what}, not a list")
-            if depth == 2 and key == "Results" and prefix == "Results.item" and event in _STARTS:
-                count += 1
-            if event in ("start_map", "start_array"):
-                depth += 1
-            if builder is not None:
-                builder.event(event, value)
-            if event in ("end_map", "end_array"):
-                depth -= 1
-            if depth == 1 and key is not None:
-                if builder is not None:
-                    header[key] = builder.value
-                key, builder = None, None
-    except ijson.common.IncompleteJSONError as exc:
-        raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
-    except ijson.common.JSONError as exc:
-        raise InputError(source, f"not valid JSON: {exc}") from None
-    return out
 
 
 def _incomplete(ctx: ParseContext, targets: list[_Target]) -> set[Asset]:
