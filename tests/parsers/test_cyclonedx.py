@@ -282,12 +282,13 @@ def test_odd_vulnerabilities_are_read_past_with_a_warning(tmp_path: Path) -> Non
     got = {f.weakness.vuln_id: (f.status, f.weakness.severity) for f in findings(records)}
     assert got == {
         "CVE-1": (FindingStatus.OPEN, Severity.LOW),
+        "CVE-2": (FindingStatus.SET_ASIDE, Severity.LOW),  # never opens nor closes a finding
         "CVE-3": (FindingStatus.OPEN, Severity.HIGH),
         "CVE-4": (FindingStatus.OPEN, Severity.HIGH),
     }
     assert ctx.report.warnings == [
         "vulnerability 1 (CVE-1): analysis state 'pondering' not recognised; kept open",
-        "vulnerability 2 (CVE-2): analysis state 'suppressed' is not a CycloneDX state; read as set aside and left out",
+        "vulnerability 2 (CVE-2): analysis state 'suppressed' is not a CycloneDX state; read as set aside",
         "vulnerability 3 (CVE-3): severity 'severe' not recognised; rated high",
     ]
     assert [c.asset.name for c in coverage(records)] == ["ghcr.io/acme/web"]  # every vulnerability was read

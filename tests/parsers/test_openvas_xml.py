@@ -167,8 +167,35 @@ def test_general_port_log_and_false_positive_results(tmp_path: Path) -> None:
     )
     eol, log, fp, cpe = findings(recs)
     assert (eol.port, eol.protocol, eol.location, eol.weakness.severity) == (None, None, "", Severity.CRITICAL)
-    assert log.weakness.severity is Severity.INFO and fp.weakness.severity is Severity.INFO
+    assert log.weakness.severity is Severity.INFO and log.status is FindingStatus.OPEN  # counted only
+    assert fp.status is FindingStatus.SET_ASIDE  # an override to False Positive: a person's decision
     assert cpe.weakness.severity is Severity.MEDIUM and cpe.location == ""
+
+
+def test_a_false_positive_override_keeps_its_open_finding_open(
+    engine: Engine, register_parser: Register, tmp_path: Path
+) -> None:
+    """An override is not a fix: the next report still lists the result, so the finding stays open
+    until a report no longer lists it at all."""
+    register_parser(OpenvasXmlParser())
+    import_file(engine, write(tmp_path / "jan.xml", report([result()])))
+
+    def month(n: int, *results: str) -> Path:
+        day = f"2026-0{n}-05T10:"
+        text = report(
+            list(results),
+            hosts=[host(start=day + "00:00Z", end=day + "30:00Z")],
+            scan=(day + "00:00Z", day + "30:00Z"),
+        )
+        return write(tmp_path / f"{n}.xml", text)
+
+    overridden = "<original_threat>High</original_threat><original_severity>7.5</original_severity>"
+    fp = result(severity="-1.0", threat="False Positive", when="2026-02-05T10:05:00Z", extra=overridden)
+    r = import_file(engine, month(2, fp))
+    assert (r.set_aside, r.fixed_findings, r.items_closed) == (1, 0, 0)
+    assert items_by_id(engine)[TLS].status is ItemStatus.OPEN  # type: ignore[attr-defined]
+    r = import_file(engine, month(3))
+    assert (r.fixed_findings, r.items_closed) == (1, 1)
 
 
 def test_old_nvt_fields_give_cvss2_and_cve_list(tmp_path: Path) -> None:

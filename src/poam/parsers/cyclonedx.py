@@ -26,10 +26,10 @@ warning), imported as one scan. XML is streamed, keeping only a name per compone
 
 Dates: `metadata.timestamp`, else `--scan-date`, else the file's modification time. Lenient on
 values: an `analysis.state` CycloneDX does not define is read as set aside when it says so
-(`suppressed`...: left out) and as open otherwise, with a warning; a severity word it does not
-define is rated by the CVSS score (else Low), with a warning; a vulnerability that is not an
-object, has no id or one longer than 200 characters is left out with a warning, and its BOM
-then gives no coverage (nothing is closed by its absence).
+(`suppressed`...: an open finding stays open, none is opened) and as open otherwise, with a
+warning; a severity word it does not define is rated by the CVSS score (else Low), with a
+warning; a vulnerability that is not an object, has no id or one longer than 200 characters is
+left out with a warning, and its BOM then gives no coverage (nothing is closed by its absence).
 """
 
 from __future__ import annotations
@@ -136,10 +136,8 @@ class _Bom:
         elif state in _OPEN:
             status = FindingStatus.OPEN
         elif common.dismissed(state):
-            self.ctx.warn(
-                record, f"analysis state {state[:40]!r} is not a CycloneDX state; read as set aside and left out"
-            )
-            return
+            self.ctx.warn(record, f"analysis state {state[:40]!r} is not a CycloneDX state; read as set aside")
+            status = FindingStatus.SET_ASIDE
         else:
             self.ctx.warn(record, f"analysis state {state[:40]!r} not recognised; kept open")
             status = FindingStatus.OPEN

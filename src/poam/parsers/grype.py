@@ -40,7 +40,6 @@ from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, text
-from poam.parsers.trivy import add_sighting
 
 TOOL = "Grype"
 _VEX_FIXED = frozenset({"not_affected", "fixed"})
@@ -124,7 +123,7 @@ class GrypeParser:
                 fixed = ", ".join(sca.texts(fix.get("versions")))
                 if fixed and status is FindingStatus.OPEN:
                     fixes.setdefault(vuln_id, {}).setdefault(pkg, fixed)
-                add_sighting(found, vuln_id, pkg, status, _evidence(pkg, artifact, fix, fixed))
+                found.add(vuln_id, pkg, status, _evidence(pkg, artifact, fix, fixed))
                 related = match.get("relatedVulnerabilities")
                 if related is not None and not isinstance(related, list):
                     ctx.warn(record, "relatedVulnerabilities is not a list; ignored")

@@ -2,8 +2,9 @@
 
 Both envelopes are read: the exported `<report>` that wraps the report proper, and the inner
 `<report>` alone (also inside a `<get_reports_response>`). One finding per result: NVT OID, host,
-port/protocol (`general/tcp` is host-wide). Log, debug, error and false-positive results are
-informational. Compliance results (GVM audits) are configuration findings, `yes` a FIXED one, and
+port/protocol (`general/tcp` is host-wide). Log, debug and error results are informational; a
+result overridden to False Positive is set aside (a person's decision: an open finding stays open,
+none is opened). Compliance results (GVM audits) are configuration findings, `yes` a FIXED one, and
 in a delta report a result whose delta is `gone` is a FIXED finding.
 
 Coverage: a GMP report is a complete scan of its hosts (`report/host`, and any host a result
@@ -382,6 +383,10 @@ class OpenvasXmlParser:
         delta = el.find("delta")
         gone = delta is not None and (delta.text or "").strip().lower() == "gone"
         fixed = compliance == "yes" or gone
+        # An override to False Positive is a person's decision: set aside, rated as first found.
+        aside = not fixed and " ".join((el.findtext("threat") or "").lower().split()) == "false positive"
+        if aside:
+            level = rated(el.findtext("original_severity"), el.findtext("original_threat")) or Severity.INFO
         key = (oid, level, is_config)
         weakness = weaknesses.get(key)
         if weakness is None:
@@ -399,7 +404,7 @@ class OpenvasXmlParser:
             port=port,
             protocol=protocol,
             evidence=clean(el.findtext("description")),
-            status=FindingStatus.FIXED if fixed else FindingStatus.OPEN,
+            status=FindingStatus.FIXED if fixed else FindingStatus.SET_ASIDE if aside else FindingStatus.OPEN,
         )
 
 

@@ -190,15 +190,20 @@ class Collector:
         ctx.skip(record, problem)
         self.incomplete = True
 
-    def add(self, vuln_id: str, path: str | None, status: FindingStatus, evidence: str | None) -> None:
+    def add(self, vuln_id: str, path: str | None, status: FindingStatus, evidence: str | None) -> Sighting:
+        """Add a record to its finding: an open record wins, then a set-aside one, then a fixed
+        one (a set-aside record of a finding another record shows fixed keeps it as it was)."""
         key = (vuln_id, path)
         seen = self.sightings.get(key)
         if seen is None:
             seen = self.sightings[key] = Sighting(vuln_id, path, status)
         elif status is FindingStatus.OPEN:
             seen.status = FindingStatus.OPEN
+        elif status is FindingStatus.SET_ASIDE and seen.status is FindingStatus.FIXED:
+            seen.status = FindingStatus.SET_ASIDE
         if evidence:
             seen.evidence.append(evidence)
+        return seen
 
 
 class Dating:

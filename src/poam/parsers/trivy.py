@@ -57,7 +57,7 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.sca import UNNAMED, Collector, Dating, Sighting, as_dict, as_list, image_repository, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, image_repository, text
 
 TOOL = "Trivy"
 MAX_FIXES = 20
@@ -496,7 +496,7 @@ class _Reader:
             parts.append(f"status {status_text}")
         pkg_path = text(v.get("PkgPath"))
         parts.append(f"target {target}" + (f" ({pkg_path})" if pkg_path else ""))
-        add_sighting(found, vuln_id, f"{scope}: {pkg}" if scope else pkg, status, "; ".join(parts))
+        found.add(vuln_id, f"{scope}: {pkg}" if scope else pkg, status, "; ".join(parts))
         draft = _vulnerability_draft(vuln_id, v, self.ctx, record)
         known = self.drafts.setdefault(vuln_id, draft)
         known.severity = sca.worse(known.severity, draft.severity)
@@ -533,7 +533,7 @@ class _Reader:
         start, end = text(cause.get("StartLine")), text(cause.get("EndLine"))
         if start:
             parts.append(f"lines {start}-{end}" if end and end != start else f"line {start}")
-        add_sighting(found, check, target or None, status, "; ".join(p for p in parts if p))
+        found.add(check, target or None, status, "; ".join(p for p in parts if p))
         if check not in self.drafts:
             refs = [text(m.get("PrimaryURL")), *sca.texts(m.get("References"))]
             fields = {
@@ -570,7 +570,7 @@ class _Reader:
         record = f"{record} ({rule})"
         line, match = text(s.get("StartLine")), text(s.get("Match"))
         evidence = "; ".join(p for p in (line and f"line {line}", match) if p)
-        add_sighting(found, rule, target or None, given or FindingStatus.OPEN, evidence)
+        found.add(rule, target or None, given or FindingStatus.OPEN, evidence)
         if rule not in self.drafts:
             title = text(s.get("Title")) or rule
             fields = {
@@ -590,18 +590,6 @@ class _Reader:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def add_sighting(
-    found: Collector, vuln_id: str, path: str | None, status: FindingStatus, evidence: str | None
-) -> Sighting:
-    """Add a record to its finding: an open record wins, then a set-aside one, then a fixed one
-    (a set-aside record of a finding another record shows fixed keeps it open, not fixed)."""
-    found.add(vuln_id, path, status, evidence)
-    seen = found.sightings[(vuln_id, path)]
-    if status is FindingStatus.SET_ASIDE and seen.status is FindingStatus.FIXED:
-        seen.status = FindingStatus.SET_ASIDE
-    return seen
 
 
 def _image_from_metadata(meta: dict[str, Any]) -> str | None:

@@ -242,9 +242,9 @@ class _Import:
                 if not self.parser.closes_by_coverage:  # coverage already gives the scan window
                     self._widen(rec.observed_at)
                 if rec.status is FindingStatus.SET_ASIDE:
-                    self.result.set_aside += 1
-                if rec.weakness.severity is Severity.INFO and rec.status is not FindingStatus.FIXED:
-                    self.result.informational += rec.status is FindingStatus.OPEN
+                    self.result.set_aside += 1  # applied whatever its rating: it keeps an open finding open
+                elif rec.weakness.severity is Severity.INFO and rec.status is FindingStatus.OPEN:
+                    self.result.informational += 1
                     continue
                 self.pending.append(rec)
                 if len(self.pending) >= BATCH:
