@@ -153,7 +153,7 @@ VALUE_REFUSAL = re.compile(
     r"^(row|line|finding|result|record|match|advisory|statement|vulnerability|dependency|alert|issue|plugin|"
     r"qid|vuln|rule|secret|misconfiguration|host|resource|site) \S+"
     r"|is not a (number|date|severity|plugin number|port number)|not recognised"
-    r"|unknown (severity|status|riskcode|state)",
+    r"|unknown (severity|status|riskcode|state)|longer than \d+ characters",
     re.IGNORECASE,
 )
 
@@ -215,6 +215,7 @@ def test_corpus_walk(folder: str, tmp_path: Path) -> None:
         "plugin 19506: port 'x' is not a number",
         "advisory 12: severity 'urgent' is not one of low, moderate, high, critical",
         "result 2 of run 1: names no rule",
+        "vuln_id longer than 200 characters: 'XXXX'...",
     ],
 )
 def test_value_refusals_are_recognised_as_such(problem: str) -> None:

@@ -104,3 +104,10 @@ def test_a_scan_with_an_unreadable_record_closes_nothing_by_absence(engine: Engi
     assert import_file(engine, mar).items_closed == 1  # a clean scan still closes
     with engine.begin() as conn:
         assert conn.execute(select(scans.c.closes).order_by(scans.c.id)).scalars().all() == [True, False, True]
+
+
+def test_a_record_whose_id_is_too_long_to_store_is_left_out(engine: Engine, tmp_path: Path) -> None:
+    rows = [ROW, {**ROW, "weakness_id": "X" * 250}]
+    r = import_file(engine, csv_file(tmp_path, rows))
+    assert (r.results, r.new_findings, r.warnings) == (1, 1, 1)
+    assert r.warning_lines == ["record 2: vuln_id longer than 200 characters ('" + "X" * 40 + "'...); left out"]

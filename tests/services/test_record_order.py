@@ -95,3 +95,51 @@ def test_a_fix_in_a_later_file_at_the_same_time_still_closes(engine: Engine, tmp
     import_file(engine, rows_file(tmp_path, "a.csv", [(T1, "open")]))
     import_file(engine, rows_file(tmp_path, "b.csv", [(T1, "fixed")]))
     assert finding_row(engine)[0] == "fixed"
+
+
+def two_assets_file(tmp_path: Path, name: str, rows: list[tuple[str, str, str]]) -> Path:
+    """Rows of (asset, time, status) for the same check."""
+    return write_csv(
+        tmp_path / name,
+        [
+            {
+                "detector": "Cloud Posture",
+                "weakness_id": "S3.1",
+                "weakness_name": "Bucket is public",
+                "severity": "high",
+                "asset": asset,
+                "detected": when,
+                "status": status,
+            }
+            for asset, when, status in rows
+        ],
+    )
+
+
+T3 = "2026-02-10T08:00:00Z"
+T4 = "2026-02-11T08:00:00Z"
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["fix-first", "failure-first"])
+@pytest.mark.parametrize("item_open", [False, True], ids=["item-closed", "item-open"])
+def test_a_stored_fixed_finding_stays_fixed_when_the_newest_record_passes(
+    engine: Engine, tmp_path: Path, batch: int, order: int, item_open: bool
+) -> None:
+    """Fixed last month; this file's older record fails again and its newer record passes: the
+    newest record decides, so the finding stays fixed and no item opens, in any batch order."""
+    b = "bucket.example.com"
+    first = [(b, T0, "open"), (b, T1, "fixed")] + ([("other.example.com", T0, "open")] if item_open else [])
+    import_file(engine, two_assets_file(tmp_path, "a.csv", first))
+    rows = [(b, T3, "open"), (b, T4, "fixed")][::order]
+    import_file(engine, two_assets_file(tmp_path, "b.csv", rows))
+    with engine.begin() as conn:
+        got = conn.execute(
+            select(findings.c.status, findings.c.fixed_at, findings.c.asset_id).order_by(findings.c.id)
+        ).all()
+    bucket = [(status, fixed_at) for status, fixed_at, _a in got if _a == min(a for _s, _f, a in got)]
+    # It came back at T3 (a recurrence is history) and the newest record fixed it at T4.
+    assert bucket[-1] == ("fixed", dt.datetime(2026, 2, 11, 8)) and all(st == "fixed" for st, _f in bucket)
+    still_open = [i for i in items_of(engine).values() if i.status is ItemStatus.OPEN]  # type: ignore[attr-defined]
+    assert [[a.identifier for a in i.assets if a.status.value == "open"] for i in still_open] == (
+        [["other.example.com"]] if item_open else []
+    )

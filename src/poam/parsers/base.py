@@ -38,6 +38,11 @@ class ParseReport:
         if len(self.warnings) < MAX_WARNINGS_KEPT:
             self.warnings.append(f"{record}: {problem}")
 
+    def skip(self, record: str, problem: str) -> None:
+        """Count a record left out because it cannot be read (also a warning)."""
+        self.skipped += 1
+        self.warn(record, f"{problem}; left out")
+
     def merge(self, other: ParseReport) -> None:
         """Add another report's findings to this one (the child's, in the parent)."""
         room = MAX_WARNINGS_KEPT - len(self.warnings)
@@ -82,8 +87,7 @@ class ParseContext:
     def skip(self, record: str, problem: str) -> None:
         """Note a record left out because it cannot be read (`problem` says why): a warning; a file
         whose every record was left out is refused."""
-        self.report.skipped += 1
-        self.warn(record, f"{problem}; left out")
+        self.report.skip(record, problem)
 
 
 @dataclass(frozen=True, slots=True)

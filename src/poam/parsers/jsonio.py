@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -37,6 +38,10 @@ def load(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Any:
         raise InputError(source, "JSON nested too deeply") from None
 
 
+_GAP = re.compile(r"[ \t\r\n\ufeff]*")
+"""Blank space between documents, and the byte order mark of each file joined into this one."""
+
+
 def documents(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Iterator[Any]:
     """Every JSON value of the file, in order: one document, several written one after another
     (concatenated pages of an API's output), or JSON Lines (one value per line). Blank space
@@ -52,8 +57,7 @@ def documents(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Itera
     decoder = json.JSONDecoder()
     position, number, end = 0, 0, len(text)
     while True:
-        while position < end and text[position] in " \t\r\n":
-            position += 1
+        position = _GAP.match(text, position).end()  # type: ignore[union-attr]
         if position >= end:
             break
         number += 1

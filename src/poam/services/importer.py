@@ -29,6 +29,8 @@ from poam.services.sightings import SightingWriter
 from poam.store.tables import scans
 
 BATCH = 2000
+MAX_ID = 200
+"""Longest tool name and scanner vulnerability id the store keeps (their columns)."""
 Progress = Callable[[int], None]
 
 
@@ -238,6 +240,10 @@ class _Import:
         scan_info: Scan | None = None
         for rec in records:
             if isinstance(rec, Finding):
+                w = rec.weakness
+                if len(w.vuln_id) > MAX_ID or len(w.tool) > MAX_ID:  # it cannot be stored, nor found again
+                    self._too_long(f"record {self.result.results + self.report.skipped + 1}", w.vuln_id, w.tool)
+                    continue
                 self.result.results += 1
                 if not self.parser.closes_by_coverage:  # coverage already gives the scan window
                     self._widen(rec.observed_at)
@@ -292,9 +298,14 @@ class _Import:
         self._finish(scan_info, tool)
 
     def _check_tool(self, tool: str | None) -> None:
-        """A tool name that covers assets must fit its column, as a finding's must."""
-        if tool is not None and len(tool) > 200:
-            raise InputError(self.result.source, f"tool longer than 200 characters: {tool[:40]!r}...")
+        """The file's own tool, which covers assets, must fit its column, as a finding's must."""
+        if tool is not None and len(tool) > MAX_ID:
+            raise InputError(self.result.source, f"tool longer than {MAX_ID} characters: {tool[:40]!r}...")
+
+    def _too_long(self, record: str, vuln_id: str, tool: str | None) -> None:
+        """A record whose identity is too long to store: left out (the file then closes nothing by absence)."""
+        name, value = ("vuln_id", vuln_id) if len(vuln_id) > MAX_ID else ("tool", tool or "")
+        self.report.skip(record, f"{name} longer than {MAX_ID} characters ({value[:40]!r}...)")
 
     def _widen(self, when: dt.datetime | None) -> None:
         if when is None:
@@ -303,7 +314,9 @@ class _Import:
         self.last = max(self.last, when) if self.last else when
 
     def _cover(self, cov: Coverage) -> None:
-        self._check_tool(cov.tool)
+        if cov.tool is not None and len(cov.tool) > MAX_ID:
+            self._too_long(f"coverage of {cov.asset.identifier[:60]}", "", cov.tool)
+            return
         when = cov.started_at or cov.ended_at
         if when is None:
             return

@@ -107,9 +107,10 @@ class SightingWriter:
         self.counts = Counts()
         self._hashes: dict[Identity, int] = {}
         self._inserted = _HashFilter()  # identity hashes of the findings this import inserted
-        self._unseen_fixes: dict[Identity, dt.datetime] = {}
-        """Fixed records of findings not known yet: an older failing record later in the file
-        opens the finding and this fix closes it, as if the file had been read in time order."""
+        self._file_fixes: dict[int, dt.datetime] = {}
+        """The newest explicit fix this file gave each finding (by identity hash): a failing record
+        older than it, read later (another batch), opens or reopens the finding and this fix then
+        closes it, as if the file had been read in time order."""
 
     def write(self, batch: list[Finding]) -> None:
         """Apply one batch: look up the stored generations, classify, insert and update."""
@@ -198,10 +199,11 @@ class SightingWriter:
                     updates[rec["id"]] = rec
             return
         explicit_fix = f.status is FindingStatus.FIXED
+        if explicit_fix:  # remembered in case the file also holds an older failing record, in a later batch
+            h = self._hashes[ident]
+            self._file_fixes[h] = max(t, self._file_fixes.get(h, t))
         if rec is None:
-            if explicit_fix:  # reported fixed, never seen open: remembered in case this file saw it open earlier
-                self._unseen_fixes[ident] = max(t, self._unseen_fixes.get(ident, t))
-            else:
+            if not explicit_fix:  # a fix of a finding never seen open does nothing (until an older sighting)
                 self._new(ident, gens, asset_id, weakness_id, f, None, inserts)
             return
         if rec.get("id") is not None:
@@ -254,6 +256,12 @@ class SightingWriter:
                 rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
             else:
                 self._new(ident, gens, asset_id, weakness_id, f, rec, inserts)
+            return
+        fixed_later = self._file_fixes.get(self._hashes[ident])
+        if kind is Sighting.REOPEN and fixed_later is not None and fixed_later > t:
+            # It came back, and a newer record of this file shows it fixed again: it stays fixed.
+            rec.update(last_seen=t, fixed_at=fixed_later, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
+            self._touch(item_id)
             return
         if kind is Sighting.REOPEN:
             rec.update(
@@ -337,8 +345,8 @@ class SightingWriter:
         }
         if later is not None:
             new.update(status="fixed", fixed_at=later[0], fixed_scan_id=later[1])
-        elif previous is None and self._unseen_fixes.get(ident, t) > t:
-            new.update(status="fixed", fixed_at=self._unseen_fixes[ident], fixed_scan_id=self.scan_id)
+        elif self._file_fixes.get(new["ident"], t) > t:  # a newer record of this file shows it fixed
+            new.update(status="fixed", fixed_at=self._file_fixes[new["ident"]], fixed_scan_id=self.scan_id)
         inserts.append(new)
         gens.append(new)
 

@@ -1,0 +1,53 @@
+"""Reading JSON files: every document of a file, streamed items and headers across documents."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from poam.errors import InputError
+from poam.parsers import jsonio
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_documents_one_after_another_as_json_lines_and_with_a_bom_each() -> None:
+    data = BOM + b'{"a": 1}\n' + BOM + b'{"b": [2]}  [3]\r\n\n{"c":\n 4}\n'
+    assert list(jsonio.documents(io.BytesIO(data), "f.json")) == [{"a": 1}, {"b": [2]}, [3], {"c": 4}]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty file"),
+        (b" \n\t", "empty file"),
+        (b'{"a": 1}\n{"b": ', r"JSON value 2 is not valid: Expecting value \(line 2, column 7\)"),
+        (b'{"a" 1}', r"not valid JSON: Expecting ':' delimiter \(line 1, column 6\)"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+)
+def test_documents_name_what_is_broken(data: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        list(jsonio.documents(io.BytesIO(data), "f.json"))
+
+
+def test_documents_are_capped() -> None:
+    with pytest.raises(InputError, match="JSON larger than"):
+        list(jsonio.documents(io.BytesIO(b"[" + b" " * 2000 + b"]"), "f.json", limit=1000))
+
+
+def test_items_stream_through_every_document() -> None:
+    data = b'{"Results": [1, 2]}\n{"Results": [3]}{"Other": 1}'
+    assert list(jsonio.items(io.BytesIO(data), "f.json", "Results.item")) == [1, 2, 3]
+
+
+def test_headers_of_each_document_without_building_the_big_array() -> None:
+    data = b'{"Name": "a", "Results": [{"x": 1}, {"x": 2}], "After": true}\n{"Name": "b"}'
+    assert jsonio.headers(io.BytesIO(data), "f.json", "Results") == [
+        ({"Name": "a", "After": True}, 2),
+        ({"Name": "b"}, 0),
+    ]
+    assert jsonio.headers(io.BytesIO(b"[1]"), "f.json", "Results") is None
+    with pytest.raises(InputError, match="Results is a dict, not a list"):
+        jsonio.headers(io.BytesIO(b'{"Results": {}}'), "f.json", "Results")
