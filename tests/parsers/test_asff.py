@@ -163,7 +163,8 @@ def test_asset_names_are_stable_identities(tmp_path: Path) -> None:
     ("changes", "status"),
     [
         ({"Workflow": {"Status": "RESOLVED"}}, FindingStatus.FIXED),
-        ({"RecordState": "ARCHIVED"}, FindingStatus.FIXED),
+        ({"RecordState": "ARCHIVED"}, None),  # deleted resource, disabled control or suppression: no fix
+        ({"RecordState": "ARCHIVED", "Compliance": {"Status": "PASSED"}}, FindingStatus.FIXED),
         ({"Workflow": {"Status": "NOTIFIED"}}, FindingStatus.OPEN),
         ({"Workflow": {"Status": "SUPPRESSED"}}, None),
         ({"Workflow": None, "WorkflowState": "SUPPRESSED"}, None),
@@ -426,7 +427,7 @@ def test_a_file_of_unreadable_records_is_refused(engine: Engine, register_parser
         ({"RecordState": "DELETED"}, FindingStatus.OPEN, "status 'DELETED' not recognised; kept open"),
         ({"Workflow": {"Status": "DISMISSED"}}, None, "status 'DISMISSED' means set aside; left out"),
         (
-            {"Workflow": {"Status": "CLOSED"}, "RecordState": "ARCHIVED"},
+            {"Workflow": {"Status": "CLOSED"}, "Compliance": {"Status": "PASSED"}},
             FindingStatus.FIXED,
             "status 'CLOSED' not recognised; ignored",
         ),
@@ -475,13 +476,10 @@ def _expected(path: Path) -> list[tuple[str, str, str, str | None]]:
     for f in found:
         workflow = (f.get("Workflow") or {}).get("Status")
         compliance = (f.get("Compliance") or {}).get("Status")
-        if workflow == "SUPPRESSED":
+        archived = f.get("RecordState") == "ARCHIVED" and compliance != "PASSED" and workflow != "RESOLVED"
+        if workflow == "SUPPRESSED" or archived:
             continue
-        status = (
-            "fixed"
-            if compliance == "PASSED" or workflow == "RESOLVED" or f.get("RecordState") == "ARCHIVED"
-            else "open"
-        )
+        status = "fixed" if compliance == "PASSED" or workflow == "RESOLVED" else "open"
         vulns = f.get("Vulnerabilities") or []
         if vulns:
             vid = vulns[0]["Id"]
@@ -699,5 +697,23 @@ def test_an_older_passed_record_does_not_close_a_known_finding(
         for n, (when, status) in enumerate(records)
     ]
     r = import_file(engine, write(tmp_path, doc, "feb.json"))
+    assert (r.results, r.fixed_findings, r.items_closed) == (2, 0, 0)
+    assert finding_state(engine) == ("open", None)
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["array-then-page", "page-then-array"])
+def test_documents_of_different_shapes_in_one_file_are_all_read(
+    engine: Engine, register_parser: Any, tmp_path: Path, order: int
+) -> None:
+    """An array of findings and a get-findings page appended to one another (Prowler's json-asff
+    output and a Security Hub export): every document is read, so the newer FAILED record in the
+    second one is never lost to an older PASSED record in the first."""
+    register_parser(AsffParser())
+    import_file(engine, control_records(tmp_path, "jan.json", [(T0, "FAILED")]))
+    older = json.dumps([control(status="PASSED", UpdatedAt=T1, Id="p")])
+    newer = json.dumps({"Findings": [control(status="FAILED", UpdatedAt=T2, Id="f")], "NextToken": "x"})
+    path = tmp_path / "feb.json"
+    path.write_text("\n".join([older, newer][::order]))
+    r = import_file(engine, path)
     assert (r.results, r.fixed_findings, r.items_closed) == (2, 0, 0)
     assert finding_state(engine) == ("open", None)

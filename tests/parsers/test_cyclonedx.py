@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,7 @@ def test_subject_fallbacks_and_vex_only_boms(tmp_path: Path) -> None:
     }
     records = parse(write(tmp_path, vex, "vex.json"), asset="github.com/acme/app")
     assert coverage(records) == []  # no components: a VEX statement, not a scan
-    assert findings(records)[0].status is FindingStatus.FIXED
+    assert findings(records)[0].status is FindingStatus.SET_ASIDE  # a false-positive claim is not a fix
 
 
 XML_14 = """<?xml version="1.0"?>
@@ -464,6 +465,22 @@ def test_corpus_vex_and_tools() -> None:
     assert findings(parse(folder / "defectdojo__cyclonedx__jake.xml")) == []
 
 
+@pytest.mark.corpus
+def test_corpus_vex_states_by_an_independent_count() -> None:
+    """Vulnerabilities whose analysis state is a VEX conclusion are fixed; false_positive ones set
+    aside (the corpus holds none: checked with grep); counted from the raw text."""
+    state = re.compile(r'"state"\s*:\s*"(\w+)"|<state>\s*(\w+)\s*</state>')
+    for path in corpus_files():
+        if path.name in SBOM_ONLY:
+            continue
+        words = [a or b for a, b in state.findall(path.read_text())]
+        found = findings(parse(path))
+        fixed = {f.weakness.vuln_id for f in found if f.status is FindingStatus.FIXED}
+        aside = {f.weakness.vuln_id for f in found if f.status is FindingStatus.SET_ASIDE}
+        assert len(fixed) == sum(w in ("not_affected", "resolved", "resolved_with_pedigree") for w in words), path.name
+        assert len(aside) == words.count("false_positive"), path.name
+
+
 def records_tool(records: list[Any]) -> tuple[str, str | None]:
     scan = records[-1]
     return scan.tool, scan.tool_version
@@ -545,3 +562,43 @@ def test_mutated_corpus_xml_gives_input_errors_or_records() -> None:
                 pass
             except Exception as exc:  # pragma: no cover - the failure message names the case
                 pytest.fail(f"{path.name} mutation {n}: {type(exc).__name__}: {exc}")
+
+
+# --- review fix: a false-positive claim is set aside, never a fix ----------------------------------
+
+
+def test_vex_conclusions_close_and_a_false_positive_claim_is_set_aside(tmp_path: Path) -> None:
+    affects = [{"ref": "pkg:deb/debian/openssl@3.0.1"}]
+    states = ["not_affected", "resolved", "resolved_with_pedigree", "false_positive", "exploitable", "in_triage"]
+    vulns = [{"id": f"CVE-{n}", "affects": affects, "analysis": {"state": s}} for n, s in enumerate(states)]
+    records, ctx = run_with_context(CycloneDxParser(), write(tmp_path, bom(vulns)))
+    assert [f.status for f in findings(records)] == [
+        FindingStatus.FIXED,
+        FindingStatus.FIXED,
+        FindingStatus.FIXED,
+        FindingStatus.SET_ASIDE,
+        FindingStatus.OPEN,
+        FindingStatus.OPEN,
+    ]
+    assert ctx.report.warnings == []  # every state is one CycloneDX defines
+    assert "analysis: state false_positive" in (findings(records)[3].evidence or "")
+
+
+def test_a_false_positive_claim_keeps_the_finding_open(engine: Engine, tmp_path: Path) -> None:
+    """A person must approve a false-positive claim (a deviation): the BOM still lists the
+    vulnerability, so a covering BOM neither closes it nor opens a new one from it."""
+    affects = [{"ref": "pkg:deb/debian/openssl@3.0.1"}]
+    jan = import_file(engine, write(tmp_path, bom([{"id": "CVE-1", "affects": affects}]), "jan.json"))
+    assert (jan.assets_covered, jan.items_opened) == (1, 1)
+    claimed = [
+        {"id": "CVE-1", "affects": affects, "analysis": {"state": "false_positive"}},
+        {"id": "CVE-2", "affects": affects, "analysis": {"state": "false_positive"}},
+    ]
+    feb_bom = bom(claimed)
+    feb_bom["metadata"]["timestamp"] = "2026-02-05T10:00:00Z"
+    feb = import_file(engine, write(tmp_path, feb_bom, "feb.json"))
+    assert (feb.assets_covered, feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 2, 0, 0)
+    assert (feb.new_findings, feb.items_opened) == (0, 0)
+    with engine.begin() as conn:
+        (item,) = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert (item.source_identifier, item.status.value) == ("CVE-1", "open")

@@ -159,7 +159,6 @@ def test_untriaged_severity_uses_the_inspector_score(tmp_path: Path) -> None:
     ("doc", "message"),
     [
         ({}, 'no "findings" list'),
-        ([], 'no "findings" list'),
         ({"findings": [package()], "nextToken": "x"}, "not valid JSON"),  # cut short below
     ],
 )
@@ -432,3 +431,24 @@ def test_corpus_files_import_end_to_end(engine: Engine, register_parser: Any) ->
         assert import_file(engine, path, system=name).format == "aws-inspector2"
         expected = {vid for vid, status, _r, _p in _expected(path) if status == "open"}
         assert set(items_by_id(engine, name)) == expected, path.name
+
+
+def test_bare_findings_one_per_line_or_as_an_array(tmp_path: Path) -> None:
+    """`jq -c '.findings[]'` writes one finding per line; `--query findings` writes an array."""
+    for name, text in (
+        ("lines.json", json.dumps(package()) + "\n" + json.dumps(package("CVE-2026-0002")) + "\n"),
+        ("array.json", json.dumps([package(), package("CVE-2026-0002")])),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        assert [f.weakness.vuln_id for f in found(path)] == ["CVE-2026-0001", "CVE-2026-0002"]
+    with (tmp_path / "lines.json").open("rb") as stream:
+        assert Inspector2Parser().sniff(read_head(stream))
+    with pytest.raises(InputError, match=r"document 2: not Inspector list-findings output"):
+        parse(_text(tmp_path, json.dumps(package()) + "{}"))
+
+
+def _text(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    return path

@@ -51,3 +51,34 @@ def test_headers_of_each_document_without_building_the_big_array() -> None:
     assert jsonio.headers(io.BytesIO(b"[1]"), "f.json", "Results") is None
     with pytest.raises(InputError, match="Results is a dict, not a list"):
         jsonio.headers(io.BytesIO(b'{"Results": {}}'), "f.json", "Results")
+
+
+def test_records_of_pages_arrays_and_bare_records_in_any_mix() -> None:
+    data = (
+        b'{"Findings": [{"Id": 1}, {"Id": 2, "R": [{"x": {}}]}], "NextToken": "t"}\n'
+        b'[{"Id": 3}]\n'
+        b'{"Id": 4, "findings": 5}\n'  # a bare record whose member is not an array of records
+        b'{"findings": [{"Id": 5}]}'
+        b'{"Findings": []}'
+        b"7"
+    )
+    got = list(jsonio.records(io.BytesIO(data[:-1]), "f.json", ("Findings", "findings"), _has_id, "a finding"))
+    assert got == [{"Id": 1}, {"Id": 2, "R": [{"x": {}}]}, {"Id": 3}, {"Id": 4, "findings": 5}, {"Id": 5}]
+
+
+def _has_id(doc: dict[str, object]) -> bool:
+    return "Id" in doc
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"Findings": [{"Id": 1}, {"Id"', "truncated"),
+        (b'{"Other": []}', "f.json: not a finding$"),
+        (b'[{"Id": 1}]\n{"Other": 1}', "f.json: document 2: not a finding$"),
+        (b'{"Id": 1} 7', r"document 2: not a finding \(a JSON int\)"),
+    ],
+)
+def test_records_of_a_broken_or_foreign_file_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        list(jsonio.records(io.BytesIO(data), "f.json", ("Findings",), _has_id, "a finding"))

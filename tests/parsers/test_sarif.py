@@ -620,10 +620,14 @@ def _expected(path: Path) -> tuple[set[tuple[str, str, str | None]], set[str]]:
         tool = "Semgrep" if driver["name"].lower().startswith("semgrep") else driver["name"]
         repos = [p["repositoryUri"] for p in run.get("versionControlProvenance", [])]
         asset = repos[0] if repos else f"{tool} project"
+        invocations = run.get("invocations", [])
+        notes = [n for i in invocations for n in i.get("toolExecutionNotifications", [])]
+        notes += [n for i in invocations for n in i.get("toolConfigurationNotifications", [])]
         if (
             repos
             and "results" in run
-            and not any(i.get("executionSuccessful") is False for i in run.get("invocations", []))
+            and not any(i.get("executionSuccessful") is False for i in invocations)
+            and not any(n.get("level") == "error" for n in notes)  # appendix I: results may be incomplete
         ):
             assets.add(asset)
         for res in run.get("results") or []:
@@ -789,3 +793,134 @@ def test_secret_scanners_never_store_the_secret() -> None:
     assert found
     for f in found:
         assert all(s.strip() not in (f.evidence or "") for s in snippets)
+
+
+# --- review fixes: suppressed beside passing; runs that did not analyse everything; unnamed runs ----
+
+VCP = [{"repositoryUri": "https://github.com/acme/web"}]
+
+
+def dated_log(day: str, *results: dict[str, Any], **invocation: Any) -> dict[str, Any]:
+    """A log of one run of the acme/web repository, invoked on `day`."""
+    return log(*results, versionControlProvenance=VCP, invocations=[{"startTimeUtc": f"{day}T10:00:00Z", **invocation}])
+
+
+def test_records_of_one_rule_and_file_open_then_set_aside_then_fixed(tmp_path: Path) -> None:
+    """Like sca.Collector: a failing result wins, then a suppressed one, then a passing one."""
+    muted = {"suppressions": [{"kind": "inSource"}]}
+    doc = log(
+        result("A", line=10, baselineState="absent"),
+        result("A", line=50, **muted),
+        result("B", line=1, kind="pass"),
+        result("B", line=2, suppressions=[{"kind": "external", "status": "accepted"}]),
+        result("C", line=1, **muted),
+        result("C", line=2, kind="pass"),
+        result("C", line=3),
+        result("D", line=1, kind="pass"),
+        result("D", line=2, baselineState="absent"),
+    )
+    got = [
+        (f.weakness.vuln_id, f.status) for f in parse(write(tmp_path, doc), scan_date=WHEN) if isinstance(f, Finding)
+    ]
+    assert got == [
+        ("A", FindingStatus.SET_ASIDE),
+        ("B", FindingStatus.SET_ASIDE),
+        ("C", FindingStatus.OPEN),
+        ("D", FindingStatus.FIXED),
+    ]
+
+
+def test_a_suppressed_result_beside_an_absent_one_keeps_the_finding_open(engine: Engine, tmp_path: Path) -> None:
+    """The rule's result at line 10 is gone (`baselineState: absent`) but a new one at line 50 is
+    suppressed: the weakness is still in the file, set aside, so the item stays open."""
+    jan = import_file(engine, write(tmp_path, dated_log("2026-01-05", result("py/sqli", line=10)), "jan.sarif"))
+    assert jan.items_opened == 1
+    feb_log = dated_log(
+        "2026-02-05",
+        result("py/sqli", line=10, baselineState="absent"),
+        result("py/sqli", line=50, baselineState="new", suppressions=[{"kind": "external", "status": "accepted"}]),
+    )
+    feb = import_file(engine, write(tmp_path, feb_log, "feb.sarif"))
+    assert (feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 0, 0)
+    with engine.begin() as conn:
+        (item,) = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert item.status is ItemStatus.OPEN
+
+
+def notification(level: str | None, text: str = "Rule R failed; rule disabled, run continues.") -> dict[str, Any]:
+    """A SARIF notification object (3.58) about the file src/app.py."""
+    note: dict[str, Any] = {"descriptor": {"id": "CTN9999"}, "message": {"text": text}}
+    if level is not None:
+        note["level"] = level
+    note["locations"] = located(("src/app.py", 1))
+    return note
+
+
+def test_error_notifications_mean_the_run_covers_nothing(tmp_path: Path) -> None:
+    """SARIF 3.58.6 and appendix I: an `error` notification (of execution or of configuration)
+    means the tool may not have run every rule on every file, even when `executionSuccessful` is
+    true: the run covers nothing (warned); other levels, or none, keep its coverage."""
+    for key in ("toolExecutionNotifications", "toolConfigurationNotifications"):
+        notes = [notification("note", "Run started."), notification("error"), notification("error")]
+        doc = dated_log("2026-02-05", result("R"), executionSuccessful=True, **{key: notes})
+        recs, ctx = parsed(write(tmp_path, doc))
+        assert [type(r) for r in recs] == [Finding, Scan], key
+        assert ctx.report.warnings == [
+            "run 1: the tool reported 2 error notification(s) (it may not have run every rule on every file); "
+            "nothing is closed by absence"
+        ]
+    kept = dated_log(
+        "2026-02-05", toolExecutionNotifications=[notification("warning"), notification(None), notification("note")]
+    )
+    recs, ctx = parsed(write(tmp_path, kept))
+    assert [type(r) for r in recs] == [Coverage, Scan] and ctx.report.warnings == []
+    failed = dated_log("2026-02-05", executionSuccessful=False, toolExecutionNotifications=[notification("error")])
+    recs, ctx = parsed(write(tmp_path, failed))  # already covers nothing: no warning needed
+    assert [type(r) for r in recs] == [Scan] and ctx.report.warnings == []
+    two = dated_log("2026-02-05", toolExecutionNotifications=[notification("error")])
+    two["runs"].append({**dated_log("2026-02-05")["runs"][0], "tool": {"driver": {"name": "Other"}}})
+    recs, ctx = parsed(write(tmp_path, two))  # each run on its own
+    assert [(type(r), getattr(r, "tool", None)) for r in recs] == [(Coverage, "Other"), (Scan, "CodeScanner, Other")]
+
+
+def test_a_run_whose_tool_failed_on_a_rule_closes_nothing(engine: Engine, tmp_path: Path) -> None:
+    jan = import_file(engine, write(tmp_path, dated_log("2026-01-05", result("R")), "jan.sarif"))
+    assert jan.items_opened == 1
+    feb_log = dated_log("2026-02-05", executionSuccessful=True, toolExecutionNotifications=[notification("error")])
+    feb = import_file(engine, write(tmp_path, feb_log, "feb.sarif"))
+    assert (feb.assets_covered, feb.fixed_findings, feb.items_closed) == (0, 0, 0)
+    assert feb.warnings == 1
+    mar = import_file(engine, write(tmp_path, dated_log("2026-03-05"), "mar.sarif"))
+    assert (mar.assets_covered, mar.fixed_findings, mar.items_closed) == (1, 1, 1)
+
+
+def test_a_run_without_a_tool_name_among_readable_runs_is_left_out(tmp_path: Path) -> None:
+    doc = dated_log("2026-02-05", result("A"))
+    doc["runs"].append({"tool": {"driver": {"rules": []}}, "results": [result("B")]})
+    recs, ctx = parsed(write(tmp_path, doc))
+    assert [(type(r), getattr(r, "tool", None)) for r in recs] == [
+        (Coverage, "CodeScanner"),
+        (Finding, None),
+        (Scan, "CodeScanner"),
+    ]
+    assert [f.weakness.vuln_id for f in findings(recs)] == ["A"]
+    assert ctx.report.warnings == ["run 2: has no tool.driver.name; left out"] and ctx.report.skipped == 1
+    other_log = '{"version": "2.1.0", "runs": [{"tool": {}}]}\n' + json.dumps(dated_log("2026-02-05"))
+    recs, ctx = parsed(write(tmp_path, other_log))
+    assert ctx.report.warnings == ["run 1 of document 1: has no tool.driver.name; left out"]
+    none_named = '{"version": "2.1.0", "runs": [{"tool": {}}, {"tool": {"driver": {"name": ""}}}]}'
+    with pytest.raises(InputError, match="run 1 has no tool.driver.name"):  # no run can be read: refused
+        parse(write(tmp_path, none_named))
+
+
+def test_a_log_with_an_unnamed_run_closes_nothing(engine: Engine, tmp_path: Path) -> None:
+    jan = import_file(engine, write(tmp_path, dated_log("2026-01-05", result("R")), "jan.sarif"))
+    assert jan.items_opened == 1
+    feb_log = dated_log("2026-02-05")
+    feb_log["runs"].append({"tool": {"driver": {}}, "results": [result("S")]})
+    feb = import_file(engine, write(tmp_path, feb_log, "feb.sarif"))
+    assert (feb.assets_covered, feb.fixed_findings, feb.items_closed) == (1, 0, 0)
+    assert feb.warning_lines == [
+        "run 2: has no tool.driver.name; left out",
+        "file: 1 record(s) could not be read: nothing is closed by absence",
+    ]

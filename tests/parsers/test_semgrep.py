@@ -138,10 +138,16 @@ def test_supply_chain_matches_are_located_at_the_package(tmp_path: Path) -> None
 
 
 def test_a_run_with_errors_covers_nothing(tmp_path: Path) -> None:
+    """An error of level `error` (the run failed), or one of any level naming a file (that file
+    was not fully analysed), withholds coverage; a warning naming no file does not."""
     warn = cli(match("a"), errors=[{"level": "warn", "type": "Syntax error", "path": "x.py"}])
-    assert [type(r) for r in parse(write(tmp_path, warn), asset_name="web")] == [Coverage, Finding, Scan]
+    assert [type(r) for r in parse(write(tmp_path, warn), asset_name="web")] == [Finding, Scan]
     error = cli(match("a"), errors=[{"level": "error", "type": "Timeout", "path": "x.py"}])
     assert [type(r) for r in parse(write(tmp_path, error), asset_name="web")] == [Finding, Scan]
+    rules = cli(match("a"), errors=[{"level": "error", "type": "InvalidRuleSchemaError", "message": "bad rule"}])
+    assert [type(r) for r in parse(write(tmp_path, rules), asset_name="web")] == [Finding, Scan]
+    unnamed = cli(match("a"), errors=[{"level": "warn", "type": "SemgrepCoreAccountTierTooLow"}])
+    assert [type(r) for r in parse(write(tmp_path, unnamed), asset_name="web")] == [Coverage, Finding, Scan]
 
 
 def vuln(rule: str, repo: str, package: str, triage: str = "NEW", **extra: Any) -> dict[str, Any]:
@@ -449,3 +455,114 @@ def test_an_ignored_api_vuln_opens_nothing_and_a_run_covering_its_repository_doe
     assert (feb.assets_covered, feb.set_aside, feb.fixed_findings, feb.items_closed) == (1, 1, 0, 0)
     mar = import_file(engine, write(tmp_path, cli(), "mar.json"), scan_date=dt.datetime(2026, 3, 5), asset="acme/web")
     assert (mar.fixed_findings, mar.items_closed) == (1, 1)
+
+
+# --- review fixes: records of one finding in an API listing; files Semgrep could not analyse -----
+
+
+def test_api_records_of_one_finding_merge_open_then_set_aside_then_fixed(tmp_path: Path) -> None:
+    """One advisory, repository and package listed twice (two lockfiles, or two pages): the open
+    record wins, then an ignored one, then a fixed one, whatever their order in the file."""
+
+    def lock(status: str, lockfile: str) -> dict[str, Any]:
+        return vuln(
+            "ssc-1", "acme/web", "url-parse", status, dependencyFileLocation={"path": lockfile, "startLine": "7"}
+        )
+
+    cases = [
+        (["FIXED", "NEW"], FindingStatus.OPEN, ["b"]),
+        (["NEW", "FIXED"], FindingStatus.OPEN, ["a"]),
+        (["CLOSED", "IGNORED"], FindingStatus.SET_ASIDE, ["b"]),
+        (["IGNORED", "FIXED"], FindingStatus.SET_ASIDE, ["a"]),
+        (["IGNORED", "REVIEWING"], FindingStatus.OPEN, ["b"]),
+        (["FIXED", "CLOSED"], FindingStatus.FIXED, ["a", "b"]),
+        (["NEW", "NEW"], FindingStatus.OPEN, ["a", "b"]),
+    ]
+    for statuses, status, lockfiles in cases:
+        doc = {"vulns": [lock(statuses[0], "a/package-lock.json"), lock(statuses[1], "b/package-lock.json")]}
+        (f,) = findings(parse(write(tmp_path, doc)))
+        assert f.status is status, statuses
+        assert f.evidence is not None
+        shown = [x for x in "ab" if f"Installed: url-parse 1.5.1 ({x}/package-lock.json, line 7)" in f.evidence]
+        assert shown == lockfiles, statuses  # the evidence of the records that decided
+        assert f.since == (dt.datetime(2026, 1, 10, 2, 3, 4) if status is FindingStatus.OPEN else None)
+
+
+def test_a_vuln_fixed_in_one_lockfile_never_closes_it_while_open_in_another(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(SemgrepParser())
+
+    def listing(day: int, *statuses: str) -> Any:
+        vulns = [
+            vuln("ssc-1", "acme/web", "url-parse", s, dependencyFileLocation={"path": f"{n}/package-lock.json"})
+            for n, s in enumerate(statuses)
+        ]
+        path = write(tmp_path, {"vulns": vulns}, f"{day}.json")
+        return import_file(engine, path, scan_date=dt.datetime(2026, 1, day))
+
+    jan = listing(5, "NEW")
+    assert (jan.new_findings, jan.items_opened) == (1, 1)
+    feb = listing(6, "FIXED", "NEW")
+    assert (feb.results, feb.fixed_findings, feb.items_closed) == (1, 0, 0)
+    ignored = listing(7, "FIXED", "IGNORED")
+    assert (ignored.results, ignored.set_aside, ignored.fixed_findings, ignored.items_closed) == (1, 1, 0, 0)
+    with engine.begin() as conn:
+        (item,) = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert item.status is ItemStatus.OPEN
+    fixed = listing(8, "FIXED", "CLOSED")
+    assert (fixed.fixed_findings, fixed.items_closed) == (1, 1)
+
+
+PARTIAL = {
+    "code": 3,
+    "level": "warn",
+    "type": ["PartialParsing", [{"path": "src/db.py", "start": {"line": 3, "col": 1}, "end": {"line": 9, "col": 2}}]],
+    "message": "Syntax error at line src/db.py:3:\n `<<<` was unexpected",
+    "path": "src/db.py",
+    "spans": [{"file": "src/db.py", "start": {"line": 3, "col": 1}, "end": {"line": 9, "col": 2}}],
+}
+TIMEOUT = {
+    "code": 3,
+    "level": "warn",
+    "type": "Timeout",
+    "rule_id": "py.sqli",
+    "message": "Timeout when running py.sqli on src/big.py",
+    "path": "src/big.py",
+}
+
+
+def test_a_run_that_could_not_fully_analyse_a_file_covers_nothing(tmp_path: Path) -> None:
+    """An error naming a file (any level: PartialParsing and Timeout are `warn`) means Semgrep did
+    not fully look at it: a finding missing from it proves nothing, so the run covers nothing."""
+    for errors, count in (([PARTIAL], 1), ([PARTIAL, TIMEOUT, {**TIMEOUT, "rule_id": "py.xss"}], 2)):
+        doc = cli(match("a"), errors=errors)
+        recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN, asset_name="web")
+        assert [type(r) for r in recs] == [Finding, Scan]
+        assert ctx.report.warnings == [
+            f"file: semgrep could not fully analyse {count} file(s); nothing is closed by absence"
+        ]
+    payload_only = {**PARTIAL, "path": None}  # the file named only in the PartialParsing locations
+    recs, ctx = parsed(write(tmp_path, cli(errors=[payload_only])), scan_date=WHEN, asset_name="web")
+    assert [type(r) for r in recs] == [Scan] and len(ctx.report.warnings) == 1
+    second = json.dumps(cli()) + "\n" + json.dumps(cli(errors=[TIMEOUT]))  # in any document of the file
+    recs, ctx = parsed(write(tmp_path, second), scan_date=WHEN, asset_name="web")
+    assert [type(r) for r in recs] == [Scan] and len(ctx.report.warnings) == 1
+    other = cli(match("a"), errors=[{"code": 2, "level": "warn", "type": "MissingPlugin", "message": "x"}])
+    recs, ctx = parsed(write(tmp_path, other), scan_date=WHEN, asset_name="web")
+    assert [type(r) for r in recs] == [Coverage, Finding, Scan] and ctx.report.warnings == []
+
+
+def test_a_file_semgrep_could_not_parse_keeps_its_findings_open(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(SemgrepParser())
+    jan = write(tmp_path, cli(match("py.sqli", "src/db.py", 10, "ERROR")), "jan.json")
+    assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset="acme/web").items_opened == 1
+    feb = write(tmp_path, cli(errors=[PARTIAL]), "feb.json")
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset="acme/web")
+    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (0, 0, 0)
+    assert r.warning_lines == ["file: semgrep could not fully analyse 1 file(s); nothing is closed by absence"]
+    mar = write(tmp_path, cli(), "mar.json")
+    r = import_file(engine, mar, scan_date=dt.datetime(2026, 3, 5), asset="acme/web")
+    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (1, 1, 1)

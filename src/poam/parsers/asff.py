@@ -1,8 +1,9 @@
 """AWS Security Hub findings in the AWS Security Finding Format (ASFF).
 
 Envelopes: `{"Findings": [...]}` (`aws securityhub get-findings`), `{"findings": [...]}`, a bare
-array of findings, several of these one after another (appended pages), or bare finding objects:
-one per line (Prowler's `json-asff` output) or a single one. Envelopes and arrays are streamed.
+array of findings, several of these one after another (appended pages, in any mix), or bare
+finding objects: one per line (Prowler's `json-asff` output) or a single one. Streamed: findings
+are built one at a time.
 
 One finding per ASFF finding, resource and vulnerable package. The tool is the producer as
 reviewers know it (`Amazon Inspector`, `Amazon GuardDuty`, `AWS Config`, `AWS Security Hub`;
@@ -11,8 +12,9 @@ results reconcile with the same producer's own reports. The vulnerability id is 
 vulnerability findings; for posture findings the control id (`Compliance.SecurityControlId`,
 else `ProductFields.ControlId`, else `GeneratorId`); for GuardDuty the finding type.
 
-`Compliance.Status` PASSED, `Workflow.Status` RESOLVED or `RecordState` ARCHIVED give FIXED
-records; SUPPRESSED findings and NOT_AVAILABLE checks give nothing (suppression is not a fix),
+`Compliance.Status` PASSED or `Workflow.Status` RESOLVED give FIXED records; SUPPRESSED and
+ARCHIVED findings (Security Hub archives a finding when its resource is deleted, its control is
+disabled or a suppression rule hides it: none shows a fix) and NOT_AVAILABLE checks give nothing,
 nor do WARNING results from Prowler (Prowler writes WARNING for a muted result). A value ASFF
 does not document keeps the record open, with a warning (one that means set aside, such as
 `DISMISSED`, leaves it out).
@@ -35,7 +37,6 @@ from typing import Any, BinaryIO
 
 from poam.domain.controls import control_id
 from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
-from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.common import arr as _list
@@ -61,6 +62,11 @@ _TOOLS = {
 _NIST = re.compile(r"NIST\.800-53\.r[45]\s+(.+)")
 _BOM = b"\xef\xbb\xbf"
 _FINDING_KEYS = frozenset({"ProductArn", "GeneratorId", "SchemaVersion"})
+_NOT_ASFF = 'ASFF: expected a Findings array, {"Findings": [...]} or an ASFF finding'
+
+
+def _is_finding(doc: dict[str, Any]) -> bool:
+    return bool(doc.keys() & _FINDING_KEYS)
 
 
 def _score(value: object) -> float | None:
@@ -122,7 +128,7 @@ class AsffParser:
 
     id = "asff"
     name = "AWS Security Hub findings (ASFF JSON)"
-    maps_to = "one finding per ASFF finding, resource and package; CVE or control id; PASSED/RESOLVED/ARCHIVED close"
+    maps_to = "one finding per ASFF finding, resource and package; CVE or control id; PASSED/RESOLVED close"
     closes_by_coverage = False
 
     def sniff(self, head: Head) -> bool:
@@ -140,25 +146,14 @@ class AsffParser:
         return False
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Stream the findings; yield findings, then the scan."""
+        """Stream the findings of every document (page, array or bare finding); yield findings,
+        then the scan."""
         start = stream.tell()
-        head = stream.read(65536)
-        skip = len(_BOM) if head.startswith(_BOM) else 0
+        skip = len(_BOM) if stream.read(len(_BOM)) == _BOM else 0
         stream.seek(start + skip)
-        shape = jsonio.shape(head[skip:])
-        values: Iterator[Any]
-        if shape.kind == "array":
-            values = jsonio.items(stream, ctx.source, "item")
-        elif shape.kind == "object" and "Findings" in shape.keys:
-            values = jsonio.items(stream, ctx.source, "Findings.item")
-        elif shape.kind == "object" and "findings" in shape.keys:
-            values = jsonio.items(stream, ctx.source, "findings.item")
-        elif shape.kind == "object" and shape.keys & _FINDING_KEYS:
-            values = _bare(jsonio.items(stream, ctx.source, ""))
-        else:
-            raise InputError(ctx.source, 'not ASFF: expected a Findings array or {"Findings": [...]}')
         state = _State(ctx)
-        for number, item in enumerate(values, start=1):
+        found = jsonio.records(stream, ctx.source, ("Findings", "findings"), _is_finding, _NOT_ASFF)
+        for number, item in enumerate(found, start=1):
             if not isinstance(item, dict):
                 ctx.skip(f"finding {number}", "not a JSON object")
                 continue
@@ -166,21 +161,6 @@ class AsffParser:
         tools = sorted(state.tools)
         tool = tools[0] if len(tools) == 1 else "AWS Security Hub"
         yield Scan(tool=tool, name="Security Hub findings", started_at=state.first, ended_at=state.last)
-
-
-def _bare(documents: Iterator[Any]) -> Iterator[Any]:
-    """The findings of a file of bare finding objects (JSON Lines or concatenated), where a
-    document may also be an array of findings or a page `{"Findings": [...]}`."""
-    for doc in documents:
-        if isinstance(doc, list):
-            yield from doc
-            continue
-        if isinstance(doc, dict):
-            page = doc.get("Findings", doc.get("findings"))
-            if isinstance(page, list) and not doc.keys() & _FINDING_KEYS:
-                yield from page
-                continue
-        yield doc
 
 
 class _State:
@@ -315,10 +295,14 @@ def _status(ctx: ParseContext, record: str, f: dict[str, Any], tool: str) -> Fin
     workflow_u, compliance_u, state_u = ((x or "").upper() for x in (workflow, compliance, state))
     if workflow_u == "SUPPRESSED":
         return None
-    if compliance_u == "PASSED" or workflow_u == "RESOLVED" or state_u == "ARCHIVED":
+    if compliance_u == "PASSED" or workflow_u == "RESOLVED":
         for value in odd:
             ctx.warn(record, f"status {value[:40]!r} not recognised; ignored")
         return FindingStatus.FIXED
+    if state_u == "ARCHIVED":
+        # Security Hub archives a finding whose resource was deleted, whose control was disabled,
+        # or that a suppression rule hid: none of these shows the weakness fixed.
+        return None
     if compliance_u == "NOT_AVAILABLE" or (compliance_u == "WARNING" and tool == "Prowler"):
         return None  # no result; Prowler writes WARNING for a muted result
     if odd:

@@ -8,8 +8,9 @@ finding's identity. Components are looked up by `bom-ref` (or purl) at any depth
 ref that names no component gives the purl's name, else the finding is asset-wide. Severity is
 the rating of the vulnerability's own source, else NVD's, else the first word given, else the
 band of the CVSS v3/v4/v2 score; CVSS by `method` (CVSSv2, CVSSv3, CVSSv31, CVSSv4). A VEX
-`analysis.state` of not_affected, resolved, resolved_with_pedigree or false_positive is a FIXED
-finding.
+`analysis.state` of not_affected, resolved or resolved_with_pedigree (a VEX conclusion) is a FIXED
+finding; false_positive is SET ASIDE: a claim a person must approve (a deviation), not a fix, so
+an open finding stays open and none is opened from it; exploitable, in_triage or none is open.
 
 The asset is `metadata.component`: a `container` is an image by its repository without tag,
 anything else a repository named `group:name`. Without it, `--asset`, else a fallback name
@@ -52,7 +53,9 @@ from poam.parsers.xmlsafe import iterparse, release
 TOOL = "CycloneDX"
 _BOM_NS = "http://cyclonedx.org/schema/bom/"
 _EXT_NS = "http://cyclonedx.org/schema/ext/vulnerability/"
-_FIXED = {"not_affected", "resolved", "resolved_with_pedigree", "false_positive"}
+_FIXED = {"not_affected", "resolved", "resolved_with_pedigree"}
+_SET_ASIDE = {"false_positive"}
+"""A false-positive claim is a deviation a person must approve: set aside, never a fix."""
 _OPEN = {"", "exploitable", "in_triage"}
 MAX_ID = 200
 _METHODS = {"cvssv2": 2, "cvssv3": 3, "cvssv31": 3, "cvssv4": 4, "cvssv40": 4}
@@ -133,6 +136,8 @@ class _Bom:
         state = (v.analysis.get("state") or "").lower()
         if state in _FIXED:
             status = FindingStatus.FIXED
+        elif state in _SET_ASIDE:
+            status = FindingStatus.SET_ASIDE
         elif state in _OPEN:
             status = FindingStatus.OPEN
         elif common.dismissed(state):

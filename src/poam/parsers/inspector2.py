@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
-from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio
 from poam.parsers.asff import (
     arn_account,
@@ -58,6 +57,13 @@ def _int(value: object) -> int | None:
     return int(text) if text and text.isdigit() else None
 
 
+_NOT_INSPECTOR = 'Inspector list-findings output: no "findings" list, nor a finding with findingArn'
+
+
+def _is_finding(doc: dict[str, Any]) -> bool:
+    return "findingArn" in doc
+
+
 class _Skip(Exception):
     """A finding that cannot be read: left out with this reason."""
 
@@ -71,23 +77,25 @@ class Inspector2Parser:
     closes_by_coverage = False
 
     def sniff(self, head: Head) -> bool:
-        """An object whose `findings` carry `findingArn` (camelCase, unlike ASFF), or an empty list."""
+        """An object whose `findings` carry `findingArn` (camelCase, unlike ASFF), or an empty list;
+        or a bare finding (one per line, as `jq -c '.findings[]'` writes them)."""
         shape = head.json
-        if shape.kind != "object" or "findings" not in shape.keys or not shape.keys <= {"findings", "nextToken"}:
+        if shape.kind != "object":
+            return False
+        if shape.keys >= {"findingArn", "awsAccountId"}:
+            return True
+        if "findings" not in shape.keys or not shape.keys <= {"findings", "nextToken"}:
             return False
         return '"findingArn"' in head.text or bool(_EMPTY.match(head.text))
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Stream `findings`; yield findings, then the scan."""
+        """Stream the findings of every page (or bare finding); yield findings, then the scan."""
         start = stream.tell()
-        head = stream.read(65536)
-        skip = len(_BOM) if head.startswith(_BOM) else 0
+        skip = len(_BOM) if stream.read(len(_BOM)) == _BOM else 0
         stream.seek(start + skip)
-        shape = jsonio.shape(head[skip:])
-        if shape.kind != "object" or "findings" not in shape.keys:
-            raise InputError(ctx.source, 'not Inspector list-findings output: no "findings" list')
         state = _State(ctx)
-        for number, item in enumerate(jsonio.items(stream, ctx.source, "findings.item"), start=1):
+        found = jsonio.records(stream, ctx.source, ("findings",), _is_finding, _NOT_INSPECTOR)
+        for number, item in enumerate(found, start=1):
             if not isinstance(item, dict):
                 ctx.skip(f"finding {number}", "not a JSON object")
                 continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -174,3 +174,80 @@ def headers(stream: BinaryIO, source: str, big: str) -> list[tuple[dict[str, Any
     except ijson.common.JSONError as exc:
         raise InputError(source, f"not valid JSON: {exc}") from None
     return out
+
+
+def records(
+    stream: BinaryIO,
+    source: str,
+    envelopes: tuple[str, ...],
+    bare: Callable[[dict[str, Any]], bool],
+    what: str,
+) -> Iterator[Any]:
+    """Every record of a file whose documents (one, several one after another, or JSON Lines) are
+    each an array of records, an object that holds its records in an array under one of
+    `envelopes` (an API page: `{"Findings": [...], "NextToken": ...}`), or a bare record; the
+    shape may change from one document to the next. Streamed: records are built one at a time,
+    never a whole page. A document that is neither a page nor an array and fails `bare` is not
+    this format: InputError `not {what}` (naming the document when it is not the first)."""
+    state = "top"  # top | array | map | envelope
+    number = 0
+    doc: dict[str, Any] = {}
+    paged = False
+    key: str | None = None
+    builder: Any = None
+    nest = 0
+    into_doc = False
+    try:
+        for _prefix, event, value in ijson.parse(stream, use_float=True, multiple_values=True):
+            if builder is not None:  # building one record, or a page's other member
+                builder.event(event, value)
+                if event in ("start_map", "start_array"):
+                    nest += 1
+                elif event in ("end_map", "end_array"):
+                    nest -= 1
+                    if nest == 0:
+                        if into_doc:
+                            doc[key or ""] = builder.value
+                        else:
+                            yield builder.value
+                        builder = None
+                continue
+            if state == "top":
+                number += 1
+                if event == "start_array":
+                    state = "array"
+                elif event == "start_map":
+                    state, doc, paged = "map", {}, False
+                else:
+                    raise InputError(source, f"{_nth(number)}not {what} (a JSON {type(value).__name__})")
+            elif state in ("array", "envelope"):
+                if event == "end_array":
+                    state = "top" if state == "array" else "map"
+                elif event in ("start_map", "start_array"):
+                    builder, nest, into_doc = ijson.ObjectBuilder(), 1, False
+                    builder.event(event, value)
+                else:
+                    yield value
+            elif event == "map_key":  # state == "map"
+                key = value
+            elif event == "end_map":
+                state = "top"
+                if not paged:
+                    if not bare(doc):
+                        raise InputError(source, f"{_nth(number)}not {what}")
+                    yield doc  # a bare record
+            elif event == "start_array" and key in envelopes:
+                state, paged = "envelope", True
+            elif event in ("start_map", "start_array"):
+                builder, nest, into_doc = ijson.ObjectBuilder(), 1, True
+                builder.event(event, value)
+            else:
+                doc[key or ""] = value
+    except ijson.common.IncompleteJSONError as exc:
+        raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
+    except ijson.common.JSONError as exc:
+        raise InputError(source, f"not valid JSON: {exc}") from None
+
+
+def _nth(number: int) -> str:
+    return f"document {number}: " if number > 1 else ""

@@ -118,7 +118,10 @@ class ProwlerParser:
         shape = jsonio.shape(head.removeprefix(b"\xef\xbb\xbf"))
         rows: Iterable[_Row]
         if shape.kind is not None:
-            rows = _json(jsonio.documents(stream, ctx.source), ctx)
+            skip = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+            stream.seek(start + skip)
+            results = jsonio.records(stream, ctx.source, (), lambda _doc: True, "Prowler JSON output")
+            rows = _json(results, ctx)
         elif csvio.header_fields(text, _v2_csv_header, ","):
             rows = _numbered(_v2_csv, csvio.rows(stream, ctx.source, _v2_csv_header, ","))
         elif csvio.header_fields(text, _v4_csv_header, ";"):
@@ -135,29 +138,28 @@ def _numbered(read: Callable[[dict[str, str]], _Row], rows: Iterable[dict[str, s
         yield row
 
 
-def _json(documents: Iterable[Any], ctx: ParseContext) -> Iterator[_Row]:
-    """The results of every JSON document of the file: an array of v3 or OCSF results, or one
-    result object (v2 writes one per line; a file may hold a single one)."""
+def _json(results: Iterable[Any], ctx: ParseContext) -> Iterator[_Row]:
+    """The results of every JSON document of the file, streamed: arrays of v3 or OCSF results, or
+    result objects (v2 writes one per line; a file may hold a single one)."""
     number = read = 0
-    for doc in documents:
-        for item in doc if isinstance(doc, list) else [doc]:
-            number += 1
-            label = f"result {number}"
-            if not isinstance(item, dict):
-                ctx.skip(label, "not a JSON object")
-                continue
-            if "CheckID" in item:
-                row = _v3_json(item)
-            elif "status_code" in item or "metadata" in item:
-                row = _ocsf(item)
-            elif "Control" in item or "Control ID" in item:
-                row = _v2_json(item)
-            else:
-                ctx.skip(label, "neither Prowler v2, v3 nor OCSF fields")
-                continue
-            read += 1
-            row.label = label
-            yield row
+    for item in results:
+        number += 1
+        label = f"result {number}"
+        if not isinstance(item, dict):
+            ctx.skip(label, "not a JSON object")
+            continue
+        if "CheckID" in item:
+            row = _v3_json(item)
+        elif "status_code" in item or "metadata" in item:
+            row = _ocsf(item)
+        elif "Control" in item or "Control ID" in item:
+            row = _v2_json(item)
+        else:
+            ctx.skip(label, "neither Prowler v2, v3 nor OCSF fields")
+            continue
+        read += 1
+        row.label = label
+        yield row
     if number and not read:
         raise InputError(ctx.source, "not Prowler JSON output: no result has Prowler's v2, v3 or OCSF fields")
 

@@ -26,11 +26,19 @@ Suppressions (3.35): a result with a suppression whose `status` is `accepted` or
 aside (not open, and never a fix: an open finding stays open), unless one of its suppressions is
 `underReview` or `rejected`
 (not in effect: the result counts); a status SARIF does not define keeps the result, with a
-warning. `baselineState: absent` results are fixed findings. Findings are dated by the run's
-invocations (`startTimeUtc`, else `endTimeUtc`), else `--scan-date`, else the file's
-modification time. A run whose `results` are missing, or whose invocation failed, covers nothing;
-every other run covers its repository. Several logs in one file (concatenated, or one per line)
-are one import.
+warning. `baselineState: absent` results are fixed findings. The results of one rule in one file
+are one finding: open when one of them fails, else set aside when one is suppressed, else fixed
+when one passed (the order of `sca.Collector`: a suppressed result beside a passing one is still
+there, set aside, never a fix). Findings are dated by the run's invocations (`startTimeUtc`, else
+`endTimeUtc`), else `--scan-date`, else the file's modification time.
+
+Coverage (appendix I, "Detecting incomplete result sets"): a run whose `results` are missing, whose
+invocation failed (`executionSuccessful: false`), or whose invocations report a notification of
+level `error` (`toolExecutionNotifications`, `toolConfigurationNotifications`: the tool may not
+have run every rule on every file, 3.58.6; warned) covers nothing; every other run covers its
+repository. Several logs in one file (concatenated, or one per line) are one import. A run
+without `tool.driver.name` among readable runs is left out with a warning (the file then closes
+nothing by absence); a file none of whose runs names its tool is refused.
 """
 
 from __future__ import annotations
@@ -85,11 +93,12 @@ class _Group:
     severities: list[Severity] = field(default_factory=list)
     failing: bool = False
     """Some result is a failure (fail, open, review): the finding is open."""
-    passing: bool = False
-    """Some result passed (`kind: pass`, `baselineState: absent`): fixed, unless another fails."""
     set_aside: bool = False
-    """Some result is suppressed (accepted): still there, set aside; it keeps an open finding
-    open and closes nothing, unless another result fails or passes."""
+    """Some result is suppressed (accepted): still there, set aside (it keeps an open finding
+    open and closes nothing), unless another result fails."""
+    passing: bool = False
+    """Some result passed (`kind: pass`, `baselineState: absent`): fixed, unless another result
+    fails or is suppressed."""
 
 
 _Key = tuple[str, str, str | None, str | None, dt.datetime]
@@ -131,6 +140,7 @@ class SarifParser:
         tools: dict[str, str | None] = {}
         times: list[dt.datetime] = []
         name = None
+        runs: list[tuple[str, dict[str, Any]]] = []
         for position, doc in enumerate(docs, start=1):
             where = f"document {position}: " if several else ""
             if not isinstance(doc, dict):
@@ -138,24 +148,33 @@ class SarifParser:
             version = doc.get("version")
             if str(version) != "2.1.0":
                 raise InputError(ctx.source, f"{where}SARIF version {version!r} is not supported (only 2.1.0)")
-            runs = doc.get("runs")
-            if not isinstance(runs, list):
+            listed = doc.get("runs")
+            if not isinstance(listed, list):
                 raise InputError(ctx.source, f"{where}SARIF log has no runs array")
-            for number, run in enumerate(runs, start=1):
+            for number, run in enumerate(listed, start=1):
                 label = f"run {number}" + (f" of document {position}" if several else "")
                 if not isinstance(run, dict):
                     raise InputError(ctx.source, f"{label} is not an object")
-                run_ = _Run(run, label, ctx)
-                tools.setdefault(run_.tool, run_.version)
-                times += [t for t in (run_.start, run_.end) if t]
-                name = name or text(obj(run.get("automationDetails")).get("id"))
-                if run_.complete and run_.named:  # an unnamed repository covers nothing
-                    start, end = run_.start or run_.time(), run_.end or run_.time()
-                    yield Coverage(run_.asset, start, end, None, Checks.ALL, tool=run_.tool)
-                for index, result in enumerate(arr(run.get("results")), start=1):
-                    run_.add(result, f"result {index} of {label}", groups, rules)
-                if run_.dated_by_fallback():
-                    times.append(run_.time())
+                runs.append((label, run))
+        unnamed = [label for label, run in runs if _tool_name(run) is None]
+        if unnamed and len(unnamed) == len(runs):  # no run of the file can be read
+            raise InputError(ctx.source, f"{unnamed[0]} has no tool.driver.name")
+        left_out = set(unnamed)
+        for label, run in runs:
+            if label in left_out:  # one run among readable ones: left out, so nothing closes by absence
+                ctx.skip(label, "has no tool.driver.name")
+                continue
+            run_ = _Run(run, label, ctx)
+            tools.setdefault(run_.tool, run_.version)
+            times += [t for t in (run_.start, run_.end) if t]
+            name = name or text(obj(run.get("automationDetails")).get("id"))
+            if run_.complete and run_.named:  # an unnamed repository covers nothing
+                start, end = run_.start or run_.time(), run_.end or run_.time()
+                yield Coverage(run_.asset, start, end, None, Checks.ALL, tool=run_.tool)
+            for index, result in enumerate(arr(run.get("results")), start=1):
+                run_.add(result, f"result {index} of {label}", groups, rules)
+            if run_.dated_by_fallback():
+                times.append(run_.time())
         yield from _findings(groups, rules)
         tool = next(iter(tools)) if len(tools) == 1 else ", ".join(tools) or "SARIF"
         version_ = tools.get(tool)
@@ -163,8 +182,9 @@ class SarifParser:
 
 
 def _findings(groups: dict[_Key, _Group], rules: _Rules) -> Iterator[Finding]:
-    """One finding per group: open when a result failed, fixed when results only passed, and
-    informational (counted, never stored) when every result was `informational`."""
+    """One finding per group: open when a result failed, else set aside when one was suppressed,
+    else fixed when one passed (as `sca.Collector`), and informational (counted, never stored)
+    when every result was `informational`."""
     severities: dict[tuple[str, str], list[Severity]] = {}
     for g in groups.values():  # a rule's severity: the highest of its open results, else of all
         severities.setdefault((g.tool, g.rule_id), [])
@@ -179,10 +199,10 @@ def _findings(groups: dict[_Key, _Group], rules: _Rules) -> Iterator[Finding]:
         weakness = weaknesses[key]
         if g.failing:
             status = FindingStatus.OPEN
+        elif g.set_aside:  # still there: a pass beside it is not a fix
+            status = FindingStatus.SET_ASIDE
         elif g.passing:
             status = FindingStatus.FIXED
-        elif g.set_aside:
-            status = FindingStatus.SET_ASIDE
         else:  # informational only: not a problem
             status, weakness = FindingStatus.OPEN, dataclasses.replace(weakness, severity=Severity.INFO)
         yield Finding(
@@ -202,7 +222,7 @@ class _Run:
         self.ctx = ctx
         tool = obj(run.get("tool"))
         driver = obj(tool.get("driver"))
-        tool_name = text(driver.get("name"))
+        tool_name = _tool_name(run)
         if tool_name is None:
             raise InputError(ctx.source, f"{label} has no tool.driver.name")
         self.tool = next((alias for prefix, alias in _ALIASES if tool_name.lower().startswith(prefix)), tool_name)
@@ -227,7 +247,20 @@ class _Run:
         self.start, self.end = min(starts, default=None), max(ends, default=None)
         self._when: dt.datetime | None = self.start or self.end
         failed = any(i.get("executionSuccessful") is False for i in invocations)
-        self.complete = isinstance(run.get("results"), list) and not failed
+        errors = sum(
+            1
+            for i in invocations
+            for key in ("toolExecutionNotifications", "toolConfigurationNotifications")
+            for note in arr(i.get(key))
+            if str(obj(note).get("level")).strip().lower() == "error"
+        )
+        self.complete = isinstance(run.get("results"), list) and not failed and not errors
+        if errors and isinstance(run.get("results"), list) and not failed:
+            ctx.warn(
+                label,
+                f"the tool reported {errors} error notification(s) (it may not have run every rule on every "
+                "file); nothing is closed by absence",
+            )
         self.bases = obj(run.get("originalUriBaseIds"))
         # absolute checkout roots (a base id's uri, the working directory): paths are made relative
         # to them, so that the same repository checked out elsewhere gives the same findings
@@ -422,6 +455,11 @@ class _Run:
                 break
         match = _PACKAGE_VERSION.match(path or "")
         return match.group(1) if match else path
+
+
+def _tool_name(run: dict[str, Any]) -> str | None:
+    """The run's `tool.driver.name` (SARIF requires it), None when it has none."""
+    return text(obj(obj(run.get("tool")).get("driver")).get("name"))
 
 
 def _score(*values: object) -> float | None:

@@ -9,19 +9,24 @@ with the rule and file an open match would have: an open finding of them stays o
 reported: not a fix), and none is opened from them; an open match of a rule and file wins over
 an ignored one. The file names no repository: the asset is `--asset`, else `Semgrep project`; it
 has no date either (`--scan-date`, else the file's modification time). The run covers the
-project unless Semgrep reports an error of level `error` (then a missing finding may just not
-have been looked for).
+project unless Semgrep reports an error of level `error`, or an error of any level that names a
+file (`path`, or the locations of a `PartialParsing` error: a file Semgrep could only partly
+parse, a rule that timed out on it): a missing finding may then just not have been looked for,
+so nothing is closed by absence (warned once, with the number of such files).
 
 App API (`{"vulns": [...], "hasMore", "cursor"}`): a page of an API listing, not a scan: one
 finding per advisory (`advisory.ruleId`, as the CLI names the rule), repository
 (`repositoryName`) and package; triage CLOSED/FIXED are fixed findings, IGNORED ones are set
 aside (as above: in a file that also holds a CLI run covering that repository, the run does not
-close them); nothing is closed by absence. Findings are seen at the listing's time
-(`--scan-date`, else the file's); an open finding new to poam is detected at its `openedAt`.
+close them); nothing is closed by absence. Vulns of one advisory, repository and package (two
+lockfiles, or two pages) are one finding: an open one wins, then a set-aside one, then a fixed
+one (a vuln fixed in one lockfile never hides one still open in another); the evidence lists the
+vulns that decided. Findings are seen at the listing's time (`--scan-date`, else the file's); an
+open finding new to poam is detected at its `openedAt`.
 
 Several documents in one file (concatenated outputs or API pages, or one per line) are one import:
 a CLI run's matches and an API listing's vulns are merged (a vuln on two pages is one finding),
-and the project is covered only if no run reports an error of level `error`.
+and the project is covered only if no run reports an error that withholds coverage (above).
 
 Lenient on values: a result or vuln that is not an object, or that has no `check_id` (no
 `advisory.ruleId` or `matchedDependency.name`), is left out; an unknown severity is rated
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from poam.domain.models import Asset, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
@@ -71,6 +77,45 @@ _CLI_KEYS = {
 _FIXED = {"closed", "fixed", "resolved"}
 _IGNORED = {"ignored", "provisionally_ignored", "dismissed"}
 _OPEN = {"new", "open", "untriaged", "reopened", "reviewing", "fixing", "to_fix"}
+_RANK = {FindingStatus.OPEN: 0, FindingStatus.SET_ASIDE: 1, FindingStatus.FIXED: 2}
+"""Records of one finding: an open one wins, then a set-aside one, then a fixed one (as
+`sca.Collector.add`)."""
+
+
+@dataclass
+class _Listed:
+    """The vulns of one advisory, repository and package in an API listing, merged."""
+
+    weakness: Weakness
+    asset: Asset
+    package: str
+    status: FindingStatus
+    when: dt.datetime
+    opened: dt.datetime | None
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, status: FindingStatus, when: dt.datetime, opened: dt.datetime | None, lines: list[str]) -> None:
+        """Merge another vuln of this finding: a status that ranks higher replaces what was
+        known; an equal one adds its evidence (latest time, earliest opening)."""
+        if _RANK[status] < _RANK[self.status]:
+            self.status, self.when, self.opened, self.lines = status, when, opened, list(lines)
+        elif status is self.status:
+            self.when = max(self.when, when)
+            self.opened = min((t for t in (self.opened, opened) if t), default=None)
+            self.lines += lines
+
+    def finding(self) -> Finding:
+        opened = self.opened
+        since = opened if opened and opened < self.when and self.status is FindingStatus.OPEN else None
+        return Finding(
+            weakness=self.weakness,
+            asset=self.asset,
+            observed_at=self.when,
+            path=self.package,
+            evidence=hits_text(self.lines),
+            status=self.status,
+            since=since,
+        )
 
 
 class SemgrepParser:
@@ -135,13 +180,13 @@ class SemgrepParser:
         """CLI output names no date: its findings take `--scan-date`, else the file's time."""
         when = ctx.fallback_time()
         asset = repository(None, ctx, FALLBACK_ASSET)
-        fatal = [
-            e
-            for _w, doc in runs
-            for e in arr(doc.get("errors"))
-            if str(obj(e).get("level", "error")).lower() == "error"
-        ]
-        if not fatal and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
+        errors = [obj(e) for _w, doc in runs for e in arr(doc.get("errors"))]
+        fatal = [e for e in errors if str(e.get("level", "error")).lower() == "error"]
+        unanalysed = {p for e in errors for p in _error_paths(e)}
+        if unanalysed:  # a finding missing from such a file may just not have been looked for
+            count = len(unanalysed)
+            ctx.warn("file", f"semgrep could not fully analyse {count} file(s); nothing is closed by absence")
+        if not fatal and not unanalysed and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
             yield Coverage(asset, when, when, None, Checks.ALL)
         groups: dict[tuple[str, str | None, bool], tuple[dict[str, Any], list[str], list[Severity]]] = {}
         for where, doc in runs:
@@ -195,7 +240,7 @@ class SemgrepParser:
         now = ctx.fallback_time()
         assets: dict[str, Asset] = {}
         weaknesses: dict[str, Weakness] = {}
-        seen: set[tuple[str, str | None, str]] = set()
+        listed: dict[tuple[str, str | None, str], _Listed] = {}
         for where, vulns in pages:
             for number, vuln in enumerate(vulns, start=1):
                 record = f"vuln {number}" + (f" of {where}" if where else "")
@@ -211,10 +256,6 @@ class SemgrepParser:
                     continue
                 record = f"{record} ({rule_id[:60]})"
                 status = self._triage(ctx, record, vuln)
-                if (rule_id, repo, package) in seen:
-                    continue
-                if status is not FindingStatus.SET_ASIDE:  # a set-aside vuln never hides an open or fixed one
-                    seen.add((rule_id, repo, package))
                 word = advisory.get("severity")
                 severity = _SEVERITY.get(word.strip().lower()) if isinstance(word, str) else None
                 if severity is None:
@@ -230,7 +271,6 @@ class SemgrepParser:
                     shown = str(vuln["openedAt"])[:40]
                     ctx.warn(record, f"openedAt {shown!r} is not a date; detected at the listing's time")
                 when = max(now, opened) if opened else now
-                times.append(when)
                 where_ = obj(vuln.get("dependencyFileLocation"))
                 usages = [obj(obj(u).get("location")) for u in arr(vuln.get("usages"))]
                 lockfile = (
@@ -243,15 +283,14 @@ class SemgrepParser:
                     f"Exposure: {text(vuln.get('exposureType')) or '?'}; {text(vuln.get('transitivity')) or '?'}",
                     *(f"Used at {repo_path(u.get('path'))}, line {text(u.get('startLine'))}" for u in usages),
                 ]
-                yield Finding(
-                    weakness=weakness,
-                    asset=asset,
-                    observed_at=when,
-                    path=package,
-                    evidence=hits_text(lines),
-                    status=status,
-                    since=opened if opened and opened < when and status is FindingStatus.OPEN else None,
-                )
+                known = listed.get((rule_id, repo, package))
+                if known is None:
+                    listed[(rule_id, repo, package)] = _Listed(weakness, asset, package, status, when, opened, lines)
+                else:  # another lockfile or page: open wins, then set aside, then fixed
+                    known.add(status, when, opened, lines)
+        for merged in listed.values():
+            times.append(merged.when)
+            yield merged.finding()
 
     @staticmethod
     def _triage(ctx: ParseContext, record: str, vuln: dict[str, Any]) -> FindingStatus:
@@ -303,6 +342,15 @@ def _api_weakness(rule_id: str, advisory: dict[str, Any], severity: Severity, vu
         cves=common.cves_in(refs.get("cveIds")),
         cwes=_cwes(refs.get("cweIds")),
     )
+
+
+def _error_paths(error: dict[str, Any]) -> set[str]:
+    """The files a CLI error says Semgrep could not fully analyse: its `path`, and the
+    locations a `PartialParsing` error carries (`"type": ["PartialParsing", [{"path": ...}]]`)."""
+    kind = error.get("type")
+    places = arr(kind[1]) if isinstance(kind, list) and len(kind) > 1 else []
+    named = [error.get("path"), *(obj(p).get("path") for p in places)]
+    return {p for p in (repo_path(n) for n in named) if p}
 
 
 def _cwes(value: object) -> tuple[str, ...]:
