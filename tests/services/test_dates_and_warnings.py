@@ -111,3 +111,8 @@ def test_a_record_whose_id_is_too_long_to_store_is_left_out(engine: Engine, tmp_
     r = import_file(engine, csv_file(tmp_path, rows))
     assert (r.results, r.new_findings, r.warnings) == (1, 1, 1)
     assert r.warning_lines == ["record 2: vuln_id longer than 200 characters ('" + "X" * 40 + "'...); left out"]
+
+
+def test_a_file_without_records_dates_nothing(engine: Engine, tmp_path: Path) -> None:
+    r = import_file(engine, csv_file(tmp_path, []))
+    assert (r.results, r.date_source, r.started_at) == (0, "none", None)

@@ -60,8 +60,9 @@ class ImportResult:
     opened_ids: list[str] = field(default_factory=list)
     closed_ids: list[str] = field(default_factory=list)
     date_source: str | None = None
-    """Where the scan's dates came from: `option` (--scan-date), `file` (the file's own dates) or
-    `mtime` (the file gave none for some records: its modification time)."""
+    """Where the scan's dates came from: `option` (--scan-date), `file` (the file's own dates),
+    `mtime` (the file gave none for some records: its modification time) or `none` (nothing was
+    dated: a file without records)."""
     warnings: int = 0
     """Records read past with an odd value (each is a line in `warning_lines`)."""
     warning_lines: list[str] = field(default_factory=list)
@@ -288,10 +289,6 @@ class _Import:
             raise InputError(self.result.source, f"no record could be read ({report.skipped} left out; first: {first})")
         opened, closed = self.items.settle()
         self.result.warnings, self.result.warning_lines = report.warning_count, list(report.warnings)
-        if self.scan_date is not None:
-            self.result.date_source = "option"
-        else:
-            self.result.date_source = "mtime" if report.used_file_time else "file"
         self.result.items_opened += len(opened)
         self.result.items_closed += len(closed)
         self.result.opened_ids, self.result.closed_ids = opened, closed
@@ -335,6 +332,12 @@ class _Import:
         ended = (info.ended_at if info else None) or self.last
         r = self.result
         r.tool, r.started_at, r.ended_at = tool, started, ended
+        if self.scan_date is not None:
+            r.date_source = "option"
+        elif self.report.used_file_time:
+            r.date_source = "mtime"
+        else:
+            r.date_source = "file" if started or ended else "none"
         self.conn.execute(
             update(scans)
             .where(scans.c.id == self.scan_id)
