@@ -116,3 +116,52 @@ def test_a_record_whose_id_is_too_long_to_store_is_left_out(engine: Engine, tmp_
 def test_a_file_without_records_dates_nothing(engine: Engine, tmp_path: Path) -> None:
     r = import_file(engine, csv_file(tmp_path, []))
     assert (r.results, r.date_source, r.started_at) == (0, "none", None)
+
+
+def test_a_scan_with_an_unreadable_record_never_closes_a_late_older_finding(engine: Engine, tmp_path: Path) -> None:
+    """A late, older scan's finding that a newer scan did not list is fixed by that newer scan, unless
+    the newer scan could not read one of its records."""
+    from tests.builders import Host, Item, nessus
+
+    def host(when: dt.datetime, *items: Item) -> Host:
+        return Host("web01", ip="10.0.0.1", start=when, items=list(items))
+
+    for bad, expected in ((False, "closed"), (True, "open")):
+        system = f"s{bad}"
+        from poam.services import systems
+
+        systems.add_system(engine, system, "t")
+        feb = tmp_path / f"feb{bad}.nessus"
+        text = nessus([host(dt.datetime(2026, 2, 5), Item("999", severity=2))])
+        feb.write_text(text.replace(' pluginID="999"', "") if bad else text)
+        import_file(engine, feb, system=system)
+        jan = tmp_path / f"jan{bad}.nessus"
+        jan.write_text(nessus([host(dt.datetime(2026, 1, 5), Item("100", severity=3))]))
+        import_file(engine, jan, system=system)
+        late = [i for i in items_of(engine, system).values() if i.source_identifier == "100"]  # type: ignore[attr-defined]
+        assert [i.status.value for i in late] == [expected], bad  # type: ignore[attr-defined]
+
+
+def test_set_aside_records_and_the_file_time_cross_from_the_parser_child(engine: Engine, tmp_path: Path) -> None:
+    import json
+
+    def sarif(name: str, *results: dict[str, object], when: str | None = None) -> Path:
+        run: dict[str, object] = {
+            "tool": {"driver": {"name": "CodeScanner"}},
+            "results": list(results),
+            "versionControlProvenance": [{"repositoryUri": "https://github.com/acme/web"}],
+        }
+        if when:
+            run["invocations"] = [{"startTimeUtc": when, "executionSuccessful": True}]
+        path = tmp_path / name
+        path.write_text(json.dumps({"version": "2.1.0", "runs": [run]}))
+        os.utime(path, (MTIME.replace(tzinfo=dt.UTC).timestamp(),) * 2)
+        return path
+
+    where = {"physicalLocation": {"artifactLocation": {"uri": "src/app.py"}, "region": {"startLine": 3}}}
+    hit = {"ruleId": "R", "message": {"text": "x"}, "locations": [where]}
+    import_file(engine, sarif("jan.sarif", hit, when="2026-01-05T10:00:00Z"), parallel=False)
+    muted = dict(hit, suppressions=[{"kind": "inSource"}])
+    r = import_file(engine, sarif("feb.sarif", muted), parallel=True)
+    assert (r.set_aside, r.fixed_findings, r.date_source, r.ended_at) == (1, 0, "mtime", MTIME)
+    assert [i.status.value for i in items_of(engine).values()] == ["open"]  # type: ignore[attr-defined]
