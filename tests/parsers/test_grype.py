@@ -22,6 +22,7 @@ from tests.conftest import CORPUS, corpus_dir
 from tests.parsers.test_trivy import only_input_errors
 
 FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
+FALLBACK = "; a fallback identity, so this file gives its asset no coverage"
 
 
 def write(tmp_path: Path, doc: Any, name: str = "grype.json") -> Path:
@@ -349,8 +350,8 @@ def test_odd_matches_are_warned_or_left_out_and_withhold_coverage(tmp_path: Path
     assert ctx.report.skipped == 2
     assert ctx.report.warnings == [
         "match 1 (CVE-1): severity 'Serious' not recognised; rated Moderate",
-        "match 2 (CVE-2): no artifact.name; package 'libssl3' from its package URL",
-        "match 3 (CVE-3): no artifact.name; package '(unknown package)'",
+        f"match 2 (CVE-2): no artifact.name; package 'libssl3' from its package URL{FALLBACK}",
+        f"match 3 (CVE-3): no artifact.name; package '(unknown package)'{FALLBACK}",
         "match 4 (CVE-4): relatedVulnerabilities is not a list; ignored",
         "match 5: not an object; left out",
         "match 6: no vulnerability.id; left out",
@@ -511,3 +512,35 @@ def test_an_ignored_match_keeps_its_open_finding_open_until_it_is_gone(
     assert set(items) == {"CVE-1"} and items["CVE-1"].status.value == "open"
     mar = import_file(engine, month("2026-03-05", [], []))
     assert (mar.fixed_findings, mar.items_closed) == (1, 1)
+
+
+# --- a fallback identity closes nothing by absence (review item 4) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("artifact", "warning"),
+    [
+        ({"purl": "pkg:npm/%40babel/traverse@7.22.0"}, "no artifact.name; package 'traverse' from its package URL"),
+        ({}, "no artifact.name; package '(unknown package)'"),
+    ],
+)
+def test_a_match_with_a_fallback_package_closes_nothing_by_absence(
+    engine: Engine, register_parser: Any, tmp_path: Path, artifact: dict[str, str], warning: str
+) -> None:
+    register_parser(GrypeParser())
+    traverse = match("CVE-2023-45133", "@babel/traverse", "7.22.0")
+    jan = report([traverse, match("CVE-2", "zlib")])
+    assert import_file(engine, write(tmp_path, jan, "jan.json")).items_opened == 2
+    nameless = {**traverse, "artifact": {"version": "7.22.0", "type": "npm", **artifact}}
+    feb = report([nameless, match("CVE-2", "zlib")])
+    feb["descriptor"]["timestamp"] = "2026-02-05T10:00:00Z"
+    r = import_file(engine, write(tmp_path, feb, "feb.json"))
+    assert (r.results, r.new_findings, r.assets_covered, r.fixed_findings) == (2, 1, 0, 0)
+    assert r.warning_lines == [
+        f"match 1 (CVE-2023-45133): {warning}{FALLBACK}",
+        "asset ghcr.io/acme/web: a record was kept under a fallback identity; no coverage, so this file closes "
+        "nothing on it",
+    ]
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert {i.source_identifier: i.status.value for i in items} == {"CVE-2023-45133": "open", "CVE-2": "open"}

@@ -24,6 +24,7 @@ from tests.conftest import corpus_dir
 
 WHEN = dt.datetime(2026, 3, 1, 12, 0)
 FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
+FALLBACK = "; a fallback identity, so this file gives its asset no coverage"
 
 
 def write(tmp_path: Path, doc: object, name: str = "audit.json") -> Path:
@@ -334,9 +335,9 @@ def test_odd_npm6_advisories_are_warned_or_left_out(tmp_path: Path) -> None:
         ("3", "(unknown package)", Severity.LOW),
     ]
     assert ctx.report.warnings == [
-        "advisory 2: no module_name; package 'x' from its paths",
+        f"advisory 2: no module_name; package 'x' from its paths{FALLBACK}",
         "advisory 2: severity 'urgent' not recognised; rated Moderate",
-        "advisory 3: no module_name; package '(unknown package)'",
+        f"advisory 3: no module_name; package '(unknown package)'{FALLBACK}",
         "advisory 4: not an object; left out",
     ]
 
@@ -395,3 +396,49 @@ def test_an_unreadable_entry_closes_nothing(engine: Engine, register_parser: Any
     mar = npm7(debug=debug)
     r = import_file(engine, write(tmp_path, mar, "mar.json"), scan_date=WHEN + dt.timedelta(days=60), asset=web)
     assert (r.assets_covered, r.fixed_findings) == (1, 1)
+
+
+# --- a fallback identity or muted advisories close nothing by absence (review items 4, 5) ------
+
+
+@pytest.mark.parametrize(
+    ("findings_", "warning"),
+    [
+        ([{"version": "1.0.0", "paths": ["app>growl"]}], "no module_name; package 'growl' from its paths"),
+        ([], "no module_name; package '(unknown package)'"),
+    ],
+)
+def test_an_npm6_advisory_without_module_name_closes_nothing_by_absence(
+    engine: Engine, register_parser: Any, tmp_path: Path, findings_: list[Any], warning: str
+) -> None:
+    register_parser(NpmAuditParser())
+    web = "github.com/acme/web"
+    jan = write(tmp_path, npm6(advisory(146, "growl"), advisory(1500, "yargs-parser")), "jan.json")
+    assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=web).items_opened == 2
+    nameless = {k: v for k, v in advisory(146, "growl", findings=findings_).items() if k != "module_name"}
+    feb = write(tmp_path, npm6(nameless, advisory(1500, "yargs-parser")), "feb.json")
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset=web)
+    assert (r.assets_covered, r.fixed_findings) == (0, 0)
+    assert r.warning_lines == [
+        f"advisory 146: {warning}{FALLBACK}",
+        f"asset {web}: a record was kept under a fallback identity; no coverage, so this file closes nothing on it",
+    ]
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert {i.status for i in items} == {ItemStatus.OPEN}
+
+
+def test_muted_npm6_advisories_close_nothing_by_absence(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
+    register_parser(NpmAuditParser())
+    web = "github.com/acme/web"
+    jan = write(tmp_path, npm6(advisory(146, "growl"), advisory(1500, "yargs-parser")), "jan.json")
+    assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=web).items_opened == 2
+    feb = {**npm6(advisory(1500, "yargs-parser")), "muted": [{"id": 146, "path": "growl"}]}
+    r = import_file(engine, write(tmp_path, feb, "feb.json"), scan_date=dt.datetime(2026, 2, 5), asset=web)
+    assert (r.assets_covered, r.fixed_findings) == (0, 0)
+    assert r.warning_lines == [
+        "report: 1 muted advisory left out of the report; the file gives the project no coverage",
+        f"asset {web}: advisories were muted; no coverage, so this file closes nothing on it",
+    ]
+    mar = write(tmp_path, npm6(advisory(1500, "yargs-parser")), "mar.json")  # `muted: []`: covered
+    assert import_file(engine, mar, scan_date=dt.datetime(2026, 3, 5), asset=web).fixed_findings == 1

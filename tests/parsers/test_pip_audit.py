@@ -23,6 +23,7 @@ from tests.conftest import corpus_dir
 
 WHEN = dt.datetime(2026, 3, 1, 12, 0)
 FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
+FALLBACK = "; a fallback identity, so this file gives its asset no coverage"
 
 
 def write(tmp_path: Path, doc: object, name: str = "audit.json") -> Path:
@@ -92,11 +93,26 @@ def test_the_pysec_id_names_the_finding_whichever_service_reported_it(tmp_path: 
     assert f.evidence is not None and f.evidence.endswith("Reported as: GHSA-v6rh-hp5x-86rv")
 
 
-def test_skipped_and_empty_reports_only_cover_the_project(tmp_path: Path) -> None:
-    for doc in ([], [SKIPPED, CLEAN], {"dependencies": []}):
+def test_clean_and_empty_reports_only_cover_the_project(tmp_path: Path) -> None:
+    for doc in ([], [CLEAN], {"dependencies": []}):
         assert [type(r) for r in parse(write(tmp_path, doc))] == [Scan]
         cov, _scan = parse(write(tmp_path, doc), asset_name="github.com/acme/api")
         assert isinstance(cov, Coverage) and cov.asset.name == "github.com/acme/api"
+
+
+def test_a_dependency_pip_audit_skipped_is_warned_and_the_project_is_not_covered(tmp_path: Path) -> None:
+    records, ctx = parse_ctx(write(tmp_path, [CLEAN, SKIPPED, DJANGO]), asset_name="github.com/acme/api")
+    assert [type(r) for r in records] == [Finding, Scan]  # no coverage: azure-devops was not audited
+    assert ctx.report.skipped == 0 and ctx.report.warnings == [
+        "dependency 2 (azure-devops): pip-audit could not audit it (Dependency not found on PyPI); "
+        "the file gives the project no coverage",
+        "asset github.com/acme/api: a dependency was not audited; no coverage, so this file closes nothing on it",
+    ]
+    records, ctx = parse_ctx(write(tmp_path, [{"name": "x", "skip_reason": None}]))  # unnamed: no coverage anyway
+    assert [type(r) for r in records] == [Scan]
+    assert ctx.report.warnings == [
+        "dependency 1 (x): pip-audit could not audit it (no reason given); the file gives the project no coverage"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -220,10 +236,12 @@ def test_odd_dependencies_are_warned_or_left_out_and_the_project_is_not_covered(
     assert ctx.report.skipped == 4
     assert ctx.report.warnings == [
         "dependency 2: not an object; left out",
-        "dependency 3: no name; its vulnerabilities are kept under '(unknown package)'",
+        f"dependency 3: no name; its vulnerabilities are kept under '(unknown package)'{FALLBACK}",
         "dependency 4 (rsa): no vulns list; left out",
         "dependency 5 (urllib3), vulnerability 1: no id; left out",
         "dependency 5 (urllib3), vulnerability 2: not an object; left out",
+        "dependency 6 (azure-devops): pip-audit could not audit it (Dependency not found on PyPI); "
+        "the file gives the project no coverage",
         "asset github.com/acme/api: a record could not be read; no coverage, so this file closes nothing on it",
     ]
 
@@ -272,3 +290,40 @@ def test_an_unreadable_dependency_closes_nothing(engine: Engine, register_parser
     assert (r.assets_covered, r.fixed_findings, r.warnings) == (0, 0, 2)
     r = import_file(engine, write(tmp_path, [DJANGO], "mar.json"), scan_date=WHEN + dt.timedelta(days=60), asset=api)
     assert (r.assets_covered, r.fixed_findings) == (1, 1)
+
+
+# --- a dependency not audited, or kept under a fallback identity, closes nothing (review 4, 5) --
+
+
+@pytest.mark.parametrize(
+    ("django", "warning"),
+    [
+        (
+            {
+                "name": "Django",
+                "skip_reason": "Dependency not found on PyPI and could not be audited: django (3.2.9+local)",
+            },
+            "dependency 2 (Django): pip-audit could not audit it (Dependency not found on PyPI and could not be "
+            "audited: django (3.2.9+local)); the file gives the project no coverage",
+        ),
+        (
+            {k: v for k, v in DJANGO.items() if k != "name"},
+            f"dependency 2: no name; its vulnerabilities are kept under '(unknown package)'{FALLBACK}",
+        ),
+    ],
+)
+def test_a_dependency_not_audited_or_unnamed_closes_nothing_by_absence(
+    engine: Engine, register_parser: Any, tmp_path: Path, django: dict[str, Any], warning: str
+) -> None:
+    register_parser(PipAuditParser())
+    api = "github.com/acme/api"
+    jan = write(tmp_path, {"dependencies": [CLEAN, DJANGO], "fixes": []}, "jan.json")
+    assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=api).items_opened == 1
+    feb = write(tmp_path, {"dependencies": [CLEAN, django], "fixes": []}, "feb.json")
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset=api)
+    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (0, 0, 0)
+    why = "record was kept under a fallback identity" if "name" not in django else "dependency was not audited"
+    assert r.warning_lines == [warning, f"asset {api}: a {why}; no coverage, so this file closes nothing on it"]
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert [(i.source_identifier, i.status) for i in items] == [("PYSEC-2021-439", ItemStatus.OPEN)]

@@ -23,6 +23,7 @@ from tests.parsers.test_trivy import only_input_errors
 
 WHEN = dt.datetime(2026, 1, 5, 10, 0)
 FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
+FALLBACK = "; a fallback identity, so this file gives its asset no coverage"
 
 
 def write(tmp_path: Path, doc: Any, name: str = "snyk.json") -> Path:
@@ -418,8 +419,8 @@ def test_odd_issues_are_warned_or_left_out_and_withhold_coverage(tmp_path: Path)
     p = "project 1 (com.acme:api)"
     assert ctx.report.warnings == [
         f"{p}, issue 1 (SNYK-1): severity 'severe' not recognised; rated Moderate",
-        f"{p}, issue 2 (SNYK-2): no packageName; package '@scope/inner' from its `from` path",
-        f"{p}, issue 3 (SNYK-3): no packageName; package '(unknown package)'",
+        f"{p}, issue 2 (SNYK-2): no packageName; package '@scope/inner' from its `from` path{FALLBACK}",
+        f"{p}, issue 3 (SNYK-3): no packageName; package '(unknown package)'{FALLBACK}",
         f"{p}, issue 4: not an object; left out",
         f"{p}, issue 5: an issue without id; left out",
         f"{p}, issue 6 (SNYK-6): severity 'bad' not recognised; rated critical by its CVSS score",
@@ -494,3 +495,77 @@ def test_an_unreadable_issue_closes_nothing(engine: Engine, register_parser: Any
         engine, write(tmp_path, project([issue("SNYK-2", "c")]), "mar.json"), scan_date=WHEN + dt.timedelta(days=60)
     )
     assert (r.assets_covered, r.fixed_findings) == (1, 1)
+
+
+# --- a fallback identity, dependencies Snyk could not identify: nothing closed by absence --------
+
+FALLBACK_ASSET = (
+    "asset acme/web: a record was kept under a fallback identity; no coverage, so this file closes nothing on it"
+)
+
+
+def libssl(**extra: Any) -> dict[str, Any]:
+    """A container issue as Snyk writes it: `packageName` is the source package, `name` the binary one."""
+    base = issue("SNYK-DEBIAN11-OPENSSL-1", "openssl", "1.1.1w-0", via=("docker-image|acme/web@1.2",))
+    return {**base, "name": "openssl/libssl1.1", "from": [*base["from"][:-1], "openssl/libssl1.1@1.1.1w-0"], **extra}
+
+
+@pytest.mark.parametrize(
+    ("gone", "warning"),
+    [
+        (("packageName",), "no packageName; package 'openssl/libssl1.1' from its name"),
+        (("packageName", "name"), "no packageName; package 'openssl/libssl1.1' from its `from` path"),
+        (("packageName", "name", "from"), "no packageName; package '(unknown package)'"),
+    ],
+)
+def test_an_issue_with_a_fallback_package_closes_nothing_by_absence(
+    engine: Engine, register_parser: Any, tmp_path: Path, gone: tuple[str, ...], warning: str
+) -> None:
+    register_parser(SnykParser())
+    image = "docker-image|acme/web:1.2"
+    jan = project([libssl(), issue("SNYK-DEBIAN11-ZLIB-2", "zlib")], name=image)
+    assert import_file(engine, write(tmp_path, jan, "jan.json"), scan_date=WHEN).items_opened == 2
+    odd = {k: v for k, v in libssl().items() if k not in gone}
+    feb = project([odd, issue("SNYK-DEBIAN11-ZLIB-2", "zlib")], name=image)
+    r = import_file(engine, write(tmp_path, feb, "feb.json"), scan_date=dt.datetime(2026, 2, 5))
+    assert (r.results, r.new_findings, r.assets_covered, r.fixed_findings) == (2, 1, 0, 0)
+    p = "project 1 (acme/web), issue 1 (SNYK-DEBIAN11-OPENSSL-1)"
+    assert r.warning_lines == [f"{p}: {warning}{FALLBACK}", FALLBACK_ASSET]
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert {i.status.value for i in items} == {"open"}
+
+
+UNIDENTIFIED = (
+    "Snyk could not identify some dependencies (hasUnknownVersions), so they were not tested; "
+    "no coverage, so this file closes nothing on the project"
+)
+
+
+def test_dependencies_snyk_could_not_identify_close_nothing(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(SnykParser())
+    jan = project([issue("SNYK-JS-A-1", "a"), issue("SNYK-JS-B-2", "b")], name="web")
+    assert import_file(engine, write(tmp_path, jan, "jan.json"), scan_date=WHEN).items_opened == 2
+    feb = project([issue("SNYK-JS-A-1", "a")], name="web", hasUnknownVersions=True)
+    r = import_file(engine, write(tmp_path, feb, "feb.json"), scan_date=dt.datetime(2026, 2, 5))
+    assert (r.assets_covered, r.fixed_findings, r.warning_lines) == (0, 0, [f"project 1 (web): {UNIDENTIFIED}"])
+    # in an image, an application Snyk found there with unidentified dependencies
+    image = "docker-image|acme/web:1.2"
+    apps = [project([issue("SNYK-JS-C-3", "c")], name="app"), project([], name="frontend", hasUnknownVersions=False)]
+    mar = project([], name=image, applications=apps)
+    r = import_file(engine, write(tmp_path, mar, "mar.json"), scan_date=dt.datetime(2026, 3, 5))
+    assert (r.assets_covered, r.items_opened) == (1, 1)
+    apps = [project([], name="app", hasUnknownVersions=True)]
+    r = import_file(
+        engine,
+        write(tmp_path, project([], name=image, applications=apps), "apr.json"),
+        scan_date=dt.datetime(2026, 4, 5),
+    )
+    assert (r.assets_covered, r.fixed_findings) == (0, 0)
+    assert r.warning_lines == [f"project 1 (acme/web), application 1: {UNIDENTIFIED}"]
+    r = import_file(
+        engine, write(tmp_path, feb | {"hasUnknownVersions": False}, "may.json"), scan_date=dt.datetime(2026, 5, 5)
+    )
+    assert (r.assets_covered, r.fixed_findings) == (1, 1)  # identified: SNYK-JS-B-2 is gone

@@ -27,6 +27,7 @@ from tests.conftest import CORPUS, corpus_dir
 
 WHEN = "2026-01-05T10:00:00Z"
 FILE_TIME = dt.datetime(2026, 2, 1, 8, 30)
+FALLBACK = "; a fallback identity, so this file gives its asset no coverage"
 
 
 def write(tmp_path: Path, doc: Any, name: str = "trivy.json") -> Path:
@@ -399,8 +400,12 @@ def test_odd_values_do_not_crash(tmp_path: Path) -> None:
     assert f.path == "(unknown package)"  # PkgName is not text: kept under a stable name, warned
     assert f.weakness.severity is Severity.MEDIUM  # severity 3 is no word poam reads: Moderate, warned
     assert ctx.report.skipped == 4  # the results None and 3, the vulnerabilities None and "x"
-    assert ctx.report.warning_count == 7
+    assert ctx.report.warning_count == 8
     assert "result 1: not an object; left out" in ctx.report.warnings
+    assert (  # a language result without Target: its findings are kept without their file
+        "result: no Target; its findings are kept without the file they are in; "
+        "a fallback identity, so this file gives its asset no coverage"
+    ) in ctx.report.warnings
     assert ctx.report.warnings[0] == (
         "report: CreatedAt 'yesterday' is not a date; dated by --scan-date, else the file's modification time"
     )
@@ -698,8 +703,8 @@ def test_a_secret_without_rule_id_is_keyed_by_its_category_never_its_text(tmp_pa
     assert "line 4" in (github.evidence or "")
     assert ctx.report.skipped == 1
     assert ctx.report.warnings == [
-        "config/app.ini: secret 1: a secret without RuleID; keyed by its category as 'secret:GitHub'",
-        "config/app.ini: secret 2: a secret without RuleID; keyed by its title as 'secret:Slack Webhook'",
+        f"config/app.ini: secret 1: a secret without RuleID; keyed by its category as 'secret:GitHub'{FALLBACK}",
+        f"config/app.ini: secret 2: a secret without RuleID; keyed by its title as 'secret:Slack Webhook'{FALLBACK}",
         "config/app.ini: secret 3: a secret without RuleID, Category or Title; left out",
     ]
 
@@ -1103,3 +1108,82 @@ def test_an_undated_report_takes_the_file_time_only_when_a_record_needs_it(tmp_p
     assert records == [Scan("Trivy")] and not ctx.report.used_file_time
     records, ctx = parse_ctx(write(tmp_path, undated), scan_date=dt.datetime(2026, 3, 1))
     assert findings(records)[0].observed_at == dt.datetime(2026, 3, 1) and not ctx.report.used_file_time
+
+
+# --- a fallback identity closes nothing by absence (review item 4) ------------------------------
+
+FALLBACK_ASSET = (
+    "asset github.com/acme/api: a record was kept under a fallback identity; no coverage, so this file closes "
+    "nothing on it"
+)
+TRAVERSE = vuln(
+    "CVE-2023-45133", "@babel/traverse", "7.22.0", PkgIdentifier={"PURL": "pkg:npm/%40babel/traverse@7.22.0"}
+)
+ROOT_USER = {
+    "ID": "ACME-1",
+    "Namespace": "user.acme.no_root_user",
+    "Title": "Root",
+    "Severity": "HIGH",
+    "Status": "FAIL",
+}
+GITHUB_PAT = {"RuleID": "github-pat", "Category": "GitHub", "Title": "GitHub PAT", "Severity": "CRITICAL"}
+
+
+def three_kinds(created: str, strip: str = "") -> dict[str, Any]:
+    """A repository report with a package vulnerability, a custom check's misconfiguration and a
+    secret, one identity field of which (`strip`) is missing."""
+    lang = {"Target": "web/package-lock.json", "Class": "lang-pkgs", "Type": "npm"}
+    v, m, s = dict(TRAVERSE), dict(ROOT_USER), dict(GITHUB_PAT)
+    for gone in strip.split("+") if strip else []:
+        for record in (lang, v, m, s):
+            record.pop(gone, None)
+    results = [
+        {**lang, "Vulnerabilities": [v]},
+        {"Target": "Dockerfile", "Class": "config", "Misconfigurations": [m]},
+        {"Target": "config/app.ini", "Class": "secret", "Secrets": [s]},
+    ]
+    return repo_report(results, CreatedAt=created)
+
+
+@pytest.mark.parametrize(
+    ("strip", "warning", "streamed"),
+    [
+        ("PkgName", "web/package-lock.json: vulnerability 1 (CVE-2023-45133): no PkgName; package 'traverse'", False),
+        ("PkgName", "web/package-lock.json: vulnerability 1 (CVE-2023-45133): no PkgName; package 'traverse'", True),
+        ("PkgName+PkgIdentifier", "vulnerability 1 (CVE-2023-45133): no PkgName; package '(unknown package)'", False),
+        ("ID", "Dockerfile: misconfiguration 1: no AVDID or ID; check 'user.acme.no_root_user' taken", False),
+        (
+            "RuleID",
+            "config/app.ini: secret 1: a secret without RuleID; keyed by its category as 'secret:GitHub'",
+            False,
+        ),
+        ("Target", "result: no Target; its findings are kept without the file they are in", False),
+    ],
+)
+def test_a_record_with_a_fallback_identity_closes_nothing_by_absence(
+    engine: Engine,
+    register_parser: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    strip: str,
+    warning: str,
+    streamed: bool,
+) -> None:
+    import poam.parsers.trivy as trivy_module
+
+    register_parser(TrivyParser())
+    if streamed:
+        monkeypatch.setattr(trivy_module, "STREAM_FROM", 0)
+    jan = import_file(engine, write(tmp_path, three_kinds("2026-01-05T10:00:00Z"), "jan.json"))
+    assert (jan.assets_covered, jan.items_opened, jan.warnings) == (1, 3, 0)
+    feb = import_file(engine, write(tmp_path, three_kinds("2026-02-05T10:00:00Z", strip), "feb.json"))
+    # the record is kept (a new finding under its fallback identity) and the file covers nothing:
+    # the finding it normally has is not closed by its absence
+    assert (feb.results, feb.new_findings, feb.assets_covered, feb.fixed_findings) == (3, 1, 0, 0)
+    (line,) = [w for w in feb.warning_lines if w.endswith(FALLBACK)]
+    assert warning in line
+    assert feb.warning_lines[-1] == FALLBACK_ASSET
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert {i.status.value for i in items} == {"open"}  # a new package line, or a new item
+    assert {"CVE-2023-45133", "AVD-ACME-0001", "github-pat"} <= {i.source_identifier for i in items}

@@ -10,7 +10,10 @@ Severity is Grype's word (`Negligible` is informational); when it is missing or 
 band of the CVSS score; a word poam does not know is rated by the score, else Moderate, warned.
 CVSS comes from the vulnerability's own `cvss` list (the NVD entry first), else from the related
 records; Grype before 0.10 wrote `cvssV2`/`cvssV3`. A match that is not an object or has no
-vulnerability id is left out (warned) and its target gets no coverage from the file.
+vulnerability id is left out (warned) and its target gets no coverage from the file. A match
+without `artifact.name` is kept under its fallback package (warned), and its target gets no
+coverage from the file either: the finding it normally has is not in the file under its own
+identity, so its absence proves no fix.
 
 `ignoredMatches` (matches an ignore rule kept out of `matches`: the configuration's `ignore`
 rules, `--only-fixed` / `--only-notfixed`, a `--vex` document) are read as matches are, with the
@@ -118,7 +121,7 @@ class GrypeParser:
                     named_by_purl = sca.purl_name(purl) if purl else None
                     pkg = named_by_purl or sca.UNKNOWN_PACKAGE
                     how = " from its package URL" if named_by_purl else ""
-                    ctx.warn(record, f"no artifact.name; package {pkg!r}{how}")
+                    found.fallback(ctx, record, f"no artifact.name; package {pkg!r}{how}")
                 fix = as_dict(vuln.get("fix"))
                 fixed = ", ".join(sca.texts(fix.get("versions")))
                 if fixed and status is FindingStatus.OPEN:
@@ -137,9 +140,12 @@ class GrypeParser:
             if vid not in first:
                 first[vid], severities[vid] = m, aside_severities[vid]
         weaknesses = {vid: _weakness(vid, m, severities[vid], fixes.get(vid, {})) for vid, m in first.items()}
-        incomplete = {r.asset for r in reports if r.found.incomplete}
+        gaps: dict[Asset, Collector] = {}
+        for report in reports:
+            gaps.setdefault(report.asset, Collector()).absorb(report.found)
+        incomplete = {asset for asset, gap in gaps.items() if gap.incomplete}
         for asset in dict.fromkeys(r.asset for r in reports if r.asset in incomplete and r.named):
-            ctx.warn(f"asset {asset.name}", sca.NO_COVERAGE)
+            ctx.warn(f"asset {asset.name}", gaps[asset].why)
         for report in reports:
             if report.named and report.asset not in incomplete:
                 when = report.dating.time()

@@ -14,9 +14,12 @@ Severity: critical, high, moderate (or medium), low, info; another word is rated
 advisory's CVSS score, else Moderate, with a warning. An advisory or vulnerability entry that
 cannot be read (not an object, no `via` list, a `via` item neither a package name nor an
 advisory, an advisory without id) is left out with a warning, and the file then covers nothing
-(its absence proves no fix). An advisory without `module_name` takes the last package of its
-dependency paths, else `(unknown package)`, warned. A report whose `auditReportVersion` is not 2
-is read as version 2, with a warning, when its `vulnerabilities` is an object (else refused).
+(its absence proves no fix). An npm 6 advisory without `module_name` takes the last package of
+its dependency paths, else `(unknown package)`, warned: a fallback identity, so the file then
+covers nothing either (the finding it normally has is not in the file under its own identity);
+nor does an npm 6 report whose `muted` list is not empty (those advisories are left out of the
+report, not fixed: warned). A report whose `auditReportVersion` is not 2 is read as version 2,
+with a warning, when its `vulnerabilities` is an object (else refused).
 The file has no date: findings are dated `--scan-date`, else the file's modification time.
 An npm error object (`{"error": {"code": "ENOAUDIT", ...}}`) is refused: npm could not audit.
 """
@@ -36,6 +39,8 @@ from poam.parsers.codescan import arr, hits_text, obj, peek, repository, text
 
 TOOL = "npm audit"
 FALLBACK_ASSET = "npm audit project"
+MUTED = "advisories were muted; no coverage, so this file closes nothing on it"
+"""The warning on the project when an npm 6 report lists muted advisories (left out, not fixed)."""
 _GHSA = re.compile(r"GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}", re.IGNORECASE)
 _SEVERITY = {
     "critical": Severity.CRITICAL,
@@ -54,13 +59,17 @@ class _Audit:
     ctx: ParseContext
     found: list[tuple[Weakness, str, str | None]] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
-    incomplete: bool = False
+    gaps: sca.Collector = field(default_factory=sca.Collector)
+    """What the file did not check (a record left out, a fallback identity): it then covers nothing."""
     prefix: str = ""
 
     def skip(self, record: str, problem: str) -> None:
         """Leave out a record that cannot be read; the file then covers nothing."""
-        self.ctx.skip(f"{self.prefix}{record}", problem)
-        self.incomplete = True
+        self.gaps.skip(self.ctx, f"{self.prefix}{record}", problem)
+
+    def fallback(self, record: str, problem: str) -> None:
+        """Keep a record under a fallback identity (warned); the file then covers nothing."""
+        self.gaps.fallback(self.ctx, f"{self.prefix}{record}", problem)
 
     def warn(self, record: str, problem: str) -> None:
         self.ctx.warn(f"{self.prefix}{record}", problem)
@@ -119,13 +128,20 @@ class NpmAuditParser:
                 if not isinstance(doc["advisories"], dict):
                     raise InputError(ctx.source, "npm audit report: advisories is not an object")
                 _npm6(doc["advisories"], audit)
+                muted = doc.get("muted")
+                if isinstance(muted, list) and muted:  # advisories npm left out of the report: not fixed
+                    what = "advisory" if len(muted) == 1 else "advisories"
+                    problem = (
+                        f"{len(muted)} muted {what} left out of the report; the file gives the project no coverage"
+                    )
+                    audit.gaps.withhold(ctx, f"{audit.prefix}report", problem, MUTED)
             else:
                 raise InputError(ctx.source, f"{what} an npm audit report (no advisories or vulnerabilities)")
         asset = repository(None, ctx, FALLBACK_ASSET)
         dating = sca.Dating(ctx, None)
         if asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
-            if audit.incomplete:
-                ctx.warn(f"asset {asset.name}", sca.NO_COVERAGE)
+            if audit.gaps.incomplete:
+                ctx.warn(f"asset {asset.name}", audit.gaps.why)
             else:
                 yield Coverage(asset, dating.time(), dating.time(), None, Checks.VULNERABILITY)
         for weakness, package, evidence in audit.found:
@@ -198,7 +214,7 @@ def _npm6(advisories: dict[Any, Any], audit: _Audit) -> None:
         if package is None:
             last = next((p.rsplit(">", 1)[-1].strip() for p in paths if p), None) or None
             package = last or sca.UNKNOWN_PACKAGE
-            audit.warn(record, f"no module_name; package {package!r}" + (" from its paths" if last else ""))
+            audit.fallback(record, f"no module_name; package {package!r}" + (" from its paths" if last else ""))
         if (vuln_id, package) in audit.seen:
             continue
         audit.seen.add((vuln_id, package))

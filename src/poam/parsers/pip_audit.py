@@ -6,12 +6,15 @@ One finding per vulnerability id and package: the PYSEC id among the id and its 
 the GHSA one, else the id (so that the PyPI and OSV services name a finding alike); CVE aliases
 are kept as CVEs. The location is the package name (normalized as PyPI does: lower case, runs
 of `-_.` as `-`); installed version and fix versions go in the evidence. pip-audit gives no severity: every
-finding is rated Moderate (medium) until someone adjusts it. Dependencies pip-audit skipped
-(`skip_reason`) are not findings. An audit covers every dependency of the project, so the file
-covers the project: the asset is `--asset`, else `pip-audit project` (which covers nothing). No
-dates in the file: `--scan-date`, else the file's modification time.
+finding is rated Moderate (medium) until someone adjusts it. An audit covers every dependency of
+the project, so the file covers the project: the asset is `--asset`, else `pip-audit project`
+(which covers nothing). No dates in the file: `--scan-date`, else the file's modification time.
 
-A dependency without a name keeps its vulnerabilities under `(unknown package)`, warned. A
+A dependency pip-audit skipped (`skip_reason`: not on the index, a local version, an index error)
+was not audited: it is no finding, and no fix either; it is warned (with pip-audit's reason) and
+the file then covers nothing. A dependency without a name keeps its vulnerabilities under
+`(unknown package)`, warned: a fallback identity, so the file then covers nothing either (the
+findings such a dependency normally has are not in the file under their own identity). A
 dependency that is not an object or has no `vulns` list (and no `skip_reason`), and a
 vulnerability that is not an object or has no id, are left out with a warning, and the file then
 covers nothing (their absence proves no fix).
@@ -31,7 +34,7 @@ from poam.errors import InputError
 from poam.parsers import common, jsonio
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.codescan import arr, obj, peek, repository, text
-from poam.parsers.sca import NO_COVERAGE, UNKNOWN_PACKAGE, Dating, window
+from poam.parsers.sca import UNKNOWN_PACKAGE, Collector, Dating, window
 
 TOOL = "pip-audit"
 FALLBACK_ASSET = "pip-audit project"
@@ -39,6 +42,8 @@ DEFAULT_SEVERITY = Severity.MEDIUM
 """pip-audit rates nothing: Moderate (medium) is the default, as `maps_to` says."""
 _ITEM = {"name", "version", "vulns"}
 _SKIPPED = {"name", "skip_reason"}
+NOT_AUDITED = "a dependency was not audited; no coverage, so this file closes nothing on it"
+"""The warning on the project when pip-audit skipped a dependency (`skip_reason`)."""
 
 
 def _canonical(name: str) -> str:
@@ -52,7 +57,8 @@ class PipAuditParser:
     name = "pip-audit JSON (-f json, old array and new object forms)"
     maps_to = (
         "one finding per vulnerability id (PYSEC/GHSA) and package on --asset or 'pip-audit project'; "
-        "severity Moderate (pip-audit gives none); skipped dependencies ignored"
+        "severity Moderate (pip-audit gives none); a skipped dependency (not audited) is warned and "
+        "the file then covers nothing"
     )
     closes_by_coverage = True
 
@@ -89,31 +95,37 @@ class PipAuditParser:
         weaknesses: dict[str, Weakness] = {}
         seen: set[tuple[str, str]] = set()
         found: list[Finding] = []
-        incomplete = False
+        gaps = Collector()  # what the file did not check: then it covers nothing
         for record, dep in dependencies:
             if not isinstance(dep, dict):
-                ctx.skip(record, "not an object")
-                incomplete = True
+                gaps.skip(ctx, record, "not an object")
                 continue
             name = text(dep.get("name"))
             if name is not None:
                 record = f"{record} ({name})"
             if "skip_reason" in dep and "vulns" not in dep:
+                reason = (text(dep.get("skip_reason")) or "no reason given")[:300]
+                problem = f"pip-audit could not audit it ({reason}); the file gives the project no coverage"
+                gaps.withhold(ctx, record, problem, NOT_AUDITED)
                 continue
             vulns = dep.get("vulns")
             if not isinstance(vulns, list):
-                ctx.skip(record, "no vulns list")
-                incomplete = True
+                gaps.skip(ctx, record, "no vulns list")
                 continue
             if name is None:
-                ctx.warn(record, f"no name; its vulnerabilities are kept under {UNKNOWN_PACKAGE!r}")
+                problem = f"no name; its vulnerabilities are kept under {UNKNOWN_PACKAGE!r}"
+                if vulns:
+                    gaps.fallback(ctx, record, problem)
+                else:
+                    ctx.warn(record, problem)
             package = _canonical(name) if name else UNKNOWN_PACKAGE
             version = text(dep.get("version")) or "(version not given)"
             for n, vuln in enumerate(vulns, start=1):
                 reported = text(obj(vuln).get("id"))
                 if reported is None:
-                    ctx.skip(f"{record}, vulnerability {n}", "not an object" if not isinstance(vuln, dict) else "no id")
-                    incomplete = True
+                    gaps.skip(
+                        ctx, f"{record}, vulnerability {n}", "not an object" if not isinstance(vuln, dict) else "no id"
+                    )
                     continue
                 vuln_id = _canonical_id(reported, arr(obj(vuln).get("aliases")))
                 if (vuln_id, package) in seen:
@@ -128,8 +140,8 @@ class PipAuditParser:
                 evidence += f"\nReported as: {reported}" if reported != vuln_id else ""
                 found.append(Finding(weakness, asset, dating.time(), path=package, evidence=evidence))
         if asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
-            if incomplete:
-                ctx.warn(f"asset {asset.name}", NO_COVERAGE)
+            if gaps.incomplete:
+                ctx.warn(f"asset {asset.name}", gaps.why)
             else:
                 yield Coverage(asset, dating.time(), dating.time(), None, Checks.VULNERABILITY)
         yield from found

@@ -25,6 +25,11 @@ UNNAMED = "unnamed"
 EVIDENCE_LINES = 20
 NO_COVERAGE = "a record could not be read; no coverage, so this file closes nothing on it"
 """The warning on an asset that had a record left out (see `Collector.skip`)."""
+FALLBACK_COVERAGE = "a record was kept under a fallback identity; no coverage, so this file closes nothing on it"
+"""The warning on an asset that had a record kept under another identity than its usual one
+(see `Collector.fallback`)."""
+FALLBACK_NOTE = "a fallback identity, so this file gives its asset no coverage"
+"""Ends the warning on a record kept under a fallback identity."""
 _RANK = {s: n for n, s in enumerate(Severity)}
 _PURL_VERSION = re.compile(r"@[^/?#]*(?=[?#]|$)")
 _SOURCE_SCHEME = re.compile(r"^(docker|podman|registry|containerd):(?!\d)", re.IGNORECASE)  # Grype/Syft sources
@@ -177,18 +182,45 @@ class Sighting:
 class Collector:
     """Findings of one asset by identity (check and location), so that one identity is one
     finding: an open result wins over a passing one, evidence lines are kept together. A record
-    of the asset that could not be read makes it `incomplete`: the file then gives the asset no
-    coverage, so that nothing on it is closed by its absence."""
+    of the asset that could not be read, or that had to take a fallback identity (a package the
+    file does not name, a check id taken from elsewhere), makes it `incomplete`: the file then
+    gives the asset no coverage, so that nothing on it is closed by its absence (the finding
+    such a record normally has is not in the file under its own identity)."""
 
     def __init__(self) -> None:
         self.sightings: dict[tuple[str, str | None], Sighting] = {}
         self.incomplete = False
+        self.why = NO_COVERAGE
+        """The warning on the asset when it is `incomplete` and would otherwise be covered."""
 
     def skip(self, ctx: ParseContext, record: str, problem: str) -> None:
         """Leave out a record of this asset that cannot be read (`ctx.skip`), and give the asset
         no coverage from this file."""
         ctx.skip(record, problem)
         self.incomplete = True
+        self.why = NO_COVERAGE
+
+    def fallback(self, ctx: ParseContext, record: str, problem: str) -> None:
+        """Warn of a record kept under a fallback identity (`problem` says which), and give the
+        asset no coverage from this file: the finding the record normally has is not closed
+        by its absence."""
+        self.withhold(ctx, record, f"{problem}; {FALLBACK_NOTE}", FALLBACK_COVERAGE)
+
+    def withhold(self, ctx: ParseContext, record: str, problem: str, why: str) -> None:
+        """Warn of a record that shows the file did not check all of the asset (`problem`), and
+        give the asset no coverage from this file; `why` is the asset's warning (unless a
+        record left out or an earlier gap already gave it one)."""
+        ctx.warn(record, problem)
+        if not self.incomplete:
+            self.why = why
+        self.incomplete = True
+
+    def absorb(self, other: Collector) -> None:
+        """Take another collector's gaps of the same asset (not its findings)."""
+        if other.incomplete:
+            if not self.incomplete or other.why == NO_COVERAGE:
+                self.why = other.why
+            self.incomplete = True
 
     def add(self, vuln_id: str, path: str | None, status: FindingStatus, evidence: str | None) -> Sighting:
         """Add a record to its finding: an open record wins, then a set-aside one, then a fixed

@@ -3,9 +3,12 @@ of them (`--all-projects`); a file may hold several such results, concatenated o
 (the output of several runs appended): they are one import.
 
 One finding per Snyk issue id and package per project: id `id` (`SNYK-JAVA-...`), path
-`packageName` (else `name`, else the last package of its `from` path, else `(unknown package)`,
-warned). Snyk lists an issue once per dependency path; those are one finding, the paths
-(`from`) and versions go to the evidence. Licence issues (`type: license`) are not weaknesses
+`packageName` (without it, `name`, else the last package of its `from` path, else `(unknown
+package)`: a fallback identity, warned, and the project then gets no coverage from the file, since
+the finding the issue normally has is not in the file under its own identity; a container issue's
+`name` is its binary package, `openssl/libssl3`, where `packageName` is `openssl`). Snyk lists an
+issue once per dependency path; those are one finding, the paths (`from`) and versions go to the
+evidence. Licence issues (`type: license`) are not weaknesses
 and are left out. Severity is `severityWithCritical` (else `severity`): critical, high, medium,
 low; a word poam does not know is rated by `cvssScore`, else Moderate, with a warning. CVSS is
 `CVSSv3` with `cvssScore`; CVEs and CWEs from `identifiers`; the solution is the `## Remediation`
@@ -17,10 +20,12 @@ belong to the same image. Other projects are repositories named by `projectName`
 without one takes `--asset`, else a fallback name and no coverage. Each named project is
 covered (checks: vulnerabilities): a Snyk test reports every issue of the project, unless it ran
 with a `severityThreshold` above low (then it covers nothing), or an issue of it could not be
-read (left out with a warning). Issues a Snyk policy ignores (`filtered.ignore`, of the project
-or of an application in it) are read as issues are, with the same identity, and set aside: an
-open finding of one stays open (the project still has it: not a fix), and none is opened from
-it; an open issue of a finding wins over an ignored one.
+read (left out with a warning), or Snyk could not identify some of its dependencies
+(`hasUnknownVersions` of the project or of an application in it: they were not tested; warned).
+Issues a Snyk policy ignores (`filtered.ignore`, of the project or of an application in it) are
+read as issues are, with the same identity, and set aside: an open finding of one stays open
+(the project still has it: not a fix), and none is opened from it; an open issue of a finding
+wins over an ignored one.
 Snyk writes no scan time: findings are dated by `--scan-date`, else the file's modification time.
 A project Snyk could not test (`ok: false` with an `error`) among others is left out with a
 warning; a file in which no project could be read is refused (with Snyk's message when it gave one).
@@ -41,6 +46,11 @@ from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, text
 TOOL = "Snyk"
 _PROJECT_KEYS = {"ok", "projectName", "dependencyCount", "uniqueCount", "packageManager"}
 _Draft = tuple[dict[str, Any], Severity, dict[str, str]]  # an issue's first record, worst severity, fixes by package
+UNIDENTIFIED = (
+    "Snyk could not identify some dependencies (hasUnknownVersions), so they were not tested; "
+    "no coverage, so this file closes nothing on the project"
+)
+"""The warning on a project or application whose test left dependencies out."""
 _REMEDIATION = re.compile(r"^#+\s*Remediation\s*$(.*?)(?=^#+\s|\Z)", re.MULTILINE | re.DOTALL | re.IGNORECASE)
 
 
@@ -99,7 +109,6 @@ class SnykParser:
             if asset in assets:
                 complete = complete and assets[asset][0]
             found = assets.setdefault(asset, (complete, Collector()))[1]
-            assets[asset] = (complete, found)
             parts: list[tuple[str, Any]] = [(record, p)]
             apps = as_list(p.get("applications"), ctx.source, "applications")
             for n, app in enumerate(apps, start=1):
@@ -108,6 +117,12 @@ class SnykParser:
                     parts.append((f"{record}, application {n}", app))
                 else:
                     found.skip(ctx, f"{record}, application {n}", problem)
+            # Snyk says it could not identify some dependencies: they were not tested
+            for where, part in parts:
+                if part.get("hasUnknownVersions") is True:
+                    ctx.warn(where, UNIDENTIFIED)
+                    complete = False
+            assets[asset] = (complete, found)
             for where, part in parts:
                 for n, v in enumerate(as_list(part.get("vulnerabilities"), ctx.source, "vulnerabilities"), start=1):
                     if isinstance(v, dict):
@@ -128,7 +143,7 @@ class SnykParser:
         weaknesses = {vid: _weakness(vid, *d) for vid, d in {**aside, **drafts}.items()}
         for asset, (complete, found) in assets.items():
             if complete and found.incomplete:
-                ctx.warn(f"asset {asset.name}", sca.NO_COVERAGE)
+                ctx.warn(f"asset {asset.name}", found.why)
             elif complete:
                 yield Coverage(asset, dating.time(), dating.time(), None, Checks.VULNERABILITY)
             for s in found.sightings.values():
@@ -197,11 +212,12 @@ def _issue(
         found.skip(ctx, record, "an issue without id")
         return
     record = f"{record} ({vuln_id})"
-    pkg = text(v.get("packageName")) or text(v.get("name"))
-    if not pkg:
-        from_path = _last_package(v)
-        pkg = from_path or sca.UNKNOWN_PACKAGE
-        ctx.warn(record, f"no packageName; package {pkg!r}" + (" from its `from` path" if from_path else ""))
+    pkg = text(v.get("packageName"))
+    if not pkg:  # `name` is the binary package of a container issue (`openssl/libssl3`), not `openssl`
+        named, from_path = text(v.get("name")), _last_package(v)
+        pkg = named or from_path or sca.UNKNOWN_PACKAGE
+        how = " from its name" if named else " from its `from` path" if from_path else ""
+        found.fallback(ctx, record, f"no packageName; package {pkg!r}{how}")
     version = text(v.get("version"))
     fixed = ", ".join(sca.texts(v.get("fixedIn"))) or text(v.get("nearestFixedInVersion"))
     parts = [f"{pkg} {version or '(version unknown)'}"]

@@ -41,9 +41,14 @@ Coverage: the scanned asset with checks by what the results show ran: package re
 A report with no results at all counts as a vulnerability scan; one whose results are only
 secrets or licences gives no coverage (a `--scanners secret` run proves no package is fixed).
 An asset with a record poam could not read (left out with a warning) gets no coverage from the
-file. A report without `CreatedAt` is dated `--scan-date`, else the file's modification time.
-Files under 64 MiB are read whole, so that a check's weakness takes its worst severity across
-results; larger image and repository reports are streamed one result at a time.
+file; nor does one with a record kept under a fallback identity (warned): a vulnerability
+without `PkgName` (its package URL's name, else `(unknown package)`), a misconfiguration
+without `AVDID` or `ID`, a secret without `RuleID`, or a finding of a result without `Target`
+(its file unknown; an OS package's vulnerability is located by the package alone), since the
+finding such a record normally has is then not in the file under its own identity. A report
+without `CreatedAt` is dated `--scan-date`, else the file's modification time. Files under
+64 MiB are read whole, so that a check's weakness takes its worst severity across results;
+larger image and repository reports are streamed one result at a time.
 """
 
 from __future__ import annotations
@@ -225,7 +230,7 @@ class TrivyParser:
             )
             found = Collector()
             reader.result(result, found, image_prefix=False)
-            target.found.incomplete = target.found.incomplete or found.incomplete
+            target.found.absorb(found)
             for s in found.sightings.values():
                 weakness = weaknesses.get(s.vuln_id)
                 if weakness is None:
@@ -265,14 +270,18 @@ def _streamable(header: dict[str, Any]) -> tuple[Asset, bool] | None:
 
 
 def _incomplete(ctx: ParseContext, targets: list[_Target]) -> set[Asset]:
-    """Assets with a record that could not be read: they get no coverage (nothing on them is
-    closed by its absence), said once per asset that would have had it."""
-    out = {t.asset for t in targets if t.found.incomplete}
+    """Assets with a record that could not be read or took a fallback identity: they get no
+    coverage (nothing on them is closed by its absence), said once per asset that would have
+    had it."""
+    gaps: dict[Asset, Collector] = {}
+    for t in targets:
+        gaps.setdefault(t.asset, Collector()).absorb(t.found)
+    out = {asset for asset, gap in gaps.items() if gap.incomplete}
     warned: set[Asset] = set()
     for t in targets:
         if t.asset in out and t.asset not in warned and t.named and t.checks is not None:
             warned.add(t.asset)
-            ctx.warn(f"asset {t.asset.name}", sca.NO_COVERAGE)
+            ctx.warn(f"asset {t.asset.name}", gaps[t.asset].why)
     return out
 
 
@@ -396,6 +405,8 @@ class _Reader:
         target = text(result.get("Target")) or ""
         where = f"{self.prefix}{label}{target or 'result'}"
         is_os = _os_result(result)
+        if not target and _placed_by_target(result, is_os and not image_prefix):
+            found.fallback(self.ctx, where, "no Target; its findings are kept without the file they are in")
         scope: str | None = None
         if is_os and image_prefix:  # a Kubernetes workload may run several images
             m = _OS_TARGET.match(target)
@@ -476,7 +487,9 @@ class _Reader:
             purl = text(as_dict(v.get("PkgIdentifier")).get("PURL"))
             named = sca.purl_name(purl) if purl else None
             pkg = named or sca.UNKNOWN_PACKAGE
-            self.ctx.warn(record, f"no PkgName; package {pkg!r}" + (" from its package URL" if named else ""))
+            found.fallback(
+                self.ctx, record, f"no PkgName; package {pkg!r}" + (" from its package URL" if named else "")
+            )
         installed, fixed = text(v.get("InstalledVersion")), text(v.get("FixedVersion"))
         said = v.get("Status")
         status_text = (text(said) or "").lower()
@@ -513,7 +526,7 @@ class _Reader:
             if not check:
                 found.skip(self.ctx, record, "a misconfiguration without AVDID, ID or Namespace")
                 return
-            self.ctx.warn(record, f"no AVDID or ID; check {check!r} taken from its Namespace or PrimaryURL")
+            found.fallback(self.ctx, record, f"no AVDID or ID; check {check!r} taken from its Namespace or PrimaryURL")
         record = f"{record} ({check})"
         said = m.get("Status")
         outcome = (text(said) or "FAIL").upper() if said is not None else "FAIL"
@@ -564,9 +577,8 @@ class _Reader:
                 found.skip(self.ctx, record, "a secret without RuleID, Category or Title")
                 return
             rule = f"secret:{category or title}"
-            self.ctx.warn(
-                record, f"a secret without RuleID; keyed by its {'category' if category else 'title'} as {rule!r}"
-            )
+            how = "category" if category else "title"
+            found.fallback(self.ctx, record, f"a secret without RuleID; keyed by its {how} as {rule!r}")
         record = f"{record} ({rule})"
         line, match = text(s.get("StartLine")), text(s.get("Match"))
         evidence = "; ".join(p for p in (line and f"line {line}", match) if p)
@@ -635,6 +647,14 @@ def _lang_scope(target: str, installed: str | None, kind: str | None) -> str | N
                 parts = parts[:n]
                 break
     return "/".join(parts) or kind or None
+
+
+def _placed_by_target(result: dict[str, Any], os_packages: bool) -> bool:
+    """Whether a result lists a finding whose location is its Target: any misconfiguration,
+    secret or suppressed finding, and a vulnerability except an OS package's (located by the
+    package alone)."""
+    lists = ["Misconfigurations", "Secrets", MODIFIED_KEY] + ([] if os_packages else ["Vulnerabilities"])
+    return any(isinstance(result.get(key), list) and result[key] for key in lists)
 
 
 def _check_id(avd: str | None, check: str | None) -> str | None:
