@@ -100,18 +100,21 @@ def test_clean_and_empty_reports_only_cover_the_project(tmp_path: Path) -> None:
         assert isinstance(cov, Coverage) and cov.asset.name == "github.com/acme/api"
 
 
-def test_a_dependency_pip_audit_skipped_is_warned_and_the_project_is_not_covered(tmp_path: Path) -> None:
+def test_a_dependency_pip_audit_skipped_is_warned_and_held(tmp_path: Path) -> None:
+    """Not audited: no finding and no fix; the file never closes that package's findings by their
+    absence, and the rest of the project is covered as usual."""
     records, ctx = parse_ctx(write(tmp_path, [CLEAN, SKIPPED, DJANGO]), asset_name="github.com/acme/api")
-    assert [type(r) for r in records] == [Finding, Scan]  # no coverage: azure-devops was not audited
+    assert [type(r) for r in records] == [Coverage, Finding, Scan]
+    assert records[-1].partial_paths == ("azure-devops",)
     assert ctx.report.skipped == 0 and ctx.report.warnings == [
         "dependency 2 (azure-devops): pip-audit could not audit it (Dependency not found on PyPI); "
-        "the file gives the project no coverage",
-        "asset github.com/acme/api: a dependency was not audited; no coverage, so this file closes nothing on it",
+        "its findings stay as they are",
     ]
-    records, ctx = parse_ctx(write(tmp_path, [{"name": "x", "skip_reason": None}]))  # unnamed: no coverage anyway
-    assert [type(r) for r in records] == [Scan]
+    records, ctx = parse_ctx(write(tmp_path, [{"skip_reason": None}]), asset_name="github.com/acme/api")
+    assert [type(r) for r in records] == [Scan]  # a package poam cannot name: nothing is proven
     assert ctx.report.warnings == [
-        "dependency 1 (x): pip-audit could not audit it (no reason given); the file gives the project no coverage"
+        "dependency 1: pip-audit could not audit it (no reason given); the file gives the project no coverage",
+        "asset github.com/acme/api: a dependency was not audited; no coverage, so this file closes nothing on it",
     ]
 
 
@@ -241,7 +244,7 @@ def test_odd_dependencies_are_warned_or_left_out_and_the_project_is_not_covered(
         "dependency 5 (urllib3), vulnerability 1: no id; left out",
         "dependency 5 (urllib3), vulnerability 2: not an object; left out",
         "dependency 6 (azure-devops): pip-audit could not audit it (Dependency not found on PyPI); "
-        "the file gives the project no coverage",
+        "its findings stay as they are",
         "asset github.com/acme/api: a record could not be read; no coverage, so this file closes nothing on it",
     ]
 
@@ -277,7 +280,7 @@ def test_audits_are_dated_by_the_file_time_only_when_a_record_needs_it(tmp_path:
     records, ctx = parse_ctx(write(tmp_path, [DJANGO]), scan_date=WHEN)
     assert findings(records)[0].observed_at == WHEN and not ctx.report.used_file_time
     records, ctx = parse_ctx(write(tmp_path, [CLEAN, SKIPPED]))  # unnamed and clean: nothing to date
-    assert records == [Scan("pip-audit")] and not ctx.report.used_file_time
+    assert records == [Scan("pip-audit", partial_paths=("azure-devops",))] and not ctx.report.used_file_time
 
 
 def test_an_unreadable_dependency_closes_nothing(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
@@ -295,35 +298,65 @@ def test_an_unreadable_dependency_closes_nothing(engine: Engine, register_parser
 # --- a dependency not audited, or kept under a fallback identity, closes nothing (review 4, 5) --
 
 
-@pytest.mark.parametrize(
-    ("django", "warning"),
-    [
-        (
-            {
-                "name": "Django",
-                "skip_reason": "Dependency not found on PyPI and could not be audited: django (3.2.9+local)",
-            },
-            "dependency 2 (Django): pip-audit could not audit it (Dependency not found on PyPI and could not be "
-            "audited: django (3.2.9+local)); the file gives the project no coverage",
-        ),
-        (
-            {k: v for k, v in DJANGO.items() if k != "name"},
-            f"dependency 2: no name; its vulnerabilities are kept under '(unknown package)'{FALLBACK}",
-        ),
-    ],
-)
-def test_a_dependency_not_audited_or_unnamed_closes_nothing_by_absence(
-    engine: Engine, register_parser: Any, tmp_path: Path, django: dict[str, Any], warning: str
+def test_a_dependency_not_audited_keeps_its_findings_and_the_rest_closes(
+    engine: Engine, register_parser: Any, tmp_path: Path
 ) -> None:
+    register_parser(PipAuditParser())
+    api = "github.com/acme/api"
+    twisted = {"name": "twisted", "version": "18.9.0", "vulns": [{"id": "PYSEC-2019-128", "fix_versions": []}]}
+    jan = write(tmp_path, {"dependencies": [DJANGO, twisted], "fixes": []}, "jan.json")
+    assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=api).items_opened == 2
+    local = {
+        "name": "Django",
+        "skip_reason": "Dependency not found on PyPI and could not be audited: django (3.2.9+local)",
+    }
+    feb = write(tmp_path, {"dependencies": [local, dict(twisted, version="23.8.0", vulns=[])], "fixes": []}, "feb.json")
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset=api)
+    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (1, 1, 1)  # twisted upgraded: closed
+    assert r.warning_lines == [
+        "dependency 1 (Django): pip-audit could not audit it (Dependency not found on PyPI and could not be "
+        "audited: django (3.2.9+local)); its findings stay as they are"
+    ]
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert {(i.source_identifier, i.status) for i in items} == {
+        ("PYSEC-2021-439", ItemStatus.OPEN),  # django was not audited: its finding stays open
+        ("PYSEC-2019-128", ItemStatus.CLOSED),
+    }
+
+
+def test_an_unnamed_dependency_closes_nothing_by_absence(engine: Engine, register_parser: Any, tmp_path: Path) -> None:
     register_parser(PipAuditParser())
     api = "github.com/acme/api"
     jan = write(tmp_path, {"dependencies": [CLEAN, DJANGO], "fixes": []}, "jan.json")
     assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=api).items_opened == 1
-    feb = write(tmp_path, {"dependencies": [CLEAN, django], "fixes": []}, "feb.json")
+    nameless = {k: v for k, v in DJANGO.items() if k != "name"}
+    feb = write(tmp_path, {"dependencies": [CLEAN, nameless], "fixes": []}, "feb.json")
     r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset=api)
     assert (r.assets_covered, r.fixed_findings, r.items_closed) == (0, 0, 0)
-    why = "record was kept under a fallback identity" if "name" not in django else "dependency was not audited"
-    assert r.warning_lines == [warning, f"asset {api}: a {why}; no coverage, so this file closes nothing on it"]
+    assert r.warning_lines == [
+        f"dependency 2: no name; its vulnerabilities are kept under '(unknown package)'{FALLBACK}",
+        f"asset {api}: a record was kept under a fallback identity; no coverage, so this file closes nothing on it",
+    ]
     with engine.begin() as conn:
         items = load(conn, systems.resolve(conn, None, "t").id, "all")
     assert [(i.source_identifier, i.status) for i in items] == [("PYSEC-2021-439", ItemStatus.OPEN)]
+
+
+def test_a_late_older_audit_is_not_closed_by_a_newer_one_that_skipped_the_package(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    register_parser(PipAuditParser())
+    api = "github.com/acme/api"
+    twisted = {"name": "twisted", "version": "18.9.0", "vulns": [{"id": "PYSEC-2019-128", "fix_versions": []}]}
+    skipped = {"name": "Django", "skip_reason": "Dependency not found on PyPI"}
+    feb = write(tmp_path, {"dependencies": [skipped, dict(twisted, vulns=[])], "fixes": []}, "feb.json")
+    import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset=api)
+    jan = write(tmp_path, {"dependencies": [DJANGO, twisted], "fixes": []}, "jan.json")
+    import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=api)  # imported late
+    with engine.begin() as conn:
+        items = load(conn, systems.resolve(conn, None, "t").id, "all")
+    assert {(i.source_identifier, i.status) for i in items} == {
+        ("PYSEC-2021-439", ItemStatus.OPEN),  # February did not audit django: it proves nothing
+        ("PYSEC-2019-128", ItemStatus.CLOSED),  # February audited twisted and found nothing
+    }

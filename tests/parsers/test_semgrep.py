@@ -137,13 +137,16 @@ def test_supply_chain_matches_are_located_at_the_package(tmp_path: Path) -> None
     assert f.evidence == "Installed: lodash 4.17.20 (package-lock.json)"
 
 
-def test_a_run_with_errors_covers_nothing(tmp_path: Path) -> None:
-    """An error of level `error` (the run failed), or one of any level naming a file (that file
-    was not fully analysed), withholds coverage; a warning naming no file does not."""
+def test_a_run_with_errors_holds_what_it_did_not_analyse(tmp_path: Path) -> None:
+    """An error of level `error` that names no file (the run failed) withholds coverage; one of any
+    level naming a file leaves that file not fully analysed (a partial path of the scan); a warning
+    naming no file changes nothing."""
     warn = cli(match("a"), errors=[{"level": "warn", "type": "Syntax error", "path": "x.py"}])
-    assert [type(r) for r in parse(write(tmp_path, warn), asset_name="web")] == [Finding, Scan]
+    recs = parse(write(tmp_path, warn), asset_name="web")
+    assert [type(r) for r in recs] == [Coverage, Finding, Scan] and recs[-1].partial_paths == ("x.py",)
     error = cli(match("a"), errors=[{"level": "error", "type": "Timeout", "path": "x.py"}])
-    assert [type(r) for r in parse(write(tmp_path, error), asset_name="web")] == [Finding, Scan]
+    recs = parse(write(tmp_path, error), asset_name="web")
+    assert [type(r) for r in recs] == [Coverage, Finding, Scan] and recs[-1].partial_paths == ("x.py",)
     rules = cli(match("a"), errors=[{"level": "error", "type": "InvalidRuleSchemaError", "message": "bad rule"}])
     assert [type(r) for r in parse(write(tmp_path, rules), asset_name="web")] == [Finding, Scan]
     unnamed = cli(match("a"), errors=[{"level": "warn", "type": "SemgrepCoreAccountTierTooLow"}])
@@ -299,7 +302,7 @@ def test_concatenated_outputs_and_json_lines_are_one_import(engine: Engine, tmp_
         assert (r.format, r.results, r.new_findings, r.assets_covered) == ("semgrep", 3, 3, 1)
     with_error = cli(match("a"), errors=[{"level": "error", "type": "Timeout", "path": "x.py"}])
     body = json.dumps(first) + "\n" + json.dumps(with_error)
-    assert not [r for r in parse(write(tmp_path, body), asset_name="web") if isinstance(r, Coverage)]
+    assert parse(write(tmp_path, body), asset_name="web")[-1].partial_paths == ("x.py",)
 
 
 def test_concatenated_api_pages_are_one_listing(tmp_path: Path) -> None:
@@ -532,37 +535,50 @@ TIMEOUT = {
 }
 
 
-def test_a_run_that_could_not_fully_analyse_a_file_covers_nothing(tmp_path: Path) -> None:
+def test_files_a_run_could_not_fully_analyse_are_its_partial_paths(tmp_path: Path) -> None:
     """An error naming a file (any level: PartialParsing and Timeout are `warn`) means Semgrep did
-    not fully look at it: a finding missing from it proves nothing, so the run covers nothing."""
-    for errors, count in (([PARTIAL], 1), ([PARTIAL, TIMEOUT, {**TIMEOUT, "rule_id": "py.xss"}], 2)):
+    not fully look at it: a finding missing from that file proves nothing; the rest is covered."""
+    for errors, paths in (
+        ([PARTIAL], ("src/db.py",)),
+        ([PARTIAL, TIMEOUT, {**TIMEOUT, "rule_id": "py.xss"}], ("src/big.py", "src/db.py")),
+    ):
         doc = cli(match("a"), errors=errors)
         recs, ctx = parsed(write(tmp_path, doc), scan_date=WHEN, asset_name="web")
-        assert [type(r) for r in recs] == [Finding, Scan]
+        assert [type(r) for r in recs] == [Coverage, Finding, Scan] and recs[-1].partial_paths == paths
         assert ctx.report.warnings == [
-            f"file: semgrep could not fully analyse {count} file(s); nothing is closed by absence"
+            f"file: semgrep could not fully analyse {len(paths)} file(s); their findings stay open"
         ]
     payload_only = {**PARTIAL, "path": None}  # the file named only in the PartialParsing locations
     recs, ctx = parsed(write(tmp_path, cli(errors=[payload_only])), scan_date=WHEN, asset_name="web")
-    assert [type(r) for r in recs] == [Scan] and len(ctx.report.warnings) == 1
+    assert recs[-1].partial_paths == ("src/db.py",) and len(ctx.report.warnings) == 1
     second = json.dumps(cli()) + "\n" + json.dumps(cli(errors=[TIMEOUT]))  # in any document of the file
     recs, ctx = parsed(write(tmp_path, second), scan_date=WHEN, asset_name="web")
-    assert [type(r) for r in recs] == [Scan] and len(ctx.report.warnings) == 1
+    assert recs[-1].partial_paths == ("src/big.py",) and len(ctx.report.warnings) == 1
     other = cli(match("a"), errors=[{"code": 2, "level": "warn", "type": "MissingPlugin", "message": "x"}])
     recs, ctx = parsed(write(tmp_path, other), scan_date=WHEN, asset_name="web")
     assert [type(r) for r in recs] == [Coverage, Finding, Scan] and ctx.report.warnings == []
+
+
+def test_an_unanalysed_file_with_supply_chain_results_covers_nothing(tmp_path: Path) -> None:
+    """A lockfile Semgrep could not read hides which packages it lists: the run covers nothing."""
+    sca = match("ssc-1", "package-lock.json")
+    sca["extra"]["sca_info"] = {"dependency_match": {"found_dependency": {"package": "lodash", "version": "4.0"}}}
+    recs, ctx = parsed(write(tmp_path, cli(sca, errors=[{**TIMEOUT, "path": "yarn.lock"}])), asset_name="web")
+    assert not [r for r in recs if isinstance(r, Coverage)]
+    assert ctx.report.warnings == ["file: semgrep could not fully analyse 1 file(s); nothing is closed by absence"]
 
 
 def test_a_file_semgrep_could_not_parse_keeps_its_findings_open(
     engine: Engine, register_parser: Any, tmp_path: Path
 ) -> None:
     register_parser(SemgrepParser())
-    jan = write(tmp_path, cli(match("py.sqli", "src/db.py", 10, "ERROR")), "jan.json")
-    assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset="acme/web").items_opened == 1
-    feb = write(tmp_path, cli(errors=[PARTIAL]), "feb.json")
+    both = cli(match("py.sqli", "src/db.py", 10, "ERROR"), match("py.xss", "src/web.py", 4, "ERROR"))
+    jan = write(tmp_path, both, "jan.json")
+    assert import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset="acme/web").items_opened == 2
+    feb = write(tmp_path, cli(match("py.xss", "src/web.py", 4, "ERROR"), errors=[PARTIAL]), "feb.json")
     r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset="acme/web")
-    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (0, 0, 0)
-    assert r.warning_lines == ["file: semgrep could not fully analyse 1 file(s); nothing is closed by absence"]
+    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (1, 0, 0)  # src/db.py was not analysed
+    assert r.warning_lines == ["file: semgrep could not fully analyse 1 file(s); their findings stay open"]
     mar = write(tmp_path, cli(), "mar.json")
     r = import_file(engine, mar, scan_date=dt.datetime(2026, 3, 5), asset="acme/web")
-    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (1, 1, 1)
+    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (1, 2, 2)

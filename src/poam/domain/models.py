@@ -212,6 +212,10 @@ class Scan:
     partial_checks: tuple[str, ...] = ()
     """Vulnerability ids whose results this file lists only in part (ZAP cuts long instance
     lists): it cannot show their absent findings fixed."""
+    partial_paths: tuple[str, ...] = ()
+    """Locations (a package, a file: a finding's `path`) the scan did not fully check (a
+    dependency pip-audit could not audit, a file Semgrep could not parse): it cannot show the
+    absent findings there fixed."""
 
 
 @dataclass(frozen=True, slots=True)

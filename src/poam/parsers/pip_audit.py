@@ -11,8 +11,9 @@ the project, so the file covers the project: the asset is `--asset`, else `pip-a
 (which covers nothing). No dates in the file: `--scan-date`, else the file's modification time.
 
 A dependency pip-audit skipped (`skip_reason`: not on the index, a local version, an index error)
-was not audited: it is no finding, and no fix either; it is warned (with pip-audit's reason) and
-the file then covers nothing. A dependency without a name keeps its vulnerabilities under
+was not audited: it is no finding, and no fix either; it is warned (with pip-audit's reason), and
+the file never closes a finding of that package by its absence (`Scan.partial_paths`); the rest
+of the project closes as usual. A dependency without a name keeps its vulnerabilities under
 `(unknown package)`, warned: a fallback identity, so the file then covers nothing either (the
 findings such a dependency normally has are not in the file under their own identity). A
 dependency that is not an object or has no `vulns` list (and no `skip_reason`), and a
@@ -58,7 +59,7 @@ class PipAuditParser:
     maps_to = (
         "one finding per vulnerability id (PYSEC/GHSA) and package on --asset or 'pip-audit project'; "
         "severity Moderate (pip-audit gives none); a skipped dependency (not audited) is warned and "
-        "the file then covers nothing"
+        "its findings are never closed by the file"
     )
     closes_by_coverage = True
 
@@ -96,6 +97,7 @@ class PipAuditParser:
         seen: set[tuple[str, str]] = set()
         found: list[Finding] = []
         gaps = Collector()  # what the file did not check: then it covers nothing
+        not_audited: list[str] = []  # packages pip-audit skipped: their findings are not closed
         for record, dep in dependencies:
             if not isinstance(dep, dict):
                 gaps.skip(ctx, record, "not an object")
@@ -105,8 +107,12 @@ class PipAuditParser:
                 record = f"{record} ({name})"
             if "skip_reason" in dep and "vulns" not in dep:
                 reason = (text(dep.get("skip_reason")) or "no reason given")[:300]
-                problem = f"pip-audit could not audit it ({reason}); the file gives the project no coverage"
-                gaps.withhold(ctx, record, problem, NOT_AUDITED)
+                if name is None:  # a package poam cannot name: nothing in the project is proven fixed
+                    problem = f"pip-audit could not audit it ({reason}); the file gives the project no coverage"
+                    gaps.withhold(ctx, record, problem, NOT_AUDITED)
+                else:  # its findings are never closed by this file's silence about them
+                    not_audited.append(_canonical(name))
+                    ctx.warn(record, f"pip-audit could not audit it ({reason}); its findings stay as they are")
                 continue
             vulns = dep.get("vulns")
             if not isinstance(vulns, list):
@@ -146,7 +152,7 @@ class PipAuditParser:
                 yield Coverage(asset, dating.time(), dating.time(), None, Checks.VULNERABILITY)
         yield from found
         started, ended = window([dating])
-        yield Scan(TOOL, None, None, started, ended)
+        yield Scan(TOOL, None, None, started, ended, partial_paths=tuple(dict.fromkeys(not_audited)))
 
 
 def _canonical_id(reported: str, aliases: list[Any]) -> str:

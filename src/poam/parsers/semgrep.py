@@ -9,10 +9,13 @@ with the rule and file an open match would have: an open finding of them stays o
 reported: not a fix), and none is opened from them; an open match of a rule and file wins over
 an ignored one. The file names no repository: the asset is `--asset`, else `Semgrep project`; it
 has no date either (`--scan-date`, else the file's modification time). The run covers the
-project unless Semgrep reports an error of level `error`, or an error of any level that names a
-file (`path`, or the locations of a `PartialParsing` error: a file Semgrep could only partly
-parse, a rule that timed out on it): a missing finding may then just not have been looked for,
-so nothing is closed by absence (warned once, with the number of such files).
+project unless Semgrep reports an error of level `error` that names no file (the run failed). An
+error of any level that names a file (`path`, or the locations of a `PartialParsing` error: a
+file Semgrep could only partly parse, a rule that timed out on it) leaves that file not fully
+analysed: a finding missing from it may just not have been looked for, so its findings are not
+closed by absence (the scan's `partial_paths`; warned once, with the number of such files); when
+the run also holds supply-chain matches (a lockfile it could not read hides which packages it
+lists), the run covers nothing.
 
 App API (`{"vulns": [...], "hasMore", "cursor"}`): a page of an API listing, not a scan: one
 finding per advisory (`advisory.ruleId`, as the CLI names the rule), repository
@@ -26,7 +29,7 @@ open finding new to poam is detected at its `openedAt`.
 
 Several documents in one file (concatenated outputs or API pages, or one per line) are one import:
 a CLI run's matches and an API listing's vulns are merged (a vuln on two pages is one finding),
-and the project is covered only if no run reports an error that withholds coverage (above).
+and the files any run could not fully analyse are held (above).
 
 Lenient on values: a result or vuln that is not an object, or that has no `check_id` (no
 `advisory.ruleId` or `matchedDependency.name`), is left out; an unknown severity is rated
@@ -166,27 +169,40 @@ class SemgrepParser:
             else:
                 raise InputError(ctx.source, f"{prefix}not a Semgrep JSON document (no results or vulns list)")
         times: list[dt.datetime] = [ctx.fallback_time()]  # the file names no time of its own
+        unanalysed: list[str] = []
         if runs:
-            yield from self._cli(runs, ctx, times)
+            yield from self._cli(runs, ctx, times, unanalysed)
         if pages:
             yield from self._api(pages, ctx, times)
         version = next((v for v in (text(doc.get("version")) for _w, doc in runs) if v), None)
         name = None if runs else "Semgrep App supply-chain findings"
-        yield Scan(TOOL, version, name, min(times), max(times))
+        yield Scan(TOOL, version, name, min(times), max(times), partial_paths=tuple(unanalysed))
 
     def _cli(
-        self, runs: list[tuple[str, dict[str, Any]]], ctx: ParseContext, times: list[dt.datetime]
+        self,
+        runs: list[tuple[str, dict[str, Any]]],
+        ctx: ParseContext,
+        times: list[dt.datetime],
+        unanalysed: list[str],
     ) -> Iterator[Record]:
-        """CLI output names no date: its findings take `--scan-date`, else the file's time."""
+        """CLI output names no date: its findings take `--scan-date`, else the file's time. Files
+        Semgrep could not fully analyse go to `unanalysed` (the scan's partial paths)."""
         when = ctx.fallback_time()
         asset = repository(None, ctx, FALLBACK_ASSET)
         errors = [obj(e) for _w, doc in runs for e in arr(doc.get("errors"))]
-        fatal = [e for e in errors if str(e.get("level", "error")).lower() == "error"]
-        unanalysed = {p for e in errors for p in _error_paths(e)}
-        if unanalysed:  # a finding missing from such a file may just not have been looked for
-            count = len(unanalysed)
-            ctx.warn("file", f"semgrep could not fully analyse {count} file(s); nothing is closed by absence")
-        if not fatal and not unanalysed and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
+        # An error of level `error` that names no file stopped the run; one that names a file (any
+        # level: PartialParsing and Timeout are `warn`) left that file not fully analysed.
+        fatal = [e for e in errors if str(e.get("level", "error")).lower() == "error" and not _error_paths(e)]
+        unanalysed += sorted({p for e in errors for p in _error_paths(e)})
+        supply_chain = any(
+            obj(obj(r).get("extra")).get("sca_info") for _w, doc in runs for r in doc["results"] if isinstance(r, dict)
+        )
+        if unanalysed and supply_chain:  # a lockfile it could not read hides which packages it lists
+            ctx.warn("file", f"semgrep could not fully analyse {len(unanalysed)} file(s); nothing is closed by absence")
+        elif unanalysed:  # a finding missing from such a file may just not have been looked for
+            ctx.warn("file", f"semgrep could not fully analyse {len(unanalysed)} file(s); their findings stay open")
+        covers = not fatal and not (unanalysed and supply_chain)
+        if covers and asset.name != FALLBACK_ASSET:  # an unnamed project covers nothing
             yield Coverage(asset, when, when, None, Checks.ALL)
         groups: dict[tuple[str, str | None, bool], tuple[dict[str, Any], list[str], list[Severity]]] = {}
         for where, doc in runs:

@@ -53,7 +53,7 @@ class CoverageBook:
         self.assets = assets
         self.entries: dict[tuple[int, str | None], _Entry] = {}
         self._newest: dict[str, dt.datetime | None] = {}
-        self._later: dict[tuple[str, int, dt.datetime, str], tuple[dt.datetime, int] | None] = {}
+        self._later: dict[tuple[str, int, dt.datetime, str, str], tuple[dt.datetime, int] | None] = {}
 
     def add(self, cov: Coverage, when: dt.datetime) -> None:
         """Note that the scan looked at this asset (for its own tool, or the one named)."""
@@ -119,14 +119,16 @@ class CoverageBook:
             ).scalar_one_or_none()
         return self._newest[tool]
 
-    def later(self, weakness: Weakness, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None:
+    def later(
+        self, weakness: Weakness, asset_id: int, when: dt.datetime, path: str | None = None
+    ) -> tuple[dt.datetime, int] | None:
         """The first other scan of this tool that covered the asset after `when` and could have
-        seen this weakness (for an older file imported late): its time and id, or None."""
+        seen this weakness at this path (for an older file imported late): its time and id, or None."""
         tool = weakness.tool
         newest = self.newest(tool)
         if newest is None or newest <= when:
             return None  # no other scan of this tool looked later: the common case
-        key = (tool, asset_id, when, weakness.vuln_id)
+        key = (tool, asset_id, when, weakness.vuln_id, path or "")
         if key not in self._later:
             here = [e for (a, _t), e in self.entries.items() if a == asset_id]
             credentialed_here = any(e.authenticated for e in here)
@@ -138,6 +140,7 @@ class CoverageBook:
                     scan_assets.c.checks,
                     scans.c.skipped_families,
                     scans.c.partial_checks,
+                    scans.c.partial_paths,
                 )
                 .join(scans, scans.c.id == scan_assets.c.scan_id)
                 .where(
@@ -157,6 +160,7 @@ class CoverageBook:
                     and not (credentialed_here and r.authenticated is False)
                     and not (weakness.family and weakness.family in _lines(r.skipped_families))
                     and weakness.vuln_id not in _lines(r.partial_checks)
+                    and not (path and path in _lines(r.partial_paths))
                 ),
                 None,
             )
@@ -207,6 +211,8 @@ class CoverageBook:
                 weaknesses.c.vuln_id.in_(info.partial_checks),
             )
             stmt = stmt.where(findings.c.weakness_id.not_in(partial))
+        if info and info.partial_paths:  # nor those in places it did not fully check
+            stmt = stmt.where(or_(findings.c.path.is_(None), findings.c.path.not_in(info.partial_paths)))
         return list(self.conn.execute(stmt).scalars())
 
     def mark_credentialed(self) -> None:

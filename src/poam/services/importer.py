@@ -347,6 +347,7 @@ class _Import:
                 tool_version=(info.tool_version or "")[:100] or None if info else None,
                 skipped_families="\n".join(info.skipped_families) if info else "",
                 partial_checks="\n".join(info.partial_checks) if info else "",
+                partial_paths="\n".join(info.partial_paths) if info else "",
                 name=(info.name or "")[:500] or None if info else None,
                 started_at=started,
                 ended_at=ended,

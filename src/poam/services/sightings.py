@@ -44,7 +44,9 @@ class LaterCoverage(Protocol):
 
     def newest(self, tool: str) -> dt.datetime | None: ...
 
-    def later(self, weakness: Weakness, asset_id: int, when: dt.datetime) -> tuple[dt.datetime, int] | None: ...
+    def later(
+        self, weakness: Weakness, asset_id: int, when: dt.datetime, path: str | None = None
+    ) -> tuple[dt.datetime, int] | None: ...
 
 
 _ORDER = {FindingStatus.OPEN: 0, FindingStatus.SET_ASIDE: 1, FindingStatus.FIXED: 2}
@@ -250,7 +252,7 @@ class SightingWriter:
                 updates[nxt["id"]] = nxt
             self._touch(nxt.get("item_id"))
             return
-        later = self._later(f.weakness, asset_id, t)
+        later = self._later(f.weakness, asset_id, t, f.path)
         if later is not None:  # a newer scan, imported earlier, covered the asset and did not see it
             if kind is Sighting.REOPEN:
                 rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
@@ -278,7 +280,9 @@ class SightingWriter:
             return
         self._new(ident, gens, asset_id, weakness_id, f, rec, inserts)  # RECUR: its item closed; a new generation
 
-    def _later(self, w: Weakness, asset_id: int, t: dt.datetime) -> tuple[dt.datetime, int] | None:
+    def _later(
+        self, w: Weakness, asset_id: int, t: dt.datetime, path: str | None = None
+    ) -> tuple[dt.datetime, int] | None:
         """A newer scan that showed this finding gone (only ever for files imported late)."""
         cover = self.later_coverage
         if cover is None:
@@ -287,7 +291,7 @@ class SightingWriter:
             newest = self._newest[w.tool]
         else:
             newest = self._newest[w.tool] = cover.newest(w.tool)
-        return cover.later(w, asset_id, t) if newest is not None and newest > t else None
+        return cover.later(w, asset_id, t, path) if newest is not None and newest > t else None
 
     def _touch(self, item_id: Any) -> None:
         if isinstance(item_id, int):
@@ -305,7 +309,7 @@ class SightingWriter:
     ) -> None:
         """A new record (generation) of this finding, on the right item."""
         t = f.observed_at
-        later = self._later(f.weakness, asset_id, t)
+        later = self._later(f.weakness, asset_id, t, f.path)
         start = t  # first seen: the tool's own detection time, for a finding new to poam
         if f.since is not None and previous is None and later is None:
             start = min(t, f.since)

@@ -123,6 +123,7 @@ scans = Table(
     Column("ended_at", DateTime),
     Column("skipped_families", Text, nullable=False, default=""),
     Column("partial_checks", Text, nullable=False, default=""),
+    Column("partial_paths", Text, nullable=False, default="", server_default=""),
     Column("imported_at", DateTime, nullable=False),
     Column("assets_covered", Integer, nullable=False, default=0),
     Column("results", Integer, nullable=False, default=0),
