@@ -82,3 +82,60 @@ def _has_id(doc: dict[str, object]) -> bool:
 def test_records_of_a_broken_or_foreign_file_are_refused(data: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message):
         list(jsonio.records(io.BytesIO(data), "f.json", ("Findings",), _has_id, "a finding"))
+
+
+def _reference(documents: list[object], envelopes: tuple[str, ...]) -> list[object]:
+    """What `records` must give, from documents already parsed."""
+    out: list[object] = []
+    for doc in documents:
+        if isinstance(doc, list):
+            out += doc
+        elif isinstance(doc, dict) and any(isinstance(doc.get(k), list) for k in envelopes):
+            for k in envelopes:
+                if isinstance(doc.get(k), list):
+                    out += doc[k]
+        else:
+            out.append(doc)
+    return out
+
+
+def test_records_match_a_whole_document_reading_on_random_files() -> None:
+    import json
+    import random
+
+    rng = random.Random(6)
+
+    def value(depth: int) -> object:
+        kind = rng.randrange(7 if depth < 3 else 4)
+        if kind == 0:
+            return rng.randrange(-5, 1000)
+        if kind == 1:
+            return rng.choice(["", "x", "Findings", 'q"uote', "\u00e9\n"])
+        if kind == 2:
+            return rng.choice([None, True, False, 1.5])
+        if kind == 3:
+            return rng.randrange(3)
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {rng.choice(["a", "b", "Findings", "Id"]): value(depth + 1) for _ in range(rng.randrange(4))}
+
+    def record() -> dict[str, object]:
+        return {"Id": rng.randrange(100), **{k: value(1) for k in rng.sample(["x", "y", "z"], rng.randrange(3))}}
+
+    def document() -> object:
+        kind = rng.randrange(3)
+        if kind == 0:
+            return [record() for _ in range(rng.randrange(4))]
+        if kind == 1:
+            page: dict[str, object] = {"Findings": [record() for _ in range(rng.randrange(4))]}
+            if rng.random() < 0.5:
+                page["NextToken"] = value(1)
+            return page
+        return record()
+
+    for _ in range(300):
+        docs = [document() for _ in range(rng.randrange(1, 5))]
+        joiner = rng.choice(["", "\n", "\r\n", " \n\n"])
+        text = joiner.join(json.dumps(d, indent=rng.choice([None, 2])) for d in docs)
+        got = list(jsonio.records(io.BytesIO(text.encode()), "f.json", ("Findings",), _has_id, "a finding"))
+        assert got == _reference(docs, ("Findings",)), text
