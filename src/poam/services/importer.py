@@ -261,6 +261,7 @@ class _Import:
             else:
                 scan_info = rec
         self._flush()
+        self.sightings.finish()
         self.assets.finish()
         tool = scan_info.tool if scan_info else self.parser.id
         if any(t is None for _a, t in self.coverage.entries):  # coverage of the scan's own tool

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from array import array
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Protocol
@@ -109,10 +110,11 @@ class SightingWriter:
         self.counts = Counts()
         self._hashes: dict[Identity, int] = {}
         self._inserted = _HashFilter()  # identity hashes of the findings this import inserted
-        self._file_fixes: dict[int, dt.datetime] = {}
-        """The newest explicit fix this file gave each finding (by identity hash): a failing record
-        older than it, read later (another batch), opens or reopens the finding and this fix then
-        closes it, as if the file had been read in time order."""
+        self._fix_hashes = array("q")
+        self._fix_times = array("q")
+        """The file's explicit fixes (identity hash, microseconds since the epoch), applied by
+        `finish` after every other record: a fix then meets every failing record of the file,
+        whatever their order or batches, and the newest record decides. 16 bytes a fix."""
 
     def write(self, batch: list[Finding]) -> None:
         """Apply one batch: look up the stored generations, classify, insert and update."""
@@ -122,7 +124,7 @@ class SightingWriter:
                 if len(value) > limit:
                     raise InputError(self.source, f"{name} longer than {limit} characters: {value[:40]!r}...")
         batch = [_stored_form(f) for f in batch]
-        # Apply in time order (fixed rows after open ones at the same time), whatever the file's order.
+        # Apply in time order, whatever the file's order; explicit fixes wait for `finish`.
         batch = sorted(batch, key=lambda f: (f.observed_at, _ORDER[f.status]))
         seen = {(id(f.weakness), f.observed_at, f.status): f for f in batch}.values()  # one per definition
         weakness_ids = self.items.weakness_ids(
@@ -133,6 +135,10 @@ class SightingWriter:
             asset_id = self.assets.resolve(f.asset, f.observed_at)
             weakness_id = weakness_ids[(f.weakness.tool, f.weakness.vuln_id)]
             ident = finding_identity(weakness_id, asset_id, f.port, f.protocol, f.path)
+            if f.status is FindingStatus.FIXED:  # applied last, in time order (see `finish`)
+                self._fix_hashes.append(identity_hash(ident))
+                self._fix_times.append(_micros(f.observed_at))
+                continue
             keyed.append((ident, asset_id, weakness_id, f))
         generations = self._generations({k[0] for k in keyed})
         inserts: list[dict[str, Any]] = []
@@ -157,6 +163,50 @@ class SightingWriter:
                 .values({c: bindparam("_" + c) for c in _UPDATED})
             )
             self.conn.execute(stmt, [{"_" + k: u[k] for k in ("id", *_UPDATED)} for u in updates.values()])
+
+    def finish(self) -> None:
+        """Apply the file's explicit fixes, oldest first, after every other record of the file: a
+        fix closes the generation that covers its time when that generation is open and was last
+        seen before it (on equal times a failing record of the same file wins; a later file's fix
+        at the same time still closes). A fix of a finding never seen open does nothing."""
+        order = sorted(range(len(self._fix_times)), key=self._fix_times.__getitem__)
+        for start in range(0, len(order), 2000):
+            chunk = order[start : start + 2000]
+            found = self._by_hash({self._fix_hashes[i] for i in chunk})
+            updates: dict[int, dict[str, Any]] = {}
+            for i in chunk:
+                gens = found.get(self._fix_hashes[i])
+                t = _from_micros(self._fix_times[i])
+                rec = _covering(gens, t) if gens else None
+                if rec is None or rec["status"] != "open":
+                    continue
+                same_file = rec["last_scan_id"] == self.scan_id
+                if t > rec["last_seen"] or t == rec["last_seen"] and not same_file:
+                    rec.update(status="fixed", fixed_at=t, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
+                    updates[rec["id"]] = rec
+                    self.counts.fixed += 1
+                    self._touch(rec["item_id"])
+            if updates:
+                stmt = (
+                    update(findings)
+                    .where(findings.c.id == bindparam("_id"))
+                    .values({c: bindparam("_" + c) for c in _UPDATED})
+                )
+                self.conn.execute(stmt, [{"_" + k: u[k] for k in ("id", *_UPDATED)} for u in updates.values()])
+        self._fix_hashes, self._fix_times = array("q"), array("q")
+
+    def _by_hash(self, hashes: set[int]) -> dict[int, list[dict[str, Any]]]:
+        """The stored generations of the findings with these identity hashes, oldest first; a hash
+        that two findings share (a collision) gives none: such a fix is not applied."""
+        rows: dict[int, dict[Identity, list[dict[str, Any]]]] = {}
+        ordered = sorted(hashes)
+        for start in range(0, len(ordered), 500):
+            for row in self.conn.execute(
+                select(findings).where(findings.c.ident.in_(ordered[start : start + 500])).order_by(findings.c.id)
+            ).mappings():
+                ident = finding_identity(row["weakness_id"], row["asset_id"], row["port"], row["protocol"], row["path"])
+                rows.setdefault(row["ident"], {}).setdefault(ident, []).append(dict(row))
+        return {h: next(iter(by.values())) for h, by in rows.items() if len(by) == 1}
 
     def _generations(self, idents: set[Identity]) -> dict[Identity, list[dict[str, Any]]]:
         """Every stored record of these findings, oldest first (looked up by identity hash)."""
@@ -200,38 +250,12 @@ class SightingWriter:
                 if rec.get("id") is not None:
                     updates[rec["id"]] = rec
             return
-        explicit_fix = f.status is FindingStatus.FIXED
-        if explicit_fix:  # remembered in case the file also holds an older failing record, in a later batch
-            h = self._hashes[ident]
-            self._file_fixes[h] = max(t, self._file_fixes.get(h, t))
         if rec is None:
-            if not explicit_fix:  # a fix of a finding never seen open does nothing (until an older sighting)
-                self._new(ident, gens, asset_id, weakness_id, f, None, inserts)
+            self._new(ident, gens, asset_id, weakness_id, f, None, inserts)
             return
         if rec.get("id") is not None:
             updates[rec["id"]] = rec
         item_id = rec.get("item_id")
-        same_file = rec["last_scan_id"] == self.scan_id
-        if explicit_fix:
-            # A newer record decides; on equal times within one file the failing record wins.
-            if rec["status"] == "open" and (t > rec["last_seen"] or t == rec["last_seen"] and not same_file):
-                rec.update(status="fixed", fixed_at=t, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
-                self.counts.fixed += rec.get("id") is not None
-                self._touch(item_id)
-            return
-        if rec["status"] == "fixed" and rec["fixed_scan_id"] == self.scan_id and t >= rec["fixed_at"]:
-            # This file said fixed in an older (or as old) record than this failing one: it is open.
-            rec.update(
-                status="open",
-                fixed_at=None,
-                fixed_scan_id=None,
-                last_seen=max(rec["last_seen"], t),
-                last_scan_id=self.scan_id,
-                evidence=f.evidence,
-            )
-            self.counts.fixed -= rec.get("id") is not None
-            self._touch(item_id)
-            return
         if t < rec["first_seen"]:  # before anything known of this finding: history only
             rec["first_seen"] = t
             self._touch(item_id)
@@ -258,12 +282,6 @@ class SightingWriter:
                 rec.update(last_seen=t, fixed_at=later[0], fixed_scan_id=later[1])
             else:
                 self._new(ident, gens, asset_id, weakness_id, f, rec, inserts)
-            return
-        fixed_later = self._file_fixes.get(self._hashes[ident])
-        if kind is Sighting.REOPEN and fixed_later is not None and fixed_later > t:
-            # It came back, and a newer record of this file shows it fixed again: it stays fixed.
-            rec.update(last_seen=t, fixed_at=fixed_later, fixed_scan_id=self.scan_id, last_scan_id=self.scan_id)
-            self._touch(item_id)
             return
         if kind is Sighting.REOPEN:
             rec.update(
@@ -349,10 +367,20 @@ class SightingWriter:
         }
         if later is not None:
             new.update(status="fixed", fixed_at=later[0], fixed_scan_id=later[1])
-        elif self._file_fixes.get(new["ident"], t) > t:  # a newer record of this file shows it fixed
-            new.update(status="fixed", fixed_at=self._file_fixes[new["ident"]], fixed_scan_id=self.scan_id)
         inserts.append(new)
         gens.append(new)
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _micros(t: dt.datetime) -> int:
+    """A naive UTC time as whole microseconds since the epoch (exact, unlike a float)."""
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _from_micros(value: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=value)
 
 
 def _covering(gens: list[dict[str, Any]], t: dt.datetime) -> dict[str, Any] | None:
