@@ -281,6 +281,7 @@ def test_every_json_report_reads_concatenated_and_as_json_lines(folder: str, tmp
         variants = {
             "pages.json": a_text.rstrip() + "\n" + b_text,
             "lines.json": "\n".join(json.dumps(v) for v in a_values + b_values) + "\n",
+            "marked.json": "\ufeff" + a_text.rstrip() + "\n\ufeff" + b_text,  # `cat` of two files with a BOM each
         }
         for name, body in variants.items():
             path = tmp_path / f"{n}-{name}"

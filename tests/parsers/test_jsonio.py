@@ -139,3 +139,28 @@ def test_records_match_a_whole_document_reading_on_random_files() -> None:
         text = joiner.join(json.dumps(d, indent=rng.choice([None, 2])) for d in docs)
         got = list(jsonio.records(io.BytesIO(text.encode()), "f.json", ("Findings",), _has_id, "a finding"))
         assert got == _reference(docs, ("Findings",)), text
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 64, -1])
+def test_byte_order_marks_of_joined_files_are_dropped_in_any_chunking(size: int) -> None:
+    bom = jsonio._NoBom(io.BytesIO(BOM + b'{"a": 1}\n' + BOM + b'{"b": "x' + BOM + b'y"}' + b"\xef\xbb"))
+    out = b""
+    while chunk := bom.read(size):
+        out += chunk
+    assert out == b'{"a": 1}\n{"b": "xy"}\xef\xbb'  # a cut mark at the very end is data, kept
+
+
+def test_streamed_readers_take_joined_files_with_a_mark_each() -> None:
+    data = BOM + b'{"Findings": [{"Id": 1}]}\n' + BOM + b'[{"Id": 2}]\n' + BOM + b'{"Id": 3}'
+    got = list(jsonio.records(io.BytesIO(data), "f.json", ("Findings",), _has_id, "a finding"))
+    assert got == [{"Id": 1}, {"Id": 2}, {"Id": 3}]
+    assert list(jsonio.items(io.BytesIO(BOM + b'{"R": [1]}' + BOM + b'{"R": [2]}'), "f", "R.item")) == [1, 2]
+    assert jsonio.headers(io.BytesIO(BOM + b'{"R": [1]}' + BOM + b'{"R": []}'), "f", "R") == [({}, 1), ({}, 0)]
+
+
+def test_records_refuse_nesting_deeper_than_any_report() -> None:
+    deep = b'[{"Id": 1, "x": ' + b"[" * 1001 + b"]" * 1001 + b"}]"
+    with pytest.raises(InputError, match="nested more than 1000 levels"):
+        list(jsonio.records(io.BytesIO(deep), "f.json", (), _has_id, "a finding"))
+    ok = b'[{"Id": 1, "x": ' + b"[" * 900 + b"]" * 900 + b"}]"
+    assert len(list(jsonio.records(io.BytesIO(ok), "f.json", (), _has_id, "a finding"))) == 1

@@ -360,3 +360,19 @@ def test_a_late_older_audit_is_not_closed_by_a_newer_one_that_skipped_the_packag
         ("PYSEC-2021-439", ItemStatus.OPEN),  # February did not audit django: it proves nothing
         ("PYSEC-2019-128", ItemStatus.CLOSED),  # February audited twisted and found nothing
     }
+
+
+def test_an_audit_that_skipped_too_many_dependencies_closes_nothing(
+    engine: Engine, register_parser: Any, tmp_path: Path
+) -> None:
+    from poam.services.coverage import MAX_PARTIAL_PATHS
+
+    register_parser(PipAuditParser())
+    api = "github.com/acme/api"
+    jan = write(tmp_path, {"dependencies": [DJANGO], "fixes": []}, "jan.json")
+    import_file(engine, jan, scan_date=dt.datetime(2026, 1, 5), asset=api)
+    skipped = [{"name": f"internal-{n}", "skip_reason": "Dependency not found on PyPI"} for n in range(5001)]
+    assert len(skipped) > MAX_PARTIAL_PATHS
+    feb = write(tmp_path, {"dependencies": skipped, "fixes": []}, "feb.json")
+    r = import_file(engine, feb, scan_date=dt.datetime(2026, 2, 5), asset=api)
+    assert (r.assets_covered, r.fixed_findings, r.items_closed) == (1, 0, 0)

@@ -582,3 +582,12 @@ def test_a_file_semgrep_could_not_parse_keeps_its_findings_open(
     mar = write(tmp_path, cli(), "mar.json")
     r = import_file(engine, mar, scan_date=dt.datetime(2026, 3, 5), asset="acme/web")
     assert (r.assets_covered, r.fixed_findings, r.items_closed) == (1, 2, 2)
+
+
+def test_an_unanalysed_lockfile_covers_nothing_even_without_supply_chain_matches(tmp_path: Path) -> None:
+    """Its packages' findings are located at the package, not the lockfile: only withholding the
+    run's coverage keeps them from being closed."""
+    for lockfile in ("package-lock.json", "services/api/poetry.lock", "requirements-dev.txt"):
+        recs, ctx = parsed(write(tmp_path, cli(errors=[{**TIMEOUT, "path": lockfile}])), asset_name="web")
+        assert not [r for r in recs if isinstance(r, Coverage)], lockfile
+        assert ctx.report.warnings == ["file: semgrep could not fully analyse 1 file(s); nothing is closed by absence"]

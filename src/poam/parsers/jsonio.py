@@ -15,6 +15,8 @@ import ijson
 
 from poam.errors import InputError
 
+MAX_DEPTH = 1000
+"""Deepest nesting `records` builds (no scanner report nests anywhere near it)."""
 MAX_DOCUMENT = 512 * 1024 * 1024
 """Largest JSON document read whole; larger ones must be streamed with `items`."""
 
@@ -78,7 +80,7 @@ def items(stream: BinaryIO, source: str, prefix: str) -> Iterator[Any]:
     reading the whole file into memory; in every JSON value of the file when several follow one
     another (concatenated documents, JSON Lines)."""
     try:
-        yield from ijson.items(stream, prefix, use_float=True, multiple_values=True)
+        yield from ijson.items(_NoBom(stream), prefix, use_float=True, multiple_values=True)
     except ijson.common.IncompleteJSONError as exc:
         raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
     except ijson.common.JSONError as exc:
@@ -140,7 +142,7 @@ def headers(stream: BinaryIO, source: str, big: str) -> list[tuple[dict[str, Any
     builder: Any = None
     item = f"{big}.item"
     try:
-        for prefix, event, value in ijson.parse(stream, use_float=True, multiple_values=True):
+        for prefix, event, value in ijson.parse(_NoBom(stream), use_float=True, multiple_values=True):
             if depth == 0:
                 if event != "start_map":
                     return None
@@ -198,11 +200,13 @@ def records(
     nest = 0
     into_doc = False
     try:
-        for _prefix, event, value in ijson.parse(stream, use_float=True, multiple_values=True):
+        for event, value in ijson.basic_parse(_NoBom(stream), use_float=True, multiple_values=True):
             if builder is not None:  # building one record, or a page's other member
                 builder.event(event, value)
                 if event in ("start_map", "start_array"):
                     nest += 1
+                    if nest > MAX_DEPTH:
+                        raise InputError(source, f"JSON nested more than {MAX_DEPTH} levels deep")
                 elif event in ("end_map", "end_array"):
                     nest -= 1
                     if nest == 0:
@@ -251,3 +255,36 @@ def records(
 
 def _nth(number: int) -> str:
     return f"document {number}: " if number > 1 else ""
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class _NoBom(io.RawIOBase):
+    """A stream without the UTF-8 byte order marks that files joined into one (`cat a.json
+    b.json`) carry at the start of each part, for the streaming readers."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._held = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        while True:
+            whole = size is None or size < 0
+            chunk = self._raw.read(-1 if size is None or size < 0 else size)
+            end = whole or not chunk
+            data, self._held = (self._held + chunk).replace(_BOM, b""), b""
+            if not end:  # a mark may be cut by this read: hold its first bytes back
+                cut = next((n for n in (2, 1) if data.endswith(_BOM[:n])), 0)
+                if cut:
+                    data, self._held = data[:-cut], data[-cut:]
+            if data or end:
+                return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -14,8 +14,8 @@ error of any level that names a file (`path`, or the locations of a `PartialPars
 file Semgrep could only partly parse, a rule that timed out on it) leaves that file not fully
 analysed: a finding missing from it may just not have been looked for, so its findings are not
 closed by absence (the scan's `partial_paths`; warned once, with the number of such files); when
-the run also holds supply-chain matches (a lockfile it could not read hides which packages it
-lists), the run covers nothing.
+such a file is a lockfile or manifest, or the run holds supply-chain matches (a lockfile it could
+not read hides which packages it lists), the run covers nothing.
 
 App API (`{"vulns": [...], "hasMore", "cursor"}`): a page of an API listing, not a scan: one
 finding per advisory (`advisory.ruleId`, as the CLI names the rule), repository
@@ -194,7 +194,7 @@ class SemgrepParser:
         # level: PartialParsing and Timeout are `warn`) left that file not fully analysed.
         fatal = [e for e in errors if str(e.get("level", "error")).lower() == "error" and not _error_paths(e)]
         unanalysed += sorted({p for e in errors for p in _error_paths(e)})
-        supply_chain = any(
+        supply_chain = any(_is_manifest(p) for p in unanalysed) or any(
             obj(obj(r).get("extra")).get("sca_info") for _w, doc in runs for r in doc["results"] if isinstance(r, dict)
         )
         if unanalysed and supply_chain:  # a lockfile it could not read hides which packages it lists
@@ -358,6 +358,42 @@ def _api_weakness(rule_id: str, advisory: dict[str, Any], severity: Severity, vu
         cves=common.cves_in(refs.get("cveIds")),
         cwes=_cwes(refs.get("cweIds")),
     )
+
+
+_MANIFESTS = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "package.json",
+        "pipfile.lock",
+        "poetry.lock",
+        "uv.lock",
+        "pdm.lock",
+        "go.mod",
+        "go.sum",
+        "cargo.lock",
+        "gemfile.lock",
+        "composer.lock",
+        "pom.xml",
+        "gradle.lockfile",
+        "build.gradle",
+        "build.gradle.kts",
+        "packages.lock.json",
+        "mix.lock",
+        "pubspec.lock",
+        "podfile.lock",
+        "package.resolved",
+    }
+)
+
+
+def _is_manifest(path: str) -> bool:
+    """A lockfile or manifest that supply-chain findings come from (their path is the package,
+    not this file, so a partial path cannot hold them)."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return name in _MANIFESTS or name.startswith("requirements") and name.endswith((".txt", ".in"))
 
 
 def _error_paths(error: dict[str, Any]) -> set[str]:

@@ -34,6 +34,11 @@ def _merge_auth(a: bool | None, b: bool | None) -> bool | None:
     return False if False in (a, b) else None
 
 
+MAX_PARTIAL_PATHS = 5000
+"""A scan that did not fully check more places than this closes nothing by absence (and the list
+stays within every database's limit of bound values)."""
+
+
 def _lines(text: str) -> set[str]:
     """A stored newline-joined list."""
     return {x for x in text.split("\n") if x}
@@ -211,6 +216,8 @@ class CoverageBook:
                 weaknesses.c.vuln_id.in_(info.partial_checks),
             )
             stmt = stmt.where(findings.c.weakness_id.not_in(partial))
+        if info and len(info.partial_paths) > MAX_PARTIAL_PATHS:  # too many places unchecked to trust it
+            return []
         if info and info.partial_paths:  # nor those in places it did not fully check
             stmt = stmt.where(or_(findings.c.path.is_(None), findings.c.path.not_in(info.partial_paths)))
         return list(self.conn.execute(stmt).scalars())

@@ -23,7 +23,7 @@ from poam.parsers.registry import detect
 from poam.services import audit, systems
 from poam.services import parallel as parallel_reader
 from poam.services.assets import AssetResolver
-from poam.services.coverage import CoverageBook
+from poam.services.coverage import MAX_PARTIAL_PATHS, CoverageBook
 from poam.services.itemmaker import ItemMaker
 from poam.services.sightings import SightingWriter
 from poam.store.tables import scans
@@ -343,7 +343,9 @@ class _Import:
             update(scans)
             .where(scans.c.id == self.scan_id)
             .values(
-                closes=self.parser.closes_by_coverage and not self.report.skipped,
+                closes=self.parser.closes_by_coverage
+                and not self.report.skipped
+                and len(info.partial_paths if info else ()) <= MAX_PARTIAL_PATHS,
                 tool=tool,
                 tool_version=(info.tool_version or "")[:100] or None if info else None,
                 skipped_families="\n".join(info.skipped_families) if info else "",
