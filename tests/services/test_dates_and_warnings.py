@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,60 @@ def test_set_aside_records_and_the_file_time_cross_from_the_parser_child(engine:
     r = import_file(engine, sarif("feb.sarif", muted), parallel=True)
     assert (r.set_aside, r.fixed_findings, r.date_source, r.ended_at) == (1, 0, "mtime", MTIME)
     assert [i.status.value for i in items_of(engine).values()] == ["open"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("detected", "message"),
+    [
+        ("9999-12-31", "record 1: date 9999-12-31 00:00 is more than a day in the future; give --scan-date"),
+        ("2046-01-01", "record 1: date 2046-01-01 00:00 is more than a day in the future"),
+        ("1985-06-01", "record 1: date 1985-06-01 00:00 is before 1990"),
+    ],
+)
+def test_dates_outside_reason_refuse_the_file(engine: Engine, tmp_path: Path, detected: str, message: str) -> None:
+    """A scan dated 9999 would keep every later scan from closing anything."""
+    import_file(engine, csv_file(tmp_path, [ROW], "first.csv"))
+    before = counts(engine)
+    with pytest.raises(InputError, match=re.escape(message)):
+        import_file(engine, csv_file(tmp_path, [{**ROW, "weakness_id": "PT-2", "detected": detected}], "bad.csv"))
+    assert counts(engine) == before
+
+
+def test_a_scan_date_outside_reason_is_refused_and_tomorrow_is_fine(engine: Engine, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, [ROW])
+    with pytest.raises(InputError, match=r"is more than a day in the future \(given with --scan-date\)"):
+        import_file(engine, path, scan_date=dt.datetime(9999, 1, 1))
+    soon = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=20)  # a clock a little ahead
+    assert import_file(engine, path, scan_date=soon).new_findings == 1
+
+
+def test_a_port_that_is_no_port_is_left_out(engine: Engine, tmp_path: Path, register_parser: object) -> None:
+    """Whatever a parser lets through, a port outside 0-65535 never reaches the store."""
+    from poam.domain.models import Asset, Finding, Scan, Severity, Weakness
+    from poam.parsers.base import Head, ParseContext
+
+    class Ports:
+        id = "test-ports"
+        name = "test ports"
+        maps_to = "a finding per line"
+        closes_by_coverage = False
+
+        def sniff(self, head: Head) -> bool:
+            return head.text.startswith("PORTS")
+
+        def parse(self, stream, ctx: ParseContext):  # type: ignore[no-untyped-def]
+            w = Weakness("Porter", "P-1", "p", Severity.HIGH)
+            for n, line in enumerate(stream.read().decode().split()[1:]):
+                yield Finding(w, Asset(ip=f"10.0.0.{n + 1}"), dt.datetime(2026, 1, 5), port=int(line))
+            yield Scan("Porter")
+
+    register_parser(Ports())  # type: ignore[operator]
+    path = tmp_path / "ports.txt"
+    path.write_text("PORTS 443 70000 9223372036854775807 -1 0")
+    r = import_file(engine, path)
+    assert (r.results, r.new_findings) == (2, 2)
+    assert r.warning_lines == [
+        "record 2 (P-1): port 70000 is not 0-65535; left out",
+        "record 3 (P-1): port 9223372036854775807 is not 0-65535; left out",
+        "record 4 (P-1): port -1 is not 0-65535; left out",
+    ]

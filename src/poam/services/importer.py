@@ -30,6 +30,8 @@ from poam.store.tables import scans
 
 BATCH = 2000
 MAX_ID = 200
+EARLIEST = dt.datetime(1990, 1, 1)
+"""No scan a POA&M tracks is older: an earlier date is a broken clock or a hostile file."""
 """Longest tool name and scanner vulnerability id the store keeps (their columns)."""
 Progress = Callable[[int], None]
 
@@ -174,15 +176,26 @@ def import_file(
 def dated(records: Iterable[Record], when: dt.datetime) -> Iterator[Record]:
     """The records with every time the file gives replaced by `when` (`--scan-date`: the user's
     word wins). A tool's own detection time (`Finding.since`) is kept when it is earlier."""
-    for rec in records:
-        if isinstance(rec, Finding):
-            since = rec.since if rec.since is not None and rec.since < when else None
-            yield replace(rec, observed_at=when, since=since)
-        elif isinstance(rec, Coverage):
-            untimed = rec.started_at is None and rec.ended_at is None
-            yield rec if untimed else replace(rec, started_at=when, ended_at=when)
-        else:
-            yield replace(rec, started_at=when, ended_at=when)
+    try:
+        for rec in records:
+            if isinstance(rec, Finding):
+                since = rec.since if rec.since is not None and rec.since < when else None
+                yield replace(rec, observed_at=when, since=since)
+            elif isinstance(rec, Coverage):
+                untimed = rec.started_at is None and rec.ended_at is None
+                yield rec if untimed else replace(rec, started_at=when, ended_at=when)
+            else:
+                yield replace(rec, started_at=when, ended_at=when)
+    finally:
+        _close(records)
+
+
+def _close(records: Iterable[Record]) -> None:
+    """End a parser's generator now (its `finally` runs while its file is still open), not when
+    it is collected after an import stopped early."""
+    close = getattr(records, "close", None)
+    if close is not None:
+        close()
 
 
 class _Import:
@@ -235,16 +248,30 @@ class _Import:
         )
         self.first: dt.datetime | None = None
         self.last: dt.datetime | None = None
+        self.latest = self.now + dt.timedelta(days=1)
 
     def run(self, records: Iterable[Coverage | Finding | Scan]) -> None:
         """Consume the parser's records, then reconcile and settle the items."""
+        try:
+            self._run(records)
+        finally:
+            _close(records)
+
+    def _run(self, records: Iterable[Coverage | Finding | Scan]) -> None:
         scan_info: Scan | None = None
         for rec in records:
             if isinstance(rec, Finding):
                 w = rec.weakness
+                number = self.result.results + self.report.skipped + 1
                 if len(w.vuln_id) > MAX_ID or len(w.tool) > MAX_ID:  # it cannot be stored, nor found again
-                    self._too_long(f"record {self.result.results + self.report.skipped + 1}", w.vuln_id, w.tool)
+                    self._too_long(f"record {number}", w.vuln_id, w.tool)
                     continue
+                if rec.port is not None and not 0 <= rec.port <= 65535:  # not a place: never guessed
+                    self.report.skip(f"record {number} ({w.vuln_id[:60]})", f"port {rec.port} is not 0-65535")
+                    continue
+                self._check_time(rec.observed_at, number)
+                if rec.since is not None:
+                    self._check_time(rec.since, number)
                 self.result.results += 1
                 if not self.parser.closes_by_coverage:  # coverage already gives the scan window
                     self._widen(rec.observed_at)
@@ -260,6 +287,9 @@ class _Import:
                 self._cover(rec)
             else:
                 scan_info = rec
+                for t in (rec.started_at, rec.ended_at):
+                    if t is not None:
+                        self._check_time(t, None)
         self._flush()
         self.sightings.finish()
         self.assets.finish()
@@ -311,6 +341,16 @@ class _Import:
         self.first = min(self.first, when) if self.first else when
         self.last = max(self.last, when) if self.last else when
 
+    def _check_time(self, when: dt.datetime, number: int | None) -> None:
+        """A date that sets the timeline must be plausible: never more than a day ahead of the
+        clock (no later scan could close anything), never before 1990."""
+        if EARLIEST <= when <= self.latest:
+            return
+        where = f"record {number}: " if number is not None else ""
+        problem = "more than a day in the future" if when > self.latest else "before 1990"
+        given = " (given with --scan-date)" if self.scan_date is not None else "; give --scan-date if the file is wrong"
+        raise InputError(self.result.source, f"{where}date {when:%Y-%m-%d %H:%M} is {problem}{given}")
+
     def _cover(self, cov: Coverage) -> None:
         if cov.tool is not None and len(cov.tool) > MAX_ID:
             self._too_long(f"coverage of {cov.asset.identifier[:60]}", "", cov.tool)
@@ -318,6 +358,9 @@ class _Import:
         when = cov.started_at or cov.ended_at
         if when is None:
             return
+        for t in (cov.started_at, cov.ended_at):
+            if t is not None:
+                self._check_time(t, None)
         self._widen(cov.started_at)
         self._widen(cov.ended_at)
         self.coverage.add(cov, when)
