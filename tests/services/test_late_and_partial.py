@@ -155,3 +155,25 @@ def test_an_older_scan_does_not_bring_back_an_old_ip(engine: Engine, tmp_path: P
     imp(engine, tmp_path, "jan.nessus", [Host("a", ip="10.0.0.1", fqdn="a.example.com", start=JAN, items=[P])])
     with engine.begin() as conn:
         assert conn.execute(select(assets.c.ip, assets.c.first_seen)).all() == [("10.0.0.7", JAN)]
+
+
+def test_a_late_older_scan_that_did_not_see_a_fixed_finding_moves_its_closure_earlier(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """January finds it, March does not (closed in March); February, imported last, did not see it
+    either: it was fixed by February, as it would be had the scans come in order."""
+    from sqlalchemy import select
+
+    from poam.store.tables import audit_events, milestone_changes
+
+    imp(engine, tmp_path, "jan.nessus", [a(JAN, P)])
+    imp(engine, tmp_path, "mar.nessus", [a(MAR)])
+    assert items_of(engine)["V-1"].closed_at == MAR.date()  # type: ignore[attr-defined]
+    r = imp(engine, tmp_path, "feb.nessus", [a(FEB)])
+    assert (r.fixed_findings, r.items_closed) == (0, 0)
+    item = items_of(engine)["V-1"]
+    assert (item.status, item.closed_at, item.status_date) == (ItemStatus.CLOSED, FEB.date(), FEB.date())  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        assert conn.execute(select(milestone_changes.c.change_date)).scalars().all() == [FEB.date()]
+        actions = conn.execute(select(audit_events.c.action).order_by(audit_events.c.id)).scalars().all()
+    assert actions[-1] == "item.redate"

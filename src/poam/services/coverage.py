@@ -172,9 +172,12 @@ class CoverageBook:
             self._later[key] = (found.seen_at, found.scan_id) if found else None
         return self._later[key]
 
-    def reconcile(self, tool: str, info: Scan | None) -> list[int]:
-        """Fix this tool's open findings on assets it covered here that it did not report; the
-        ids of the items touched."""
+    def reconcile(self, tool: str, info: Scan | None) -> tuple[list[int], list[int]]:
+        """Fix this tool's open findings on assets it covered here that it did not report, and
+        move earlier the fix of those a later scan (imported before this one) showed fixed: the
+        ids of the items whose findings closed, and of those whose fixes moved."""
+        if info and len(info.partial_paths) > MAX_PARTIAL_PATHS:  # too many places unchecked to trust it
+            return [], []
         cover = scan_assets.alias("cover")
         covered_here = and_(
             cover.c.scan_id == self.scan_id,
@@ -182,45 +185,51 @@ class CoverageBook:
             cover.c.asset_id == findings.c.asset_id,
         )
         seen_at = select(cover.c.seen_at).where(covered_here).scalar_subquery()
-        stmt = (
-            update(findings)
-            .where(
-                findings.c.system_id == self.system_id,
-                findings.c.tool == tool,
-                findings.c.status == "open",
-                exists().where(
-                    covered_here,
-                    findings.c.last_seen < cover.c.seen_at,
-                    # an unauthenticated scan never closes what a credentialed scan found
-                    or_(cover.c.authenticated.is_not(False), findings.c.authenticated.is_(False)),
-                    # a vulnerability scan never closes configuration findings, nor the reverse
-                    or_(
-                        cover.c.checks == Checks.ALL.value,
-                        and_(cover.c.checks == Checks.CONFIGURATION.value, findings.c.is_config.is_(True)),
-                        and_(cover.c.checks == Checks.VULNERABILITY.value, findings.c.is_config.is_(False)),
-                    ),
+        could_see = [
+            findings.c.system_id == self.system_id,
+            findings.c.tool == tool,
+            exists().where(
+                covered_here,
+                findings.c.last_seen < cover.c.seen_at,
+                # an unauthenticated scan never closes what a credentialed scan found
+                or_(cover.c.authenticated.is_not(False), findings.c.authenticated.is_(False)),
+                # a vulnerability scan never closes configuration findings, nor the reverse
+                or_(
+                    cover.c.checks == Checks.ALL.value,
+                    and_(cover.c.checks == Checks.CONFIGURATION.value, findings.c.is_config.is_(True)),
+                    and_(cover.c.checks == Checks.VULNERABILITY.value, findings.c.is_config.is_(False)),
                 ),
-            )
-            .values(status="fixed", fixed_at=seen_at, fixed_scan_id=self.scan_id)
-            .returning(findings.c.item_id)
-        )
+            ),
+        ]
         if info and info.skipped_families:  # checks the scan did not run cannot have been found fixed
             not_run = select(weaknesses.c.id).where(
                 weaknesses.c.system_id == self.system_id, weaknesses.c.family.in_(info.skipped_families)
             )
-            stmt = stmt.where(findings.c.weakness_id.not_in(not_run))
+            could_see.append(findings.c.weakness_id.not_in(not_run))
         if info and info.partial_checks:  # nor those whose results it lists only in part
             partial = select(weaknesses.c.id).where(
                 weaknesses.c.system_id == self.system_id,
                 weaknesses.c.tool == tool,
                 weaknesses.c.vuln_id.in_(info.partial_checks),
             )
-            stmt = stmt.where(findings.c.weakness_id.not_in(partial))
-        if info and len(info.partial_paths) > MAX_PARTIAL_PATHS:  # too many places unchecked to trust it
-            return []
+            could_see.append(findings.c.weakness_id.not_in(partial))
         if info and info.partial_paths:  # nor those in places it did not fully check
-            stmt = stmt.where(or_(findings.c.path.is_(None), findings.c.path.not_in(info.partial_paths)))
-        return list(self.conn.execute(stmt).scalars())
+            could_see.append(or_(findings.c.path.is_(None), findings.c.path.not_in(info.partial_paths)))
+        fix = (
+            update(findings)
+            .where(findings.c.status == "open", *could_see)
+            .values(status="fixed", fixed_at=seen_at, fixed_scan_id=self.scan_id)
+            .returning(findings.c.item_id)
+        )
+        closed = list(self.conn.execute(fix).scalars())
+        # An older scan imported late that already did not see a fixed finding proves the fix earlier.
+        earlier = (
+            update(findings)
+            .where(findings.c.status == "fixed", findings.c.fixed_at > seen_at, *could_see)
+            .values(fixed_at=seen_at, fixed_scan_id=self.scan_id)
+            .returning(findings.c.item_id)
+        )
+        return closed, list(self.conn.execute(earlier).scalars())
 
     def mark_credentialed(self) -> None:
         """Findings this scan saw on hosts it scanned with credentials are marked as such."""

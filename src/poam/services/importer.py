@@ -310,9 +310,9 @@ class _Import:
             self.report.warn("file", f"{self.report.skipped} record(s) could not be read: nothing is closed by absence")
         if closes:
             for each in sorted(covered_tools):
-                item_ids = self.coverage.reconcile(each, scan_info)
-                self.result.fixed_findings += len(item_ids)
-                for item_id in item_ids:
+                closed_ids, moved_ids = self.coverage.reconcile(each, scan_info)
+                self.result.fixed_findings += len(closed_ids)
+                for item_id in (*closed_ids, *moved_ids):
                     self.items.touch(item_id)
         report = self.report
         if report.skipped and not self.result.results and not self.result.assets_covered:

@@ -363,6 +363,8 @@ class ItemMaker:
                     self.system.id,
                 )
             )
+        elif r.status == "closed" and s.last_fix is not None and s.last_fix.date() < r.closed_at:
+            self._redate_closure(r, s.last_fix.date(), values)
         elif r.status == "open":
             latest = max(filter(None, (s.last, s.last_fix)), default=None)
             if latest is not None and latest.date() > r.status_date:
@@ -371,6 +373,44 @@ class ItemMaker:
             values["updated_at"] = self.now
             self.conn.execute(update(items).where(items.c.id == r.id).values(**values))
         return closing
+
+    def _redate_closure(self, r: Any, closed_at: dt.date, values: dict[str, object]) -> None:
+        """An older scan imported late already showed the last fix: the item closed earlier than
+        recorded (audited, as a late import's earlier detection date is)."""
+        scan_id = self.conn.execute(
+            select(findings.c.fixed_scan_id)
+            .where(findings.c.item_id == r.id)
+            .order_by(findings.c.fixed_at.desc(), findings.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        values.update(closed_at=closed_at, status_date=closed_at, closed_scan_id=scan_id)
+        done = self.conn.execute(
+            select(func.max(milestone_changes.c.id)).where(
+                milestone_changes.c.item_id == r.id, milestone_changes.c.kind == ChangeKind.COMPLETE.value
+            )
+        ).scalar_one_or_none()
+        if done is not None:
+            self.conn.execute(
+                update(milestone_changes)
+                .where(milestone_changes.c.id == done)
+                .values(
+                    change_date=closed_at,
+                    text=f"Verified fixed on {closed_at.isoformat()}: {r.tool} no longer finds it on any affected asset.",
+                )
+            )
+        self.events.append(
+            audit.Event(
+                "item.redate",
+                "item",
+                r.poam_id,
+                {
+                    "reason": "an older scan imported late already showed it fixed",
+                    "closed_at": [r.closed_at, closed_at],
+                    "evidence_scan_id": scan_id,
+                },
+                self.system.id,
+            )
+        )
 
     def _complete_milestone(self, item_id: int, tool: str, closed_at: dt.date) -> None:
         number = self.conn.execute(
