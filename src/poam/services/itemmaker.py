@@ -393,10 +393,7 @@ class ItemMaker:
             self.conn.execute(
                 update(milestone_changes)
                 .where(milestone_changes.c.id == done)
-                .values(
-                    change_date=closed_at,
-                    text=f"Verified fixed on {closed_at.isoformat()}: {r.tool} no longer finds it on any affected asset.",
-                )
+                .values(change_date=closed_at, text=_verified(closed_at, r.tool))
             )
         self.events.append(
             audit.Event(
@@ -422,7 +419,12 @@ class ItemMaker:
                 number=number or 1,
                 kind=ChangeKind.COMPLETE.value,
                 change_date=closed_at,
-                text=f"Verified fixed on {closed_at.isoformat()}: {tool} no longer finds it on any affected asset.",
+                text=_verified(closed_at, tool),
                 created_at=self.now,
             )
         )
+
+
+def _verified(closed_at: dt.date, tool: str) -> str:
+    """The text of the Complete milestone change that closes an item."""
+    return f"Verified fixed on {closed_at.isoformat()}: {tool} no longer finds it on any affected asset."
