@@ -15,11 +15,12 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 
 from poam import __version__
 from poam.domain.policy import POLICIES
-from poam.errors import InputError, PoamError, printable
+from poam.errors import InputError, PoamError, internal_error, printable
 from poam.parsers.registry import parsers
 from poam.services import audit, kev, systems
 from poam.services.importer import ImportResult, import_file
@@ -31,7 +32,12 @@ EXIT_INTERNAL = 3
 
 
 def _err(message: str) -> None:
-    click.echo(f"poam: error: {message}", err=True)
+    click.echo(f"poam: error: {printable(message)}", err=True)
+
+
+def _say(line: str) -> None:
+    """One line on stdout, with text from files made inert (`printable`)."""
+    click.echo(printable(line))
 
 
 class _Group(click.Group):
@@ -51,7 +57,7 @@ class _Group(click.Group):
         except Exception as exc:  # a bug: say so plainly, show the trace only when asked
             if os.environ.get("POAM_DEBUG"):
                 raise
-            _err(f"internal error ({type(exc).__name__}: {exc}); set POAM_DEBUG=1 for the trace")
+            _err(internal_error(exc))  # never the message: it may hold SQL or text from a file
             ctx.exit(EXIT_INTERNAL)
 
 
@@ -76,12 +82,33 @@ def _engine(ctx: click.Context, db: str | None) -> Engine:
 
 
 def _console() -> Console:
-    """A console for tables: as wide as the terminal, or wide enough when output is piped."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    """A console for tables: as wide as the terminal, or wide enough when output is piped.
+    Strings are never read as rich markup, emoji codes or highlighted."""
+    plain: dict[str, Any] = {"markup": False, "emoji": False, "highlight": False}
+    return Console(**plain) if sys.stdout.isatty() else Console(width=200, **plain)
+
+
+def _cell(value: object) -> Text:
+    """A table cell: the text as it is (no markup), control characters replaced."""
+    return Text(printable(str(value)))
+
+
+def _escape_json(ch: str) -> str:
+    code = ord(ch)
+    if code > 0xFFFF:  # JSON spells a character beyond the BMP as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def _json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    """JSON on stdout, UTF-8 kept readable; a character that is not printable (a C1 control such
+    as CSI, a bidirectional override, a lone surrogate) is written as a JSON escape, so the data
+    is the same once parsed but inert on a terminal. (json.dumps escapes the C0 controls.)"""
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    if not text.replace("\n", "").isprintable():
+        text = "".join(ch if ch.isprintable() or ch == "\n" else _escape_json(ch) for ch in text)
+    click.echo(text)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,7 +171,7 @@ def system_add(
         point_of_contact=poc,
         service_names="\n".join(services) or None,
     )
-    click.echo(f"added system {info.name} ({info.impact} impact, policy {info.policy}, ids {info.id_prefix}<n>)")
+    _say(f"added system {info.name} ({info.impact} impact, policy {info.policy}, ids {info.id_prefix}<n>)")
 
 
 @system_group.command("list")
@@ -162,7 +189,7 @@ def system_list(ctx: click.Context, as_json: bool, db: str | None) -> None:
         return
     table = Table("Name", "Impact", "Policy", "Org", "Open", "Closed")
     for s in found:
-        table.add_row(s.name, s.impact, s.policy, s.org or "", str(s.open_items), str(s.closed_items))
+        table.add_row(*map(_cell, (s.name, s.impact, s.policy, s.org or "", s.open_items, s.closed_items)))
     _console().print(table)
 
 
@@ -228,6 +255,8 @@ def import_cmd(
     A bad file is reported on one line and leaves the database as it was; the other files
     are still imported, and the exit status is 2.
     """
+    from poam import signals
+
     engine = _engine(ctx, db)
     actor = audit.default_actor()
     results: list[ImportResult] = []
@@ -245,10 +274,17 @@ def import_cmd(
             _err(str(exc))
             failed = True
             continue
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the file's transaction was rolled back
+            code = signals.exit_code(exc)
+            before = f"; the {len(results)} file(s) before it stay imported" if results else ""
+            _err(f"{path}: interrupted ({signals.name(code)}); this file was not imported{before}")
+            if as_json:
+                _json([asdict(r) for r in results])
+            ctx.exit(code)
         results.append(result)
         if not as_json:
             _warn(result)
-            click.echo(_describe(result))
+            _say(_describe(result))
     if as_json:
         _json([asdict(r) for r in results])
     if failed:
@@ -264,9 +300,9 @@ def _with_progress(
     asset: str | None,
     actor: str,
 ) -> ImportResult:
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(path.name[:40], total=path.stat().st_size)
+        task = bar.add_task(printable(path.name[:40]), total=path.stat().st_size)
         return import_file(
             engine,
             path,
@@ -294,16 +330,21 @@ def items_cmd(ctx: click.Context, system: str | None, status: str, as_json: bool
     table = Table("POA&M ID", "Status", "Risk", "Detected", "Due", "KEV", "Assets", "Detector", "Id", "Weakness")
     for i in found:
         table.add_row(
-            i.poam_id,
-            i.status.value,
-            i.original_risk.fedramp.value,
-            i.detection_date.isoformat(),
-            i.scheduled_completion_date.isoformat(),
-            "yes" if i.kev else "",
-            str(len(i.assets)),
-            i.detector_source,
-            i.source_identifier,
-            i.weakness_name,
+            *map(
+                _cell,
+                (
+                    i.poam_id,
+                    i.status.value,
+                    i.original_risk.fedramp.value,
+                    i.detection_date.isoformat(),
+                    i.scheduled_completion_date.isoformat(),
+                    "yes" if i.kev else "",
+                    len(i.assets),
+                    i.detector_source,
+                    i.source_identifier,
+                    i.weakness_name,
+                ),
+            )
         )
     _console().print(table)
     click.echo(f"{len(found)} {status if status != 'all' else ''} item(s)".replace("  ", " "))
@@ -330,7 +371,7 @@ def item_group() -> None:
 def item_set(ctx: click.Context, poam_id: str, system: str | None, controls: tuple[str, ...], db: str | None) -> None:
     """Set fields of the item POAM_ID (for now its controls)."""
     item = set_controls(_engine(ctx, db), system, poam_id, list(controls), audit.default_actor())
-    click.echo(f"{item.poam_id}: controls {', '.join(item.controls)}")
+    _say(f"{item.poam_id}: controls {', '.join(item.controls)}")
 
 
 @cli.group("export")
@@ -354,7 +395,7 @@ def export_fedramp(
         _engine(ctx, db), out, system, audit.default_actor(), poam_date.date() if poam_date else None
     )
     parts = ", ".join(f"{n} {k}" for k, n in result.detail.items())
-    click.echo(f"wrote {out} ({parts})")
+    _say(f"wrote {out} ({parts})")
 
 
 @export_group.command("oscal")
@@ -368,7 +409,7 @@ def export_oscal(ctx: click.Context, out: Path, system: str | None, no_validate:
     from poam.services import exporting
 
     result = exporting.export_oscal(_engine(ctx, db), out, system, audit.default_actor(), validate=not no_validate)
-    click.echo(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
+    _say(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
 
 
 @cli.command("summary")
@@ -385,8 +426,8 @@ def summary_cmd(
 
     text = exporting.summary_text(exporting.summarize(_engine(ctx, db), system, today.date() if today else None))
     if out:
-        out.write_text(text, encoding="utf-8")
-    click.echo(text, nl=False)
+        exporting.write_text(out, text)  # atomic: a failed write leaves the previous file
+    click.echo(text, nl=False)  # each line made inert by summary_text
 
 
 @cli.command("formats")
@@ -404,7 +445,7 @@ def formats_cmd(as_json: bool) -> None:
         return
     table = Table("Id", "Format", "Findings map to")
     for p in found.values():
-        table.add_row(p.id, p.name, p.maps_to)
+        table.add_row(_cell(p.id), _cell(p.name), _cell(p.maps_to))
     _console().print(table)
 
 
@@ -420,9 +461,7 @@ def kev_group() -> None:
 def kev_load(ctx: click.Context, file: Path, db: str | None) -> None:
     """Load the KEV catalog from FILE (CISA's JSON or CSV) and flag open items."""
     result = kev.load_catalog(_engine(ctx, db), file, audit.default_actor())
-    click.echo(
-        f"loaded KEV catalog {result.version}: {result.entries} entries; {result.items_flagged} open item(s) are KEV"
-    )
+    _say(f"loaded KEV catalog {result.version}: {result.entries} entries; {result.items_flagged} open item(s) are KEV")
 
 
 @cli.group("inventory")
@@ -443,7 +482,7 @@ def inventory_import(ctx: click.Context, file: Path, system: str | None, db: str
     line = f"{file}: {r.entries} inventory assets ({r.matched} matched known assets, {r.created} new)"
     if r.removed:
         line += f"; {len(r.removed)} no longer in the inventory"
-    click.echo(line)
+    _say(line)
 
 
 @inventory_group.command("report")
@@ -459,13 +498,13 @@ def inventory_report(ctx: click.Context, system: str | None, as_json: bool, db: 
     if as_json:
         _json(asdict(r))
         return
-    click.echo(f"{r.system}: {r.inventory} assets in the inventory")
-    click.echo(f"Seen by scans but missing from the inventory ({len(r.missing_from_inventory)}):")
+    _say(f"{r.system}: {r.inventory} assets in the inventory")
+    _say(f"Seen by scans but missing from the inventory ({len(r.missing_from_inventory)}):")
     for name in r.missing_from_inventory:
-        click.echo(f"  {name}")
-    click.echo(f"In the inventory but never covered by a scan ({len(r.never_scanned)}):")
+        _say(f"  {name}")
+    _say(f"In the inventory but never covered by a scan ({len(r.never_scanned)}):")
     for name in r.never_scanned:
-        click.echo(f"  {name}")
+        _say(f"  {name}")
 
 
 @cli.group("cci")
@@ -482,7 +521,7 @@ def cci_load(ctx: click.Context, file: Path, db: str | None) -> None:
     from poam.services import cci
 
     found = cci.load(_engine(ctx, db), file, audit.default_actor())
-    click.echo(f"loaded CCI list {found.version}: {len(found.controls)} CCIs mapped to controls")
+    _say(f"loaded CCI list {found.version}: {len(found.controls)} CCIs mapped to controls")
 
 
 @cli.group("audit")
@@ -495,7 +534,9 @@ def audit_group() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context, db: str | None) -> None:
     """Check the hash chain of the audit log."""
-    with _engine(ctx, db).begin() as conn:
+    from poam.store.db import read
+
+    with read(_engine(ctx, db)) as conn:
         count, broken = audit.verify(conn)
     if broken is None:
         click.echo(f"audit log intact: {count} events")
@@ -505,5 +546,17 @@ def audit_verify(ctx: click.Context, db: str | None) -> None:
 
 
 def main() -> None:
-    """Entry point of the `poam` script."""
-    cli(prog_name="poam")
+    """Entry point of the `poam` script. SIGINT, SIGTERM and SIGHUP end a command cleanly (its
+    transaction rolled back) with exit status 128 + the signal: 130, 143, 129."""
+    from poam import signals
+
+    signals.install()
+    try:
+        cli(prog_name="poam")
+    except SystemExit:
+        signum = signals.received()
+        if signum is None:
+            raise
+        raise SystemExit(128 + signum) from None  # Click ends an interrupted command with 1 ("Aborted!")
+    except KeyboardInterrupt as exc:  # interrupted outside a command (while Click set up or ended)
+        raise SystemExit(signals.exit_code(exc)) from None

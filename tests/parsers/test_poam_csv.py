@@ -109,10 +109,30 @@ def test_missing_columns(tmp_path: Path) -> None:
         parse(p)
 
 
-def test_not_utf8(tmp_path: Path) -> None:
+def test_windows_1252_is_read_as_every_csv_format_reads_it(tmp_path: Path) -> None:
+    # before: refused ("not UTF-8 text"); now as every CSV format: Windows-1252 throughout, said
     p = tmp_path / "p.csv"
-    p.write_bytes(b"detector,weakness_id,weakness_name,asset,detected,severity\nA,1,caf\xe9,h,2026-01-01,low\n")
-    with pytest.raises(InputError, match="UTF-8"):
+    p.write_bytes(
+        b"detector,weakness_id,weakness_name,asset,detected,severity\nA,1,caf\xe9 \x96 bar,h,2026-01-01,low\n"
+    )
+    ctx = ParseContext(str(p))
+    with p.open("rb") as f:
+        (finding,) = [r for r in PoamCsvParser().parse(f, ctx) if isinstance(r, Finding)]
+    assert finding.weakness.name == "caf\u00e9 \u2013 bar"
+    assert ctx.report.warnings == ["file: not UTF-8 text (byte 0xE9 at offset 66, line 2): read as Windows-1252"]
+
+
+def test_mixed_encodings_and_cut_files_are_refused(tmp_path: Path) -> None:
+    p = tmp_path / "p.csv"
+    header = b"detector,weakness_id,weakness_name,asset,detected,severity\n"
+    p.write_bytes(header + "A,1,caf\u00e9,h,2026-01-01,low\n".encode() + b"A,2,caf\xe9,h,2026-01-01,low\n")
+    with pytest.raises(InputError, match="byte 0xE9 at offset 93 \\(line 3\\) follows UTF-8 text"):
+        parse(p)
+    p.write_bytes(header + b"A,1,name,h,2026-01")
+    with pytest.raises(InputError, match="its last row \\(line 2\\) has 5 of the header's 6 fields"):
+        parse(p)
+    p.write_bytes(header + b'A,1,"name, cut')
+    with pytest.raises(InputError, match="a quoted value of the row on line 2 never closes"):
         parse(p)
 
 

@@ -11,12 +11,15 @@ as strings, and text that starts like a formula is also marked quote-prefixed.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
 from poam.domain.milestones import format_changes, format_milestones
 from poam.domain.models import ItemStatus, PoamItem
@@ -264,11 +267,12 @@ def row_values(item: PoamItem) -> list[Any]:
 
 
 class _Writer:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, target: io.BytesIO, scratch: str) -> None:
         self.book = xlsxwriter.Workbook(
-            str(path),
+            target,
             {
                 "constant_memory": True,
+                "tmpdir": scratch,
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
                 "strings_to_numbers": False,
@@ -394,7 +398,13 @@ class _Writer:
             ws.write_string(r, 4, author, self.text)
 
     def close(self) -> None:
-        self.book.close()
+        try:
+            self.book.close()
+        except FileCreateError as exc:  # XlsxWriter wraps the OSError (disk full, no permission)
+            cause = exc.args[0] if exc.args else None
+            if isinstance(cause, OSError):
+                raise cause from None
+            raise
 
 
 def sheet_of(item: PoamItem) -> str:
@@ -410,12 +420,17 @@ def write(path: Path, header: Header, items: Sequence[PoamItem]) -> dict[str, in
     by_sheet: dict[str, list[PoamItem]] = {OPEN: [], CLOSED: [], CONFIG: []}
     for item in items:
         by_sheet[sheet_of(item)].append(item)
-    w = _Writer(path)
-    try:
+    # Rows go to XlsxWriter's scratch files until the workbook is assembled: keep them in a
+    # folder of their own, removed whether or not the workbook could be written. The workbook
+    # (compressed) is assembled in memory and written in one go: a zip file that fails on a full
+    # disk would try again, and fail again, when it is garbage-collected.
+    workbook = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="poam-xlsx-") as scratch:
+        w = _Writer(workbook, scratch)
         w.poam_sheet(OPEN, header, by_sheet[OPEN], guidance=True)
         w.poam_sheet(CLOSED, header, by_sheet[CLOSED], guidance=False)
         w.poam_sheet(CONFIG, header, by_sheet[CONFIG], guidance=False)
         w.changes_sheet()
-    finally:
         w.close()
+    path.write_bytes(workbook.getbuffer())
     return {name: len(rows) for name, rows in by_sheet.items()}

@@ -31,6 +31,9 @@ class ParseReport:
     """Records left out because they could not be read (each also a warning)."""
     used_file_time: bool = False
     """Some record was dated by the file's modification time (the file gave no date)."""
+    cut_short: bool = False
+    """The file may have been cut short (a CSV without a final line break): it closes nothing by
+    absence."""
 
     def warn(self, record: str, problem: str) -> None:
         """Count a warning and keep its line (the first MAX_WARNINGS_KEPT)."""
@@ -50,6 +53,7 @@ class ParseReport:
         self.warning_count += other.warning_count
         self.skipped += other.skipped
         self.used_file_time = self.used_file_time or other.used_file_time
+        self.cut_short = self.cut_short or other.cut_short
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,13 @@ class ParseContext:
         """Note a record left out because it cannot be read (`problem` says why): a warning; a file
         whose every record was left out is refused."""
         self.report.skip(record, problem)
+
+    def may_be_cut(self, problem: str) -> None:
+        """Note that the file may have been cut short (`problem` says why): a warning, and the
+        file closes nothing by absence (what it no longer lists may be in the part lost)."""
+        if not self.report.cut_short:  # once, however often the file is read
+            self.report.cut_short = True
+            self.report.warn("file", problem)
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ class DefenderCloudParser:
         assets: dict[tuple[str, str | None], Asset] = {}
         first: dt.datetime | None = None
         last: dt.datetime | None = None
-        for line, row in enumerate(csvio.rows(stream, ctx.source, _cloud_header), start=2):
+        for line, row in enumerate(csvio.rows(stream, ctx, _cloud_header), start=2):
             recommendation = (row.get("recommendationid") or "").strip()
             m = _ASSESSMENT.search(recommendation)
             key = (row.get("recommendationname") or "").strip() or (m.group(1) if m else recommendation)

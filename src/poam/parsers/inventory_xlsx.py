@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from poam.domain.models import Asset, AssetKind
 from poam.errors import InputError
+from poam.parsers.xmlsafe import strip_bom
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
 MAX_MEMBERS = 2000
@@ -52,12 +54,39 @@ def _check_zip(path: Path, source: str) -> None:
             if "xl/workbook.xml" not in z.namelist():
                 raise InputError(source, "not an Excel workbook (.xlsx)")
             for m in members:
-                if m.filename.endswith(".xml") or m.filename.endswith(".rels"):
-                    with z.open(m) as part:
-                        if b"<!ENTITY" in part.read(65536):
-                            raise InputError(source, "XML entity declarations are not accepted in a workbook")
-    except zipfile.BadZipFile:
+                with z.open(m) as part:
+                    _check_part(part, source, m.filename)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError):
         raise InputError(source, "not a valid .xlsx file (bad zip)") from None
+
+
+_DECLARATIONS = (b"<!DOCTYPE", b"<!ENTITY")
+_CHUNK = 1 << 20
+_WIDE = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<", b"\x00\x00")
+"""How XML in UTF-16 or UTF-32 starts (a byte order mark, or `<` as two or four bytes)."""
+
+
+def _check_part(part: IO[bytes], source: str, name: str) -> None:
+    """Refuse an XML part with a document type or entity declaration anywhere in it (Excel never
+    writes one), or in another encoding than UTF-8 (where such a declaration would not show as
+    these bytes): read whole, a chunk at a time (never more than the size the zip declares).
+    Parts that are not XML (images, binary parts) are left to the reader."""
+    held = b""
+    first = True
+    while chunk := part.read(_CHUNK):
+        if first:
+            start = strip_bom(chunk.lstrip()).lstrip()
+            if start.startswith(_WIDE):
+                raise InputError(source, f"a workbook part is XML not in UTF-8 (part {name[:80]!r})")
+            if not start.startswith(b"<"):
+                return
+            first = False
+        data = held + chunk
+        if any(mark in data for mark in _DECLARATIONS):
+            raise InputError(
+                source, f"XML entity or document type declarations are not accepted in a workbook (part {name[:80]!r})"
+            )
+        held = data[-(len(b"<!DOCTYPE") - 1) :]
 
 
 def _key(name: str) -> str:

@@ -1,6 +1,13 @@
 """Reading JSON scan files: every document of a file (one, several one after another, or JSON
 Lines) with a size cap, streamed arrays and report headers, and the first keys of a file for
-detection."""
+detection.
+
+Every reader, and detection, first passes the bytes through a guard (`_Guard`) that refuses JSON
+nested more than MAX_DEPTH levels deep and numbers of more than MAX_DIGITS digits in a row, before
+any JSON parser sees them: deep nesting costs the prefix-tracking parsers memory quadratic in the
+depth, and a number of more than 4,300 digits crashes the C backend of ijson. The streamed readers
+use ijson's prefix-free `basic_parse` events, so long keys at depth cost no memory either.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,115 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, BinaryIO
 
 import ijson
 
 from poam.errors import InputError
 
-MAX_DEPTH = 1000
-"""Deepest nesting `records` builds (no scanner report nests anywhere near it)."""
+MAX_DEPTH = 512
+"""Deepest nesting accepted (no scanner report nests deeper than about 20); well below Python's
+recursion limit, so that nothing built from a document recurses out of its stack."""
+MAX_DIGITS = 1000
+"""Most digits in a row in a JSON number (Python refuses integers of more than 4,300 digits)."""
 MAX_DOCUMENT = 512 * 1024 * 1024
 """Largest JSON document read whole; larger ones must be streamed with `items`."""
+_NESTED = f"refused: JSON nested more than {MAX_DEPTH} levels deep"
+_HUGE_EXPONENT = "refused: a JSON number with an exponent of more than 18 digits"
+_SLICE = 64 * 1024
+"""Bytes the guard looks at in one step."""
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
+"""A string, or the start of one that the bytes cut short."""
+_STRING_END = re.compile(rb'[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_EXPONENT = re.compile(rb"[0-9.][eE][-+]?[0-9]{19}")
+_DIGITS = b"0123456789"
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_STEP = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
+
+
+class _Guard:
+    """A pre-scan of JSON bytes fed in order, at the speed of bytes methods: tracks strings
+    (escapes included) across chunks to find the nesting depth, and refuses (InputError) nesting
+    deeper than MAX_DEPTH and digit runs longer than MAX_DIGITS outside strings. Bytes after a
+    point where the JSON is not valid may be judged loosely: the parser stops there first."""
+
+    def __init__(self, source: str, max_depth: int = MAX_DEPTH, max_digits: int = MAX_DIGITS) -> None:
+        self.source = source
+        self.max_depth = max_depth
+        self.max_digits = max_digits
+        self.block = max(max_digits // 2, 1)
+        self.run = re.compile(rb"(?<![0-9])[0-9]{%d}" % (max_digits + 1))
+        self.depth = 0
+        self.in_string = False
+        self.escaped = False
+        """The previous chunk ended with a backslash inside a string: this one starts escaped."""
+        self.digits = 0
+        """Digits at the end of what was fed (inside a string or not)."""
+
+    def feed(self, chunk: bytes) -> None:
+        """Look at the next bytes; InputError when they go past a limit."""
+        if not chunk:
+            return
+        if self._may_hold_long_number(chunk):
+            carried = 0 if self.in_string else self.digits
+            if self.run.search(b"0" * carried + _outside(chunk, self.in_string, self.escaped)):
+                raise InputError(self.source, f"refused: a JSON number with more than {self.max_digits} digits")
+        tail = len(chunk) - len(chunk.rstrip(_DIGITS))
+        self.digits = self.digits + tail if tail == len(chunk) else tail
+        data = chunk[1:] if self.escaped else chunk
+        if b"\\" in data:
+            data = _ESCAPE.sub(b"", data)  # an escaped quote no longer counts
+            self.escaped = data.endswith(b"\\")
+        else:
+            self.escaped = False
+        marks = data.translate(None, _NOT_STRUCTURE)  # quotes and brackets only
+        if self.in_string:
+            marks = b'"' + marks
+        if b'"' in marks:
+            marks = marks.replace(b'""', b"")  # no bracket between: nothing changes
+            if b'"' in marks:
+                parts = marks.split(b'"')
+                self.in_string = len(parts) % 2 == 0
+                marks = b"".join(parts[0::2])  # the brackets outside strings
+            else:
+                self.in_string = False
+        else:
+            self.in_string = False
+        opens = marks.count(b"[") + marks.count(b"{")
+        limit = self.max_depth
+        if self.depth + opens > limit and max(accumulate(map(_STEP.__getitem__, marks), initial=self.depth)) > limit:
+            raise InputError(self.source, f"refused: JSON nested more than {limit} levels deep")
+        self.depth = max(0, self.depth + 2 * opens - len(marks))
+
+    def _may_hold_long_number(self, chunk: bytes) -> bool:
+        """Whether more than max_digits digits follow one another here, in a string or not: a
+        run of 2 * block - 1 digits holds a whole block aligned on a multiple of `block`."""
+        lead = len(chunk) - len(chunk.lstrip(_DIGITS))
+        if self.digits + lead > self.max_digits or len(chunk) - len(chunk.rstrip(_DIGITS)) > self.max_digits:
+            return True
+        block = self.block
+        return any(chunk[i : i + block].isdigit() for i in range(0, len(chunk) - block + 1, block))
+
+
+def _outside(data: bytes, in_string: bool, escaped: bool) -> bytes:
+    """The bytes outside JSON strings, each string replaced by a space, given whether `data`
+    starts inside a string (and just after its backslash)."""
+    if in_string:
+        end = _STRING_END.match(data, 1 if escaped else 0)
+        if end is None:
+            return b""
+        data = data[end.end() :]
+    return _STRING.sub(b" ", data)
+
+
+def check(data: bytes, source: str) -> None:
+    """Refuse (InputError) JSON bytes nested too deeply or holding a number too long to read."""
+    guard = _Guard(source)
+    for start in range(0, len(data), _SLICE):
+        guard.feed(data[start : start + _SLICE])
 
 
 def load(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Any:
@@ -26,6 +132,7 @@ def load(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Any:
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise InputError(source, f"JSON document larger than {limit // (1024 * 1024)} MiB")
+    check(data, source)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -37,7 +144,9 @@ def load(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(source, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
-        raise InputError(source, "JSON nested too deeply") from None
+        raise InputError(source, _NESTED) from None
+    except ValueError as exc:  # a number Python will not convert
+        raise InputError(source, f"refused: {_first_line(exc)}") from None
 
 
 _GAP = re.compile(r"[ \t\r\n\ufeff]*")
@@ -51,6 +160,7 @@ def documents(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Itera
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise InputError(source, f"JSON larger than {limit // (1024 * 1024)} MiB")
+    check(data, source)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -69,22 +179,99 @@ def documents(stream: BinaryIO, source: str, limit: int = MAX_DOCUMENT) -> Itera
             what = f"JSON value {number} is not valid" if number > 1 else "not valid JSON"
             raise InputError(source, f"{what}: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
         except RecursionError:
-            raise InputError(source, "JSON nested too deeply") from None
+            raise InputError(source, _NESTED) from None
+        except ValueError as exc:  # a number Python will not convert
+            raise InputError(source, f"refused: {_first_line(exc)}") from None
         yield value
     if number == 0:
         raise InputError(source, "empty file")
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).split("\n", 1)[0].split(";", 1)[0]
+
+
+def _path(prefix: str) -> list[str]:
+    return prefix.split(".") if prefix else []
+
+
 def items(stream: BinaryIO, source: str, prefix: str) -> Iterator[Any]:
     """Stream the values at an ijson prefix (`Results.item`, `runs.item.results.item`) without
     reading the whole file into memory; in every JSON value of the file when several follow one
-    another (concatenated documents, JSON Lines)."""
+    another (concatenated documents, JSON Lines). Prefix-free events are followed, so memory
+    does not grow with the length of the keys on the way."""
+    want = prefix.split(".") if prefix else []
+    path: list[str] = []  # the key of the current value at each level (`item` in an array)
     try:
-        yield from ijson.items(_NoBom(stream), prefix, use_float=True, multiple_values=True)
-    except ijson.common.IncompleteJSONError as exc:
-        raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
-    except ijson.common.JSONError as exc:
-        raise InputError(source, f"not valid JSON: {exc}") from None
+        events = iter(ijson.basic_parse(_NoBom(stream, _Guard(source)), use_float=True, multiple_values=True))
+        for event, value in events:
+            if event == "map_key":
+                path[-1] = value
+            elif event in ("end_map", "end_array"):
+                path.pop()
+            elif len(path) == len(want) and path == want:
+                yield _value(event, value, events)
+            elif event == "start_map":
+                path.append("")
+            elif event == "start_array":
+                path.append("item")
+    except _UNREADABLE as exc:
+        raise _refusal(source, exc) from None
+
+
+def _value(event: str, value: Any, events: Iterator[tuple[str, Any]]) -> Any:
+    """The value that starts with this event, built from the events that follow (which it takes)."""
+    if event == "start_map":
+        current: Any = {}
+    elif event == "start_array":
+        current = []
+    else:
+        return value
+    stack: list[tuple[Any, Any]] = []
+    key: Any = None
+    for event, value in events:
+        if event == "map_key":
+            key = value
+        elif event == "start_map" or event == "start_array":
+            new: Any = {} if event == "start_map" else []
+            if type(current) is list:
+                current.append(new)
+            else:
+                current[key] = new
+            stack.append((current, key))
+            current = new
+        elif event == "end_map" or event == "end_array":
+            if not stack:
+                return current
+            current, key = stack.pop()
+        elif type(current) is list:
+            current.append(value)
+        else:
+            current[key] = value
+    raise ijson.common.IncompleteJSONError("parse error: premature EOF")
+
+
+_UNREADABLE = (ijson.common.JSONError, UnicodeDecodeError, ValueError, ArithmeticError)
+"""What ijson and the number conversions raise on a file that is not valid JSON."""
+
+
+def _refusal(source: str, exc: Exception) -> InputError:
+    """ijson's complaint about a file, as one line."""
+    if isinstance(exc, ijson.common.IncompleteJSONError):
+        return InputError(source, f"not valid JSON (truncated?): {_one_line(exc)}")
+    if isinstance(exc, ijson.common.JSONError):
+        return InputError(source, f"not valid JSON: {_one_line(exc)}")
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(source, "not valid JSON: a string holds invalid UTF-8 or a lone surrogate escape")
+    return InputError(source, f"not valid JSON: a number cannot be read ({_one_line(exc)[:80]})")
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception's message on one line (yajl adds the text around the error on more lines)."""
+    text = exc.args[0] if exc.args else ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).strip().split("\n", 1)[0].strip()[:200]
 
 
 @dataclass(frozen=True)
@@ -99,6 +286,9 @@ class Shape:
     """Keys of the first element (for an array of objects)."""
     lines: bool = False
     """Whether the file looks like JSON Lines (one object per line)."""
+    refused: str | None = None
+    """Why no JSON reader would take this file (nesting too deep, a number too long): detection
+    refuses it with this reason before any parser looks at it."""
 
 
 def shape(head: bytes) -> Shape:
@@ -107,25 +297,35 @@ def shape(head: bytes) -> Shape:
     if data[:1] not in (b"{", b"["):
         return Shape(None)
     kind = "object" if data[:1] == b"{" else "array"
+    try:
+        check(data, "")
+    except InputError as exc:
+        return Shape(kind, refused=exc.problem)
+    if _EXPONENT.search(_outside(data, False, False)):  # ijson's Decimal numbers cannot hold it
+        return Shape(kind, refused=_HUGE_EXPONENT)
     keys: set[str] = set()
     item_keys: set[str] = set()
+    depth = 0
     try:
-        for prefix, event, value in ijson.parse(io.BytesIO(data)):
+        for event, value in ijson.basic_parse(io.BytesIO(data), use_float=True):
             if event == "map_key":
-                if prefix == "":
+                if depth == 1 and kind == "object":
                     keys.add(value)
-                elif prefix == "item":
+                elif depth == 2 and kind == "array":  # a map that is an element of the array
                     item_keys.add(value)
-            elif event == "end_map" and prefix == "" and kind == "object" or event == "end_map" and prefix == "item":
-                break
-    except (ijson.common.JSONError, ijson.common.IncompleteJSONError):
+            elif event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if depth == 0 or depth == 1 and kind == "array" and event == "end_map":
+                    break  # the document, or the array's first map, is read
+    except _UNREADABLE:
         pass
     first_line = data.split(b"\n", 1)[0].strip()
     is_lines = kind == "object" and b"\n{" in data[:65536].replace(b"\r\n", b"\n") and first_line.endswith(b"}")
     return Shape(kind, frozenset(keys), frozenset(item_keys), is_lines)
 
 
-_STARTS = frozenset({"start_map", "start_array", "null", "boolean", "integer", "double", "number", "string"})
 _TYPES = {"start_map": "dict", "string": "str", "integer": "int", "double": "float", "number": "float"}
 
 
@@ -136,46 +336,43 @@ def headers(stream: BinaryIO, source: str, big: str) -> list[tuple[dict[str, Any
     (or JSON Lines) give one entry each; None when a document is not an object (read such files
     whole). InputError when `big` is there but not a list."""
     out: list[tuple[dict[str, Any], int]] = []
-    header: dict[str, Any] = {}
-    depth, count = 0, 0
-    key: str | None = None
-    builder: Any = None
-    item = f"{big}.item"
     try:
-        for prefix, event, value in ijson.parse(_NoBom(stream), use_float=True, multiple_values=True):
-            if depth == 0:
-                if event != "start_map":
-                    return None
-                header, count, depth = {}, 0, 1
-                continue
-            if depth == 1 and event == "map_key":
-                key = value
-                builder = None if value == big else ijson.ObjectBuilder()
-                continue
-            if depth == 1 and event == "end_map":
-                out.append((header, count))
-                depth = 0
-                continue
-            if depth == 1 and key == big and event not in ("start_array", "null"):
-                what = _TYPES.get(event, "bool" if event == "boolean" else event)
-                raise InputError(source, f"{big} is a {what}, not a list")
-            if depth == 2 and key == big and prefix == item and event in _STARTS:
-                count += 1
-            if event in ("start_map", "start_array"):
-                depth += 1
-            if builder is not None:
-                builder.event(event, value)
-            if event in ("end_map", "end_array"):
-                depth -= 1
-            if depth == 1 and key is not None:
-                if builder is not None:
-                    header[key] = builder.value
-                key, builder = None, None
-    except ijson.common.IncompleteJSONError as exc:
-        raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
-    except ijson.common.JSONError as exc:
-        raise InputError(source, f"not valid JSON: {exc}") from None
+        events = iter(ijson.basic_parse(_NoBom(stream, _Guard(source)), use_float=True, multiple_values=True))
+        for event, _value0 in events:
+            if event != "start_map":
+                return None
+            header: dict[str, Any] = {}
+            count = 0
+            for event, key in events:
+                if event != "map_key":  # the document's end
+                    break
+                event, value = next(events, ("end_map", None))
+                if key != big:
+                    header[key] = _value(event, value, events)
+                elif event == "start_array":
+                    count += _count(events)
+                elif event != "null":
+                    what = _TYPES.get(event, "bool" if event == "boolean" else event)
+                    raise InputError(source, f"{big} is a {what}, not a list")
+            out.append((header, count))
+    except _UNREADABLE as exc:
+        raise _refusal(source, exc) from None
     return out
+
+
+def _count(events: Iterator[tuple[str, Any]]) -> int:
+    """How many values the array just started holds, taking its events."""
+    count, depth = 0, 0
+    for event, _value1 in events:
+        if depth == 0:
+            if event == "end_array":
+                break
+            count += 1
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+    return count
 
 
 def records(
@@ -196,26 +393,9 @@ def records(
     doc: dict[str, Any] = {}
     paged = False
     key: str | None = None
-    builder: Any = None
-    nest = 0
-    into_doc = False
     try:
-        for event, value in ijson.basic_parse(_NoBom(stream), use_float=True, multiple_values=True):
-            if builder is not None:  # building one record, or a page's other member
-                builder.event(event, value)
-                if event in ("start_map", "start_array"):
-                    nest += 1
-                    if nest > MAX_DEPTH:
-                        raise InputError(source, f"JSON nested more than {MAX_DEPTH} levels deep")
-                elif event in ("end_map", "end_array"):
-                    nest -= 1
-                    if nest == 0:
-                        if into_doc:
-                            doc[key or ""] = builder.value
-                        else:
-                            yield builder.value
-                        builder = None
-                continue
+        events = iter(ijson.basic_parse(_NoBom(stream, _Guard(source)), use_float=True, multiple_values=True))
+        for event, value in events:
             if state == "top":
                 number += 1
                 if event == "start_array":
@@ -227,11 +407,8 @@ def records(
             elif state in ("array", "envelope"):
                 if event == "end_array":
                     state = "top" if state == "array" else "map"
-                elif event in ("start_map", "start_array"):
-                    builder, nest, into_doc = ijson.ObjectBuilder(), 1, False
-                    builder.event(event, value)
                 else:
-                    yield value
+                    yield _value(event, value, events)
             elif event == "map_key":  # state == "map"
                 key = value
             elif event == "end_map":
@@ -242,15 +419,10 @@ def records(
                     yield doc  # a bare record
             elif event == "start_array" and key in envelopes:
                 state, paged = "envelope", True
-            elif event in ("start_map", "start_array"):
-                builder, nest, into_doc = ijson.ObjectBuilder(), 1, True
-                builder.event(event, value)
-            else:
-                doc[key or ""] = value
-    except ijson.common.IncompleteJSONError as exc:
-        raise InputError(source, f"not valid JSON (truncated?): {exc}") from None
-    except ijson.common.JSONError as exc:
-        raise InputError(source, f"not valid JSON: {exc}") from None
+            else:  # a page's other member
+                doc[key or ""] = _value(event, value, events)
+    except _UNREADABLE as exc:
+        raise _refusal(source, exc) from None
 
 
 def _nth(number: int) -> str:
@@ -262,11 +434,13 @@ _BOM = b"\xef\xbb\xbf"
 
 class _NoBom(io.RawIOBase):
     """A stream without the UTF-8 byte order marks that files joined into one (`cat a.json
-    b.json`) carry at the start of each part, for the streaming readers."""
+    b.json`) carry at the start of each part, for the streaming readers; with a guard, every
+    byte passes it before the reader gets it."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, guard: _Guard | None = None) -> None:
         self._raw = raw
         self._held = b""
+        self._guard = guard
 
     def readable(self) -> bool:
         return True
@@ -282,6 +456,9 @@ class _NoBom(io.RawIOBase):
                 if cut:
                     data, self._held = data[:-cut], data[-cut:]
             if data or end:
+                if self._guard is not None:
+                    for start in range(0, len(data), _SLICE):
+                        self._guard.feed(data[start : start + _SLICE])
                 return data
 
     def readinto(self, buffer: Any) -> int:

@@ -267,7 +267,7 @@ class NessusCsvParser:
         start = stream.tell()
         fallback = lazy(ctx.fallback_time)
         facts = ExportFacts()
-        for n, row in enumerate(csvio.rows(stream, ctx.source, self._header), start=1):
+        for n, row in enumerate(csvio.rows(stream, ctx, self._header), start=1):
             self._learn(row, n, facts, ctx)
         stream.seek(start)
         for host in facts.hosts.values():
@@ -276,7 +276,7 @@ class NessusCsvParser:
                 yield Coverage(host.asset, when, host.end or when, host.authenticated, Checks.VULNERABILITY)
         weaknesses: dict[tuple[str, Severity], Weakness] = {}
         seen: set[tuple[str, str, int | None, str | None, str | None]] = set()
-        for n, row in enumerate(csvio.rows(stream, ctx.source, self._header), start=1):
+        for n, row in enumerate(csvio.rows(stream, ctx, self._header), start=1):
             plugin = (row.get("plugin_id") or "").strip()
             key = self._host_key(row, n, QUIET)
             if not plugin.isdigit() or key is None:

@@ -70,7 +70,7 @@ class OpenvasCsvParser:
         tasks: set[str] = set()
         first: dt.datetime | None = None
         last: dt.datetime | None = None
-        for number, row in enumerate(csvio.rows(stream, ctx.source, _is_header), start=1):
+        for number, row in enumerate(csvio.rows(stream, ctx, _is_header), start=1):
             finding = self._row(row, number, weaknesses, assets, ctx)
             if finding is None:
                 continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from typing import BinaryIO
 from poam.domain.identity import web_path
 from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
-from poam.parsers import cvss
+from poam.parsers import csvio, cvss
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.common import odd_severity, odd_status
 
@@ -49,7 +48,6 @@ OPTIONAL = (
     "configuration",
     "status",
 )
-FIELD_LIMIT = 10 * 1024 * 1024
 _SEVERITY = {
     "critical": Severity.CRITICAL,
     "high": Severity.HIGH,
@@ -116,22 +114,18 @@ class PoamCsvParser:
         return {"detector", "weakness_id", "asset"} <= names
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
-        """Yield one finding per row; a row with an odd value is read with a warning (see the README)."""
-        csv.field_size_limit(FIELD_LIMIT)
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+        """Yield one finding per row; a row with an odd value is read with a warning (see the README).
+        Encoding and a cut file are handled as for every CSV format (`csvio`)."""
+        rows = csvio.table(stream, ctx)
         try:
-            yield from self._rows(text, ctx)
+            yield from self._rows(rows, ctx)
         finally:
-            text.detach()  # the caller owns the stream; do not close it with the wrapper
+            rows.close()
 
-    def _rows(self, text: io.TextIOWrapper, ctx: ParseContext) -> Iterator[Record]:
-        rows = csv.reader(_lines(text, ctx.source))
-        try:
-            header = next(rows)
-        except StopIteration:
-            raise InputError(ctx.source, "empty CSV file") from None
-        except csv.Error as exc:
-            raise InputError(ctx.source, f"bad CSV: {exc}") from None
+    def _rows(self, rows: Iterator[list[str]], ctx: ParseContext) -> Iterator[Record]:
+        header = next(rows, None)
+        if header is None:
+            raise InputError(ctx.source, "empty CSV file")
         columns = {_norm(n): i for i, n in enumerate(header)}
         missing = [c for c in REQUIRED if c not in columns]
         if missing:
@@ -139,20 +133,16 @@ class PoamCsvParser:
         first: dt.datetime | None = None
         last: dt.datetime | None = None
         detectors: set[str] = set()
-        line = 1
-        try:
-            for line, row in enumerate(rows, start=2):
-                if not any(cell.strip() for cell in row):
-                    continue
-                finding = self._row(row, columns, line, ctx)
-                if finding is None:
-                    continue
-                detectors.add(finding.weakness.tool)
-                first = min(first, finding.observed_at) if first else finding.observed_at
-                last = max(last, finding.observed_at) if last else finding.observed_at
-                yield finding
-        except csv.Error as exc:
-            raise InputError(ctx.source, f"bad CSV near line {line}: {exc}") from None
+        for line, row in enumerate(rows, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            finding = self._row(row, columns, line, ctx)
+            if finding is None:
+                continue
+            detectors.add(finding.weakness.tool)
+            first = min(first, finding.observed_at) if first else finding.observed_at
+            last = max(last, finding.observed_at) if last else finding.observed_at
+            yield finding
         tool = detectors.pop() if len(detectors) == 1 else "several detectors" if detectors else "poam-csv"
         yield Scan(tool=tool, name=None, started_at=first, ended_at=last)
 
@@ -229,11 +219,3 @@ class PoamCsvParser:
             evidence=get("evidence") or None,
             status=status,
         )
-
-
-def _lines(text: io.TextIOWrapper, source: str) -> Iterator[str]:
-    try:
-        for line in text:  # noqa: UP028 - `yield from` would close the wrapper with this generator
-            yield line
-    except UnicodeDecodeError as exc:
-        raise InputError(source, f"not UTF-8 text (byte {exc.start}): save the CSV as UTF-8") from None

@@ -123,9 +123,9 @@ class ProwlerParser:
             results = jsonio.records(stream, ctx.source, (), lambda _doc: True, "Prowler JSON output")
             rows = _json(results, ctx)
         elif csvio.header_fields(text, _v2_csv_header, ","):
-            rows = _numbered(_v2_csv, csvio.rows(stream, ctx.source, _v2_csv_header, ","))
+            rows = _numbered(_v2_csv, csvio.rows(stream, ctx, _v2_csv_header, ","))
         elif csvio.header_fields(text, _v4_csv_header, ";"):
-            rows = _numbered(_v4_csv, csvio.rows(stream, ctx.source, _v4_csv_header, ";"))
+            rows = _numbered(_v4_csv, csvio.rows(stream, ctx, _v4_csv_header, ";"))
         else:
             raise InputError(ctx.source, "not a Prowler output file (no Prowler CSV header or JSON findings)")
         yield from _Merge(ctx).run(rows)

@@ -128,13 +128,12 @@ class QualysCsvParser:
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Read the CVEs of each QID first (CVE-based exports give one CVE per row), then the rows."""
         start = stream.tell()
-        preamble = stream.read(4096).decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
-        stream.seek(start)
+        preamble = csvio.head_text(stream, 4096).splitlines()[:1]
         offset, reported = preamble_date(preamble[0]) if preamble else (None, None)
         if preamble and csvio.header_fields(preamble[0], _is_header):
             reported = None  # no preamble: the first line is the header
         cves: dict[str, dict[str, None]] = {}
-        for row in csvio.rows(stream, ctx.source, _is_header):
+        for row in csvio.rows(stream, ctx, _is_header):
             qid = (row.get("qid") or "").strip()
             for cve in cves_in(row.get("cve_id"), row.get("cve")):
                 cves.setdefault(qid, {})[cve] = None
@@ -143,7 +142,7 @@ class QualysCsvParser:
         assets: dict[tuple[str, ...], Asset] = {}
         first: dt.datetime | None = None
         last: dt.datetime | None = None
-        for number, row in enumerate(csvio.rows(stream, ctx.source, _is_header), start=1):
+        for number, row in enumerate(csvio.rows(stream, ctx, _is_header), start=1):
             finding = self._row(row, f"row {number}", offset, reported, cves, weaknesses, assets, ctx)
             if finding is None:
                 continue

@@ -131,8 +131,7 @@ class QualysPciCsvParser:
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Read the date order and the CVEs of each QID first, then the rows."""
         start = stream.tell()
-        lines = stream.read(4096).decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
-        stream.seek(start)
+        lines = csvio.head_text(stream, 4096).splitlines()[:1]
         title: str | None = None
         offset, reported = None, None
         if lines and not csvio.header_fields(lines[0], _is_header):
@@ -140,13 +139,13 @@ class QualysPciCsvParser:
             title = clean(lines[0].split(",", 1)[0].strip('"'))
         dates = _Dates()
         cves: dict[str, dict[str, None]] = {}
-        for row in csvio.rows(stream, ctx.source, _is_header):
+        for row in csvio.rows(stream, ctx, _is_header):
             dates.note(_cell(row, "last_scan"))
             for cve in cves_in(row.get("cveid"), row.get("cve_id"), row.get("cve")):
                 cves.setdefault(_cell(row, "qid"), {})[cve] = None
         stream.seek(start)
         reader = _Rows(ctx, dates, offset, reported, cves)
-        for number, row in enumerate(csvio.rows(stream, ctx.source, _is_header), start=1):
+        for number, row in enumerate(csvio.rows(stream, ctx, _is_header), start=1):
             finding = reader.row(row, f"row {number}")
             if finding is not None:
                 yield finding

@@ -43,7 +43,9 @@ def parsers() -> dict[str, Parser]:
 
 
 def read_head(stream: BinaryIO) -> Head:
-    """The start of a stream for sniffing; the stream is put back at its start."""
+    """The start of a stream for sniffing; the stream is put back at its start. JSON that no
+    reader would take (nested too deeply, a number too long) has `json.refused` set and no keys:
+    `detect` refuses it before any sniffer parses the head."""
     start = stream.tell()
     data = strip_bom(stream.read(HEAD_SIZE))
     stream.seek(start)
@@ -62,6 +64,8 @@ def detect(stream: BinaryIO, source: str, format_id: str | None = None) -> Parse
     head = read_head(stream)
     if not head.data.strip():
         raise InputError(source, "empty file")
+    if head.json.refused:  # before any sniffer parses the head
+        raise InputError(source, head.json.refused)
     for parser in registry.values():
         if parser.sniff(head):
             return parser

@@ -141,7 +141,7 @@ class TenableCsvParser:
             return tool is not None
 
         cves: dict[str, dict[str, None]] = {}
-        for row in csvio.rows(stream, ctx.source, header):
+        for row in csvio.rows(stream, ctx, header):
             plugin = self._plugin(row, 0, QUIET)
             if plugin is not None:
                 cves.setdefault(plugin, {}).update(dict.fromkeys(common.cves_in(row.get("cve"))))
@@ -153,7 +153,7 @@ class TenableCsvParser:
         seen: set[_Key] = set()
         first_seen: dt.datetime | None = None
         last_seen: dt.datetime | None = None
-        for n, row in enumerate(csvio.rows(stream, ctx.source, header), start=1):
+        for n, row in enumerate(csvio.rows(stream, ctx, header), start=1):
             plugin = self._plugin(row, n, ctx)
             key = self._key(row, plugin, n, ctx) if plugin is not None else None
             if plugin is None or key is None or key in seen:

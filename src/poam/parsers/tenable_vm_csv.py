@@ -103,7 +103,7 @@ class TenableVmCsvParser:
         seen: set[tuple[_Key, FindingStatus, dt.datetime]] = set()
         first_seen: dt.datetime | None = None
         last_seen: dt.datetime | None = None
-        for n, row in enumerate(csvio.rows(stream, ctx.source, looks_like_header), start=1):
+        for n, row in enumerate(csvio.rows(stream, ctx, looks_like_header), start=1):
             record = f"row {n}"
             plugin = (row.get("definition_id") or "").strip()
             if not plugin.isdigit():

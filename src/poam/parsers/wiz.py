@@ -175,9 +175,7 @@ class WizCsvParser:
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Merge the rows by identity, yield them, then the scan."""
-        start = stream.tell()
-        text = stream.read(65536).decode("utf-8-sig", "replace")
-        stream.seek(start)
+        text = csvio.head_text(stream)
         issues = bool(csvio.header_fields(text, _issues_header, ","))
         predicate = _issues_header if issues else _vulns_header
         merged = _Merged()
@@ -185,7 +183,7 @@ class WizCsvParser:
         assets: dict[tuple[str, ...], Asset] = {}
         first: dt.datetime | None = None
         last: dt.datetime | None = None
-        for line, row in enumerate(csvio.rows(stream, ctx.source, predicate, ","), start=2):
+        for line, row in enumerate(csvio.rows(stream, ctx, predicate, ","), start=2):
             finding = (_issue if issues else _vuln)(row, f"row {line}", ctx, weaknesses, assets)
             if finding is None:
                 continue

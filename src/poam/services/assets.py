@@ -10,7 +10,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from poam.domain.identity import match_asset, merge, normalize
 from poam.domain.models import Asset, AssetKind
-from poam.store.tables import assets
+from poam.errors import InputError
+from poam.store.tables import assets, lone_surrogate
 
 _FIELDS = ("ip", "fqdn", "netbios", "mac", "name", "os", "account", "region")
 _INDEXED = ("ip", "fqdn", "netbios", "name", "mac")
@@ -23,21 +24,43 @@ def _from_row(row: object) -> Asset:
     )
 
 
-_SIZES = {"ip": 64, "fqdn": 500, "netbios": 100, "name": 500, "os": 500, "account": 200, "region": 100}
+def _size(column: str) -> int:
+    """The length of a column of the assets table."""
+    length: int = assets.c[column].type.length  # type: ignore[attr-defined]
+    return length
 
 
-def _fit(asset: Asset) -> Asset:
-    """Cut over-long identifiers to their column sizes (a scanner's text, not ours to refuse)."""
-    long = {f: getattr(asset, f)[:n] for f, n in _SIZES.items() if getattr(asset, f) and len(getattr(asset, f)) > n}
+_LABELS = {"ip": "IP address", "fqdn": "host name", "netbios": "NetBIOS name", "name": "asset name"}
+_IDENTIFYING = {f: (label, _size(f)) for f, label in _LABELS.items()}
+"""Identifiers an asset is matched by, their names in messages and their column sizes (MAC
+addresses are unbounded text)."""
+_DESCRIPTIVE = {f: _size(f) for f in ("os", "account", "region")}
+"""Descriptive values and their column sizes."""
+
+
+def _fit(asset: Asset, source: str) -> Asset:
+    """Refuse an identifier longer than its column (cut, two assets would become one); cut
+    descriptive text to its column."""
+    for f, (label, size) in _IDENTIFYING.items():
+        value = getattr(asset, f)
+        if value and len(value) > size:
+            raise InputError(source, f"{label} longer than {size} characters: {value[:40]!r}...")
+        if value and lone_surrogate(value):
+            raise InputError(source, f"{label} {value[:40]!r} holds a lone surrogate: it cannot be stored")
+    long = {
+        f: getattr(asset, f)[:n] for f, n in _DESCRIPTIVE.items() if getattr(asset, f) and len(getattr(asset, f)) > n
+    }
     return replace(asset, **long) if long else asset
 
 
 class AssetResolver:
     """Resolves observed assets to asset ids within one system and one transaction."""
 
-    def __init__(self, conn: Connection, system_id: int) -> None:
+    def __init__(self, conn: Connection, system_id: int, source: str = "input") -> None:
         self.conn = conn
         self.system_id = system_id
+        self.source = source
+        """The file being imported, for errors."""
         self._cache: dict[Asset, int] = {}
         self._raw: dict[Asset, int] = {}
         self._last: tuple[Asset | None, int] = (None, 0)
@@ -61,7 +84,7 @@ class AssetResolver:
         return asset_id
 
     def _resolve(self, observed: Asset, when: dt.datetime) -> int:
-        asset = _fit(normalize(observed))
+        asset = _fit(normalize(observed), self.source)
         asset_id = self._cache.get(asset)
         if asset_id is None:
             asset_id = self._lookup(asset, when)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import os
+import secrets
+import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from poam.domain.models import ItemStatus, PoamItem
 from poam.domain.policy import due_date, get_policy, is_late
-from poam.errors import PoamError, UsageError
+from poam.errors import OutputError, PoamError, UsageError, error_kind, printable
 from poam.exporters import fedramp_xlsx, oscal_poam
 from poam.services import audit, kev, systems
 from poam.services.items import load
 from poam.services.systems import SystemInfo
+from poam.store import db
 from poam.store.tables import assets, audit_events, findings, items, scans
 
 
@@ -36,6 +45,140 @@ def _check_target(path: Path) -> None:
         raise UsageError(f"{path.parent}: folder does not exist")
 
 
+class Deliverable:
+    """Writes a file so that it is either wholly the new content or left as it was.
+
+    The content goes to a temporary file beside the target (`.NAME.<random>.tmp`, same folder so
+    same file system), which is flushed to disk and renamed over the target by `install` (an
+    atomic `os.replace`). Use it around the database transaction that records the export:
+
+        with Deliverable(path) as out, engine.begin() as conn:
+            write(out.temp, ...)
+            audit.record(conn, ...)
+            out.install()
+
+    If anything fails before `install`, the temporary file is removed and the target is untouched
+    (the transaction rolls back, so no audit event). If the commit fails after `install`, the
+    previous file (kept as a hard link until the commit) is put back, or the new file removed when
+    there was none. An `OSError` (disk full, no permission) becomes one `OutputError` line.
+
+    A target that exists and is not a regular file (`/dev/stdout`, a named pipe) cannot be
+    replaced: it is written in place. A symbolic link is kept and the file it points to replaced.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.target = path
+        self.temp = path
+        self.backup: Path | None = None
+        self.installed = False
+        self.in_place = False
+
+    def __enter__(self) -> Deliverable:
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as exc:
+            raise self._error(exc) from None
+        if mode is not None and not stat.S_ISREG(mode):
+            self.in_place = True
+            return self
+        if mode is not None and not os.access(self.path, os.W_OK):  # as writing in place would be
+            raise self._error(PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+        self.target = Path(os.path.realpath(self.path))
+        self.temp = self.target.with_name(f".{self.target.name[:100]}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            os.close(fd)
+        except OSError as exc:
+            self._discard(self.temp)
+            raise self._error(exc) from None
+        return self
+
+    def install(self) -> None:
+        """Put the written temporary file in place of the target."""
+        if self.in_place:
+            self.installed = True
+            return
+        with open(self.temp, "rb+") as f:  # noqa: PTH123
+            os.fsync(f.fileno())
+        if self.target.exists():
+            shutil.copymode(self.target, self.temp)  # a deliberately private file stays private
+            backup = self.target.with_name(f".{self.target.name[:100]}.{secrets.token_hex(4)}.old")
+            try:
+                os.link(self.target, backup)
+                self.backup = backup
+            except OSError:
+                self.backup = None  # no hard links here: a failed commit cannot put it back
+        os.replace(self.temp, self.target)
+        self.installed = True
+        _sync_folder(self.target.parent)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        after_install = self.installed
+        if not self.in_place:
+            if exc is not None and self.installed:
+                try:
+                    if self.backup is not None:
+                        os.replace(self.backup, self.target)
+                        self.backup = None
+                    else:
+                        self.target.unlink()
+                    self.installed = False
+                except OSError:
+                    pass  # said in the message
+            self._discard(self.temp)
+            if self.backup is not None:
+                self._discard(self.backup)
+        if isinstance(exc, OSError):
+            raise self._error(exc) from None
+        if isinstance(exc, DBAPIError) and after_install:  # the commit that records the export failed
+            raise OutputError(
+                f"{printable(str(self.path))}: the export could not be recorded in the audit log "
+                f"({error_kind(exc)}); "
+                f"the file there is {self._kept()}"
+            ) from None
+
+    def _kept(self) -> str:
+        if self.in_place:
+            return "incomplete"
+        return "the new export, not recorded in the audit log" if self.installed else "left as it was"
+
+    def _error(self, exc: OSError) -> OutputError:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0) or type(exc).__name__
+        return OutputError(
+            f"{printable(str(self.path))}: cannot write the file ({reason}); the file there is {self._kept()}"
+        )
+
+    @staticmethod
+    def _discard(path: Path) -> None:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file (the summary's `--out`) atomically; no audit event."""
+    _check_target(path)
+    with Deliverable(path) as out:
+        out.temp.write_text(text, encoding="utf-8")
+        out.install()
+
+
 def _record(conn: Connection, actor: str, system: SystemInfo, kind: str, path: Path, detail: dict[str, Any]) -> None:
     audit.record(
         conn, actor, [audit.Event(f"export.{kind}", "system", str(system.id), {"file": str(path), **detail}, system.id)]
@@ -47,7 +190,7 @@ def export_fedramp(
 ) -> Export:
     """Write the FedRAMP POA&M workbook for the system."""
     _check_target(path)
-    with engine.begin() as conn:
+    with Deliverable(path) as out, engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
         all_items = load(conn, info.id, "all")
         header = fedramp_xlsx.Header(
@@ -56,8 +199,9 @@ def export_fedramp(
             impact=info.impact,
             poam_date=poam_date or dt.date.today(),
         )
-        counts = fedramp_xlsx.write(path, header, all_items)
+        counts = fedramp_xlsx.write(out.temp, header, all_items)
         _record(conn, actor, info, "fedramp", path, counts)
+        out.install()
     return Export(path, info.name, len(all_items), counts)
 
 
@@ -108,16 +252,17 @@ def oscal_document(conn: Connection, info: SystemInfo) -> dict[str, Any]:
 def export_oscal(engine: Engine, path: Path, system: str | None, actor: str, validate: bool = True) -> Export:
     """Write the OSCAL POA&M JSON; refuse to write a document that breaks the schema."""
     _check_target(path)
-    with engine.begin() as conn:
+    with Deliverable(path) as out, engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
         document = oscal_document(conn, info)
         if validate:
             problems = oscal_poam.schema_errors(document) + oscal_poam.dangling_references(document)
             if problems:
                 raise PoamError("the OSCAL document would not be valid: " + "; ".join(problems[:5]))
-        oscal_poam.write(path, document)
+        oscal_poam.write(out.temp, document)
         count = len(document["plan-of-action-and-milestones"].get("risks", []))
         _record(conn, actor, info, "oscal", path, {"items": count})
+        out.install()
     return Export(path, info.name, count, {"poam-items": count})
 
 
@@ -144,7 +289,7 @@ class Summary:
 def summarize(engine: Engine, system: str | None, today: dt.date | None = None) -> Summary:
     """Counts of open, late and closed items, for the summary report."""
     today = today or dt.date.today()
-    with engine.begin() as conn:
+    with db.read(engine) as conn:
         info = systems.resolve(conn, system, audit.default_actor())
         get_policy(info.policy)
         all_items = load(conn, info.id, "all")
@@ -183,10 +328,12 @@ def summarize(engine: Engine, system: str | None, today: dt.date | None = None) 
 
 
 def summary_text(s: Summary) -> str:
-    """The summary as plain text."""
+    """The summary as plain text; text that came from files (names of weaknesses, scan files and
+    tools) is made inert on a terminal, one line each (`printable`)."""
     info = s.system
     lines = [
-        f"POA&M summary for {info.name} ({info.impact} impact, policy {info.policy}) on {s.today.isoformat()}",
+        f"POA&M summary for {printable(info.name)} ({info.impact} impact, policy {info.policy}) "
+        f"on {s.today.isoformat()}",
         "",
         f"Open items: {s.open_total} (High {s.open_by_risk['High']}, Moderate {s.open_by_risk['Moderate']}, "
         f"Low {s.open_by_risk['Low']}); {s.config_open} of them configuration findings",
@@ -197,7 +344,10 @@ def summary_text(s: Summary) -> str:
     ]
     if s.last_scan:
         name, tool, ended = s.last_scan
-        lines.append(f"Latest scan: {name} ({tool or 'unknown tool'}, {ended.date().isoformat() if ended else '?'})")
+        lines.append(
+            f"Latest scan: {printable(name)} ({printable(tool or 'unknown tool')}, "
+            f"{ended.date().isoformat() if ended else '?'})"
+        )
     if s.no_poc:
         lines.append(f"Open items without a point of contact: {s.no_poc}")
     if s.late:
@@ -206,14 +356,15 @@ def summary_text(s: Summary) -> str:
             due = due_date(i.scheduled_completion_date, i.kev_due_date)
             days = (s.today - due).days
             lines.append(
-                f"  {i.poam_id:<8} {i.original_risk.fedramp.value:<8} due {due.isoformat()} "
-                f"({days} days late)  {i.weakness_name}"
+                f"  {printable(i.poam_id):<8} {i.original_risk.fedramp.value:<8} due {due.isoformat()} "
+                f"({days} days late)  {printable(i.weakness_name)}"
             )
     if s.due_soon:
         lines += ["", "Due within 30 days:"]
         for i in s.due_soon:
             due = due_date(i.scheduled_completion_date, i.kev_due_date)
             lines.append(
-                f"  {i.poam_id:<8} {i.original_risk.fedramp.value:<8} due {due.isoformat()}  {i.weakness_name}"
+                f"  {printable(i.poam_id):<8} {i.original_risk.fedramp.value:<8} due {due.isoformat()}  "
+                f"{printable(i.weakness_name)}"
             )
     return "\n".join(lines) + "\n"

@@ -113,7 +113,7 @@ def import_key(sha: str, scan_date: dt.datetime | None, asset: str | None) -> st
     if scan_date is None and asset is None:
         return sha
     given = f"{scan_date.isoformat() if scan_date else ''}\n{asset or ''}"
-    return f"{sha}:{hashlib.sha256(given.encode()).hexdigest()[:32]}"
+    return f"{sha}:{hashlib.sha256(given.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 
 def import_file(
@@ -133,6 +133,9 @@ def import_file(
     `parallel` reads the file in a child process (None: when the file is large and it is safe).
     `asset` names the repository, project or image when the file does not.
     """
+    from poam import signals
+    from poam.services.locks import system_for_writing
+
     source = str(path)
     if not path.is_file():
         raise InputError(source, "no such file" if not path.exists() else "not a regular file")
@@ -154,7 +157,8 @@ def import_file(
             except OSError as exc:
                 raise InputError(source, f"cannot read: {exc.strerror}") from None
             with engine.begin() as conn:
-                info = systems.resolve(conn, system, actor, create_default=True)
+                # one import per system at a time: a concurrent one waits here, then sees this one's scan
+                info = system_for_writing(conn, system, actor, create_default=True)
                 result = ImportResult(source=source, sha256=sha, format=parser.id, system=info.name)
                 key = import_key(sha, scan_date, asset)
                 dup = conn.execute(
@@ -164,6 +168,7 @@ def import_file(
                     result.duplicate, result.scan_id = True, dup
                     return result
                 records: Iterable[Record] = child if child is not None else parser.parse(stream, ctx)
+                records = signals.checked(records)  # a signal's lost first raise is raised again
                 if scan_date is not None:
                     records = dated(records, scan_date)
                 _Import(conn, info, parser, result, actor, scan_date, key, ctx.report).run(records)
@@ -233,7 +238,7 @@ class _Import:
             )
         ).inserted_primary_key[0]
         result.scan_id = self.scan_id
-        self.assets = AssetResolver(conn, system.id)
+        self.assets = AssetResolver(conn, system.id, result.source)
         self.items = ItemMaker(conn, system, self.now)
         self.coverage = CoverageBook(conn, system.id, self.scan_id, self.assets)
         self.pending: list[Finding] = []
@@ -245,6 +250,7 @@ class _Import:
             self.assets,
             self.items,
             self.coverage if parser.closes_by_coverage else None,
+            report.warn,
         )
         self.first: dt.datetime | None = None
         self.last: dt.datetime | None = None
@@ -308,6 +314,7 @@ class _Import:
             # The finding this file no longer lists may be the one it could not read.
             closes = False
             self.report.warn("file", f"{self.report.skipped} record(s) could not be read: nothing is closed by absence")
+        closes = closes and not self.report.cut_short
         if closes:
             for each in sorted(covered_tools):
                 closed_ids, moved_ids = self.coverage.reconcile(each, scan_info)
@@ -388,6 +395,7 @@ class _Import:
             .values(
                 closes=self.parser.closes_by_coverage
                 and not self.report.skipped
+                and not self.report.cut_short
                 and len(info.partial_paths if info else ()) <= MAX_PARTIAL_PATHS,
                 tool=tool,
                 tool_version=(info.tool_version or "")[:100] or None if info else None,

@@ -19,6 +19,7 @@ from poam.parsers.inventory_xlsx import InventoryEntry, entries, is_workbook
 from poam.parsers.registry import detect
 from poam.services import audit, systems
 from poam.services.assets import AssetResolver
+from poam.store import db
 from poam.store.tables import assets, findings, scan_assets
 
 
@@ -66,7 +67,7 @@ def import_inventory(engine: Engine, path: Path, system: str | None, actor: str)
         result = InventoryResult(source, info.name, len(found))
         now = audit.now()
         before = {r.id for r in conn.execute(select(assets.c.id).where(assets.c.system_id == info.id))}
-        resolver = AssetResolver(conn, info.id)
+        resolver = AssetResolver(conn, info.id, source)
         listed: set[int] = set()
         for entry in found:
             asset_id = resolver.resolve(entry.asset, now)
@@ -117,7 +118,7 @@ class InventoryReport:
 
 def report(engine: Engine, system: str | None) -> InventoryReport:
     """Assets the scans saw that the inventory lacks, and inventory assets no scan covered."""
-    with engine.begin() as conn:
+    with db.read(engine) as conn:
         info = systems.resolve(conn, system, audit.default_actor())
         seen = exists().where(scan_assets.c.asset_id == assets.c.id)
         has_findings = exists().where(findings.c.asset_id == assets.c.id)

@@ -25,6 +25,7 @@ from poam.domain.rating import rating_source
 from poam.errors import UsageError
 from poam.services import audit, systems
 from poam.services.systems import SystemInfo
+from poam.store import db
 from poam.store.tables import assets, findings, items, milestone_changes, milestones, weaknesses
 
 STATUSES = ("open", "closed", "all")
@@ -190,8 +191,8 @@ def item_json(item: PoamItem) -> dict[str, object]:
 
 
 def list_items(engine: Engine, system: str | None, status: str = "open") -> tuple[SystemInfo, list[PoamItem]]:
-    """The chosen system and its items with that status."""
-    with engine.begin() as conn:
+    """The chosen system and its items with that status (a read: it never waits for an import)."""
+    with db.read(engine) as conn:
         info = systems.resolve(conn, system, audit.default_actor())
         return info, load(conn, info.id, status)
 

@@ -8,18 +8,29 @@ parses ahead while this process stores, and this process reads a batch only when
 (no reader thread to compete for the interpreter). Errors in the child reach the caller as
 they would in-process (an InputError stays an InputError). A side benefit: hostile input is
 parsed in a process that holds no database connection.
+
+The child holds nothing of its parent's: it closes every inherited file descriptor but its end
+of the pipe (database connections, the parent's files and its end of the pipe), reads and
+writes /dev/null instead of the terminal or the pipe that `poam import | tee` reads, and ignores
+Ctrl-C (the parent decides and ends it). It dies with its parent: on Linux the kernel kills it
+when the parent ends (PR_SET_PDEATHSIG); elsewhere it stops at its next batch, when it finds
+another parent or the pipe closed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from poam import signals
 from poam.domain.models import Asset, AssetKind, Finding, FindingStatus, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers.base import ParseContext, Parser, Record
@@ -92,7 +103,52 @@ class _Encoder:
         return message
 
 
-def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent ends (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl: the pipe and the parent check still end the child
+        pass
+
+
+def _close_inherited(keep: int) -> None:
+    """Close every file descriptor but the standard ones (now /dev/null) and `keep`."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]  # Linux: only the open ones
+    except OSError:
+        fds = []
+        os.closerange(3, keep)
+        os.closerange(keep + 1, max(keep + 2, os.sysconf("SC_OPEN_MAX")))
+    for fd in fds:
+        if fd > 2 and fd != keep:
+            with contextlib.suppress(OSError):  # the descriptor of the listing itself, already closed
+                os.close(fd)
+
+
+def _detach(send: Connection, parent: int) -> None:
+    """Make the child hold nothing of its parent's and end with it."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent ended before the request above
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _close_inherited(send.fileno())
+
+
+def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection, parent: int) -> None:
+    try:
+        _detach(send, parent)
+    except BaseException:  # without its set-up the child must not run
+        os._exit(1)
     try:
         encoder = _Encoder()
         with open(path, "rb") as stream:  # noqa: PTH123
@@ -101,6 +157,8 @@ def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection) -> No
             for rec in parser.parse(stream, ctx):
                 rows.append(encoder.encode(rec))
                 if len(rows) >= BATCH:
+                    if os.getppid() != parent:  # orphaned (where the kernel does not end it)
+                        os._exit(1)
                     send.send(encoder.flush(rows))
                     rows = []
                     position = stream.tell()
@@ -112,12 +170,16 @@ def _child(parser: Parser, path: str, ctx: ParseContext, send: Connection) -> No
         send.send(("report", ctx.report))
         send.send(("done",))
     except InputError as exc:
-        send.send(("error", exc.source, exc.problem))
+        _report(send, ("error", exc.source, exc.problem))
     except BaseException as exc:  # reported to the parent, which raises it there
-        send.send(("crash", f"{type(exc).__name__}: {exc}"))
+        _report(send, ("crash", f"{type(exc).__name__}: {exc}"))
     finally:
-        send.close()
         os._exit(0)  # skip the parent's exit handlers (database pools) inherited by fork
+
+
+def _report(send: Connection, message: tuple[Any, ...]) -> None:
+    with contextlib.suppress(OSError):  # the parent is gone (the pipe is closed): nobody to tell
+        send.send(message)
 
 
 def _widen_pipe(conn: Connection) -> None:
@@ -140,7 +202,8 @@ class ChildReader:
         fork = multiprocessing.get_context("fork")
         self.receive, send = fork.Pipe(duplex=False)
         _widen_pipe(send)
-        self.child = fork.Process(target=_child, args=(parser, str(path), ctx, send), daemon=True, name="poam-parser")
+        args = (parser, str(path), ctx, send, os.getpid())
+        self.child = fork.Process(target=_child, args=args, daemon=True, name="poam-parser")
         self.child.start()
         send.close()
         self.progress = progress
@@ -151,7 +214,10 @@ class ChildReader:
         try:
             return self.receive.recv()
         except (EOFError, OSError):
-            return ("crash", "the parser process ended without finishing")
+            self.child.join(timeout=5)
+            code = self.child.exitcode
+            how = f" (signal {-code})" if code is not None and code < 0 else ""
+            return ("crash", f"the parser process ended without finishing{how}")
 
     def __iter__(self) -> Iterator[Record]:
         weaknesses: list[Weakness] = []
@@ -162,6 +228,7 @@ class ChildReader:
                 message = self._next()
                 kind = message[0]
                 if kind == "batch":
+                    signals.check()
                     _kind, new_w, new_a, rows, reset = message
                     weaknesses += new_w
                     assets += new_a

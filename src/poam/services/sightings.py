@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -24,7 +24,7 @@ from poam.errors import InputError
 from poam.services.assets import AssetResolver
 from poam.services.itemmaker import ItemMaker
 from poam.store.bulk import insert_rows
-from poam.store.tables import findings, items
+from poam.store.tables import findings, items, lone_surrogate
 
 Identity = tuple[int, int, str]
 
@@ -98,8 +98,11 @@ class SightingWriter:
         assets: AssetResolver,
         items_: ItemMaker,
         later_coverage: LaterCoverage | None,
+        warn: Callable[[str, str], None] | None = None,
     ) -> None:
         self.conn = conn
+        self.warn = warn
+        """Where an odd value is noted (`ParseReport.warn`)."""
         self.system_id = system_id
         self.scan_id = scan_id
         self.source = source
@@ -123,6 +126,13 @@ class SightingWriter:
                 value = getattr(w, name)
                 if len(value) > limit:
                     raise InputError(self.source, f"{name} longer than {limit} characters: {value[:40]!r}...")
+                if lone_surrogate(value):
+                    raise InputError(self.source, f"{name} {value[:40]!r} holds a lone surrogate: it cannot be stored")
+            if self.warn is not None and any(lone_surrogate(v) for v in _texts(w)):
+                self.warn(f"{w.tool} {w.vuln_id}", "text holding lone surrogates (\\ud800...): stored as U+FFFD")
+        for f in batch:
+            if f.path and lone_surrogate(f.path):
+                raise InputError(self.source, f"path {f.path[:40]!r} holds a lone surrogate: it cannot be stored")
         batch = [_stored_form(f) for f in batch]
         # Apply in time order, whatever the file's order; explicit fixes wait for `finish`.
         batch = sorted(batch, key=lambda f: (f.observed_at, _ORDER[f.status]))
@@ -390,6 +400,11 @@ def _covering(gens: list[dict[str, Any]], t: dt.datetime) -> dict[str, Any] | No
         if rec["first_seen"] <= t:
             chosen = rec
     return chosen if chosen is not None else (gens[0] if gens else None)
+
+
+def _texts(w: Weakness) -> list[str]:
+    """The descriptive text of a weakness."""
+    return [v for v in (w.name, w.synopsis, w.description, w.solution, w.see_also, w.family) if v]
 
 
 def _stored_form(f: Finding) -> Finding:

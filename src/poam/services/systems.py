@@ -11,6 +11,7 @@ from poam.domain.models import Level
 from poam.domain.policy import POLICIES
 from poam.errors import UsageError
 from poam.services import audit
+from poam.store import db
 from poam.store.tables import items, systems
 
 DEFAULT_SYSTEM = "default"
@@ -92,7 +93,7 @@ def add_system(engine: Engine, name: str, actor: str, **fields: str | None) -> S
 
 def list_systems(engine: Engine) -> list[SystemInfo]:
     """Every system with its open and closed item counts."""
-    with engine.begin() as conn:
+    with db.read(engine) as conn:
         counts: dict[tuple[int, str], int] = {
             (r.system_id, r.status): r.n
             for r in conn.execute(

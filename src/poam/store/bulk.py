@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Date, DateTime, Table, insert
 from sqlalchemy.types import TypeDecorator
 
-from poam.store.tables import _no_nul
+from poam.store.tables import _no_nul, lone_surrogate
 
 
 def _text(value: dt.date) -> str:
@@ -37,7 +37,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         raise ValueError(f"insert_rows into {table.name}: give a value for {', '.join(missing)}")
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
     text_keys = [k for k in keys if isinstance(table.c[k].type, TypeDecorator)]  # no NUL (see tables.py)
-    if any("\x00" in "".join(filter(None, (r[k] for r in rows))) for k in text_keys):
+    joined = ["".join(filter(None, (r[k] for r in rows))) for k in text_keys]
+    if any("\x00" in text or lone_surrogate(text) for text in joined):
         rows = [{**r, **{k: _no_nul(r[k]) for k in text_keys}} for r in rows]
     if compiled.positiontup is None:  # named paramstyle (psycopg): the rows are the parameters
         conn.exec_driver_sql(str(compiled), list(rows))

@@ -1,16 +1,31 @@
-"""Opening a database: a SQLite path or a SQLAlchemy URL, migrated to the latest schema."""
+"""Opening a database: a SQLite path or a SQLAlchemy URL, migrated to the latest schema.
+
+Transactions: writers use `engine.begin()`; on SQLite it is a `BEGIN IMMEDIATE` that waits its
+turn behind another writer (bounded by POAM_LOCK_TIMEOUT, with a message on stderr) instead
+of failing with "database is locked". Readers use `read(engine)`: a read-only snapshot that
+never waits for a writer (a deferred transaction in WAL mode; REPEATABLE READ READ ONLY on
+PostgreSQL). `lock(conn, ...)` serialises the writers of one system on PostgreSQL, where
+writers do not exclude one another.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
-from poam.errors import UsageError
+from poam import signals
+from poam.errors import PoamError, UsageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -30,19 +45,130 @@ def database_url(target: str | None) -> str:
     return f"sqlite:///{Path(target).expanduser()}"
 
 
+LOCK_TIMEOUT_ENV = "POAM_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 300.0
+"""Seconds a writer waits for another one (an import) to finish before giving up."""
+QUIET_WAIT = 1.0
+"""Seconds a writer waits before it says that it is waiting (a short command's turn passes unseen)."""
+_SLICE = 0.2  # a wait is cut into slices, so that Ctrl-C and SIGTERM end it at once
+_BUSY_MS = 10_000  # SQLite's own wait inside a transaction (a reader's rare wait on WAL recovery)
+_READ_ONLY = "poam_read_only"
+_SQLITE_BUSY = 5
+_PG_LOCK_KEY = "hashtext('poam:' || current_schema())"  # one key space per schema holding poam's tables
+
+
+class LockTimeout(PoamError):
+    """Another writer held the database (or the system) longer than POAM_LOCK_TIMEOUT allows."""
+
+
+def _stderr_notice(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # stderr closed: waiting is still right
+        print(f"poam: {message}", file=sys.stderr, flush=True)
+
+
+notice: Callable[[str], None] = _stderr_notice
+"""Where a writer says that it waits for another (a server embedding poam may replace it)."""
+
+
+def lock_timeout() -> float:
+    """POAM_LOCK_TIMEOUT in seconds (default 300; 0: do not wait)."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:  # also refuses nan and inf
+        raise UsageError(f"{LOCK_TIMEOUT_ENV}: not a number of seconds: {raw!r}")
+    return value
+
+
+def _wait_for(attempt: Callable[[float], bool], holder: str, limit: float) -> None:
+    """Call `attempt(seconds)` (which may wait that long itself) until it succeeds or `limit` passes."""
+    began = time.monotonic()
+    if attempt(min(QUIET_WAIT, limit)):
+        return
+    notice(f"waiting for {holder} to finish (up to {limit:g} s; {LOCK_TIMEOUT_ENV} sets the limit)")
+    while (left := limit - (time.monotonic() - began)) > 0:
+        signals.check()
+        if attempt(min(_SLICE, left)):
+            return
+    raise LockTimeout(
+        f"the database is busy: {holder} did not finish within {limit:g} s ({LOCK_TIMEOUT_ENV}); nothing was changed"
+    )
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (BEGIN IMMEDIATE)
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={_BUSY_MS}")  # first: switching a new file to WAL may meet a writer
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA cache_size=-16384")  # 16 MiB of page cache (the default is 2 MiB)
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Connection) -> None:
+    """Readers: a deferred transaction on a query-only connection (in WAL mode it never waits for a
+    writer). Writers: `BEGIN IMMEDIATE`, waiting for the writer before them, bounded."""
+    driver: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+    if conn.get_execution_options().get(_READ_ONLY):
+        driver.execute("PRAGMA query_only=ON")
+        driver.execute("BEGIN")
+        return
+    driver.execute("PRAGMA query_only=OFF")
+    limit = lock_timeout()
+
+    def attempt(seconds: float) -> bool:
+        driver.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != _SQLITE_BUSY:
+                raise
+            return False
+        return True
+
+    try:
+        _wait_for(attempt, "another poam command writing to the database", limit)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
+
+
+def is_postgresql(conn: Connection | Engine) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction for commands that only look: one consistent snapshot, which never
+    waits for a writer (an import) and never makes one wait. A write in it fails."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_READ_ONLY: True})
+        with conn.begin():
+            if is_postgresql(conn):
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+
+def lock(conn: Connection, key: int, holder: str) -> None:
+    """Serialise writers on `key` (a system's id; 0 for creating the first system) until the end of
+    the transaction, waiting for the holder (bounded). PostgreSQL only: on SQLite the write
+    transaction already excludes every other writer."""
+    if not is_postgresql(conn):
+        return
+    limit = lock_timeout()
+    query = text(f"SELECT pg_try_advisory_xact_lock({_PG_LOCK_KEY}, :key)")
+
+    def attempt(seconds: float) -> bool:
+        if conn.execute(query, {"key": key}).scalar_one():
+            return True
+        time.sleep(seconds)
+        return False
+
+    _wait_for(attempt, holder, limit)
 
 
 def create(target: str | None) -> Engine:
@@ -81,7 +207,7 @@ def alembic_config(engine: Engine) -> Config:
 
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at, or None for an empty database."""
-    with engine.connect() as conn:
+    with read(engine) as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
@@ -92,12 +218,38 @@ def needs_upgrade(engine: Engine) -> bool:
     return current_revision(engine) != HEAD
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, one migration at a time (two first commands on an empty database would both
+    create the tables); on SQLite the migration's write transaction does that."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        query = text(f"SELECT pg_try_advisory_lock({_PG_LOCK_KEY}, -1)")
+
+        def attempt(seconds: float) -> bool:
+            if conn.execute(query).scalar_one():
+                return True
+            time.sleep(seconds)
+            return False
+
+        _wait_for(attempt, "another poam command migrating the database", lock_timeout())
+        try:
+            yield
+        finally:
+            conn.execute(text(f"SELECT pg_advisory_unlock({_PG_LOCK_KEY}, -1)"))
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest migration."""
     if needs_upgrade(engine):
         from alembic import command
 
-        command.upgrade(alembic_config(engine), "head")
+        with _migration_lock(engine):
+            if needs_upgrade(engine):  # another process may have done it meanwhile
+                command.upgrade(alembic_config(engine), "head")
 
 
 def open_db(target: str | None) -> Engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import (
@@ -23,11 +24,24 @@ from sqlalchemy import String as _String
 from sqlalchemy import Text as _Text
 from sqlalchemy.types import TypeDecorator
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: str) -> bool:
+    """Whether text holds a lone surrogate (JSON's `\\ud800` escape without its pair), which no
+    database can store as UTF-8."""
+    return not value.isascii() and _SURROGATE.search(value) is not None
+
 
 def _no_nul(value: Any) -> Any:
-    """Scanner text may hold NUL characters, which PostgreSQL refuses: they are dropped."""
-    if isinstance(value, str) and "\x00" in value:
-        return value.replace("\x00", "")
+    """Scanner text may hold NUL characters, which PostgreSQL refuses: they are dropped; and lone
+    surrogates, which UTF-8 cannot hold: each becomes U+FFFD (identifiers holding one are refused
+    before they get here, descriptive text is warned about)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if lone_surrogate(value):
+            value = _SURROGATE.sub("\ufffd", value)
     return value
 
 
