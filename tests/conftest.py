@@ -124,3 +124,22 @@ def register_parser() -> Iterator[object]:
     yield add
     for plugin in registered:
         plugin_manager().unregister(plugin)
+
+
+@pytest.fixture(autouse=True)
+def dispose_cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close the database connections of the engines that commands run in-process (Click's runner)
+    open: PostgreSQL's would stay open until garbage collection, and warn then, in another test."""
+    import poam.cli
+
+    engines: list[Engine] = []
+
+    def tracked(target: str | None) -> Engine:
+        engine = open_db(target)
+        engines.append(engine)
+        return engine
+
+    monkeypatch.setattr(poam.cli, "open_db", tracked)
+    yield
+    for engine in engines:
+        engine.dispose()

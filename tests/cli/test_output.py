@@ -15,12 +15,11 @@ import struct
 import subprocess
 import sys
 import termios
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import poam.cli
@@ -36,22 +35,6 @@ OSC_LINK = "\x1b]8;;https://evil.example\x07hyperlink\x1b]8;;\x07"
 C1 = "before\x9b31mafter"  # CSI as one C1 character
 BIDI = "abc\u202edcba"  # right-to-left override
 HOSTILE_FILE = "scan\x1b[2J\x1b]0;pwned\x07.csv"  # clears the screen, sets the window title
-
-
-@pytest.fixture(autouse=True)
-def dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Close the database connections of the engines the commands open (PostgreSQL's stay open)."""
-    engines: list[Engine] = []
-
-    def tracked(target: str | None) -> Engine:
-        engine = open_db(target)
-        engines.append(engine)
-        return engine
-
-    monkeypatch.setattr(poam.cli, "open_db", tracked)
-    yield
-    for engine in engines:
-        engine.dispose()
 
 
 def run(*args: str) -> Result:
