@@ -92,6 +92,19 @@ def test_summary_and_its_file_are_inert(loaded: str, tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == r.output
 
 
+def test_summary_shows_the_kev_catalog_version_inert(loaded: str, tmp_path: Path) -> None:
+    # before: the catalog version was printed as the file gave it (kev load itself escaped it)
+    catalog = tmp_path / "kev.json"
+    version = f"{LINK} \x07{BIDI}"
+    entry = {"cveID": "CVE-2024-0001", "dueDate": "2026-01-01", "dateAdded": "2025-12-01"}
+    catalog.write_text(json.dumps({"catalogVersion": version, "vulnerabilities": [entry]}), encoding="utf-8")
+    assert run("--db", loaded, "kev", "load", str(catalog)).exit_code == 0
+    r = run("--db", loaded, "summary", "--date", "2026-12-01")
+    assert r.exit_code == 0, r.output
+    assert_inert(r.output)
+    assert "KEV catalog: " in r.output
+
+
 def test_json_escapes_what_a_terminal_would_act_on_and_keeps_the_values(loaded: str) -> None:
     r = run("--db", loaded, "items", "--json")
     assert r.exit_code == 0, r.output

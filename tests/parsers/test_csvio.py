@@ -175,6 +175,15 @@ def test_one_windows_1252_byte_before_utf8_text_is_refused_not_mojibake() -> Non
         read(data)
 
 
+def test_windows_1252_text_that_happens_to_form_utf8_bytes_is_read() -> None:
+    # `„Fuß“` and `Ö”` are DF 93 and D6 94 in Windows-1252: well-formed UTF-8 sequences, but no
+    # UTF-8 text a Western file holds (before: refused as a mixture)
+    text = "1,h1,\u201eFu\u00df\u201c \u00d6\u201d,out\n"
+    found, ctx = read_ctx(HEADER + text.encode("cp1252"))
+    assert found[0]["name"] == "\u201eFu\u00df\u201c \u00d6\u201d"
+    assert ctx.report.warnings == ["file: not UTF-8 text (byte 0x84 at offset 39, line 2): read as Windows-1252"]
+
+
 def test_a_byte_order_mark_says_utf8_and_a_legacy_byte_after_it_is_refused() -> None:
     with pytest.raises(InputError, match="byte 0xE9 at offset 45 \\(line 2\\) follows UTF-8 text"):
         read(b"\xef\xbb\xbf" + HEADER + b"1,h1,Caf\xe9,out\n")

@@ -223,3 +223,19 @@ def test_a_port_that_is_no_port_is_left_out(engine: Engine, tmp_path: Path, regi
         "record 3 (P-1): port 9223372036854775807 is not 0-65535; left out",
         "record 4 (P-1): port -1 is not 0-65535; left out",
     ]
+
+
+@pytest.mark.parametrize("scan_date", [None, dt.datetime(2026, 2, 1)])
+def test_an_implausible_first_detection_time_is_ignored_not_the_file(
+    engine: Engine, tmp_path: Path, scan_date: dt.datetime | None
+) -> None:
+    """A tool's own first-detection time only moves the detection date earlier: a placeholder such
+    as 1970-01-01 is dropped with a warning (before: the file was refused, even with --scan-date)."""
+    from tests.parsers.test_asff import asff, write
+
+    path = write(tmp_path, {"Findings": [asff(FirstObservedAt="1970-01-01T00:00:00Z")]})
+    r = import_file(engine, path, scan_date=scan_date)
+    assert r.items_opened == 1
+    assert len(r.warning_lines) == 1 and r.warning_lines[0].endswith("first seen 1970-01-01 00:00:00 ignored")
+    (item,) = items_of(engine).values()
+    assert item.detection_date >= dt.date(2026, 1, 1)  # type: ignore[attr-defined]

@@ -74,6 +74,11 @@ def test_real_kev_catalog_json_and_csv_load(engine: Engine) -> None:
         ("{bad json", "not valid JSON"),
         ('{"vulnerabilities": [{"cveID": "nope", "dueDate": "2026-01-01"}]}', "bad cveID"),
         ("a,b\n1,2\n", "cveID and dueDate"),
+        # hostile: before, a RecursionError, a ValueError and a csv.Error (exit 3)
+        ('{"vulnerabilities": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested more than 512 levels deep"),
+        ('{"vulnerabilities": [], "count": ' + "9" * 5000 + "}", "number with more than 1000 digits"),
+        ("cveID,dueDate,notes\nCVE-2024-0001,2026-01-01," + "x" * (11 << 20) + "\n", "field larger than"),
+        ("cveID,dueDate\nCVE-2024-0001,2026-01-01\nCVE-2024-0002,2026-0", "truncated"),
     ],
 )
 def test_bad_kev_files(sqlite_engine: Engine, tmp_path: Path, content: str, message: str) -> None:

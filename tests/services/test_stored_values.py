@@ -6,6 +6,7 @@ database unchanged); in descriptive text it is stored as U+FFFD with a warning. 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from sqlalchemy import Engine, func, select
 
 from poam.cli import cli
 from poam.errors import InputError
+from poam.services import audit
 from poam.services.importer import import_file
-from poam.store.tables import findings, scans, weaknesses
+from poam.store.tables import audit_events, findings, scans, weaknesses
 
 
 def bandit(tmp_path: Path, filename: str = "app/one.py", text: str = "Use of assert detected.") -> Path:
@@ -42,7 +44,6 @@ def bandit(tmp_path: Path, filename: str = "app/one.py", text: str = "Use of ass
     }
     path = tmp_path / "bandit.json"
     path.write_text(json.dumps(doc), encoding="ascii")
-    assert b"\\ud800" in path.read_bytes() or b"\\udc00" in path.read_bytes()
     return path
 
 
@@ -82,3 +83,16 @@ def test_the_command_line_exits_2_with_one_line(db_url: str, tmp_path: Path) -> 
     assert r.exit_code == 2, r.output
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("poam: error: ") and "lone surrogate" in lines[0], lines
+
+
+def test_a_file_name_that_is_not_utf8_is_imported_and_audited(engine: Engine, tmp_path: Path) -> None:
+    # before: UnicodeEncodeError in the audit log's hash (exit 3); Python reads the byte 0xFF of a
+    # file name as the lone surrogate U+DCFF
+    name = os.fsdecode(b"scan-\xff.json")
+    path = bandit(tmp_path).rename(tmp_path / name)
+    r = import_file(engine, path, asset="repo")
+    assert r.items_opened == 1
+    with engine.begin() as conn:
+        assert audit.verify(conn) == (conn.execute(select(func.count()).select_from(audit_events)).scalar_one(), None)
+        detail = conn.execute(select(audit_events.c.detail).where(audit_events.c.action == "scan.import")).scalar_one()
+    assert "scan-\\udcff.json" in detail

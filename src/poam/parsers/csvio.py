@@ -35,12 +35,12 @@ Where = str | ParseContext
 name (then anything that would be a warning about the whole file refuses it)."""
 
 _BOM = b"\xef\xbb\xbf"
-# A well-formed UTF-8 sequence of two to four bytes: in a Windows-1252 file it means that the file
-# mixes encodings (Windows-1252 text practically never spells one).
-_UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
-    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
-)
+# UTF-8 as Western text spells it: a Latin-1 letter or sign (`é` is C3 A9), general punctuation or a
+# currency sign (`’` is E2 80 99, `€` E2 82 AC), a byte order mark. In a Windows-1252 file these
+# bytes read `Ã©`, `â€™`: mojibake that real Windows-1252 text does not hold, so the file mixes
+# encodings. Other sequences that happen to be well-formed UTF-8 are ordinary Windows-1252 text
+# (`ß“` is DF 93, `Ö”` D6 94).
+_UTF8_SEQUENCE = re.compile(rb"[\xc2\xc3][\x80-\xbf]|\xe2[\x80-\x82][\x80-\xbf]|\xef\xbb\xbf")
 
 
 def norm(name: str) -> str:

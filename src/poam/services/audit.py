@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from poam.store.tables import audit_events, settings
+from poam.store.tables import audit_events, lone_surrogate, settings
 
 GENESIS = "0" * 64
 _HEAD = "audit_head"
@@ -60,6 +60,14 @@ class Event:
     system_id: int | None = None
 
 
+def _storable(text: str) -> str:
+    """Text as the log keeps it and hashes it: a lone surrogate (a file name's byte that is not
+    UTF-8, as Python reads it) written as its escape, `\\udcff`, so the text can be stored exactly."""
+    if lone_surrogate(text):
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def record(conn: Connection, actor: str, events: list[Event], at: dt.datetime | None = None) -> None:
     """Append events to the log inside the caller's transaction, extending the hash chain."""
     if not events:
@@ -68,9 +76,11 @@ def record(conn: Connection, actor: str, events: list[Event], at: dt.datetime | 
     head = conn.execute(select(settings.c.value).where(settings.c.key == _HEAD).with_for_update()).scalar_one_or_none()
     prev = head or GENESIS
     rows = []
+    actor = _storable(actor)
     for ev in events:
-        detail = json.dumps(ev.detail, sort_keys=True, default=str, ensure_ascii=False)
-        digest = _digest(prev, at, actor, ev.system_id, ev.action, ev.entity, ev.entity_id, detail)
+        detail = _storable(json.dumps(ev.detail, sort_keys=True, default=str, ensure_ascii=False))
+        entity_id = _storable(ev.entity_id) if ev.entity_id is not None else None
+        digest = _digest(prev, at, actor, ev.system_id, ev.action, ev.entity, entity_id, detail)
         rows.append(
             {
                 "at": at,
@@ -78,7 +88,7 @@ def record(conn: Connection, actor: str, events: list[Event], at: dt.datetime | 
                 "system_id": ev.system_id,
                 "action": ev.action,
                 "entity": ev.entity,
-                "entity_id": ev.entity_id,
+                "entity_id": entity_id,
                 "detail": detail,
                 "prev_hash": prev,
                 "hash": digest,

@@ -298,10 +298,11 @@ def summarize(engine: Engine, system: str | None, today: dt.date | None = None) 
         for i in open_items:
             by_risk[i.original_risk.fedramp.value] += 1
         late = [i for i in open_items if is_late(i.scheduled_completion_date, i.kev_due_date, today)]
+        late_ids = {i.poam_id for i in late}
         soon = [
             i
             for i in open_items
-            if i not in late and (due_date(i.scheduled_completion_date, i.kev_due_date) - today).days <= 30
+            if i.poam_id not in late_ids and (due_date(i.scheduled_completion_date, i.kev_due_date) - today).days <= 30
         ]
         last = conn.execute(
             select(scans.c.filename, scans.c.tool, scans.c.ended_at)
@@ -340,7 +341,7 @@ def summary_text(s: Summary) -> str:
         f"Late: {len(s.late)}   Due within 30 days: {len(s.due_soon)}   KEV: {s.kev_open}",
         f"Closed items: {s.closed_total}",
         f"Assets: {s.assets}   Scans imported: {s.scans}",
-        f"KEV catalog: {s.kev_catalog or 'not loaded (run `poam kev load FILE`)'}",
+        f"KEV catalog: {printable(s.kev_catalog) if s.kev_catalog else 'not loaded (run `poam kev load FILE`)'}",
     ]
     if s.last_scan:
         name, tool, ended = s.last_scan

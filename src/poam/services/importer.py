@@ -276,8 +276,11 @@ class _Import:
                     self.report.skip(f"record {number} ({w.vuln_id[:60]})", f"port {rec.port} is not 0-65535")
                     continue
                 self._check_time(rec.observed_at, number)
-                if rec.since is not None:
-                    self._check_time(rec.since, number)
+                if rec.since is not None and not EARLIEST <= rec.since <= self.latest:
+                    # the tool's own first-detection time, not the scan's: an implausible one (a
+                    # placeholder such as 1970-01-01) is dropped, never the file
+                    self.report.warn(f"record {number} ({w.vuln_id[:60]})", f"first seen {rec.since} ignored")
+                    rec = replace(rec, since=None)
                 self.result.results += 1
                 if not self.parser.closes_by_coverage:  # coverage already gives the scan window
                     self._widen(rec.observed_at)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from poam.errors import InputError
+from poam.parsers import csvio, jsonio
 from poam.services import audit
 from poam.store.tables import items, kev_entries, settings
 
@@ -50,19 +49,20 @@ def _rows(path: Path, source: str) -> tuple[str, list[dict[str, object]]]:
     if not text.strip():
         raise InputError(source, "empty file")
     if text.lstrip().startswith("{"):
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(source, f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        doc = jsonio.load(io.BytesIO(raw), source, MAX_SIZE)  # nesting and numbers bounded first
         vulns = doc.get("vulnerabilities") if isinstance(doc, dict) else None
         if not isinstance(vulns, list):
             raise InputError(source, "not a KEV catalog (no 'vulnerabilities' list)")
         version = str(doc.get("catalogVersion") or doc.get("dateReleased") or "unknown")
         return version, [v for v in vulns if isinstance(v, dict)]
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "cveID" not in reader.fieldnames or "dueDate" not in reader.fieldnames:
+    table = csvio.table(io.BytesIO(raw), source)  # field limit, encoding, a file cut short refused
+    header = next(table, None)
+    if not header or "cveID" not in header or "dueDate" not in header:
         raise InputError(source, "not a KEV catalog (CSV needs cveID and dueDate columns)")
-    return f"csv:{path.name}", list(reader)
+    rows: list[dict[str, object]] = [
+        dict(zip(header, row, strict=False)) for row in table if any(cell.strip() for cell in row)
+    ]
+    return f"csv:{path.name}", rows
 
 
 def load_catalog(engine: Engine, path: Path, actor: str) -> KevLoad:
