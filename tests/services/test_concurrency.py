@@ -245,3 +245,30 @@ def test_concurrent_first_imports_of_different_files_all_succeed(db_url: str, tm
     engine = open_db(db_url)
     assert counts(engine)["scans"] == 3 and counts(engine)["systems"] == 1
     engine.dispose()
+
+
+def test_a_postgresql_writer_waits_for_a_held_row_at_most_the_limit(pg_schema_url: str, tmp_path: Path) -> None:
+    """Only imports take a system's advisory lock; every writer takes the audit log's head row, which
+    a first import holds for its whole transaction. Before, a writer waited for that row without
+    limit or message; now at most POAM_LOCK_TIMEOUT, then one line and exit 1."""
+    assert poam("--db", pg_schema_url, "import", str(small(tmp_path / "jan.nessus"))).returncode == 0
+    catalog = tmp_path / "kev.json"
+    entry = {"cveID": "CVE-2024-0001", "dueDate": "2026-01-01"}
+    catalog.write_text(json.dumps({"catalogVersion": "1", "vulnerabilities": [entry]}), encoding="utf-8")
+    engine = open_db(pg_schema_url)
+    try:
+        with engine.begin() as holder:  # another writer, in the middle of its transaction
+            holder.execute(text("SELECT value FROM settings WHERE key = 'audit_head' FOR UPDATE"))
+            began = time.monotonic()
+            r = poam("--db", pg_schema_url, "kev", "load", str(catalog), POAM_LOCK_TIMEOUT="1", timeout=30)
+            assert time.monotonic() - began < 15
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.strip().splitlines() == [
+            "poam: error: the database is busy: another poam command did not finish within 1 s "
+            "(POAM_LOCK_TIMEOUT); nothing was changed"
+        ]
+        assert counts(engine)["kev_entries"] == 0
+        assert poam("--db", pg_schema_url, "kev", "load", str(catalog)).returncode == 0  # once it is free
+        assert counts(engine)["kev_entries"] == 1
+    finally:
+        engine.dispose()

@@ -190,9 +190,42 @@ def create(target: str | None) -> Engine:
     if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("", "psycopg2"):
         url = url.set(drivername="postgresql+psycopg")
     try:
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise UsageError(f"--db: driver missing ({exc.name}); install poam[postgres]") from None
+    event.listen(engine, "begin", _pg_begin)
+    event.listen(engine, "handle_error", _pg_error)
+    return engine
+
+
+def _pg_begin(conn: Connection) -> None:
+    """Writers on PostgreSQL wait for a row another writer holds (the audit log's head, an item) at
+    most POAM_LOCK_TIMEOUT, as they wait for a system's advisory lock."""
+    options = conn.get_execution_options()
+    if options.get(_READ_ONLY) or options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    ms = max(1, int(lock_timeout() * 1000))  # 0 would mean no limit to PostgreSQL
+    conn.connection.driver_connection.execute(f"SET LOCAL lock_timeout = {ms}")  # type: ignore[union-attr]
+
+
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+_PG_DEADLOCK = "40P01"
+
+
+def _pg_error(context: Any) -> None:
+    """A PostgreSQL lock wait that timed out, or a deadlock with another writer: one clear line
+    (exit 1), the transaction rolled back."""
+    code = getattr(context.original_exception, "sqlstate", None)
+    if code == _PG_LOCK_NOT_AVAILABLE:
+        raise LockTimeout(
+            f"the database is busy: another poam command did not finish within {lock_timeout():g} s "
+            f"({LOCK_TIMEOUT_ENV}); nothing was changed"
+        ) from None
+    if code == _PG_DEADLOCK:
+        raise PoamError(
+            "another poam command changed the same records at the same time (a deadlock); nothing was "
+            "changed: run the command again"
+        ) from None
 
 
 def alembic_config(engine: Engine) -> Config:
