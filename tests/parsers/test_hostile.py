@@ -549,3 +549,54 @@ def test_large_text_comments_and_cdata_under_the_limits_still_parse() -> None:
     )
     got = [el.get("name") for _e, el in xmlsafe.iterparse(io.BytesIO(doc), "f.nessus", ["ReportHost"])]
     assert got == ["10.0.0.1"]
+
+
+# --- XML in an encoding that hides markup from byte checks ----------------------------------------
+
+UTF7_ENTITY = (
+    b'<?xml version="1.0" encoding="UTF-7"?>\n+ADwAIQ-DOCTYPE r +AFsAPAAh-ENTITY x \'y\'+AD4AXQA+-\n<r>&x;</r>'
+)
+
+
+def test_xml_in_utf7_is_refused_before_its_bytes_are_trusted() -> None:
+    # `<!ENTITY` spelled in UTF-7 passes a check on bytes; the declaration is refused instead
+    with pytest.raises(InputError, match=r"f.xml: refused: XML in the encoding 'UTF-7' \(only UTF-8 and ASCII-based\)"):
+        list(xmlsafe.iterparse(io.BytesIO(UTF7_ENTITY), "f.xml", ["r"]))
+
+
+@pytest.mark.parametrize("encoding", [b"UTF-8", b"utf-8", b"ISO-8859-1", b"windows-1252", b"US-ASCII"])
+def test_ascii_based_encodings_are_read(encoding: bytes) -> None:
+    doc = b'<?xml version="1.0" encoding="' + encoding + b'"?><r><a>x</a></r>'
+    assert [e.text for _ev, e in xmlsafe.iterparse(io.BytesIO(doc), "f.xml", ["a"])] == ["x"]
+
+
+def _workbook_with_part(tmp_path: Path, part: bytes) -> Path:
+    """A real inventory workbook whose first worksheet is replaced by `part`."""
+    from tests.services.test_inventory import workbook
+
+    plain = workbook(tmp_path / "plain.xlsx", [{"UNIQUE ASSET IDENTIFIER": "a1"}])
+    hostile = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            out.writestr(info, part if info.filename == "xl/worksheets/sheet1.xml" else data)
+    return hostile
+
+
+@pytest.mark.parametrize(
+    ("part", "problem"),
+    [
+        # before: only the first 64 KiB of each part was looked at
+        (
+            b'<?xml version="1.0"?>\n<!--' + b"x" * 70_000 + b'-->\n<!DOCTYPE w [<!ENTITY a "b">]><worksheet/>',
+            "XML entity or document type declarations are not accepted in a workbook",
+        ),
+        (UTF7_ENTITY, "refused: XML in the encoding 'UTF-7'"),
+    ],
+    ids=["after-64-KiB", "utf-7"],
+)
+def test_a_workbook_part_hiding_a_declaration_is_refused(tmp_path: Path, part: bytes, problem: str) -> None:
+    from poam.parsers.inventory_xlsx import entries
+
+    with pytest.raises(InputError, match=re.escape(problem)):
+        list(entries(_workbook_with_part(tmp_path, part)))

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from poam.domain.models import Asset, AssetKind
 from poam.errors import InputError
-from poam.parsers.xmlsafe import strip_bom
+from poam.parsers.xmlsafe import check_encoding, strip_bom
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
 MAX_MEMBERS = 2000
@@ -80,6 +80,8 @@ def _check_part(part: IO[bytes], source: str, name: str) -> None:
                 raise InputError(source, f"a workbook part is XML not in UTF-8 (part {name[:80]!r})")
             if not start.startswith(b"<"):
                 return
+            if start.startswith(b"<?xml"):
+                check_encoding(start[:200], source)
             first = False
         data = held + chunk
         if any(mark in data for mark in _DECLARATIONS):

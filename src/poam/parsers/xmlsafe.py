@@ -132,10 +132,27 @@ def check_prolog(stream: BinaryIO, source: str) -> None:
     found = _scan(data)
     if found.entities:
         raise InputError(source, _ENTITIES)
+    if found.declaration >= 0:
+        check_encoding(data[found.declaration : found.declaration + 200], source)
     if found.root is None:
         raise InputError(source, "no XML root element within the first 1 MiB")
     if found.declaration > found.start:
         stream.seek(start + found.declaration)
+
+
+_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_ASCII_SUPERSETS = re.compile(r"(utf-?8|us-?ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?\d|windows-125\d|cp125\d)", re.I)
+
+
+def check_encoding(declaration: bytes, source: str) -> None:
+    """Refuse an XML declaration naming an encoding in which the checks on bytes above could be
+    fooled (UTF-7 spells `<!ENTITY` as `<!+AEU-NTITY`): only UTF-8 and the single-byte encodings
+    that keep ASCII as it is are accepted. `declaration` starts at `<?xml`."""
+    m = _ENCODING.match(declaration)
+    if m is not None and not _ASCII_SUPERSETS.fullmatch(m.group(1).decode("ascii")):
+        raise InputError(
+            source, f"refused: XML in the encoding {m.group(1).decode('ascii')!r} (only UTF-8 and ASCII-based)"
+        )
 
 
 def iterparse(
