@@ -276,8 +276,15 @@ def import_cmd(
             continue
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the file's transaction was rolled back
             code = signals.exit_code(exc)
-            before = f"; the {len(results)} file(s) before it stay imported" if results else ""
-            _err(f"{path}: interrupted ({signals.name(code)}); this file was not imported{before}")
+            done = exc.done if isinstance(exc, signals.Interrupted) else None
+            if isinstance(done, ImportResult):  # the signal came during the commit: it is imported
+                results.append(done)
+                if not as_json:
+                    _say(_describe(done))
+                _err(f"{path}: interrupted ({signals.name(code)}) as this file's import was committed; it is imported")
+            else:
+                before = f"; the {len(results)} file(s) before it stay imported" if results else ""
+                _err(f"{path}: interrupted ({signals.name(code)}); this file was not imported{before}")
             if as_json:
                 _json([asdict(r) for r in results])
             ctx.exit(code)

@@ -23,10 +23,12 @@ HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Interrupted(KeyboardInterrupt):
-    """A signal asked the command to stop."""
+    """A signal asked the command to stop. `done` is what was finished (and committed) when the
+    signal came at the very end of the work, or None."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, done: object = None) -> None:
         self.signum = signum
+        self.done = done
         super().__init__(signal.Signals(signum).name)
 
     @property
@@ -39,6 +41,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 _received: list[int] = []
+_deferring: list[bool] = [False]
 
 
 def _handler(signum: int, _frame: FrameType | None) -> None:
@@ -46,7 +49,20 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
     for each in HANDLED:
         if signal.getsignal(each) is _handler:
             signal.signal(each, signal.SIG_DFL)
-    raise Interrupted(signum)
+    if not _deferring[0]:
+        raise Interrupted(signum)
+
+
+def hold() -> None:
+    """From now until `release`, a signal is noted but not raised, so that a commit is not cut off
+    after it happened but before the caller knows it did (a second signal still ends the process
+    at once)."""
+    _deferring[0] = True
+
+
+def release() -> None:
+    """End `hold`; the caller then asks `received()` whether a signal came."""
+    _deferring[0] = False
 
 
 def install() -> None:

@@ -214,3 +214,44 @@ def test_the_child_is_gone_when_a_piped_import_is_killed(big: Path, tmp_path: Pa
                 os.kill(pid, signal.SIGKILL)
         shell.wait()
         pytest.fail("tee never ended: the parser child kept the pipe open")
+
+
+@pytest.fixture
+def signal_during_commit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A SIGTERM that arrives just after the import's last write, while its transaction commits."""
+    from poam import signals
+
+    hold = signals.hold
+
+    def hold_then_signal() -> None:
+        hold()
+        signals._handler(signal.SIGTERM, None)
+
+    monkeypatch.setattr(signals, "hold", hold_then_signal)
+    yield
+    signals._received.clear()
+
+
+def test_a_signal_during_the_commit_reports_the_file_as_imported(
+    engine: Engine, tmp_path: Path, signal_during_commit: None
+) -> None:
+    # before: the file was committed, yet the command said "this file was not imported"
+    from poam.services.importer import ImportResult, import_file
+    from poam.signals import Interrupted
+
+    with pytest.raises(Interrupted) as caught:
+        import_file(engine, small(tmp_path / "jan.nessus"), parallel=False)
+    assert caught.value.exit_code == 143
+    assert isinstance(caught.value.done, ImportResult) and caught.value.done.items_opened == 1
+    assert counts(engine)["scans"] == 1
+
+
+def test_the_command_says_so_and_exits_143(tmp_path: Path, signal_during_commit: None) -> None:
+    from click.testing import CliRunner
+
+    from poam.cli import cli
+
+    r = CliRunner().invoke(cli, ["--db", str(tmp_path / "p.db"), "import", str(small(tmp_path / "jan.nessus"))])
+    assert r.exit_code == 143, r.output
+    assert "jan.nessus: nessus" in r.stdout
+    assert r.stderr.strip().endswith("interrupted (SIGTERM) as this file's import was committed; it is imported")

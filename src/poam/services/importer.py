@@ -172,8 +172,14 @@ def import_file(
                 if scan_date is not None:
                     records = dated(records, scan_date)
                 _Import(conn, info, parser, result, actor, scan_date, key, ctx.report).run(records)
-                return result
+                signals.hold()  # from here to the end of the commit, a signal waits
+            signals.release()
+            late = signals.received()
+            if late is not None:  # it came during the commit: the file is imported
+                raise signals.Interrupted(late, done=result)
+            return result
         finally:
+            signals.release()
             if child is not None:
                 child.close()
 
