@@ -241,9 +241,14 @@ def alembic_config(engine: Engine) -> Config:
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at, or None for an empty database."""
     with read(engine) as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+        return _revision(conn)
+
+
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    found: str | None = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+    return found
 
 
 def needs_upgrade(engine: Engine) -> bool:
@@ -280,6 +285,15 @@ def migrate(engine: Engine) -> None:
     if needs_upgrade(engine):
         from alembic import command
 
+        if engine.dialect.name == "sqlite":
+            # One migration at a time: the whole upgrade runs in one write transaction (BEGIN
+            # IMMEDIATE, waited for as writers wait), after looking again at the revision in it.
+            with engine.begin() as conn:
+                if _revision(conn) != HEAD:
+                    cfg = alembic_config(engine)
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            return
         with _migration_lock(engine):
             if needs_upgrade(engine):  # another process may have done it meanwhile
                 command.upgrade(alembic_config(engine), "head")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlalchemy.types import TypeDecorator
 
 from poam.store.tables import metadata
@@ -23,7 +24,7 @@ if engine is None:  # pragma: no cover - only when alembic is run by hand
 
     engine = create(context.config.get_main_option("sqlalchemy.url"))
 
-with engine.connect() as connection:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -33,4 +34,12 @@ with engine.connect() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
-    connection.commit()
+
+
+given = context.config.attributes.get("connection")
+if given is not None:  # a connection in the caller's transaction (SQLite: one migration at a time)
+    _run(given)
+else:
+    with engine.connect() as connection:
+        _run(connection)
+        connection.commit()
