@@ -26,9 +26,9 @@ CHUNK = 200
 """Weaknesses replayed together (their history is loaded at once)."""
 
 
-def order_key(started_at: dt.datetime | None, sha256: str, import_key: str) -> tuple[dt.datetime, str, str]:
-    """A scan's place in date order: its start, then its SHA-256 and import key."""
-    return (started_at or dt.datetime.min, sha256, import_key)
+def order_key(scan: Any) -> tuple[dt.datetime, dt.datetime, str, str]:
+    """A scan's place in date order: its start, its end, then its SHA-256 and import key."""
+    return (scan.started_at or dt.datetime.min, scan.ended_at or dt.datetime.min, scan.sha256, scan.import_key)
 
 
 def _lines(text: str | None) -> frozenset[str]:
@@ -44,7 +44,7 @@ def late_tools(conn: Connection, system_id: int, scan_id: int) -> set[str]:
     """The tools for which this scan is not the last in date order: another stored scan of the
     tool comes after it, or holds a later time."""
     this = conn.execute(select(scans).where(scans.c.id == scan_id)).one()
-    key = order_key(this.started_at, this.sha256, this.import_key)
+    key = order_key(this)
     tools = set(
         conn.execute(
             union(
@@ -55,12 +55,12 @@ def late_tools(conn: Connection, system_id: int, scan_id: int) -> set[str]:
     )
     if not tools:
         return set()
-    query = select(scans.c.id, scans.c.started_at, scans.c.sha256, scans.c.import_key).where(
+    query = select(scans.c.id, scans.c.started_at, scans.c.ended_at, scans.c.sha256, scans.c.import_key).where(
         scans.c.system_id == system_id, scans.c.id != scan_id, scans.c.started_at.is_not(None)
     )
     if this.started_at is not None:
         query = query.where(scans.c.started_at >= this.started_at)
-    after = [r.id for r in conn.execute(query) if order_key(r.started_at, r.sha256, r.import_key) > key]
+    after = [r.id for r in conn.execute(query) if order_key(r) > key]
     late: set[str] = set()
     for chunk in _chunks(after):
         late |= set(
@@ -141,7 +141,7 @@ def rederive(rewriter: Rewriter, weakness_ids: list[int]) -> Outcome:
 def _step(s: Any, credentialed: set[int]) -> Step:
     return Step(
         s.id,
-        order_key(s.started_at, s.sha256, s.import_key),
+        order_key(s),
         closes=bool(s.closes),
         skipped_families=_lines(s.skipped_families),
         partial_checks=_lines(s.partial_checks),

@@ -222,11 +222,14 @@ class ItemMaker:
             milestone["item_id"] = made.id
         self.conn.execute(insert(milestones), firsts)
 
-    def create(self, w: Weakness, weakness_id: int, when: dt.datetime, previous: int | None) -> tuple[int, str]:
+    def create(
+        self, w: Weakness, weakness_id: int, when: dt.datetime, previous: int | None, reason: str
+    ) -> tuple[int, str]:
         """Insert one item now, with its first milestone (a life that replaying a weakness's
         history found, see `services.history`): its id and POA&M id."""
         kev_dues = kev.due_dates(self.conn, sorted(set(w.cves)))
         row, milestone = self._new_item(w, weakness_id, when, previous, kev_dues)
+        self.events[-1].detail["reason"] = reason
         item_id = self.conn.execute(insert(items).values(**row)).inserted_primary_key[0]  # type: ignore[index]
         self.conn.execute(insert(milestones).values(item_id=item_id, **milestone))
         return int(item_id), str(row["poam_id"])

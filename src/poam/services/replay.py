@@ -44,8 +44,8 @@ class Step:
     """What one scan holds for the weakness."""
 
     scan_id: int
-    key: tuple[dt.datetime, str, str]
-    """The date order: the scan's start, then its SHA-256 and import key (never the import order)."""
+    key: tuple[dt.datetime, dt.datetime, str, str]
+    """The date order: the scan's start and end, then its SHA-256 and import key (never the import order)."""
     closes: bool = False
     skipped_families: frozenset[str] = frozenset()
     partial_checks: frozenset[str] = frozenset()

@@ -162,7 +162,7 @@ class Rewriter:
 
     def _create(self, w: Any, wid: int, life: Life, previous: int | None, outcome: Outcome) -> int:
         when = dt.datetime.combine(life.detection, dt.time())
-        item_id, poam_id = self.maker.create(_weakness(w), wid, when, previous)
+        item_id, poam_id = self.maker.create(_weakness(w), wid, when, previous, REASON)
         outcome.opened.append(poam_id)
         values: dict[str, object] = {"status_date": life.status_date}
         if life.status == "closed":
