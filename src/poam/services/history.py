@@ -133,8 +133,11 @@ def rederive(rewriter: Rewriter, weakness_ids: list[int]) -> Outcome:
     """Replay these weaknesses' histories and make the store match, a chunk at a time."""
     outcome = Outcome()
     for chunk in _chunks(weakness_ids, CHUNK):
-        for wid, (info, replayed) in _replay(rewriter.conn, rewriter.system.id, list(chunk)).items():
-            rewriter.apply(wid, info, replayed, outcome)
+        replayed = _replay(rewriter.conn, rewriter.system.id, list(chunk))
+        stored = rewriter.load({wid: w for wid, (w, _r) in replayed.items()})
+        for wid, (w, history) in replayed.items():
+            rewriter.apply(wid, w, history, stored[wid], outcome)
+        rewriter.flush(outcome)
     return outcome
 
 

@@ -91,32 +91,77 @@ class Rewriter:
         self.now = now
         self.maker = ItemMaker(conn, system, now)
         self.events = self.maker.events
+        self._changes: list[dict[str, Any]] = []
+        self._inserts: list[dict[str, Any]] = []
+        self._gone: list[int] = []
+        self._lifeless_rows: list[Any] = []
 
     def finish(self) -> None:
         self.maker.save_seq()
 
-    def apply(self, wid: int, w: Any, replayed: Replay, outcome: Outcome) -> None:
-        """Make weakness `wid`'s items and findings what the replay says."""
-        stored = list(
-            self.conn.execute(
+    def load(self, ws: dict[int, Any]) -> dict[int, tuple[list[Any], list[dict[str, Any]]]]:
+        """The stored items (in POA&M order) and findings (oldest first) of these weaknesses."""
+        by_key = {(w.tool, w.vuln_id): wid for wid, w in ws.items()}
+        stored: dict[int, tuple[list[Any], list[dict[str, Any]]]] = {wid: ([], []) for wid in ws}
+        owner: dict[int, int] = {}
+        vuln_ids = sorted({w.vuln_id for w in ws.values()})
+        for start in range(0, len(vuln_ids), 500):
+            for r in self.conn.execute(
                 select(items)
-                .where(items.c.system_id == self.system.id, items.c.tool == w.tool, items.c.vuln_id == w.vuln_id)
+                .where(items.c.system_id == self.system.id, items.c.vuln_id.in_(vuln_ids[start : start + 500]))
                 .order_by(items.c.seq)
-            )
-        )
+            ):
+                wid = by_key.get((r.tool, r.vuln_id))
+                if wid is not None:
+                    stored[wid][0].append(r)
+                    owner[r.id] = wid
+        item_ids = sorted(owner)
+        for start in range(0, len(item_ids), 500):
+            for f in self.conn.execute(
+                select(findings).where(findings.c.item_id.in_(item_ids[start : start + 500])).order_by(findings.c.id)
+            ).mappings():
+                if f["weakness_id"] in stored:
+                    stored[f["weakness_id"]][1].append(dict(f))
+        for _items, rows in stored.values():
+            rows.sort(key=lambda f: f["id"])
+        return stored
+
+    def apply(
+        self, wid: int, w: Any, replayed: Replay, stored: tuple[list[Any], list[dict[str, Any]]], outcome: Outcome
+    ) -> None:
+        """Make weakness `wid`'s items and findings what the replay says (the findings are written,
+        and items left without a life dealt with, by `flush`)."""
+        rows, found = stored
         ids: list[int] = []
-        poam: dict[int, str] = {r.id: r.poam_id for r in stored}
+        poam: dict[int, str] = {r.id: r.poam_id for r in rows}
         for index, life in enumerate(replayed.lives):
             previous = ids[life.previous] if life.previous is not None else None
-            if index < len(stored):
-                self._update(stored[index], life, previous, poam, outcome)
-                ids.append(stored[index].id)
+            if index < len(rows):
+                self._update(rows[index], life, previous, poam, outcome)
+                ids.append(rows[index].id)
             else:
                 made = self._create(w, wid, life, previous, outcome)
                 poam[made] = outcome.opened[-1]
                 ids.append(made)
-        self._findings(wid, w, replayed.generations(), ids)
-        for row in stored[len(replayed.lives) :]:
+        self._findings(wid, w, found, replayed.generations(), ids)
+        self._lifeless_rows += rows[len(replayed.lives) :]
+
+    def flush(self, outcome: Outcome) -> None:
+        """Write the findings' changes, then deal with the items left without a life."""
+        if self._changes:
+            stmt = (
+                update(findings)
+                .where(findings.c.id == bindparam("_id"))
+                .values({k: bindparam("_" + k) for k in _FIELDS})
+            )
+            self.conn.execute(stmt, self._changes)
+        insert_rows(self.conn, findings, self._inserts)
+        gone = self._gone
+        for start in range(0, len(gone), 500):
+            self.conn.execute(delete(findings).where(findings.c.id.in_(gone[start : start + 500])))
+        self._changes, self._inserts, self._gone = [], [], []
+        lifeless, self._lifeless_rows = self._lifeless_rows, []
+        for row in lifeless:
             self._lifeless(row, outcome)
 
     def _update(self, r: Any, life: Life, previous: int | None, poam: dict[int, str], outcome: Outcome) -> None:
@@ -201,17 +246,13 @@ class Rewriter:
             self._event("item.close", r.poam_id, closed_at=closed_at, merged="its findings belong to other items")
             outcome.closed.append(r.poam_id)
 
-    def _findings(self, wid: int, w: Any, gens: list[Gen], ids: list[int]) -> None:
+    def _findings(self, wid: int, w: Any, found: list[dict[str, Any]], gens: list[Gen], ids: list[int]) -> None:
         rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for row in self.conn.execute(select(findings).where(findings.c.weakness_id == wid).order_by(findings.c.id)):
-            place = (row.asset_id, row.port, row.protocol, row.path)
-            rows.setdefault(place, []).append(dict(row._mapping))
+        for row in found:
+            rows.setdefault((row["asset_id"], row["port"], row["protocol"], row["path"]), []).append(row)
         by_place: dict[tuple[Any, ...], list[Gen]] = {}
         for g in gens:
             by_place.setdefault(g.place, []).append(g)
-        changes: list[dict[str, Any]] = []
-        inserts: list[dict[str, Any]] = []
-        gone: list[int] = []
         for place, mine in by_place.items():
             have = rows.pop(place, [])
             for j, g in enumerate(mine):
@@ -228,21 +269,11 @@ class Rewriter:
                 }
                 if j < len(have):
                     if any(have[j][k] != v for k, v in wanted.items()):
-                        changes.append({"_id": have[j]["id"], **{"_" + k: v for k, v in wanted.items()}})
+                        self._changes.append({"_id": have[j]["id"], **{"_" + k: v for k, v in wanted.items()}})
                     continue
-                inserts.append(self._new_row(wid, w, place, have[-1] if have else None, wanted))
-            gone += [r["id"] for r in have[len(mine) :]]
-        gone += [r["id"] for left in rows.values() for r in left]  # records the history no longer has
-        if changes:
-            stmt = (
-                update(findings)
-                .where(findings.c.id == bindparam("_id"))
-                .values({k: bindparam("_" + k) for k in _FIELDS})
-            )
-            self.conn.execute(stmt, changes)
-        insert_rows(self.conn, findings, inserts)
-        for start in range(0, len(gone), 500):
-            self.conn.execute(delete(findings).where(findings.c.id.in_(gone[start : start + 500])))
+                self._inserts.append(self._new_row(wid, w, place, have[-1] if have else None, wanted))
+            self._gone += [r["id"] for r in have[len(mine) :]]
+        self._gone += [r["id"] for left in rows.values() for r in left]  # records the history no longer has
 
     def _new_row(
         self, wid: int, w: Any, place: tuple[Any, ...], like: dict[str, Any] | None, wanted: dict[str, Any]
