@@ -158,14 +158,13 @@ def _replay(conn: Connection, system_id: int, ids: list[int]) -> dict[int, tuple
     rows = {r.id: r for r in conn.execute(select(weaknesses).where(weaknesses.c.id.in_(ids)))}
     seen: dict[int, dict[int, list[Seen]]] = defaultdict(lambda: defaultdict(list))  # weakness, scan
     places: dict[int, set[int]] = defaultdict(set)
-    for r in conn.execute(
-        select(sightings).where(sightings.c.weakness_id.in_(ids)).order_by(sightings.c.id)
-    ).mappings():
-        place = (r["asset_id"], r["port"], r["protocol"], r["path"])
-        seen[r["weakness_id"]][r["scan_id"]].append(Seen(place, r["observed_at"], r["status"], r["since"]))
-        places[r["weakness_id"]].add(r["asset_id"])
-    for f in conn.execute(select(findings.c.weakness_id, findings.c.asset_id).where(findings.c.weakness_id.in_(ids))):
-        places[f.weakness_id].add(f.asset_id)  # a finding from before sightings were kept
+    sc = sightings.c
+    query = select(sc.weakness_id, sc.scan_id, sc.asset_id, sc.port, sc.protocol, sc.path, sc.observed_at, sc.status)
+    for wid, scan_id, asset_id, port, protocol, path, at, status, since in conn.execute(
+        query.add_columns(sc.since).where(sc.weakness_id.in_(ids)).order_by(sc.id)
+    ):
+        seen[wid][scan_id].append(Seen((asset_id, port, protocol, path), at, status, since))
+        places[wid].add(asset_id)
     assets = sorted({a for ws in places.values() for a in ws})
     cover: dict[tuple[int, str], dict[int, Cover]] = defaultdict(dict)  # (scan, tool): asset -> coverage
     credentialed: dict[int, set[int]] = defaultdict(set)

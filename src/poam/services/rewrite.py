@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from poam.domain.identity import finding_identity
 from poam.domain.models import ChangeKind, Level, Severity, Weakness, YesNo
@@ -22,23 +22,12 @@ from poam.services.itemmaker import ItemMaker, verified
 from poam.services.replay import Gen, Life, Replay
 from poam.services.sightings import identity_hash
 from poam.services.systems import SystemInfo
-from poam.store.bulk import insert_rows
+from poam.store.bulk import insert_rows, update_rows
 from poam.store.tables import audit_events, findings, items, milestone_changes
 
 REASON = "an older scan imported late changed this weakness's history"
 IMPORT_ACTIONS = ("item.create", "item.close", "item.redate", "item.reopen", "item.relink")
 """What imports do to an item; any other action on it (new controls) is a person's edit."""
-_FIELDS = (
-    "item_id",
-    "status",
-    "first_seen",
-    "last_seen",
-    "fixed_at",
-    "first_scan_id",
-    "last_scan_id",
-    "fixed_scan_id",
-    "authenticated",
-)
 
 
 @dataclass
@@ -148,13 +137,7 @@ class Rewriter:
 
     def flush(self, outcome: Outcome) -> None:
         """Write the findings' changes, then deal with the items left without a life."""
-        if self._changes:
-            stmt = (
-                update(findings)
-                .where(findings.c.id == bindparam("_id"))
-                .values({k: bindparam("_" + k) for k in _FIELDS})
-            )
-            self.conn.execute(stmt, self._changes)
+        update_rows(self.conn, findings, self._changes)
         insert_rows(self.conn, findings, self._inserts)
         gone = self._gone
         for start in range(0, len(gone), 500):
@@ -269,7 +252,7 @@ class Rewriter:
                 }
                 if j < len(have):
                     if any(have[j][k] != v for k, v in wanted.items()):
-                        self._changes.append({"_id": have[j]["id"], **{"_" + k: v for k, v in wanted.items()}})
+                        self._changes.append({"id": have[j]["id"], **wanted})
                     continue
                 self._inserts.append(self._new_row(wid, w, place, have[-1] if have else None, wanted))
             self._gone += [r["id"] for r in have[len(mine) :]]
