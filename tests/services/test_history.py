@@ -35,7 +35,12 @@ def b(t: dt.datetime, *it: Item) -> Host:
 
 
 def _import(engine: Engine, tmp_path: Path, system: str, scans_: dict[str, list[Host]], order: str) -> None:
+    """A new system, and these scans imported into it in this order."""
     systems.add_system(engine, system, "t")
+    _import_more(engine, tmp_path, system, scans_, order)
+
+
+def _import_more(engine: Engine, tmp_path: Path, system: str, scans_: dict[str, list[Host]], order: str) -> None:
     for name in order.split():
         path = tmp_path / f"{name}.nessus"
         if not path.exists():
@@ -138,3 +143,27 @@ def test_imports_in_date_order_are_not_replayed(engine: Engine, tmp_path: Path) 
         system = systems.resolve(conn, "ordered", "t").id
         ids = conn.execute(select(scans.c.id).order_by(scans.c.id)).scalars().all()
         assert [history.late_tools(conn, system, i) for i in ids] == [{"Nessus"}, {"Nessus"}, set()]
+
+
+def test_an_edited_item_left_without_findings_is_kept_closed(engine: Engine, tmp_path: Path) -> None:
+    """The merge above, when a person had given the second item its controls: it is kept (closed,
+    without findings, audited) rather than deleted, and later imports leave it alone."""
+    from poam.services.items import set_controls
+
+    plan = {"jan": [a(JAN, P)], "jan15": [b(JAN15, P)], "feb": [a(FEB)], "mar": [a(MAR, P)]}
+    _import(engine, tmp_path, "late", plan, "jan feb mar")
+    set_controls(engine, "late", "V-2", ["SI-2"], "alice")
+    _import_more(engine, tmp_path, "late", plan, "jan15")
+    got = {i["id"]: i for i in _items(engine, "late")}
+    assert (got["V-1"]["status"], got["V-1"]["assets"]) == (
+        ItemStatus.OPEN,
+        ["a.example.com (443/tcp)", "b.example.com (443/tcp)"],
+    )
+    assert (got["V-2"]["status"], got["V-2"]["assets"]) == (ItemStatus.CLOSED, [])
+    assert ("item.close", "V-2") in _replayed_actions(engine)
+    write_nessus(tmp_path / "apr.nessus", [a(MAR + dt.timedelta(days=31)), b(MAR + dt.timedelta(days=31))])
+    _import_more(engine, tmp_path, "late", plan, "apr")
+    _import_more(engine, tmp_path, "late", {"jan20": [a(JAN15 + dt.timedelta(days=5), P)]}, "jan20")
+    after = {i["id"]: i for i in _items(engine, "late")}
+    assert set(after) == {"V-1", "V-2"} and after["V-2"] == got["V-2"]
+    assert after["V-1"]["status"] is ItemStatus.CLOSED

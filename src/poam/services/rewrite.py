@@ -89,7 +89,9 @@ class Rewriter:
         self.maker.save_seq()
 
     def load(self, ws: dict[int, Any]) -> dict[int, tuple[list[Any], list[dict[str, Any]]]]:
-        """The stored items (in POA&M order) and findings (oldest first) of these weaknesses."""
+        """The stored items (in POA&M order) and findings (oldest first) of these weaknesses; an item
+        without findings (one a person edited, kept closed when its findings went to other items) is
+        left alone."""
         by_key = {(w.tool, w.vuln_id): wid for wid, w in ws.items()}
         stored: dict[int, tuple[list[Any], list[dict[str, Any]]]] = {wid: ([], []) for wid in ws}
         owner: dict[int, int] = {}
@@ -111,8 +113,10 @@ class Rewriter:
             ).mappings():
                 if f["weakness_id"] in stored:
                     stored[f["weakness_id"]][1].append(dict(f))
-        for _items, rows in stored.values():
-            rows.sort(key=lambda f: f["id"])
+        for rows, found in stored.values():
+            found.sort(key=lambda f: f["id"])
+            held = {f["item_id"] for f in found}
+            rows[:] = [r for r in rows if r.id in held]  # an item kept closed without findings stays so
         return stored
 
     def apply(
