@@ -3,7 +3,9 @@
 A finding may have several generations: it is fixed, comes back after its item closed, and
 starts a new record on a new item. A sighting is applied to the generation whose life covers
 its time, so that an older scan imported late only adds history and never touches a later
-generation or reopens what a newer scan already showed fixed.
+generation or reopens what a newer scan already showed fixed. Every sighting is also kept in
+`sightings`: after a late scan, `services.history` derives the weaknesses it touched again from
+their full history, in date order (which may split or merge generations and items).
 """
 
 from __future__ import annotations
