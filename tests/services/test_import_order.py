@@ -84,12 +84,6 @@ def plans(draw: st.DrawFn) -> tuple[list[Month], list[int]]:
     return plan, order
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 item 2, open: a late older scan cannot yet split or merge finding generations and items "
-    "(a finding seen before and after a scan that did not see it; an item that should have closed before "
-    "another asset's finding joined it): that needs every sighting kept and items derived from them",
-)
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_the_poam_does_not_depend_on_the_order_of_imports(kind: str, tmp_path: Path, request: Any) -> None:
     url = f"sqlite:///{tmp_path / 'order.db'}" if kind == "sqlite" else request.getfixturevalue("pg_schema_url")

@@ -20,11 +20,12 @@ from poam.domain.models import Coverage, Finding, FindingStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext, Parser, ParseReport, Record
 from poam.parsers.registry import detect
-from poam.services import audit, systems
+from poam.services import audit, history, systems
 from poam.services import parallel as parallel_reader
 from poam.services.assets import AssetResolver
 from poam.services.coverage import MAX_PARTIAL_PATHS, CoverageBook
 from poam.services.itemmaker import ItemMaker
+from poam.services.rewrite import Rewriter
 from poam.services.sightings import SightingWriter
 from poam.store.tables import scans
 
@@ -424,6 +425,7 @@ class _Import:
                 items_closed=r.items_closed,
             )
         )
+        later = self._rederive()
         detail = {
             "file": r.source,
             "sha256": r.sha256,
@@ -442,6 +444,31 @@ class _Import:
             "date_source": r.date_source,
             "warnings": r.warnings,
         }
-        events = [audit.Event("scan.import", "scan", str(self.scan_id), detail, self.system.id)]
-        events += self.items.events
+        events = [
+            audit.Event("scan.import", "scan", str(self.scan_id), detail, self.system.id),
+            *self.items.events,
+            *later,
+        ]
         audit.record(self.conn, self.actor, events, self.now)
+
+    def _rederive(self) -> list[audit.Event]:
+        """A scan that is late for a tool (an older scan imported after a newer one): the weaknesses
+        it touched are derived again from their full history (see `services.history`)."""
+        late = history.late_tools(self.conn, self.system.id, self.scan_id)
+        if not late:
+            return []
+        rewriter = Rewriter(self.conn, self.system, self.now)
+        outcome = history.rederive(rewriter, history.affected(self.conn, self.system.id, self.scan_id, late))
+        rewriter.finish()
+        r = self.result
+        dropped = set(outcome.deleted) | set(outcome.reopened)
+        r.opened_ids = [x for x in r.opened_ids if x not in outcome.deleted] + outcome.opened
+        r.closed_ids = [x for x in r.closed_ids if x not in dropped] + outcome.closed
+        if (r.items_opened, r.items_closed) != (len(r.opened_ids), len(r.closed_ids)):
+            r.items_opened, r.items_closed = len(r.opened_ids), len(r.closed_ids)
+            self.conn.execute(
+                update(scans)
+                .where(scans.c.id == self.scan_id)
+                .values(items_opened=r.items_opened, items_closed=r.items_closed)
+            )
+        return rewriter.events

@@ -222,6 +222,22 @@ class ItemMaker:
             milestone["item_id"] = made.id
         self.conn.execute(insert(milestones), firsts)
 
+    def create(
+        self, w: Weakness, weakness_id: int, when: dt.datetime, previous: int | None, reason: str
+    ) -> tuple[int, str]:
+        """Insert one item now, with its first milestone (a life that replaying a weakness's
+        history found, see `services.history`): its id and POA&M id."""
+        kev_dues = kev.due_dates(self.conn, sorted(set(w.cves)))
+        row, milestone = self._new_item(w, weakness_id, when, previous, kev_dues)
+        self.events[-1].detail["reason"] = reason
+        item_id = self.conn.execute(insert(items).values(**row)).inserted_primary_key[0]  # type: ignore[index]
+        self.conn.execute(insert(milestones).values(item_id=item_id, **milestone))
+        return int(item_id), str(row["poam_id"])
+
+    def save_seq(self) -> None:
+        """Store the next POA&M sequence number (`settle` does it too)."""
+        self.conn.execute(update(systems).where(systems.c.id == self.system.id).values(next_seq=self.next_seq))
+
     def _new_item(
         self,
         w: Weakness,
@@ -288,7 +304,7 @@ class ItemMaker:
 
     def settle(self) -> tuple[list[str], list[str]]:
         """Close, re-date and stamp every touched item; returns (opened, closed) POA&M ids."""
-        self.conn.execute(update(systems).where(systems.c.id == self.system.id).values(next_seq=self.next_seq))
+        self.save_seq()
         opened: list[str] = []
         closed: list[str] = []
         ids = sorted(self._touched | self._created)
@@ -353,7 +369,7 @@ class ItemMaker:
                 .limit(1)
             ).scalar_one_or_none()
             values.update(status="closed", closed_at=closed_at, status_date=closed_at, closed_scan_id=scan_id)
-            self._complete_milestone(r.id, r.tool, closed_at)
+            self.complete_milestone(r.id, r.tool, closed_at)
             self.events.append(
                 audit.Event(
                     "item.close",
@@ -393,7 +409,7 @@ class ItemMaker:
             self.conn.execute(
                 update(milestone_changes)
                 .where(milestone_changes.c.id == done)
-                .values(change_date=closed_at, text=_verified(closed_at, r.tool))
+                .values(change_date=closed_at, text=verified(closed_at, r.tool))
             )
         self.events.append(
             audit.Event(
@@ -409,7 +425,7 @@ class ItemMaker:
             )
         )
 
-    def _complete_milestone(self, item_id: int, tool: str, closed_at: dt.date) -> None:
+    def complete_milestone(self, item_id: int, tool: str, closed_at: dt.date) -> None:
         number = self.conn.execute(
             select(func.max(milestones.c.number)).where(milestones.c.item_id == item_id)
         ).scalar_one_or_none()
@@ -419,12 +435,12 @@ class ItemMaker:
                 number=number or 1,
                 kind=ChangeKind.COMPLETE.value,
                 change_date=closed_at,
-                text=_verified(closed_at, tool),
+                text=verified(closed_at, tool),
                 created_at=self.now,
             )
         )
 
 
-def _verified(closed_at: dt.date, tool: str) -> str:
+def verified(closed_at: dt.date, tool: str) -> str:
     """The text of the Complete milestone change that closes an item."""
     return f"Verified fixed on {closed_at.isoformat()}: {tool} no longer finds it on any affected asset."

@@ -3,7 +3,9 @@
 A finding may have several generations: it is fixed, comes back after its item closed, and
 starts a new record on a new item. A sighting is applied to the generation whose life covers
 its time, so that an older scan imported late only adds history and never touches a later
-generation or reopens what a newer scan already showed fixed.
+generation or reopens what a newer scan already showed fixed. Every sighting is also kept in
+`sightings`: after a late scan, `services.history` derives the weaknesses it touched again from
+their full history, in date order (which may split or merge generations and items).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from poam.errors import InputError
 from poam.services.assets import AssetResolver
 from poam.services.itemmaker import ItemMaker
 from poam.store.bulk import insert_rows
-from poam.store.tables import findings, items, lone_surrogate
+from poam.store.tables import findings, items, lone_surrogate, sightings
 
 Identity = tuple[int, int, str]
 
@@ -141,15 +143,32 @@ class SightingWriter:
             [(f.weakness, f.observed_at, f.status is FindingStatus.OPEN) for f in seen]
         )
         keyed = []
+        history: list[dict[str, Any]] = []
         for f in batch:
             asset_id = self.assets.resolve(f.asset, f.observed_at)
             weakness_id = weakness_ids[(f.weakness.tool, f.weakness.vuln_id)]
             ident = finding_identity(weakness_id, asset_id, f.port, f.protocol, f.path)
+            history.append(
+                {
+                    "system_id": self.system_id,
+                    "scan_id": self.scan_id,
+                    "weakness_id": weakness_id,
+                    "asset_id": asset_id,
+                    "tool": f.weakness.tool,
+                    "port": f.port,
+                    "protocol": f.protocol,
+                    "path": f.path,
+                    "status": f.status.value,
+                    "observed_at": f.observed_at,
+                    "since": f.since,
+                }
+            )
             if f.status is FindingStatus.FIXED:  # applied last, in time order (see `finish`)
                 self._fix_hashes.append(identity_hash(ident))
                 self._fix_times.append(_micros(f.observed_at))
                 continue
             keyed.append((ident, asset_id, weakness_id, f))
+        insert_rows(self.conn, sightings, history)  # every sighting is kept (see `services.history`)
         generations = self._generations({k[0] for k in keyed})
         inserts: list[dict[str, Any]] = []
         updates: dict[int, dict[str, Any]] = {}

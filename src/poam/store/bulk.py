@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, insert
+from sqlalchemy import Connection, Date, DateTime, Table, bindparam, insert, update
 from sqlalchemy.types import TypeDecorator
 
 from poam.store.tables import _no_nul, lone_surrogate
@@ -63,4 +63,27 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
                     text = texts[value] = _text(value)
                 values[i] = text
         params.append(tuple(values))
+    conn.exec_driver_sql(str(compiled), params)
+
+
+def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Update rows by `id`: each row gives its `id` and new values for the same other columns (the
+    statement is compiled once and the rows go straight to the driver, as in `insert_rows`)."""
+    if not rows:
+        return
+    keys = [k for k in rows[0] if k != "id"]
+    stmt = update(table).where(table.c.id == bindparam("_id")).values({k: bindparam("_" + k) for k in keys})
+    compiled = stmt.compile(dialect=conn.dialect)
+    named = [{"_" + k: v for k, v in r.items()} for r in rows]
+    if compiled.positiontup is None:
+        conn.exec_driver_sql(str(compiled), named)
+        return
+    names = list(compiled.positiontup)
+    dates = set()
+    if conn.dialect.name == "sqlite":
+        dates = {n for n in names if isinstance(table.c[n[1:]].type, Date | DateTime)}
+    params = [
+        tuple(_text(r[n]) if n in dates and r[n] is not None else r[n] for n in names)  # SQLite: dates as text
+        for r in named
+    ]
     conn.exec_driver_sql(str(compiled), params)

@@ -269,6 +269,28 @@ findings = Table(
     Index("ix_findings_item", "item_id"),
 )
 
+sightings = Table(
+    "sightings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system_id", ForeignKey("systems.id", ondelete="CASCADE"), nullable=False),
+    Column("scan_id", ForeignKey("scans.id", ondelete="CASCADE"), nullable=False),
+    Column("weakness_id", ForeignKey("weaknesses.id"), nullable=False),
+    Column("asset_id", ForeignKey("assets.id"), nullable=False),
+    Column("tool", String(200), nullable=False),
+    Column("port", Integer),
+    Column("protocol", String(20)),
+    Column("path", Text),
+    Column("status", String(10), nullable=False),  # open, set_aside or fixed, as the file gave it
+    Column("observed_at", DateTime, nullable=False),
+    Column("since", DateTime),  # the tool's own detection time, when the file gave one
+    Index("ix_sightings_weakness", "weakness_id"),
+    Index("ix_sightings_scan_tool", "scan_id", "tool"),
+    Index("ix_sightings_system_tool_time", "system_id", "tool", "observed_at"),
+)
+"""Every finding as every scan reported it: the history an older scan imported late is replayed
+from (see `services.history`)."""
+
 milestones = Table(
     "milestones",
     metadata,

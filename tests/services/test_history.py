@@ -1,0 +1,169 @@
+"""A scan imported late is replayed into the history of the weaknesses it touched (issue 7): the
+findings and items are those of the scans imported in date order, the items are split or merged
+when the late scan shows they must be, and every change is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from poam.domain.models import ItemStatus
+from poam.services import history, systems
+from poam.services.importer import import_file
+from poam.services.items import load
+from poam.services.rewrite import REASON
+from poam.store.tables import audit_events, findings, milestone_changes, scans
+from tests.builders import Host, Item, write_nessus
+
+JAN = dt.datetime(2026, 1, 5, 10, 0)
+JAN15 = dt.datetime(2026, 1, 15, 10, 0)
+FEB = dt.datetime(2026, 2, 5, 10, 0)
+MAR = dt.datetime(2026, 3, 5, 10, 0)
+P = Item("100", port=443, severity=3, cvss3=7.5, name="Weak TLS")
+
+
+def a(t: dt.datetime, *it: Item) -> Host:
+    return Host("a", ip="10.0.0.1", fqdn="a.example.com", start=t, items=list(it))
+
+
+def b(t: dt.datetime, *it: Item) -> Host:
+    return Host("b", ip="10.0.0.2", fqdn="b.example.com", start=t, items=list(it))
+
+
+def _import(engine: Engine, tmp_path: Path, system: str, scans_: dict[str, list[Host]], order: str) -> None:
+    """A new system, and these scans imported into it in this order."""
+    systems.add_system(engine, system, "t")
+    _import_more(engine, tmp_path, system, scans_, order)
+
+
+def _import_more(engine: Engine, tmp_path: Path, system: str, scans_: dict[str, list[Host]], order: str) -> None:
+    for name in order.split():
+        path = tmp_path / f"{name}.nessus"
+        if not path.exists():
+            write_nessus(path, scans_[name])
+        import_file(engine, path, system=system, parallel=False)
+
+
+def _items(engine: Engine, system: str) -> list[dict[str, Any]]:
+    with engine.begin() as conn:
+        found = load(conn, systems.resolve(conn, system, "t").id, "all")
+    return [
+        {
+            "id": i.poam_id,
+            "status": i.status,
+            "detected": i.detection_date,
+            "due": i.scheduled_completion_date,
+            "closed": i.closed_at,
+            "assets": sorted(x.text for x in i.assets),
+            "previous": i.previous_poam_id,
+        }
+        for i in found
+    ]
+
+
+def _without_ids(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    detected = {r["id"]: r["detected"] for r in rows}
+    return sorted(
+        (r["status"].value, r["detected"], r["due"], r["closed"], tuple(r["assets"]), detected.get(r["previous"]))
+        for r in rows
+    )
+
+
+def _replayed_actions(engine: Engine) -> list[tuple[str, str]]:
+    with engine.begin() as conn:
+        rows = conn.execute(select(audit_events.c.action, audit_events.c.entity_id, audit_events.c.detail)).all()
+    return [(r.action, r.entity_id) for r in rows if json.loads(r.detail).get("reason") == REASON]
+
+
+def test_a_scan_that_did_not_see_it_imported_last_splits_the_item(engine: Engine, tmp_path: Path) -> None:
+    """Seen in January, gone in February, back in March: imported January, March, February, the
+    POA&M is the one of the date order (the February closure is not lost; March opens a new item)."""
+    plan = {"jan": [a(JAN, P)], "feb": [a(FEB)], "mar": [a(MAR, P)]}
+    _import(engine, tmp_path, "ordered", plan, "jan feb mar")
+    _import(engine, tmp_path, "late", plan, "jan mar feb")
+    got = _items(engine, "late")
+    assert _without_ids(got) == _without_ids(_items(engine, "ordered"))
+    first, second = got
+    assert (first["id"], first["status"], first["closed"]) == ("V-1", ItemStatus.CLOSED, FEB.date())
+    assert (second["id"], second["status"], second["detected"]) == ("V-2", ItemStatus.OPEN, MAR.date())
+    assert second["due"] == MAR.date() + dt.timedelta(days=30) and second["previous"] == "V-1"
+    assert ("item.create", "V-2") in _replayed_actions(engine)
+    with engine.begin() as conn:
+        late = systems.resolve(conn, "late", "t").id
+        rows = conn.execute(
+            select(findings.c.status, findings.c.first_seen, findings.c.fixed_at)
+            .where(findings.c.system_id == late)
+            .order_by(findings.c.id)
+        ).all()
+    assert rows == [("fixed", JAN, FEB), ("open", MAR, None)]  # two generations of the finding
+
+
+def test_a_late_sighting_on_another_asset_keeps_the_item_open_merging_two(engine: Engine, tmp_path: Path) -> None:
+    """In date order b's finding (January 15) keeps the item open through February, when a is fixed,
+    and March's sighting on a reopens it: one item. Imported last, the January 15 scan merges the
+    two items the other order made; the item left without findings is deleted, audited."""
+    plan = {"jan": [a(JAN, P)], "jan15": [b(JAN15, P)], "feb": [a(FEB)], "mar": [a(MAR, P)]}
+    _import(engine, tmp_path, "ordered", plan, "jan jan15 feb mar")
+    _import(engine, tmp_path, "late", plan, "jan feb mar jan15")
+    got = _items(engine, "late")
+    assert _without_ids(got) == _without_ids(_items(engine, "ordered"))
+    assert [(i["id"], i["status"], i["detected"]) for i in got] == [("V-1", ItemStatus.OPEN, JAN.date())]
+    assert got[0]["assets"] == ["a.example.com (443/tcp)", "b.example.com (443/tcp)"]
+    actions = _replayed_actions(engine)
+    assert ("item.delete", "V-2") in actions and ("item.reopen", "V-1") in actions
+    with engine.begin() as conn:
+        v1 = conn.execute(select(milestone_changes.c.kind)).scalars().all()
+    assert "complete" not in [k.lower() for k in v1]  # the wrong closure's Complete change is gone
+
+
+def test_a_late_sighting_after_a_closure_splits_the_item(engine: Engine, tmp_path: Path) -> None:
+    """The reverse: in date order the item closes in February, before b's finding (March) opens a
+    new one. Imported January, March, February, b had joined the open item: it is split off."""
+    plan = {"jan": [a(JAN, P)], "feb": [a(FEB)], "mar": [b(MAR, P)]}
+    _import(engine, tmp_path, "ordered", plan, "jan feb mar")
+    _import(engine, tmp_path, "late", plan, "jan mar feb")
+    got = _items(engine, "late")
+    assert _without_ids(got) == _without_ids(_items(engine, "ordered"))
+    assert [(i["status"], i["closed"], i["assets"]) for i in got] == [
+        (ItemStatus.CLOSED, FEB.date(), ["a.example.com (443/tcp)"]),
+        (ItemStatus.OPEN, None, ["b.example.com (443/tcp)"]),
+    ]
+    assert got[1]["detected"] == MAR.date() and got[1]["previous"] == got[0]["id"]
+
+
+def test_imports_in_date_order_are_not_replayed(engine: Engine, tmp_path: Path) -> None:
+    plan = {"jan": [a(JAN, P), b(JAN, P)], "feb": [a(FEB)], "mar": [a(MAR, P), b(MAR)]}
+    _import(engine, tmp_path, "ordered", plan, "jan feb mar")
+    assert _replayed_actions(engine) == []
+    with engine.begin() as conn:
+        system = systems.resolve(conn, "ordered", "t").id
+        ids = conn.execute(select(scans.c.id).order_by(scans.c.id)).scalars().all()
+        assert [history.late_tools(conn, system, i) for i in ids] == [{"Nessus"}, {"Nessus"}, set()]
+
+
+def test_an_edited_item_left_without_findings_is_kept_closed(engine: Engine, tmp_path: Path) -> None:
+    """The merge above, when a person had given the second item its controls: it is kept (closed,
+    without findings, audited) rather than deleted, and later imports leave it alone."""
+    from poam.services.items import set_controls
+
+    plan = {"jan": [a(JAN, P)], "jan15": [b(JAN15, P)], "feb": [a(FEB)], "mar": [a(MAR, P)]}
+    _import(engine, tmp_path, "late", plan, "jan feb mar")
+    set_controls(engine, "late", "V-2", ["SI-2"], "alice")
+    _import_more(engine, tmp_path, "late", plan, "jan15")
+    got = {i["id"]: i for i in _items(engine, "late")}
+    assert (got["V-1"]["status"], got["V-1"]["assets"]) == (
+        ItemStatus.OPEN,
+        ["a.example.com (443/tcp)", "b.example.com (443/tcp)"],
+    )
+    assert (got["V-2"]["status"], got["V-2"]["assets"]) == (ItemStatus.CLOSED, [])
+    assert ("item.close", "V-2") in _replayed_actions(engine)
+    write_nessus(tmp_path / "apr.nessus", [a(MAR + dt.timedelta(days=31)), b(MAR + dt.timedelta(days=31))])
+    _import_more(engine, tmp_path, "late", plan, "apr")
+    _import_more(engine, tmp_path, "late", {"jan20": [a(JAN15 + dt.timedelta(days=5), P)]}, "jan20")
+    after = {i["id"]: i for i in _items(engine, "late")}
+    assert set(after) == {"V-1", "V-2"} and after["V-2"] == got["V-2"]
+    assert after["V-1"]["status"] is ItemStatus.CLOSED
