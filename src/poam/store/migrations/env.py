@@ -24,6 +24,7 @@ if engine is None:  # pragma: no cover - only when alembic is run by hand
 
     engine = create(context.config.get_main_option("sqlalchemy.url"))
 
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
