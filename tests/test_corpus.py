@@ -15,7 +15,7 @@ from poam.services import systems
 from poam.services.importer import import_file
 from poam.services.items import list_items
 from poam.store.db import open_db
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, corpus_dir
 
 FORMATS = {
     "asff_json": {"asff"},
@@ -258,9 +258,10 @@ def test_every_json_report_reads_concatenated_and_as_json_lines(folder: str, tmp
     different reports of the folder joined give the results of both."""
     import json
 
+    folder_path = corpus_dir(folder)
     engine = open_db(str(tmp_path / "docs.db"))
     usable: list[tuple[Path, str, list[object]]] = []
-    for file in sorted((CORPUS / folder).iterdir()):
+    for file in sorted(folder_path.iterdir()):
         raw = file.read_bytes()
         if raw.lstrip(b"\xef\xbb\xbf \r\n\t")[:1] not in (b"{", b"[") or file.name in REFUSED:
             continue  # a CSV or a zip of this folder, or a file poam refuses
