@@ -167,3 +167,94 @@ def test_an_edited_item_left_without_findings_is_kept_closed(engine: Engine, tmp
     after = {i["id"]: i for i in _items(engine, "late")}
     assert set(after) == {"V-1", "V-2"} and after["V-2"] == got["V-2"]
     assert after["V-1"]["status"] is ItemStatus.CLOSED
+
+
+def test_a_merge_keeps_each_item_with_its_own_findings(engine: Engine, tmp_path: Path) -> None:
+    """Lives are laid on the stored items that hold their findings, never by position: before, a
+    late merge deleted the open item V-3 and reopened V-2 with its detection date moved later
+    (Mar 5 -> May 5), its deadline later and its Complete milestone change dropped."""
+    d = {m: dt.datetime(2026, m, 5, 10) for m in range(1, 6)}
+    plan = {
+        "jan": [a(d[1], P)],
+        "jan15": [b(JAN15, P)],
+        "feb": [a(d[2])],
+        "mar": [a(d[3], P), b(d[3])],
+        "apr": [a(d[4])],
+        "may": [a(d[5], P)],
+    }
+    _import(engine, tmp_path, "late", plan, "jan feb mar apr may")
+    before = {i["id"]: i for i in _items(engine, "late")}
+    assert [(k, v["status"], v["detected"]) for k, v in before.items()] == [
+        ("V-1", ItemStatus.CLOSED, dt.date(2026, 1, 5)),
+        ("V-2", ItemStatus.CLOSED, dt.date(2026, 3, 5)),
+        ("V-3", ItemStatus.OPEN, dt.date(2026, 5, 5)),
+    ]
+    _import_more(engine, tmp_path, "late", plan, "jan15")
+    after = {i["id"]: i for i in _items(engine, "late")}
+    # in date order: V-1 stays open through Feb (b still open), both close by Apr 5; May opens anew
+    assert [(k, v["status"], v["detected"], v["closed"]) for k, v in after.items()] == [
+        ("V-1", ItemStatus.CLOSED, dt.date(2026, 1, 5), dt.date(2026, 4, 5)),
+        ("V-3", ItemStatus.OPEN, dt.date(2026, 5, 5), None),
+    ]
+    assert after["V-3"]["due"] == before["V-3"]["due"]  # the open item kept its id and its deadline
+    _import(engine, tmp_path, "ordered", plan, "jan jan15 feb mar apr may")
+    strip = [{k: v for k, v in i.items() if k != "id"} for i in _items(engine, "ordered")]
+    assert [{k: v for k, v in i.items() if k not in ("id", "previous")} for i in after.values()] == [
+        {k: v for k, v in i.items() if k != "previous"} for i in strip
+    ]
+
+
+def test_tenable_exports_imported_in_order_are_not_late(engine: Engine, tmp_path: Path) -> None:
+    """A Tenable export also reports each finding's first discovery, months before the scan: that
+    history does not make this month's scan late (before, every in-order import replayed)."""
+    import csv
+
+    header = [
+        "Plugin",
+        "Plugin Name",
+        "Severity",
+        "IP Address",
+        "Protocol",
+        "Port",
+        "First Discovered",
+        "Last Observed",
+    ]
+    systems.add_system(engine, "s", "t")
+    for month in (1, 2, 3):
+        path = tmp_path / f"m{month}.csv"
+        with path.open("w", newline="") as f:
+            out = csv.DictWriter(f, header)
+            out.writeheader()
+            for ip in ("10.0.0.5", "10.0.0.6"):
+                out.writerow(
+                    {
+                        "Plugin": "100",
+                        "Plugin Name": "P",
+                        "Severity": "High",
+                        "IP Address": ip,
+                        "Protocol": "TCP",
+                        "Port": "443",
+                        "First Discovered": "Jan 5, 2025 10:00:00 UTC",
+                        "Last Observed": f"{dt.date(2026, month, 5):%b} 5, 2026 10:00:00 UTC",
+                    }
+                )
+        r = import_file(engine, path, system="s", parallel=False)
+        with engine.begin() as conn:
+            assert history.late_tools(conn, systems.resolve(conn, "s", "t").id, r.scan_id) == set(), month
+
+
+def test_an_exported_item_left_without_findings_is_kept_closed(engine: Engine, tmp_path: Path) -> None:
+    """An item that went into a deliverable is never deleted by a replay: reviewers have seen it."""
+    from poam.services import exporting
+
+    plan = {"jan": [a(JAN, P)], "jan15": [b(JAN15, P)], "feb": [a(FEB)], "mar": [a(MAR, P)]}
+    _import(engine, tmp_path, "late", plan, "jan feb mar")
+    exporting.export_oscal(engine, tmp_path / "poam.json", "late", "alice")
+    _import_more(engine, tmp_path, "late", plan, "jan15")
+    got = {i["id"]: i for i in _items(engine, "late")}
+    assert (got["V-2"]["status"], got["V-2"]["assets"]) == (ItemStatus.CLOSED, [])
+    assert ("item.delete", "V-2") not in _replayed_actions(engine)
+    # without the export, the same history deletes it (the test of the merge above)
+    (tmp_path / "other").mkdir()
+    _import(engine, tmp_path / "other", "other", plan, "jan feb mar jan15")
+    assert [i["id"] for i in _items(engine, "other")] == ["V-1"]

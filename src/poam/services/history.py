@@ -73,6 +73,11 @@ def late_tools(conn: Connection, system_id: int, scan_id: int) -> set[str]:
         )
     for tool in sorted(tools - late):
         mine = _min_time(conn, scan_id, tool)
+        if mine is not None and this.started_at is not None:
+            # Records dated before the scan began are the tool's own history (Tenable's first-seen
+            # sighting): they do not make a scan of this month late (before, every in-order Tenable
+            # import replayed everything it touched)
+            mine = max(mine, this.started_at)
         other = _max_time(conn, system_id, scan_id, tool)
         if mine is not None and other is not None and mine < other:
             late.add(tool)

@@ -127,17 +127,20 @@ class Rewriter:
         rows, found = stored
         ids: list[int] = []
         poam: dict[int, str] = {r.id: r.poam_id for r in rows}
+        assigned = _match(rows, found, replayed.generations())
         for index, life in enumerate(replayed.lives):
             previous = ids[life.previous] if life.previous is not None else None
-            if index < len(rows):
-                self._update(rows[index], life, previous, poam, outcome)
-                ids.append(rows[index].id)
+            row = assigned.get(index)
+            if row is not None:
+                self._update(row, life, previous, poam, outcome)
+                ids.append(row.id)
             else:
                 made = self._create(w, wid, life, previous, outcome)
                 poam[made] = outcome.opened[-1]
                 ids.append(made)
         self._findings(wid, w, found, replayed.generations(), ids)
-        self._lifeless_rows += rows[len(replayed.lives) :]
+        kept = {id(r) for r in assigned.values()}
+        self._lifeless_rows += [r for r in rows if id(r) not in kept]
 
     def flush(self, outcome: Outcome) -> None:
         """Write the findings' changes, then deal with the items left without a life."""
@@ -218,7 +221,16 @@ class Rewriter:
                 audit_events.c.action.not_in(IMPORT_ACTIONS),
             )
         ).scalar_one()
-        if not edited:
+        exported = self.conn.execute(
+            select(func.count())
+            .select_from(audit_events)
+            .where(
+                audit_events.c.system_id == self.system.id,
+                audit_events.c.action.like("export.%"),
+                audit_events.c.at >= r.created_at,
+            )
+        ).scalar_one()
+        if not edited and not exported:  # nobody saw it or changed it: it never was
             self.conn.execute(delete(items).where(items.c.id == r.id))
             self._event("item.delete", r.poam_id, detection_date=r.detection_date, status=r.status)
             outcome.deleted.append(r.poam_id)
@@ -234,33 +246,28 @@ class Rewriter:
             outcome.closed.append(r.poam_id)
 
     def _findings(self, wid: int, w: Any, found: list[dict[str, Any]], gens: list[Gen], ids: list[int]) -> None:
-        rows: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        paired, unused = _pairing(found, gens)
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in found:
-            rows.setdefault((row["asset_id"], row["port"], row["protocol"], row["path"]), []).append(row)
-        by_place: dict[tuple[Any, ...], list[Gen]] = {}
-        for g in gens:
-            by_place.setdefault(g.place, []).append(g)
-        for place, mine in by_place.items():
-            have = rows.pop(place, [])
-            for j, g in enumerate(mine):
-                wanted = {
-                    "item_id": ids[g.life],
-                    "status": g.status,
-                    "first_seen": g.first_seen,
-                    "last_seen": g.last_seen,
-                    "fixed_at": g.fixed_at,
-                    "first_scan_id": g.first_scan,
-                    "last_scan_id": g.last_scan,
-                    "fixed_scan_id": g.fixed_scan,
-                    "authenticated": g.authenticated,
-                }
-                if j < len(have):
-                    if any(have[j][k] != v for k, v in wanted.items()):
-                        self._changes.append({"id": have[j]["id"], **wanted})
-                    continue
-                self._inserts.append(self._new_row(wid, w, place, have[-1] if have else None, wanted))
-            self._gone += [r["id"] for r in have[len(mine) :]]
-        self._gone += [r["id"] for left in rows.values() for r in left]  # records the history no longer has
+            latest[(row["asset_id"], row["port"], row["protocol"], row["path"])] = row
+        for g, have in paired:
+            wanted = {
+                "item_id": ids[g.life],
+                "status": g.status,
+                "first_seen": g.first_seen,
+                "last_seen": g.last_seen,
+                "fixed_at": g.fixed_at,
+                "first_scan_id": g.first_scan,
+                "last_scan_id": g.last_scan,
+                "fixed_scan_id": g.fixed_scan,
+                "authenticated": g.authenticated,
+            }
+            if have is not None:
+                if any(have[k] != v for k, v in wanted.items()):
+                    self._changes.append({"id": have["id"], **wanted})
+                continue
+            self._inserts.append(self._new_row(wid, w, g.place, latest.get(g.place), wanted))
+        self._gone += [r["id"] for r in unused]  # records the history no longer has
 
     def _new_row(
         self, wid: int, w: Any, place: tuple[Any, ...], like: dict[str, Any] | None, wanted: dict[str, Any]
@@ -305,3 +312,52 @@ class Rewriter:
 
     def _event(self, action: str, poam_id: str, **detail: object) -> None:
         self.events.append(audit.Event(action, "item", poam_id, {"reason": REASON, **detail}, self.system.id))
+
+
+def _pairing(
+    found: list[dict[str, Any]], gens: list[Gen]
+) -> tuple[list[tuple[Gen, dict[str, Any] | None]], list[dict[str, Any]]]:
+    """Each replayed generation with the stored record that will hold it, and the stored records
+    left over. A stored record belongs to the generation whose life covers its first sighting (the
+    latest that began by then, else the first); of several, the oldest record holds it."""
+    by_place: dict[tuple[Any, ...], list[Gen]] = {}
+    for g in gens:
+        by_place.setdefault(g.place, []).append(g)
+    held: dict[int, dict[str, Any]] = {}
+    unused: list[dict[str, Any]] = []
+    for row in found:  # oldest first
+        mine = by_place.get((row["asset_id"], row["port"], row["protocol"], row["path"]))
+        if not mine:
+            unused.append(row)
+            continue
+        cover = mine[0]
+        for g in mine:
+            if g.first_seen <= row["first_seen"]:
+                cover = g
+        if id(cover) in held:
+            unused.append(row)
+        else:
+            held[id(cover)] = row
+    return [(g, held.get(id(g))) for g in gens], unused
+
+
+def _match(rows: list[Any], found: list[dict[str, Any]], gens: list[Gen]) -> dict[int, Any]:
+    """Which stored item each replayed life continues: the one that already holds most of its
+    findings (ties: the older item), so that an item keeps its POA&M id, dates and what people
+    entered, and never takes over another item's findings by position."""
+    overlap: dict[tuple[int, int], int] = {}
+    for g, row in _pairing(found, gens)[0]:
+        if row is None:
+            continue
+        key = (g.life, row["item_id"])
+        overlap[key] = overlap.get(key, 0) + 1
+    by_id = {r.id: r for r in rows}
+    order = {r.id: n for n, r in enumerate(rows)}  # rows come in POA&M id (seq) order
+    assigned: dict[int, Any] = {}
+    taken: set[int] = set()
+    for (life, item_id), _n in sorted(overlap.items(), key=lambda kv: (-kv[1], order.get(kv[0][1], 0), kv[0][0])):
+        if life in assigned or item_id in taken or item_id not in by_id:
+            continue
+        assigned[life] = by_id[item_id]
+        taken.add(item_id)
+    return assigned

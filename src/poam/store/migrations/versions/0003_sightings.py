@@ -33,16 +33,17 @@ BACKFILL = (
     "observed_at, since) SELECT system_id, last_scan_id, weakness_id, asset_id, tool, port, protocol, path, "
     "'open', last_seen, NULL FROM findings WHERE last_scan_id IS NOT NULL "
     "AND (first_scan_id IS NULL OR last_scan_id <> first_scan_id OR last_seen <> first_seen) "
+    "AND (fixed_scan_id IS NULL OR last_scan_id <> fixed_scan_id) "  # an explicit fix moves last_scan_id
     "AND NOT EXISTS (SELECT 1 FROM scan_assets c WHERE c.scan_id = findings.last_scan_id "
     "AND c.asset_id = findings.asset_id AND c.tool = findings.tool AND c.seen_at > findings.first_seen "
     "AND c.seen_at <= findings.last_seen)",
-    # an explicit fix: by a scan that did not cover the asset for the tool
+    # its fix, as a fixed sighting of the scan that showed it: for a scan that closes by absence the
+    # same as its coverage; for one that cannot (a record left out, a cut CSV, an explicit fix) the
+    # only trace of the fix
     "INSERT INTO sightings (system_id, scan_id, weakness_id, asset_id, tool, port, protocol, path, status, "
     "observed_at, since) SELECT system_id, fixed_scan_id, weakness_id, asset_id, tool, port, protocol, path, "
     "'fixed', fixed_at, NULL FROM findings WHERE status = 'fixed' "
-    "AND fixed_scan_id IS NOT NULL AND fixed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM scan_assets "
-    "WHERE scan_assets.scan_id = findings.fixed_scan_id AND scan_assets.asset_id = findings.asset_id "
-    "AND scan_assets.tool = findings.tool)",
+    "AND fixed_scan_id IS NOT NULL AND fixed_at IS NOT NULL",
 )
 """What a database from before keeps of its history: each finding's first and last sightings, the
 scans that covered it while it was open, and explicit fixes. Not known: sightings set aside, and a
