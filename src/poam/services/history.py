@@ -171,7 +171,7 @@ def _replay(conn: Connection, system_id: int, ids: list[int]) -> dict[int, tuple
         seen[wid][scan_id].append(Seen((asset_id, port, protocol, path), at, status, since))
         places[wid].add(asset_id)
     assets = sorted({a for ws in places.values() for a in ws})
-    cover: dict[tuple[int, str], dict[int, Cover]] = defaultdict(dict)  # (scan, tool): asset -> coverage
+    cover: dict[tuple[str, int], list[tuple[int, Cover]]] = defaultdict(list)  # (tool, asset): (scan, coverage)
     credentialed: dict[int, set[int]] = defaultdict(set)
     for chunk in _chunks(assets):
         for c in conn.execute(
@@ -179,10 +179,12 @@ def _replay(conn: Connection, system_id: int, ids: list[int]) -> dict[int, tuple
             .join(scans, scans.c.id == scan_assets.c.scan_id)
             .where(scans.c.system_id == system_id, scan_assets.c.asset_id.in_(chunk))
         ):
-            cover[(c.scan_id, c.tool)][c.asset_id] = Cover(c.seen_at, c.authenticated, c.checks)
+            cover[(c.tool, c.asset_id)].append((c.scan_id, Cover(c.seen_at, c.authenticated, c.checks)))
             if c.authenticated:
                 credentialed[c.scan_id].add(c.asset_id)
-    scan_ids = sorted({s for by_scan in seen.values() for s in by_scan} | {s for s, _t in cover})
+    scan_ids = sorted(
+        {s for by_scan in seen.values() for s in by_scan} | {s for found in cover.values() for s, _c in found}
+    )
     info: dict[int, Any] = {}
     for chunk in _chunks(scan_ids):
         for s in conn.execute(select(scans).where(scans.c.id.in_(chunk))):
@@ -201,13 +203,9 @@ def _replay(conn: Connection, system_id: int, ids: list[int]) -> dict[int, tuple
 
         for scan_id, found in seen[wid].items():
             step(scan_id).seen.extend(found)
-        mine = places[wid]
-        for (scan_id, tool), by_asset in cover.items():
-            if tool != w.tool:
-                continue
-            here = {a: c for a, c in by_asset.items() if a in mine}
-            if here:
-                step(scan_id).cover.update(here)
+        for asset_id in places[wid]:  # only this weakness's assets: cost grows with its own history
+            for scan_id, covered in cover.get((w.tool, asset_id), ()):
+                step(scan_id).cover[asset_id] = covered
         replayed = Replay(Weakness(w.vuln_id, bool(w.is_config), w.family)).run(list(steps.values()))
         result[wid] = (w, replayed)
     return result
