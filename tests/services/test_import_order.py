@@ -1,6 +1,7 @@
 """The POA&M after importing a set of scans is the same whatever the order of the imports
-(issue 7): generated monthly Nessus scans with partial coverage, fixes and regressions, imported
-in date order and in another order, on SQLite and PostgreSQL."""
+(issue 7): generated monthly Nessus scans with partial coverage, fixes and regressions, hosts
+scanned on different days (overlapping windows) with and without credentials, imported in date
+order and in another order, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,27 +22,47 @@ from poam.store.db import open_db
 from tests.builders import Host, Item, nessus
 
 HOSTS = [("web01", "10.0.0.1"), ("db01", "10.0.0.2"), ("app01", "10.0.0.3")]
-PLUGINS = [Item("100", severity=3, cvss3=7.5, name="Weak TLS"), Item("200", port=22, severity=2, name="SSH")]
+PLUGINS = [
+    Item("100", severity=3, cvss3=7.5, name="Weak TLS"),
+    Item("200", port=22, severity=2, name="SSH"),
+    Item("300", port=80, severity=1, name="Banner"),
+]
 _counter = itertools.count()
 
-# A month: for each host, None (not scanned) or the plugins found on it.
-Month = tuple[frozenset[int] | None, ...]
+# A month: for each host, None (not scanned) or the plugins found on it, the day of the month it was
+# scanned (hosts of one scan are scanned on different days, so the scans' windows overlap) and
+# whether the scan had credentials (unknown, yes, no: an unauthenticated scan never closes what a
+# credentialed one found).
+HostMonth = tuple[frozenset[int], int, bool | None]
+Month = tuple[HostMonth | None, ...]
 months = st.lists(
-    st.tuples(*[st.one_of(st.none(), st.frozensets(st.sampled_from(range(len(PLUGINS))))) for _ in HOSTS]).filter(
-        lambda m: any(h is not None for h in m)
-    ),
+    st.tuples(
+        *[
+            st.one_of(
+                st.none(),
+                st.tuples(
+                    st.frozensets(st.sampled_from(range(len(PLUGINS)))),
+                    st.integers(0, 20),
+                    st.sampled_from([None, True, False]),
+                ),
+            )
+            for _ in HOSTS
+        ]
+    ).filter(lambda m: any(h is not None for h in m)),
     min_size=2,
-    max_size=4,
+    max_size=5,
 )
 
 
 def _write(folder: Path, n: int, month: Month) -> Path:
-    when = dt.datetime(2026, 1 + n, 5, 10, 0)
-    hosts = [
-        Host(name, ip=ip, fqdn=f"{name}.example.com", start=when, items=[PLUGINS[p] for p in sorted(found)])
-        for (name, ip), found in zip(HOSTS, month, strict=True)
-        if found is not None
-    ]
+    hosts = []
+    for (name, ip), seen in zip(HOSTS, month, strict=True):
+        if seen is None:
+            continue
+        found, day, credentialed = seen
+        when = dt.datetime(2026, 1 + n, 1 + day, 10, 0)
+        items = [PLUGINS[p] for p in sorted(found)]
+        hosts.append(Host(name, ip=ip, fqdn=f"{name}.example.com", start=when, items=items, credentialed=credentialed))
     path = folder / f"m{n}.nessus"
     path.write_text(nessus(hosts), encoding="utf-8")
     return path
