@@ -316,6 +316,26 @@ milestone_changes = Table(
     Index("ix_milestone_changes_item", "item_id"),
 )
 
+epss_scores = Table(
+    "epss_scores",
+    metadata,
+    Column("cve", String(40), primary_key=True),
+    Column("epss", Float, nullable=False),
+    Column("percentile", Float, nullable=False),
+)
+
+intel_sources = Table(
+    "intel_sources",
+    metadata,
+    Column("source", String(40), primary_key=True),  # kev, epss, ...
+    Column("version", String(200)),
+    Column("dated", DateTime),  # the date the data is of (EPSS score date, KEV release)
+    Column("records", Integer, nullable=False),
+    Column("filename", String(1000), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("loaded_at", DateTime, nullable=False),
+)
+
 kev_entries = Table(
     "kev_entries",
     metadata,

@@ -1,0 +1,1 @@
+"""Readers of threat and reference data files (KEV, EPSS, ...), loaded from files, never fetched."""

@@ -1,0 +1,193 @@
+"""Loading threat data from files (`poam intel load`) and saying what is loaded (`poam intel status`).
+
+Each file is recognised by its content: the CISA KEV catalog (JSON or CSV) or FIRST EPSS scores
+(CSV, gzip-compressed or not). A file replaces what was loaded before from the same source, in one
+transaction with its audit event. Nothing is fetched: many users are air-gapped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from poam.errors import InputError
+from poam.intel import epss
+from poam.parsers.base import ParseContext
+from poam.services import audit, kev
+from poam.store.bulk import insert_rows
+from poam.store.tables import epss_scores, intel_sources
+
+SOURCES = {"kev": "CISA Known Exploited Vulnerabilities", "epss": "FIRST EPSS scores"}
+STALE_DAYS = {"kev": 7, "epss": 7}
+"""Days after which data is called stale: both are published daily (KEV on weekdays when it changes)."""
+BATCH = 5000
+
+
+@dataclass
+class Loaded:
+    """What loading one file did."""
+
+    source: str
+    file: str
+    version: str | None
+    dated: dt.datetime | None
+    records: int
+    detail: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: str
+    name: str
+    version: str | None
+    dated: dt.datetime | None
+    records: int
+    file: str
+    loaded_at: dt.datetime
+    age_days: int | None
+    """Whole days from the data's date to `today` (None when the data is undated)."""
+    stale: bool
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _kind(path: Path, source: str) -> str:
+    try:
+        with path.open("rb") as raw:
+            head = epss.opened(raw).read(4096)
+    except OSError as exc:
+        raise InputError(source, f"cannot read: {exc}") from None
+    if epss.looks_like(head):
+        return "epss"
+    text = head.lstrip(b"\xef\xbb\xbf \r\n\t")
+    if text.startswith(b"{") and b'"vulnerabilities"' in head or text.startswith(b"cveID,"):
+        return "kev"
+    if not text:
+        raise InputError(source, "empty file")
+    raise InputError(source, "not threat data poam knows (the CISA KEV catalog as JSON or CSV, FIRST EPSS scores)")
+
+
+def _record(conn: Connection, loaded: Loaded, path: Path, sha: str, now: dt.datetime) -> None:
+    conn.execute(delete(intel_sources).where(intel_sources.c.source == loaded.source))
+    conn.execute(
+        insert(intel_sources).values(
+            source=loaded.source,
+            version=(loaded.version or "")[:200] or None,
+            dated=loaded.dated,
+            records=loaded.records,
+            filename=path.name[:1000],
+            sha256=sha,
+            loaded_at=now,
+        )
+    )
+
+
+def load(engine: Engine, path: Path, actor: str) -> Loaded:
+    """Load one file of threat data (its kind recognised by content)."""
+    source = str(path)
+    if not path.is_file():
+        raise InputError(source, "no such file")
+    kind = _kind(path, source)
+    sha = _sha256(path)
+    if kind == "kev":
+        result = kev.load_catalog(engine, path, actor)
+        loaded = Loaded(
+            "kev",
+            source,
+            result.version,
+            _version_date(result.version),
+            result.entries,
+            f"{result.items_flagged} open item(s) are KEV",
+        )
+        with engine.begin() as conn:
+            _record(conn, loaded, path, sha, audit.now())
+        return loaded
+    return _load_epss(engine, path, source, sha, actor)
+
+
+def _version_date(version: str) -> dt.datetime | None:
+    """KEV's catalogVersion is its release date (`2026.12.02`)."""
+    try:
+        return dt.datetime.strptime(version[:10], "%Y.%m.%d")
+    except ValueError:
+        return None
+
+
+def _load_epss(engine: Engine, path: Path, source: str, sha: str, actor: str) -> Loaded:
+    ctx = ParseContext(source)
+    with path.open("rb") as raw:
+        stream = epss.opened(raw)
+        lines = stream.read(300).decode("utf-8", "replace").splitlines()
+        stream.seek(0)
+        first = lines[0] if lines else ""
+        head = epss.header(first)
+        with engine.begin() as conn:
+            conn.execute(delete(epss_scores))
+            count, batch, seen = 0, [], set()
+            for score in epss.scores(stream, ctx):
+                if score.cve in seen:
+                    raise InputError(source, f"{score.cve} is listed twice: not one day's EPSS scores")
+                seen.add(score.cve)
+                batch.append({"cve": score.cve, "epss": score.epss, "percentile": score.percentile})
+                if len(batch) >= BATCH:
+                    insert_rows(conn, epss_scores, batch)
+                    count, batch = count + len(batch), []
+            insert_rows(conn, epss_scores, batch)
+            count += len(batch)
+            if count == 0:
+                first_problem = ctx.report.warnings[0] if ctx.report.warnings else "no rows"
+                raise InputError(source, f"no EPSS score could be read ({first_problem})")
+            loaded = Loaded(
+                "epss",
+                source,
+                head.model,
+                head.scored,
+                count,
+                f"model {head.model or 'not given'}",
+                list(ctx.report.warnings),
+            )
+            now = audit.now()
+            _record(conn, loaded, path, sha, now)
+            detail = {"file": source, "sha256": sha, "model": head.model, "score_date": head.scored, "scores": count}
+            audit.record(conn, actor, [audit.Event("intel.load", "intel", "epss", detail)], now)
+    return loaded
+
+
+def status(engine: Engine, today: dt.date | None = None) -> list[SourceStatus]:
+    """Each source: loaded or not, its date, its record count and how stale it is."""
+    from poam.store import db
+
+    today = today or dt.datetime.now(dt.UTC).date()
+    with db.read(engine) as conn:
+        rows = {r.source: r for r in conn.execute(select(intel_sources))}
+    out = []
+    for key, name in SOURCES.items():
+        r = rows.get(key)
+        if r is None:
+            continue
+        age = (today - r.dated.date()).days if r.dated else None
+        out.append(
+            SourceStatus(
+                key,
+                name,
+                r.version,
+                r.dated,
+                r.records,
+                r.filename,
+                r.loaded_at,
+                age,
+                age is None or age > STALE_DAYS[key],
+            )
+        )
+    return out

@@ -1,0 +1,42 @@
+"""epss_scores and intel_sources: threat data loaded from files (issue 8)
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-03 21:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "epss_scores",
+        sa.Column("cve", sa.String(length=40), nullable=False),
+        sa.Column("epss", sa.Float(), nullable=False),
+        sa.Column("percentile", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("cve", name=op.f("pk_epss_scores")),
+    )
+    op.create_table(
+        "intel_sources",
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.Column("version", sa.String(length=200), nullable=True),
+        sa.Column("dated", sa.DateTime(), nullable=True),
+        sa.Column("records", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.String(length=1000), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("loaded_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_intel_sources")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("intel_sources")
+    op.drop_table("epss_scores")
