@@ -73,3 +73,10 @@ def test_a_truncated_gzip_is_refused() -> None:
     data = gzip.compress(FILE * 50)
     with pytest.raises(InputError, match="not a readable gzip file"):
         read(data[: len(data) // 2])
+
+
+def test_a_gzip_bomb_is_refused_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(epss, "MAX_UNCOMPRESSED", 100_000)
+    bomb = gzip.compress(FILE + b"CVE-2024-0001,0.1,0.2\n" * 20_000)  # 440 KB of rows from 2 KB
+    with pytest.raises(InputError, match="more than 512 MiB once decompressed"):
+        read(bomb)
