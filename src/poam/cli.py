@@ -473,7 +473,7 @@ def kev_load(ctx: click.Context, file: Path, db: str | None) -> None:
 
 @cli.group("intel")
 def intel_group() -> None:
-    """Threat data loaded from files: the CISA KEV catalog and FIRST EPSS scores."""
+    """Threat data loaded from files: the CISA KEV catalog, FIRST EPSS scores, CISA Vulnrichment SSVC."""
 
 
 @intel_group.command("load")
@@ -481,7 +481,8 @@ def intel_group() -> None:
 @db_option
 @click.pass_context
 def intel_load(ctx: click.Context, files: tuple[Path, ...], db: str | None) -> None:
-    """Load threat data from FILES, each recognised by its content (KEV JSON or CSV, EPSS CSV or .csv.gz).
+    """Load threat data from FILES, each recognised by its content: KEV (JSON or CSV), EPSS (CSV or
+    .csv.gz), Vulnrichment (a CVE record, or a folder, zip or tar of them).
 
     A file that cannot be read is reported on one line; the others are still loaded (exit status 2).
     """

@@ -99,3 +99,26 @@ def test_the_command_line(tmp_path: Path) -> None:
     assert (shown["source"], shown["records"], shown["dated"]) == ("epss", 2, "2025-03-15 12:55:00")
     r = CliRunner().invoke(cli, ["--db", db, "intel", "status"])
     assert r.exit_code == 0 and "FIRST EPSS scores" in r.stdout
+
+
+def test_vulnrichment_loads_from_a_folder_and_is_shown(engine: Engine, tmp_path: Path) -> None:
+    from poam.store.tables import ssvc_decisions
+    from tests.intel.test_vulnrichment import EXPECTED, NAMES
+
+    folder = tmp_path / "vulnrichment"
+    folder.mkdir()
+    for name in NAMES:
+        (folder / name).write_bytes(reference_file(f"fedramp-2026/cisa-vulnrichment/{name}").read_bytes())
+    loaded = intel.load(engine, folder, "t")
+    assert (loaded.source, loaded.records, loaded.dated) == (
+        "vulnrichment",
+        3,
+        dt.datetime(2026, 6, 2, 14, 44, 12, 872324),
+    )
+    with engine.begin() as conn:
+        stored = {
+            r.cve: (r.exploitation, r.automatable, r.technical_impact) for r in conn.execute(select(ssvc_decisions))
+        }
+    assert stored == {c: (d.exploitation, d.automatable, d.technical_impact) for c, d in EXPECTED.items()}
+    (st,) = intel.status(engine, dt.date(2026, 6, 10))
+    assert (st.name, st.records, st.age_days, st.stale) == ("CISA Vulnrichment SSVC", 3, 8, False)

@@ -15,14 +15,18 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from poam.errors import InputError
-from poam.intel import epss
+from poam.intel import epss, vulnrichment
 from poam.parsers.base import ParseContext
 from poam.services import audit, kev
 from poam.store.bulk import insert_rows
-from poam.store.tables import epss_scores, intel_sources
+from poam.store.tables import epss_scores, intel_sources, ssvc_decisions
 
-SOURCES = {"kev": "CISA Known Exploited Vulnerabilities", "epss": "FIRST EPSS scores"}
-STALE_DAYS = {"kev": 7, "epss": 7}
+SOURCES = {
+    "kev": "CISA Known Exploited Vulnerabilities",
+    "epss": "FIRST EPSS scores",
+    "vulnrichment": "CISA Vulnrichment SSVC",
+}
+STALE_DAYS = {"kev": 7, "epss": 7, "vulnrichment": 30}
 """Days after which data is called stale: both are published daily (KEV on weekdays when it changes)."""
 BATCH = 5000
 
@@ -63,6 +67,8 @@ def _sha256(path: Path) -> str:
 
 
 def _kind(path: Path, source: str) -> str:
+    if vulnrichment.is_archive(path):
+        return "vulnrichment"
     try:
         with path.open("rb") as raw:
             head = epss.opened(raw).read(4096)
@@ -73,6 +79,8 @@ def _kind(path: Path, source: str) -> str:
     text = head.lstrip(b"\xef\xbb\xbf \r\n\t")
     if text.startswith(b"{") and b'"vulnerabilities"' in head or text.startswith(b"cveID,"):
         return "kev"
+    if text.startswith(b"{") and b'"cveMetadata"' in head:
+        return "vulnrichment"
     if not text:
         raise InputError(source, "empty file")
     raise InputError(source, "not threat data poam knows (the CISA KEV catalog as JSON or CSV, FIRST EPSS scores)")
@@ -96,9 +104,11 @@ def _record(conn: Connection, loaded: Loaded, path: Path, sha: str, now: dt.date
 def load(engine: Engine, path: Path, actor: str) -> Loaded:
     """Load one file of threat data (its kind recognised by content)."""
     source = str(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(source, "no such file")
     kind = _kind(path, source)
+    if kind == "vulnrichment":
+        return _load_vulnrichment(engine, path, source, actor)
     sha = _sha256(path)
     if kind == "kev":
         result = kev.load_catalog(engine, path, actor)
@@ -161,6 +171,44 @@ def _load_epss(engine: Engine, path: Path, source: str, sha: str, actor: str) ->
             _record(conn, loaded, path, sha, now)
             detail = {"file": source, "sha256": sha, "model": head.model, "score_date": head.scored, "scores": count}
             audit.record(conn, actor, [audit.Event("intel.load", "intel", "epss", detail)], now)
+    return loaded
+
+
+def _load_vulnrichment(engine: Engine, path: Path, source: str, actor: str) -> Loaded:
+    ctx = ParseContext(source)
+    sha = "" if path.is_dir() else _sha256(path)
+    with engine.begin() as conn:
+        conn.execute(delete(ssvc_decisions))
+        records, batch, seen, latest = 0, [], set(), None
+        for found in vulnrichment.decisions(path, ctx):
+            records += 1
+            if found is None or found.cve in seen:  # no CISA-ADP decision; or the record twice
+                continue
+            seen.add(found.cve)
+            if found.assessed_at and (latest is None or found.assessed_at > latest):
+                latest = found.assessed_at
+            batch.append(
+                {
+                    "cve": found.cve,
+                    "exploitation": found.exploitation,
+                    "automatable": found.automatable,
+                    "technical_impact": found.technical_impact,
+                    "assessed_at": found.assessed_at,
+                }
+            )
+            if len(batch) >= BATCH:
+                insert_rows(conn, ssvc_decisions, batch)
+                batch = []
+        insert_rows(conn, ssvc_decisions, batch)
+        if records == 0:
+            raise InputError(source, "no CVE record found")
+        loaded = Loaded(
+            "vulnrichment", source, None, latest, len(seen), f"{records} CVE records read", list(ctx.report.warnings)
+        )
+        now = audit.now()
+        _record(conn, loaded, path, sha, now)
+        detail = {"file": source, "sha256": sha, "records": records, "decisions": len(seen)}
+        audit.record(conn, actor, [audit.Event("intel.load", "intel", "vulnrichment", detail)], now)
     return loaded
 
 

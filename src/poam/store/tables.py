@@ -324,6 +324,16 @@ epss_scores = Table(
     Column("percentile", Float, nullable=False),
 )
 
+ssvc_decisions = Table(
+    "ssvc_decisions",
+    metadata,
+    Column("cve", String(40), primary_key=True),
+    Column("exploitation", String(10)),  # none, poc, active
+    Column("automatable", String(10)),  # yes, no
+    Column("technical_impact", String(10)),  # partial, total
+    Column("assessed_at", DateTime),
+)
+
 intel_sources = Table(
     "intel_sources",
     metadata,

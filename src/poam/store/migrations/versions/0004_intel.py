@@ -1,4 +1,4 @@
-"""epss_scores and intel_sources: threat data loaded from files (issue 8)
+"""epss_scores, ssvc_decisions and intel_sources: threat data loaded from files (issue 8)
 
 Revision ID: 0004
 Revises: 0003
@@ -25,6 +25,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("cve", name=op.f("pk_epss_scores")),
     )
     op.create_table(
+        "ssvc_decisions",
+        sa.Column("cve", sa.String(length=40), nullable=False),
+        sa.Column("exploitation", sa.String(length=10), nullable=True),
+        sa.Column("automatable", sa.String(length=10), nullable=True),
+        sa.Column("technical_impact", sa.String(length=10), nullable=True),
+        sa.Column("assessed_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("cve", name=op.f("pk_ssvc_decisions")),
+    )
+    op.create_table(
         "intel_sources",
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("version", sa.String(length=200), nullable=True),
@@ -39,4 +48,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("intel_sources")
+    op.drop_table("ssvc_decisions")
     op.drop_table("epss_scores")
