@@ -25,6 +25,11 @@ def scores(engine: Engine) -> dict[str, tuple[float, float]]:
         return {r.cve: (r.epss, r.percentile) for r in conn.execute(select(epss_scores))}
 
 
+def by_source(engine: Engine, source: str, today: dt.date | None = None) -> intel.SourceStatus:
+    (found,) = [s for s in intel.status(engine, today) if s.source == source]
+    return found
+
+
 def test_epss_loads_and_replaces_the_previous_day(engine: Engine, tmp_path: Path) -> None:
     first = tmp_path / "epss_scores-2025-03-15.csv.gz"
     first.write_bytes(gzip.compress(FILE))
@@ -42,7 +47,7 @@ def test_epss_loads_and_replaces_the_previous_day(engine: Engine, tmp_path: Path
     )
     intel.load(engine, nxt, "alice")
     assert scores(engine) == {"CVE-2024-3094": (0.9, 0.999)}
-    (st,) = intel.status(engine, dt.date(2025, 3, 20))
+    st = by_source(engine, "epss", dt.date(2025, 3, 20))
     assert (st.source, st.version, st.records, st.age_days, st.stale, st.file) == (
         "epss",
         "v2025.03.14",
@@ -51,7 +56,7 @@ def test_epss_loads_and_replaces_the_previous_day(engine: Engine, tmp_path: Path
         False,
         "epss_scores-2025-03-16.csv",
     )
-    assert intel.status(engine, dt.date(2025, 3, 30))[0].stale
+    assert by_source(engine, "epss", dt.date(2025, 3, 30)).stale
     with engine.begin() as conn:
         events = conn.execute(select(func.count()).where(audit_events.c.action == "intel.load")).scalar_one()
     assert events == 2
@@ -65,7 +70,7 @@ def test_a_bad_epss_file_changes_nothing(engine: Engine, tmp_path: Path) -> None
     bad.write_bytes(FILE + b"CVE-1999-0001,0.5,0.5\n")  # a CVE twice: not one day's file
     with pytest.raises(InputError, match="CVE-1999-0001 is listed twice"):
         intel.load(engine, bad, "t")
-    assert len(scores(engine)) == 2 and intel.status(engine)[0].file == "good.csv"
+    assert len(scores(engine)) == 2 and by_source(engine, "epss").file == "good.csv"
 
 
 def test_the_real_kev_catalog_loads_through_intel_load(engine: Engine) -> None:
@@ -77,8 +82,7 @@ def test_the_real_kev_catalog_loads_through_intel_load(engine: Engine) -> None:
         expected["catalogVersion"],
         len(expected["vulnerabilities"]),
     )
-    (st,) = intel.status(engine)
-    assert st.source == "kev" and st.dated is not None
+    assert by_source(engine, "kev").dated is not None
 
 
 def test_the_command_line(tmp_path: Path) -> None:
@@ -95,8 +99,9 @@ def test_the_command_line(tmp_path: Path) -> None:
     assert r.stdout.strip() == f"{good}: FIRST EPSS scores v2025.03.14 of 2025-03-15: 2 records; model v2025.03.14"
     r = CliRunner().invoke(cli, ["--db", db, "intel", "status", "--json"])
     assert r.exit_code == 0
-    (shown,) = json.loads(r.stdout)
-    assert (shown["source"], shown["records"], shown["dated"]) == ("epss", 2, "2025-03-15 12:55:00")
+    shown = {s["source"]: s for s in json.loads(r.stdout)}
+    assert set(shown) == {"epss", "fedramp-rules"}
+    assert (shown["epss"]["records"], shown["epss"]["dated"]) == (2, "2025-03-15 12:55:00")
     r = CliRunner().invoke(cli, ["--db", db, "intel", "status"])
     assert r.exit_code == 0 and "FIRST EPSS scores" in r.stdout
 
@@ -120,5 +125,5 @@ def test_vulnrichment_loads_from_a_folder_and_is_shown(engine: Engine, tmp_path:
             r.cve: (r.exploitation, r.automatable, r.technical_impact) for r in conn.execute(select(ssvc_decisions))
         }
     assert stored == {c: (d.exploitation, d.automatable, d.technical_impact) for c, d in EXPECTED.items()}
-    (st,) = intel.status(engine, dt.date(2026, 6, 10))
+    st = by_source(engine, "vulnrichment", dt.date(2026, 6, 10))
     assert (st.name, st.records, st.age_days, st.stale) == ("CISA Vulnrichment SSVC", 3, 8, False)

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from poam.errors import InputError
-from poam.intel import epss, vulnrichment
+from poam.intel import epss, fedramp_rules, vulnrichment
 from poam.parsers.base import ParseContext
 from poam.services import audit, kev
 from poam.store.bulk import insert_rows
-from poam.store.tables import epss_scores, intel_sources, ssvc_decisions
+from poam.store.tables import epss_scores, intel_documents, intel_sources, ssvc_decisions
 
 SOURCES = {
     "kev": "CISA Known Exploited Vulnerabilities",
     "epss": "FIRST EPSS scores",
     "vulnrichment": "CISA Vulnrichment SSVC",
+    "fedramp-rules": "FedRAMP Consolidated Rules",
 }
-STALE_DAYS = {"kev": 7, "epss": 7, "vulnrichment": 30}
-"""Days after which data is called stale: both are published daily (KEV on weekdays when it changes)."""
+STALE_DAYS: dict[str, int | None] = {"kev": 7, "epss": 7, "vulnrichment": 30, "fedramp-rules": None}
+"""Days after which data is called stale (None: never; the rules change by release)."""
 BATCH = 5000
 
 
@@ -52,7 +54,8 @@ class SourceStatus:
     dated: dt.datetime | None
     records: int
     file: str
-    loaded_at: dt.datetime
+    loaded_at: dt.datetime | None
+    """None for the data shipped with poam."""
     age_days: int | None
     """Whole days from the data's date to `today` (None when the data is undated)."""
     stale: bool
@@ -79,6 +82,8 @@ def _kind(path: Path, source: str) -> str:
     text = head.lstrip(b"\xef\xbb\xbf \r\n\t")
     if text.startswith(b"{") and b'"vulnerabilities"' in head or text.startswith(b"cveID,"):
         return "kev"
+    if fedramp_rules.looks_like(head):
+        return "fedramp-rules"
     if text.startswith(b"{") and b'"cveMetadata"' in head:
         return "vulnrichment"
     if not text:
@@ -110,6 +115,8 @@ def load(engine: Engine, path: Path, actor: str) -> Loaded:
     if kind == "vulnrichment":
         return _load_vulnrichment(engine, path, source, actor)
     sha = _sha256(path)
+    if kind == "fedramp-rules":
+        return _load_rules(engine, path, source, sha, actor)
     if kind == "kev":
         result = kev.load_catalog(engine, path, actor)
         loaded = Loaded(
@@ -212,6 +219,40 @@ def _load_vulnrichment(engine: Engine, path: Path, source: str, actor: str) -> L
     return loaded
 
 
+def _load_rules(engine: Engine, path: Path, source: str, sha: str, actor: str) -> Loaded:
+    if path.stat().st_size > fedramp_rules.MAX_SIZE:
+        raise InputError(source, "larger than 64 MiB: not the FedRAMP rules file")
+    data = path.read_bytes()
+    rules = fedramp_rules.read(data, source)
+    dated = _day(rules.last_updated)
+    loaded = Loaded("fedramp-rules", source, rules.version, dated, rules.rule_count(), "rules in force from this file")
+    with engine.begin() as conn:
+        conn.execute(delete(intel_documents).where(intel_documents.c.source == "fedramp-rules"))
+        conn.execute(insert(intel_documents).values(source="fedramp-rules", body=data.decode("utf-8-sig")))
+        now = audit.now()
+        _record(conn, loaded, path, sha, now)
+        detail = {"file": source, "sha256": sha, "version": rules.version}
+        audit.record(conn, actor, [audit.Event("intel.load", "intel", "fedramp-rules", detail)], now)
+    return loaded
+
+
+def _day(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def active_rules(conn: Connection) -> fedramp_rules.Rules:
+    """The FedRAMP rules in force here: the newest loaded with `intel load`, else the shipped ones."""
+    body = conn.execute(
+        select(intel_documents.c.body).where(intel_documents.c.source == "fedramp-rules")
+    ).scalar_one_or_none()
+    if body is None:
+        return fedramp_rules.bundled()
+    return fedramp_rules.check(json.loads(body), "the loaded FedRAMP rules")
+
+
 def status(engine: Engine, today: dt.date | None = None) -> list[SourceStatus]:
     """Each source: loaded or not, its date, its record count and how stale it is."""
     from poam.store import db
@@ -222,6 +263,13 @@ def status(engine: Engine, today: dt.date | None = None) -> list[SourceStatus]:
     out = []
     for key, name in SOURCES.items():
         r = rows.get(key)
+        if r is None and key == "fedramp-rules":
+            shipped = fedramp_rules.bundled()
+            count = shipped.rule_count()
+            dated = _day(shipped.last_updated)
+            age = (today - dated.date()).days if dated else None
+            out.append(SourceStatus(key, name, shipped.version, dated, count, "shipped with poam", None, age, False))
+            continue
         if r is None:
             continue
         age = (today - r.dated.date()).days if r.dated else None
@@ -235,7 +283,12 @@ def status(engine: Engine, today: dt.date | None = None) -> list[SourceStatus]:
                 r.filename,
                 r.loaded_at,
                 age,
-                age is None or age > STALE_DAYS[key],
+                _stale(key, age),
             )
         )
     return out
+
+
+def _stale(key: str, age: int | None) -> bool:
+    limit = STALE_DAYS[key]
+    return limit is not None and (age is None or age > limit)

@@ -334,6 +334,13 @@ ssvc_decisions = Table(
     Column("assessed_at", DateTime),
 )
 
+intel_documents = Table(
+    "intel_documents",
+    metadata,
+    Column("source", String(40), primary_key=True),  # fedramp-rules
+    Column("body", Text, nullable=False),  # the document as loaded (JSON)
+)
+
 intel_sources = Table(
     "intel_sources",
     metadata,

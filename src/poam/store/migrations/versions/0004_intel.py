@@ -1,4 +1,4 @@
-"""epss_scores, ssvc_decisions and intel_sources: threat data loaded from files (issue 8)
+"""epss_scores, ssvc_decisions, intel_documents and intel_sources: threat data loaded from files (issue 8)
 
 Revision ID: 0004
 Revises: 0003
@@ -34,6 +34,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("cve", name=op.f("pk_ssvc_decisions")),
     )
     op.create_table(
+        "intel_documents",
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_intel_documents")),
+    )
+    op.create_table(
         "intel_sources",
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("version", sa.String(length=200), nullable=True),
@@ -49,4 +55,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("intel_sources")
     op.drop_table("ssvc_decisions")
+    op.drop_table("intel_documents")
     op.drop_table("epss_scores")
