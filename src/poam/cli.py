@@ -473,7 +473,7 @@ def kev_load(ctx: click.Context, file: Path, db: str | None) -> None:
 
 @cli.group("intel")
 def intel_group() -> None:
-    """Threat data loaded from files: the CISA KEV catalog, FIRST EPSS scores, CISA Vulnrichment SSVC."""
+    """Threat and reference data loaded from files: KEV, EPSS, Vulnrichment SSVC, FedRAMP rules, CCI."""
 
 
 @intel_group.command("load")
@@ -482,7 +482,8 @@ def intel_group() -> None:
 @click.pass_context
 def intel_load(ctx: click.Context, files: tuple[Path, ...], db: str | None) -> None:
     """Load threat data from FILES, each recognised by its content: KEV (JSON or CSV), EPSS (CSV or
-    .csv.gz), Vulnrichment (a CVE record, or a folder, zip or tar of them).
+    .csv.gz), Vulnrichment (a CVE record, or a folder, zip or tar of them), the FedRAMP consolidated
+    rules JSON, the DISA CCI list.
 
     A file that cannot be read is reported on one line; the others are still loaded (exit status 2).
     """

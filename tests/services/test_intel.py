@@ -100,7 +100,7 @@ def test_the_command_line(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--db", db, "intel", "status", "--json"])
     assert r.exit_code == 0
     shown = {s["source"]: s for s in json.loads(r.stdout)}
-    assert set(shown) == {"epss", "fedramp-rules"}
+    assert set(shown) == {"epss", "fedramp-rules", "cci"}
     assert (shown["epss"]["records"], shown["epss"]["dated"]) == (2, "2025-03-15 12:55:00")
     r = CliRunner().invoke(cli, ["--db", db, "intel", "status"])
     assert r.exit_code == 0 and "FIRST EPSS scores" in r.stdout
@@ -127,3 +127,16 @@ def test_vulnrichment_loads_from_a_folder_and_is_shown(engine: Engine, tmp_path:
     assert stored == {c: (d.exploitation, d.automatable, d.technical_impact) for c, d in EXPECTED.items()}
     st = by_source(engine, "vulnrichment", dt.date(2026, 6, 10))
     assert (st.name, st.records, st.age_days, st.stale) == ("CISA Vulnrichment SSVC", 3, 8, False)
+
+
+def test_the_cci_list_loads_through_intel_load(engine: Engine) -> None:
+    from poam.store.tables import cci_map
+
+    shipped = by_source(engine, "cci")
+    assert (shipped.version, shipped.file, shipped.loaded_at) == ("2016-06-27", "shipped with poam", None)
+    loaded = intel.load(engine, reference_file("cci/U_CCI_List.xml"), "t")
+    assert (loaded.source, loaded.version, loaded.dated) == ("cci", "2016-06-27", dt.datetime(2016, 6, 27))
+    with engine.begin() as conn:
+        stored = conn.execute(select(func.count()).select_from(cci_map)).scalar_one()
+    assert loaded.records == stored and stored > 3000
+    assert by_source(engine, "cci").file == "U_CCI_List.xml"

@@ -27,8 +27,9 @@ SOURCES = {
     "epss": "FIRST EPSS scores",
     "vulnrichment": "CISA Vulnrichment SSVC",
     "fedramp-rules": "FedRAMP Consolidated Rules",
+    "cci": "DISA Control Correlation Identifiers",
 }
-STALE_DAYS: dict[str, int | None] = {"kev": 7, "epss": 7, "vulnrichment": 30, "fedramp-rules": None}
+STALE_DAYS: dict[str, int | None] = {"kev": 7, "epss": 7, "vulnrichment": 30, "fedramp-rules": None, "cci": None}
 """Days after which data is called stale (None: never; the rules change by release)."""
 BATCH = 5000
 
@@ -84,6 +85,8 @@ def _kind(path: Path, source: str) -> str:
         return "kev"
     if fedramp_rules.looks_like(head):
         return "fedramp-rules"
+    if text.startswith(b"<") and b"cci_list" in head:
+        return "cci"
     if text.startswith(b"{") and b'"cveMetadata"' in head:
         return "vulnrichment"
     if not text:
@@ -117,6 +120,16 @@ def load(engine: Engine, path: Path, actor: str) -> Loaded:
     sha = _sha256(path)
     if kind == "fedramp-rules":
         return _load_rules(engine, path, source, sha, actor)
+    if kind == "cci":
+        from poam.services import cci
+
+        found = cci.load(engine, path, actor)
+        loaded = Loaded(
+            "cci", source, found.version, _day(found.version), len(found.controls), "CCIs mapped to controls"
+        )
+        with engine.begin() as conn:
+            _record(conn, loaded, path, sha, audit.now())
+        return loaded
     if kind == "kev":
         result = kev.load_catalog(engine, path, actor)
         loaded = Loaded(
@@ -269,6 +282,26 @@ def status(engine: Engine, today: dt.date | None = None) -> list[SourceStatus]:
             dated = _day(shipped.last_updated)
             age = (today - dated.date()).days if dated else None
             out.append(SourceStatus(key, name, shipped.version, dated, count, "shipped with poam", None, age, False))
+            continue
+        if r is None and key == "cci":
+            from poam.services import cci
+
+            shipped_list = cci.bundled()
+            dated = _day(shipped_list.version)
+            age = (today - dated.date()).days if dated else None
+            out.append(
+                SourceStatus(
+                    key,
+                    name,
+                    shipped_list.version,
+                    dated,
+                    len(shipped_list.controls),
+                    "shipped with poam",
+                    None,
+                    age,
+                    False,
+                )
+            )
             continue
         if r is None:
             continue
