@@ -98,3 +98,29 @@ def test_audit_chain_records_and_detects_tampering(engine: Engine, tmp_path: Pat
         assert actions == ["system.add", "scan.import", "item.create", "item.create"]
         conn.execute(update(audit_events).where(audit_events.c.id == 3).values(actor="mallory"))
         assert audit.verify(conn) == (2, 3)
+
+
+@pytest.mark.parametrize("form", ["json", "csv"])
+def test_forensic_triage_and_long_text_are_kept(engine: Engine, tmp_path: Path, form: str) -> None:
+    """BOD 26-04's `forensicTriage` ("Yes"/"No", any case, read by name: its CSV column position is
+    not published); a vendor name longer than its column is cut (before: a PostgreSQL error, exit 3)."""
+    from sqlalchemy import select
+
+    from poam.store.tables import kev_entries
+
+    entries = [
+        {"cveID": "CVE-2026-0001", "dueDate": "2026-06-04", "dateAdded": "2026-06-01", "forensicTriage": "Yes"},
+        {"cveID": "CVE-2026-0002", "dueDate": "2026-06-15", "dateAdded": "2026-06-01", "forensicTriage": "no"},
+        {"cveID": "CVE-2026-0003", "dueDate": "2026-06-22", "dateAdded": "2026-06-01", "vendorProject": "V" * 300},
+    ]
+    path = tmp_path / f"kev.{form}"
+    if form == "json":
+        path.write_text(json.dumps({"catalogVersion": "2026.06.01", "vulnerabilities": entries}), encoding="utf-8")
+    else:
+        header = ["cveID", "vendorProject", "dateAdded", "dueDate", "notes", "forensicTriage"]
+        lines = [",".join(header)] + [",".join(str(e.get(h, "")) for h in header) for e in entries]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kev.load_catalog(engine, path, "t")
+    with engine.begin() as conn:
+        stored = {r.cve: (r.forensic_triage, r.vendor) for r in conn.execute(select(kev_entries))}
+    assert stored == {"CVE-2026-0001": (True, None), "CVE-2026-0002": (False, None), "CVE-2026-0003": (None, "V" * 200)}

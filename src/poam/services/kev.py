@@ -65,6 +65,20 @@ def _rows(path: Path, source: str) -> tuple[str, list[dict[str, object]]]:
     return f"csv:{path.name}", rows
 
 
+def _text(value: object, size: int | None) -> str | None:
+    """Descriptive text as the column holds it (cut to its size; never refused)."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    return text[:size] if size else text
+
+
+def _yes_no(value: object) -> bool | None:
+    """BOD 26-04's `forensicTriage` ("Yes"/"No", any case); None when absent or another word."""
+    word = str(value or "").strip().lower()
+    return True if word == "yes" else False if word == "no" else None
+
+
 def load_catalog(engine: Engine, path: Path, actor: str) -> KevLoad:
     """Replace the stored catalog with this file and flag the open items it lists."""
     source = str(path)
@@ -86,12 +100,13 @@ def load_catalog(engine: Engine, path: Path, actor: str) -> KevLoad:
         rows.append(
             {
                 "cve": cve,
-                "vendor": v.get("vendorProject"),
-                "product": v.get("product"),
-                "name": v.get("vulnerabilityName"),
+                "vendor": _text(v.get("vendorProject"), 200),
+                "product": _text(v.get("product"), 200),
+                "name": _text(v.get("vulnerabilityName"), None),
                 "date_added": _date(v.get("dateAdded"), source, cve, "dateAdded"),
                 "due_date": due,
-                "ransomware": v.get("knownRansomwareCampaignUse"),
+                "ransomware": _text(v.get("knownRansomwareCampaignUse"), 20),
+                "forensic_triage": _yes_no(v.get("forensicTriage")),
             }
         )
     if not rows:

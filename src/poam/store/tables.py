@@ -363,6 +363,7 @@ kev_entries = Table(
     Column("date_added", Date),
     Column("due_date", Date, nullable=False),
     Column("ransomware", String(20)),
+    Column("forensic_triage", Boolean),  # BOD 26-04: the KEV record asks for forensic triage
 )
 
 cci_map = Table(

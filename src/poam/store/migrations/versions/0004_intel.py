@@ -1,4 +1,5 @@
-"""epss_scores, ssvc_decisions, intel_documents and intel_sources: threat data loaded from files (issue 8)
+"""Threat data loaded from files (issue 8): kev_entries.forensic_triage, epss_scores, ssvc_decisions,
+intel_documents and intel_sources
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("kev_entries") as batch:
+        batch.add_column(sa.Column("forensic_triage", sa.Boolean(), nullable=True))
     op.create_table(
         "epss_scores",
         sa.Column("cve", sa.String(length=40), nullable=False),
@@ -53,6 +56,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("kev_entries") as batch:
+        batch.drop_column("forensic_triage")
     op.drop_table("intel_sources")
     op.drop_table("ssvc_decisions")
     op.drop_table("intel_documents")
