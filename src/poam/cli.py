@@ -471,6 +471,57 @@ def kev_load(ctx: click.Context, file: Path, db: str | None) -> None:
     _say(f"loaded KEV catalog {result.version}: {result.entries} entries; {result.items_flagged} open item(s) are KEV")
 
 
+@cli.group("asset")
+def asset_group() -> None:
+    """Assets: their exposure (public, internal, unknown) and criticality."""
+
+
+@asset_group.command("set")
+@click.argument("asset")
+@system_option
+@click.option("--exposure", type=click.Choice(["public", "internal", "unknown"]), help="How exposed the asset is.")
+@click.option("--criticality", type=click.Choice(["low", "moderate", "high"]), help="How critical the asset is.")
+@db_option
+@click.pass_context
+def asset_set(
+    ctx: click.Context, asset: str, system: str | None, exposure: str | None, criticality: str | None, db: str | None
+) -> None:
+    """Set the exposure and/or criticality of ASSET (its identifier, IP address or host name)."""
+    from poam.services import exposure as exposure_service
+
+    view = exposure_service.set_asset(_engine(ctx, db), system, asset, exposure, criticality, audit.default_actor())
+    _say(f"{view.identifier}: exposure {view.exposure}, criticality {view.criticality or 'not set'}")
+
+
+@asset_group.command("list")
+@system_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def asset_list(ctx: click.Context, system: str | None, as_json: bool, db: str | None) -> None:
+    """The system's assets with their exposure (and where it comes from) and criticality."""
+    from poam.services import exposure as exposure_service
+
+    found = exposure_service.list_assets(_engine(ctx, db), system)
+    if as_json:
+        _json([asdict(a) for a in found])
+        return
+    table = Table("Asset", "Kind", "IP", "Exposure", "From", "Criticality", "Inventory")
+    for a in found:
+        row = (
+            a.identifier,
+            a.kind,
+            a.ip or "",
+            a.exposure,
+            a.exposure_source,
+            a.criticality or "",
+            "yes" if a.in_inventory else "",
+        )
+        table.add_row(*map(_cell, row))
+    _console().print(table)
+    click.echo(f"{len(found)} asset(s)")
+
+
 @cli.group("intel")
 def intel_group() -> None:
     """Threat and reference data loaded from files: KEV, EPSS, Vulnrichment SSVC, FedRAMP rules, CCI."""

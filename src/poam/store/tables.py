@@ -107,7 +107,9 @@ assets = Table(
     Column("account", String(200)),
     Column("region", String(100)),
     Column("in_inventory", Boolean, nullable=False, default=False),
-    Column("public", Boolean),
+    Column("public", Boolean),  # the inventory's public-facing column
+    Column("exposure", String(10)),  # public, internal, unknown: as a person set it (None: not set)
+    Column("criticality", String(10)),  # low, moderate, high
     Column("asset_type", String(100)),
     Column("owner", String(200)),
     Column("inventory_row", Text),

@@ -1,5 +1,5 @@
-"""Threat data loaded from files (issue 8): kev_entries.forensic_triage, epss_scores, ssvc_decisions,
-intel_documents and intel_sources
+"""Threat data loaded from files and asset exposure (issue 8): kev_entries.forensic_triage,
+assets.exposure and criticality, epss_scores, ssvc_decisions, intel_documents and intel_sources
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("assets") as batch:
+        batch.add_column(sa.Column("exposure", sa.String(length=10), nullable=True))
+        batch.add_column(sa.Column("criticality", sa.String(length=10), nullable=True))
     with op.batch_alter_table("kev_entries") as batch:
         batch.add_column(sa.Column("forensic_triage", sa.Boolean(), nullable=True))
     op.create_table(
@@ -56,6 +59,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("assets") as batch:
+        batch.drop_column("criticality")
+        batch.drop_column("exposure")
     with op.batch_alter_table("kev_entries") as batch:
         batch.drop_column("forensic_triage")
     op.drop_table("intel_sources")

@@ -1,0 +1,111 @@
+"""Asset exposure and criticality (issue 8): what BOD 26-04 and the priority need to know of each asset.
+
+An asset is `public`, `internal` or `unknown`. A person sets it (`poam asset set`), or the inventory
+workbook's public-facing column does; an asset nobody classified is `unknown`, whatever its address
+(BOD 26-04 counts unknown as publicly exposed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, or_, select, update
+
+from poam.errors import UsageError
+from poam.services import audit, systems
+from poam.store import db
+from poam.store.tables import assets
+
+EXPOSURES = ("public", "internal", "unknown")
+CRITICALITIES = ("low", "moderate", "high")
+
+
+@dataclass(frozen=True)
+class AssetView:
+    identifier: str
+    kind: str
+    ip: str | None
+    fqdn: str | None
+    exposure: str
+    exposure_source: str
+    """`set` (by a person), `inventory` (its public-facing column) or `none` (nobody classified it)."""
+    criticality: str | None
+    in_inventory: bool
+
+
+def effective(exposure: str | None, public: bool | None) -> tuple[str, str]:
+    """The asset's exposure and where it comes from."""
+    if exposure in EXPOSURES:
+        return exposure, "set"
+    if public is not None:
+        return ("public" if public else "internal"), "inventory"
+    return "unknown", "none"
+
+
+def _view(r: Any) -> AssetView:
+    exposure, source = effective(r.exposure, r.public)
+    return AssetView(
+        r.identifier,
+        r.kind,
+        r.ip,
+        r.fqdn,
+        exposure,
+        source,
+        r.criticality,
+        bool(r.in_inventory),
+    )
+
+
+def list_assets(engine: Engine, system: str | None) -> list[AssetView]:
+    with db.read(engine) as conn:
+        info = systems.resolve(conn, system, audit.default_actor())
+        rows = conn.execute(select(assets).where(assets.c.system_id == info.id).order_by(assets.c.identifier))
+        return [_view(r) for r in rows]
+
+
+def set_asset(
+    engine: Engine, system: str | None, name: str, exposure: str | None, criticality: str | None, actor: str
+) -> AssetView:
+    """Set an asset's exposure and/or criticality; the asset is named by its identifier, IP address,
+    host name or NetBIOS name as poam shows it."""
+    if exposure is None and criticality is None:
+        raise UsageError("give --exposure or --criticality")
+    if exposure is not None and exposure not in EXPOSURES:
+        raise UsageError(f"--exposure must be one of {', '.join(EXPOSURES)}")
+    if criticality is not None and criticality not in CRITICALITIES:
+        raise UsageError(f"--criticality must be one of {', '.join(CRITICALITIES)}")
+    with engine.begin() as conn:
+        info = systems.resolve(conn, system, actor)
+        wanted = name.strip()
+        lowered = wanted.lower()
+        found = conn.execute(
+            select(assets).where(
+                assets.c.system_id == info.id,
+                or_(
+                    assets.c.identifier == wanted,
+                    assets.c.ip == wanted,
+                    func.lower(assets.c.fqdn) == lowered,
+                    func.lower(assets.c.netbios) == lowered,
+                    func.lower(assets.c.name) == lowered,
+                ),
+            )
+        ).all()
+        if not found:
+            raise UsageError(f"no asset {wanted!r} in system {info.name!r}; `poam asset list` shows them")
+        if len(found) > 1:
+            names = ", ".join(sorted(r.identifier for r in found)[:5])
+            raise UsageError(f"{wanted!r} names {len(found)} assets ({names}); use the identifier")
+        row = found[0]
+        values: dict[str, str] = {}
+        change: dict[str, object] = {}
+        if exposure is not None:
+            values["exposure"] = exposure
+            change["exposure"] = [effective(row.exposure, row.public)[0], exposure]
+        if criticality is not None:
+            values["criticality"] = criticality
+            change["criticality"] = [row.criticality, criticality]
+        conn.execute(update(assets).where(assets.c.id == row.id).values(**values))
+        audit.record(conn, actor, [audit.Event("asset.set", "asset", row.identifier[:100], change, info.id)])
+        updated = conn.execute(select(assets).where(assets.c.id == row.id)).one()
+        return _view(updated)
