@@ -174,6 +174,35 @@ def system_add(
     _say(f"added system {info.name} ({info.impact} impact, policy {info.policy}, ids {info.id_prefix}<n>)")
 
 
+@system_group.command("set")
+@click.argument("name")
+@click.option("--public-cidr", "cidrs", multiple=True, metavar="CIDR", help="An address range that is public (repeat).")
+@click.option("--public-domain", "domains", multiple=True, metavar="SUFFIX", help="A public host name suffix (repeat).")
+@click.option("--clear-public-rules", is_flag=True, help="Remove the system's public rules.")
+@db_option
+@click.pass_context
+def system_set(
+    ctx: click.Context,
+    name: str,
+    cidrs: tuple[str, ...],
+    domains: tuple[str, ...],
+    clear_public_rules: bool,
+    db: str | None,
+) -> None:
+    """Set a system's rules for public exposure: assets in these ranges or under these domains are
+    public unless a person or the inventory classified them (each option replaces its list)."""
+    if not (cidrs or domains or clear_public_rules):
+        raise PoamError("give --public-cidr, --public-domain or --clear-public-rules")
+    new_cidrs, new_domains = systems.set_public_rules(
+        _engine(ctx, db),
+        name,
+        [] if clear_public_rules else (list(cidrs) if cidrs else None),
+        [] if clear_public_rules else (list(domains) if domains else None),
+        audit.default_actor(),
+    )
+    _say(f"{name}: public ranges {', '.join(new_cidrs) or 'none'}; public domains {', '.join(new_domains) or 'none'}")
+
+
 @system_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option

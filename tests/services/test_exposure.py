@@ -100,3 +100,39 @@ def test_the_command_line(tmp_path: Path) -> None:
     assert (shown["exposure"], shown["exposure_source"], shown["ip"]) == ("public", "set", "203.0.113.10")
     r = CliRunner().invoke(cli, ["--db", db, "asset", "set", "nope", "--exposure", "public"])
     assert r.exit_code == 1 and "no asset 'nope'" in r.stderr
+
+
+def test_a_systems_public_rules_classify_what_nobody_else_did(engine: Engine, tmp_path: Path) -> None:
+    from poam.services import systems
+
+    scanned(engine, tmp_path)
+    hosts = [Host("cdn", ip="10.0.0.9", fqdn="cdn.public.example.org", start=JAN, items=[Item("100")])]
+    import_file(engine, write_nessus(tmp_path / "cdn.nessus", hosts), parallel=False)
+    exposure.set_asset(engine, None, "10.0.0.2", "internal", None, "t")  # a person's word wins
+    rules = systems.set_public_rules(engine, "default", ["203.0.113.0/24", "10.0.0.0/8"], ["Public.Example.org."], "t")
+    assert rules == (["10.0.0.0/8", "203.0.113.0/24"], ["public.example.org"])
+    shown = {a.ip: (a.exposure, a.exposure_source) for a in exposure.list_assets(engine, None)}
+    assert shown == {
+        "203.0.113.10": ("public", "rule"),
+        "10.0.0.2": ("internal", "set"),
+        "10.0.0.9": ("public", "rule"),
+    }
+    systems.set_public_rules(engine, "default", ["192.0.2.0/24"], [], "t")  # each list replaced
+    shown = {a.ip: (a.exposure, a.exposure_source) for a in exposure.list_assets(engine, None)}
+    assert shown["203.0.113.10"] == ("unknown", "none") and shown["10.0.0.9"] == ("unknown", "none")
+    with pytest.raises(UsageError, match="--public-cidr: not an address range: '10.0.0.0/33'"):
+        systems.set_public_rules(engine, "default", ["10.0.0.0/33"], None, "t")
+
+
+def test_system_set_on_the_command_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "p.db")
+    assert CliRunner().invoke(cli, ["--db", db, "system", "add", "web"]).exit_code == 0
+    r = CliRunner().invoke(
+        cli, ["--db", db, "system", "set", "web", "--public-cidr", "203.0.113.0/24", "--public-domain", "example.com"]
+    )
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "web: public ranges 203.0.113.0/24; public domains example.com"
+    r = CliRunner().invoke(cli, ["--db", db, "system", "set", "web", "--clear-public-rules"])
+    assert r.stdout.strip() == "web: public ranges none; public domains none"
+    r = CliRunner().invoke(cli, ["--db", db, "system", "set", "web"])
+    assert r.exit_code == 1 and "give --public-cidr" in r.stderr

@@ -7,15 +7,17 @@ workbook's public-facing column does; an asset nobody classified is `unknown`, w
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from poam.errors import UsageError
 from poam.services import audit, systems
 from poam.store import db
 from poam.store.tables import assets
+from poam.store.tables import systems as systems_table
 
 EXPOSURES = ("public", "internal", "unknown")
 CRITICALITIES = ("low", "moderate", "high")
@@ -29,22 +31,59 @@ class AssetView:
     fqdn: str | None
     exposure: str
     exposure_source: str
-    """`set` (by a person), `inventory` (its public-facing column) or `none` (nobody classified it)."""
+    """`set` (by a person), `inventory` (its public-facing column), `rule` (the system's public rules)
+    or `none` (nobody classified it)."""
     criticality: str | None
     in_inventory: bool
 
 
-def effective(exposure: str | None, public: bool | None) -> tuple[str, str]:
-    """The asset's exposure and where it comes from."""
+@dataclass(frozen=True)
+class PublicRules:
+    """A system's rules for public exposure: address ranges and host name suffixes."""
+
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    domains: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, cidrs: str, domains: str) -> PublicRules:
+        return cls(
+            tuple(ipaddress.ip_network(c, strict=False) for c in cidrs.split("\n") if c),
+            tuple(d for d in domains.split("\n") if d),
+        )
+
+    def match(self, ip: str | None, fqdn: str | None) -> bool:
+        if ip and self.networks:
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                address = None
+            if address is not None and any(address in n for n in self.networks if n.version == address.version):
+                return True
+        host = (fqdn or "").lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+def effective(
+    exposure: str | None,
+    public: bool | None,
+    rules: PublicRules | None = None,
+    ip: str | None = None,
+    fqdn: str | None = None,
+) -> tuple[str, str]:
+    """The asset's exposure and where it comes from: a person's setting, else the inventory's
+    public-facing column, else the system's public rules (an address or host name they name is
+    public), else unknown."""
     if exposure in EXPOSURES:
         return exposure, "set"
     if public is not None:
         return ("public" if public else "internal"), "inventory"
+    if rules is not None and rules.match(ip, fqdn):
+        return "public", "rule"
     return "unknown", "none"
 
 
-def _view(r: Any) -> AssetView:
-    exposure, source = effective(r.exposure, r.public)
+def _view(r: Any, rules: PublicRules | None = None) -> AssetView:
+    exposure, source = effective(r.exposure, r.public, rules, r.ip, r.fqdn)
     return AssetView(
         r.identifier,
         r.kind,
@@ -60,8 +99,16 @@ def _view(r: Any) -> AssetView:
 def list_assets(engine: Engine, system: str | None) -> list[AssetView]:
     with db.read(engine) as conn:
         info = systems.resolve(conn, system, audit.default_actor())
+        rules = _rules(conn, info.id)
         rows = conn.execute(select(assets).where(assets.c.system_id == info.id).order_by(assets.c.identifier))
-        return [_view(r) for r in rows]
+        return [_view(r, rules) for r in rows]
+
+
+def _rules(conn: Connection, system_id: int) -> PublicRules:
+    row = conn.execute(
+        select(systems_table.c.public_cidrs, systems_table.c.public_domains).where(systems_table.c.id == system_id)
+    ).one()
+    return PublicRules.of(row.public_cidrs, row.public_domains)
 
 
 def set_asset(
@@ -101,11 +148,14 @@ def set_asset(
         change: dict[str, object] = {}
         if exposure is not None:
             values["exposure"] = exposure
-            change["exposure"] = [effective(row.exposure, row.public)[0], exposure]
+            change["exposure"] = [
+                effective(row.exposure, row.public, _rules(conn, info.id), row.ip, row.fqdn)[0],
+                exposure,
+            ]
         if criticality is not None:
             values["criticality"] = criticality
             change["criticality"] = [row.criticality, criticality]
         conn.execute(update(assets).where(assets.c.id == row.id).values(**values))
         audit.record(conn, actor, [audit.Event("asset.set", "asset", row.identifier[:100], change, info.id)])
         updated = conn.execute(select(assets).where(assets.c.id == row.id)).one()
-        return _view(updated)
+        return _view(updated, _rules(conn, info.id))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from poam.domain.models import Level
@@ -124,3 +125,41 @@ def resolve(conn: Connection, name: str | None, actor: str, create_default: bool
             return _insert(conn, actor, DEFAULT_SYSTEM)
         raise UsageError("the database has no system yet; import a scan or run `poam system add NAME`")
     raise UsageError("the database holds several systems; pick one with --system NAME")
+
+
+def _cidr(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise UsageError(f"--public-cidr: not an address range: {text!r}") from None
+
+
+def _suffix(text: str) -> str:
+    suffix = text.strip().lower().lstrip(".").rstrip(".")
+    if not suffix or " " in suffix or len(suffix) > 253:
+        raise UsageError(f"--public-domain: not a domain name: {text!r}")
+    return suffix
+
+
+def set_public_rules(
+    engine: Engine, name: str, cidrs: list[str] | None, domains: list[str] | None, actor: str
+) -> tuple[list[str], list[str]]:
+    """Replace a system's rules for public exposure (address ranges, host name suffixes); None
+    leaves a list as it is, an empty list clears it. Returns the rules now in force."""
+    with engine.begin() as conn:
+        info = resolve(conn, name, actor)
+        row = conn.execute(
+            select(systems.c.public_cidrs, systems.c.public_domains).where(systems.c.id == info.id)
+        ).one()
+        old_cidrs = [x for x in row.public_cidrs.split("\n") if x]
+        old_domains = [x for x in row.public_domains.split("\n") if x]
+        new_cidrs = sorted({_cidr(c) for c in cidrs}) if cidrs is not None else old_cidrs
+        new_domains = sorted({_suffix(d) for d in domains}) if domains is not None else old_domains
+        conn.execute(
+            update(systems)
+            .where(systems.c.id == info.id)
+            .values(public_cidrs="\n".join(new_cidrs), public_domains="\n".join(new_domains))
+        )
+        detail = {"public_cidrs": [old_cidrs, new_cidrs], "public_domains": [old_domains, new_domains]}
+        audit.record(conn, actor, [audit.Event("system.set", "system", str(info.id), detail, info.id)])
+    return new_cidrs, new_domains

@@ -88,6 +88,8 @@ systems = Table(
     Column("fedramp_id", String(100)),
     Column("point_of_contact", Text),
     Column("service_names", Text),
+    Column("public_cidrs", Text, nullable=False, server_default=""),  # newline-separated
+    Column("public_domains", Text, nullable=False, server_default=""),  # host name suffixes
     Column("created_at", DateTime, nullable=False),
 )
 

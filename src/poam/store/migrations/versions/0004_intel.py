@@ -1,5 +1,6 @@
 """Threat data loaded from files and asset exposure (issue 8): kev_entries.forensic_triage,
-assets.exposure and criticality, epss_scores, ssvc_decisions, intel_documents and intel_sources
+assets.exposure and criticality, systems' public rules, epss_scores, ssvc_decisions,
+intel_documents and intel_sources
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("systems") as batch:
+        batch.add_column(sa.Column("public_cidrs", sa.Text(), nullable=False, server_default=""))
+        batch.add_column(sa.Column("public_domains", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("assets") as batch:
         batch.add_column(sa.Column("exposure", sa.String(length=10), nullable=True))
         batch.add_column(sa.Column("criticality", sa.String(length=10), nullable=True))
@@ -59,6 +63,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("systems") as batch:
+        batch.drop_column("public_domains")
+        batch.drop_column("public_cidrs")
     with op.batch_alter_table("assets") as batch:
         batch.drop_column("criticality")
         batch.drop_column("exposure")
