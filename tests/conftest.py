@@ -130,7 +130,7 @@ def register_parser() -> Iterator[object]:
 def dispose_cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Close the database connections of the engines that commands run in-process (Click's runner)
     open: PostgreSQL's would stay open until garbage collection, and warn then, in another test."""
-    import poam.cli
+    import poam.cli.common
 
     engines: list[Engine] = []
 
@@ -139,7 +139,7 @@ def dispose_cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         engines.append(engine)
         return engine
 
-    monkeypatch.setattr(poam.cli, "open_db", tracked)
+    monkeypatch.setattr(poam.cli.common, "open_db", tracked)
     yield
     for engine in engines:
         engine.dispose()

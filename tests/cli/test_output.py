@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import poam.cli
+import poam.cli.items
 from poam.cli import cli
 from poam.store.db import open_db
 from tests.builders import write_csv
@@ -214,14 +215,14 @@ def _failing_list_items(db: str):  # type: ignore[no-untyped-def]
 def test_internal_database_error_prints_no_sql_and_no_values(any_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     open_db(any_db).dispose()
     monkeypatch.delenv("POAM_DEBUG", raising=False)
-    monkeypatch.setattr(poam.cli, "list_items", _failing_list_items(any_db))
+    monkeypatch.setattr(poam.cli.items, "list_items", _failing_list_items(any_db))
     r = run("--db", any_db, "items")
     assert r.exit_code == 3
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and r.stdout == ""
     line = lines[0]
     assert line.startswith("poam: error: internal error (IntegrityError from the database: ")
-    assert "at poam/cli.py:" in line and line.endswith("; set POAM_DEBUG=1 for the trace")
+    assert "at poam/cli/items.py:" in line and line.endswith("; set POAM_DEBUG=1 for the trace")
     code = "UniqueViolation 23505" if any_db.startswith("postgresql") else "IntegrityError SQLITE_CONSTRAINT_PRIMARYKEY"
     assert code in line
     for leak in ("INSERT", "settings", "probe", "hunter2", "password", "[SQL", "parameters"):
@@ -232,7 +233,7 @@ def test_internal_error_trace_with_poam_debug(tmp_path: Path, monkeypatch: pytes
     db = str(tmp_path / "poam.db")
     open_db(db).dispose()
     monkeypatch.setenv("POAM_DEBUG", "1")
-    monkeypatch.setattr(poam.cli, "list_items", _failing_list_items(db))
+    monkeypatch.setattr(poam.cli.items, "list_items", _failing_list_items(db))
     with pytest.raises(DBAPIError, match="hunter2"):
         run("--db", db, "items")
 
@@ -246,11 +247,11 @@ def test_integer_overflow_on_postgresql_prints_no_sql(pg_schema_url: str, monkey
             conn.execute(text("UPDATE audit_events SET system_id = :n WHERE detail = :d"), {"n": 2**31, "d": SECRET})
         raise AssertionError("2**31 should not fit a PostgreSQL integer")
 
-    monkeypatch.setattr(poam.cli, "list_items", list_items)
+    monkeypatch.setattr(poam.cli.items, "list_items", list_items)
     r = run("--db", pg_schema_url, "items")
     assert r.exit_code == 3
     assert r.stderr.startswith(
-        "poam: error: internal error (DataError from the database: NumericValueOutOfRange 22003 at poam/cli.py:"
+        "poam: error: internal error (DataError from the database: NumericValueOutOfRange 22003 at poam/cli/items.py:"
     )
     assert r.stderr.count("\n") == 1 and "UPDATE" not in r.stderr and "hunter2" not in r.stderr
 
@@ -263,10 +264,10 @@ def test_internal_error_never_prints_the_message(tmp_path: Path, monkeypatch: py
     def list_items(engine, system, status):  # type: ignore[no-untyped-def]
         return int(SECRET)  # a bug whose message quotes a value from a file
 
-    monkeypatch.setattr(poam.cli, "list_items", list_items)
+    monkeypatch.setattr(poam.cli.items, "list_items", list_items)
     r = run("--db", db, "items")
     assert r.exit_code == 3
-    assert r.stderr.startswith("poam: error: internal error (ValueError at poam/cli.py:")
+    assert r.stderr.startswith("poam: error: internal error (ValueError at poam/cli/items.py:")
     assert "hunter2" not in r.stderr and r.stderr.count("\n") == 1
 
 

@@ -1,0 +1,68 @@
+"""`poam export` (the FedRAMP workbook, the OSCAL POA&M) and `poam summary`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from poam.cli.common import _engine, _say, db_option, system_option
+from poam.cli.root import cli
+from poam.services import audit
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Write deliverables: the FedRAMP workbook or the OSCAL POA&M."""
+
+
+@export_group.command("fedramp")
+@click.argument("out", type=click.Path(path_type=Path))
+@system_option
+@click.option("--date", "poam_date", type=click.DateTime(["%Y-%m-%d"]), help="POAM Date in the header (default today).")
+@db_option
+@click.pass_context
+def export_fedramp(
+    ctx: click.Context, out: Path, system: str | None, poam_date: dt.datetime | None, db: str | None
+) -> None:
+    """Write the FedRAMP POA&M workbook (.xlsx) to OUT."""
+    from poam.services import exporting
+
+    result = exporting.export_fedramp(
+        _engine(ctx, db), out, system, audit.default_actor(), poam_date.date() if poam_date else None
+    )
+    parts = ", ".join(f"{n} {k}" for k, n in result.detail.items())
+    _say(f"wrote {out} ({parts})")
+
+
+@export_group.command("oscal")
+@click.argument("out", type=click.Path(path_type=Path))
+@system_option
+@click.option("--no-validate", is_flag=True, help="Skip the check against the NIST OSCAL schema.")
+@db_option
+@click.pass_context
+def export_oscal(ctx: click.Context, out: Path, system: str | None, no_validate: bool, db: str | None) -> None:
+    """Write the OSCAL 1.1.2 POA&M (.json) to OUT, validated against the NIST schema."""
+    from poam.services import exporting
+
+    result = exporting.export_oscal(_engine(ctx, db), out, system, audit.default_actor(), validate=not no_validate)
+    _say(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
+
+
+@cli.command("summary")
+@system_option
+@click.option("--date", "today", type=click.DateTime(["%Y-%m-%d"]), help="Day to judge lateness on (default today).")
+@click.option("--out", type=click.Path(path_type=Path), help="Also write the summary to this file.")
+@db_option
+@click.pass_context
+def summary_cmd(
+    ctx: click.Context, system: str | None, today: dt.datetime | None, out: Path | None, db: str | None
+) -> None:
+    """Print a short summary: open items by risk, late items, KEV items."""
+    from poam.services import exporting
+
+    text = exporting.summary_text(exporting.summarize(_engine(ctx, db), system, today.date() if today else None))
+    if out:
+        exporting.write_text(out, text)  # atomic: a failed write leaves the previous file
+    click.echo(text, nl=False)  # each line made inert by summary_text
