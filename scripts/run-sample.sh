@@ -16,9 +16,13 @@ $POAM import samples/nessus-2025-10.nessus
 $POAM export fedramp "$OUT/poam-fedramp.xlsx" --date 2025-10-31
 $POAM export oscal "$OUT/poam-oscal.json"
 $POAM summary --date 2025-10-31 --out "$OUT/summary.txt"
+# The same items under the rules in force from 2026-12-07: FedRAMP CR26, Class C, highest priority first.
+$POAM system set "Example Cloud Service" --policy fedramp-cr26 --class c
+$POAM items --sort priority --json > "$OUT/priority.json"
 echo
 echo "Done. The deliverables are in $OUT/:"
 echo "  $OUT/poam-fedramp.xlsx   FedRAMP POA&M workbook"
 echo "  $OUT/poam-oscal.json     OSCAL 1.1.2 POA&M"
 echo "  $OUT/summary.txt         text summary"
+echo "  $OUT/priority.json       open items under FedRAMP CR26 (Class C), highest priority first"
 echo "  $OUT/poam.db             the SQLite database (try: $BIN/poam --db $DB items --status all)"

@@ -86,6 +86,13 @@ class UsageError(PoamError):
     exit_code = 1
 
 
+class ValueRefused(UsageError):
+    """An option value poam refuses (a PAIN rating of 6, a time in the future, a missing rationale):
+    one line, exit status 2 like any wrong command-line option; nothing is changed."""
+
+    exit_code = 2
+
+
 class OutputError(PoamError):
     """A deliverable that could not be written (disk full, no permission); whatever was at its
     path before is left as it was (exit status 1)."""

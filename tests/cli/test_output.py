@@ -203,7 +203,7 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _failing_list_items(db: str):  # type: ignore[no-untyped-def]
-    def list_items(engine, system, status):  # type: ignore[no-untyped-def]
+    def list_items(engine, system, status, *args, **kw):  # type: ignore[no-untyped-def]
         with engine.begin() as conn:  # a real database error, holding SQL and the value
             for _ in range(2):
                 conn.execute(text("INSERT INTO settings (key, value) VALUES ('probe', :v)"), {"v": SECRET})
@@ -215,7 +215,7 @@ def _failing_list_items(db: str):  # type: ignore[no-untyped-def]
 def test_internal_database_error_prints_no_sql_and_no_values(any_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     open_db(any_db).dispose()
     monkeypatch.delenv("POAM_DEBUG", raising=False)
-    monkeypatch.setattr(poam.cli.items, "list_items", _failing_list_items(any_db))
+    monkeypatch.setattr(poam.cli.items, "ranked", _failing_list_items(any_db))
     r = run("--db", any_db, "items")
     assert r.exit_code == 3
     lines = r.stderr.splitlines()
@@ -233,7 +233,7 @@ def test_internal_error_trace_with_poam_debug(tmp_path: Path, monkeypatch: pytes
     db = str(tmp_path / "poam.db")
     open_db(db).dispose()
     monkeypatch.setenv("POAM_DEBUG", "1")
-    monkeypatch.setattr(poam.cli.items, "list_items", _failing_list_items(db))
+    monkeypatch.setattr(poam.cli.items, "ranked", _failing_list_items(db))
     with pytest.raises(DBAPIError, match="hunter2"):
         run("--db", db, "items")
 
@@ -242,12 +242,12 @@ def test_integer_overflow_on_postgresql_prints_no_sql(pg_schema_url: str, monkey
     open_db(pg_schema_url).dispose()
     monkeypatch.delenv("POAM_DEBUG", raising=False)
 
-    def list_items(engine, system, status):  # type: ignore[no-untyped-def]
+    def list_items(engine, system, status, *args, **kw):  # type: ignore[no-untyped-def]
         with engine.begin() as conn:
             conn.execute(text("UPDATE audit_events SET system_id = :n WHERE detail = :d"), {"n": 2**31, "d": SECRET})
         raise AssertionError("2**31 should not fit a PostgreSQL integer")
 
-    monkeypatch.setattr(poam.cli.items, "list_items", list_items)
+    monkeypatch.setattr(poam.cli.items, "ranked", list_items)
     r = run("--db", pg_schema_url, "items")
     assert r.exit_code == 3
     assert r.stderr.startswith(
@@ -261,10 +261,10 @@ def test_internal_error_never_prints_the_message(tmp_path: Path, monkeypatch: py
     open_db(db).dispose()
     monkeypatch.delenv("POAM_DEBUG", raising=False)
 
-    def list_items(engine, system, status):  # type: ignore[no-untyped-def]
+    def list_items(engine, system, status, *args, **kw):  # type: ignore[no-untyped-def]
         return int(SECRET)  # a bug whose message quotes a value from a file
 
-    monkeypatch.setattr(poam.cli.items, "list_items", list_items)
+    monkeypatch.setattr(poam.cli.items, "ranked", list_items)
     r = run("--db", db, "items")
     assert r.exit_code == 3
     assert r.stderr.startswith("poam: error: internal error (ValueError at poam/cli/items.py:")

@@ -84,3 +84,30 @@ def test_an_older_or_invalid_rules_file_is_refused(
         intel.load(engine, path, "t")
     with engine.begin() as conn:
         assert intel.active_rules(conn).version == "2026.07.14.01"
+
+
+# VDR-TFR-PVR as published (docs/rules-2026.md 1.4), written by hand: (LEV+IRV, LEV+NIRV, NLEV)
+# in days, "12h" for Class D N5 LEV+IRV.
+PUBLISHED_PVR = {
+    "b": {5: (4, 8, 32), 4: (8, 32, 64), 3: (32, 64, 192), 2: (96, 160, 192)},
+    "c": {5: (2, 4, 16), 4: (4, 8, 64), 3: (16, 32, 128), 2: (48, 128, 192)},
+    "d": {5: ("12h", 1, 8), 4: (2, 8, 32), 3: (8, 16, 64), 2: (24, 96, 192)},
+}
+
+
+def test_the_cr26_tables_read_from_the_shipped_rules_match_the_published_ones() -> None:
+    from poam.domain.rules import Duration
+
+    tables = fedramp_rules.cr26_tables(fedramp_rules.bundled())
+    for cls, rows in PUBLISHED_PVR.items():
+        assert sorted(tables.pain[cls]) == [2, 3, 4, 5]  # N1 has no target
+        for pain, cells in rows.items():
+            expected = {
+                col: Duration(12, "hours") if v == "12h" else Duration(int(v))
+                for col, v in zip(("irv_lev", "nirv_lev", "nlev"), cells, strict=True)
+            }
+            assert tables.pain[cls][pain] == expected, (cls, pain)
+    assert tables.evaluation == {"b": Duration(7), "c": Duration(5), "d": Duration(2)}
+    assert tables.accepted == Duration(192)
+    assert tables.incident_force == {"b": "MAY", "c": "SHOULD", "d": "SHOULD"}
+    assert tables.nirv_incident_force == {"b": "MAY", "c": "MAY", "d": "SHOULD"}

@@ -135,4 +135,4 @@ def test_system_set_on_the_command_line(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--db", db, "system", "set", "web", "--clear-public-rules"])
     assert r.stdout.strip() == "web: public ranges none; public domains none"
     r = CliRunner().invoke(cli, ["--db", db, "system", "set", "web"])
-    assert r.exit_code == 1 and "give --public-cidr" in r.stderr
+    assert r.exit_code == 1 and "give --policy, --class, --fallback, --public-cidr" in r.stderr

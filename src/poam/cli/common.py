@@ -79,3 +79,17 @@ def _json(data: Any) -> None:
     if not text.replace("\n", "").isprintable():
         text = "".join(ch if ch.isprintable() or ch == "\n" else _escape_json(ch) for ch in text)
     click.echo(text)
+
+
+def user_option(f: F) -> F:
+    """`--user NAME` (or $POAM_USER): who the audit log records; default `cli:<login>`."""
+    from poam.services import audit
+
+    return click.option(
+        "--user",
+        "user",
+        envvar="POAM_USER",
+        default=audit.default_actor,
+        metavar="NAME",
+        help="Who does this, for the audit log (default: $POAM_USER or cli:<login>).",
+    )(f)

@@ -8,33 +8,87 @@ from rich.table import Table
 from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, system_option
 from poam.cli.root import cli
 from poam.services import audit
-from poam.services.items import STATUSES, item_json, list_items, set_controls
+from poam.services.items import STATUSES, item_json, set_controls
+from poam.services.triage import SORTS, Filters, assessment_json, ranked, show
 
 
 @cli.command("items")
 @system_option
 @click.option("--status", type=click.Choice(STATUSES), default="open", show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="id",
+    show_default=True,
+    help="id: POA&M id order; priority: highest score first; due: nearest deadline first.",
+)
+@click.option("--late", is_flag=True, help="Only items past a deadline that is not met.")
+@click.option("--kev", is_flag=True, help="Only items with a CVE in the CISA KEV catalog.")
+@click.option(
+    "--risk",
+    type=click.Choice(["low", "moderate", "high", "critical"], case_sensitive=False),
+    help="Only items of this rating (the adjusted one once a risk adjustment is approved).",
+)
+@click.option("--pain", type=click.IntRange(1, 5), metavar="1-5", help="Only items evaluated at this PAIN rating.")
+@click.option("--awaiting-evaluation", is_flag=True, help="Only items not yet evaluated (CR26).")
+@click.option("--detector", metavar="TEXT", help="Only items whose detector (tool) name contains TEXT.")
+@click.option("--asset", metavar="NAME", help="Only items affecting this asset (its identifier).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option
 @click.pass_context
-def items_cmd(ctx: click.Context, system: str | None, status: str, as_json: bool, db: str | None) -> None:
-    """List POA&M items."""
-    _info, found = list_items(_engine(ctx, db), system, status)
+def items_cmd(
+    ctx: click.Context,
+    system: str | None,
+    status: str,
+    sort: str,
+    late: bool,
+    kev: bool,
+    risk: str | None,
+    pain: int | None,
+    awaiting_evaluation: bool,
+    detector: str | None,
+    asset: str | None,
+    as_json: bool,
+    db: str | None,
+) -> None:
+    """List POA&M items, with their nearest deadline and priority."""
+    filters = Filters(late, kev, risk, pain, awaiting_evaluation, detector, asset)
+    _info, found = ranked(_engine(ctx, db), system, status, sort, filters)
     if as_json:
-        _json([item_json(i) for i in found])
+        _json([{**item_json(i), **assessment_json(a)} for i, a in found])
         return
-    table = Table("POA&M ID", "Status", "Risk", "Detected", "Due", "KEV", "Assets", "Detector", "Id", "Weakness")
-    for i in found:
+    table = Table(
+        "POA&M ID",
+        "Status",
+        "Risk",
+        "PAIN",
+        "Detected",
+        "Next due",
+        "Rule",
+        "KEV",
+        "Priority",
+        "Assets",
+        "Id",
+        "Weakness",
+    )
+    for i, a in found:
+        nearest = a.outcome.nearest()
+        due = nearest.due.strftime("%Y-%m-%d %H:%M") if nearest and nearest.due else "-"
+        if a.late:
+            due += " LATE"
         table.add_row(
             *map(
                 _cell,
                 (
                     i.poam_id,
                     i.status.value,
-                    i.original_risk.fedramp.value,
+                    a.facts.facts.level.value,
+                    f"N{a.pain}" if a.pain else "",
                     i.detection_date.isoformat(),
-                    i.scheduled_completion_date.isoformat(),
-                    "yes" if i.kev else "",
+                    due,
+                    nearest.rule if nearest else "",
+                    "yes" if a.facts.facts.kev else "",
+                    a.priority.score,
                     len(i.assets),
                     i.detector_source,
                     i.source_identifier,
@@ -68,3 +122,53 @@ def item_set(ctx: click.Context, poam_id: str, system: str | None, controls: tup
     """Set fields of the item POAM_ID (for now its controls)."""
     item = set_controls(_engine(ctx, db), system, poam_id, list(controls), audit.default_actor())
     _say(f"{item.poam_id}: controls {', '.join(item.controls)}")
+
+
+@item_group.command("show")
+@click.argument("poam_id")
+@system_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def item_show(ctx: click.Context, poam_id: str, system: str | None, as_json: bool, db: str | None) -> None:
+    """Show one item: every deadline with the rule that sets it, flags, the PAIN history and the
+    priority factor by factor."""
+    d = show(_engine(ctx, db), system, poam_id)
+    if as_json:
+        _json(d)
+        return
+    rs = d["rule_set"]
+    _say(f"{d['poam_id']} ({d['status']}): {d['weakness_name']}")
+    _say(f"  detector {d['detector_source']} {d['source_identifier']}; detected {d['detection_date']}")
+    _say(f"  rating {d['severity']}")
+    _say(f"  assets: {', '.join(d['assets']) or '-'}; exposure {d['exposure']}; criticality {d['criticality'] or '-'}")
+    if d["cves"]:
+        epss = d["epss"] if d["epss"] is not None else "-"
+        _say(f"  CVEs: {', '.join(d['cves'])}{' (KEV)' if d['kev'] else ''}; EPSS {epss}")
+    _say(f"  rule set: {rs['title']}")
+    if d["pain"] is not None:
+        yn = {True: "yes", False: "no", None: "?"}
+        _say(f"  evaluation: N{d['pain']}, IRV {yn[d['irv']]}, LEV {yn[d['lev']]}")
+    elif rs["name"] == "fedramp-cr26":
+        _say("  evaluation: none yet")
+    if d["disposition"]:
+        _say(f"  disposition: {d['disposition']}")
+    _say("deadlines:")
+    if not d["deadlines"]:
+        _say("  none")
+    for x in d["deadlines"]:
+        met = f", met {x['met_at']}" if x["met_at"] else ""
+        force = f" {x['force']}" if x["force"] else ""
+        _say(f"  {x['kind']:<15} {x['due'] or 'no date':<21} {x['rule']}{force}: {x['basis']}{met}")
+    for f in d["flags"]:
+        _say(f"flag: {f['kind']} ({f['rule']} {f['force']}): {f['text']}")
+    if d["evaluations"]:
+        _say("evaluations:")
+        for e in d["evaluations"]:
+            irv, lev = ("yes" if e["irv"] else "no"), ("yes" if e["lev"] else "no")
+            _say(f"  {e['at']} {e['kind']:<10} N{e['pain']} IRV {irv} LEV {lev} by {e['evaluator']}: {e['rationale']}")
+    p = d["priority"]
+    _say(
+        f"priority {p['score']}: "
+        + ", ".join(f"{x['name']} {x['value']} +{x['points']}" for x in p["factors"] if x["points"])
+    )

@@ -7,9 +7,8 @@ from dataclasses import asdict
 import click
 from rich.table import Table
 
-from poam.cli.common import _cell, _console, _engine, _json, _say, db_option
+from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, user_option
 from poam.cli.root import cli
-from poam.domain.policy import POLICIES
 from poam.errors import PoamError
 from poam.services import audit, systems
 
@@ -31,10 +30,18 @@ def system_group() -> None:
 @click.option("--org", help="Organization (the CSP), shown in the workbook header.")
 @click.option(
     "--policy",
-    type=click.Choice(sorted(POLICIES)),
     default="fedramp-rev5",
     show_default=True,
-    help="Remediation policy that sets deadlines.",
+    metavar="NAME|FILE.toml",
+    help="Rule set that sets deadlines: fedramp-cr26, bod-26-04, fedramp-rev5, cms, dod, or a day table FILE.toml.",
+)
+@click.option(
+    "--class", "fedramp_class", metavar="b|c|d", help="FedRAMP Rev5 class (fedramp-cr26; default from --impact)."
+)
+@click.option(
+    "--fallback",
+    metavar="NAME",
+    help="Day table for findings without a CVE under bod-26-04 (default fedramp-rev5).",
 )
 @click.option("--id-prefix", default="V-", show_default=True, help="POA&M id prefix.")
 @click.option("--fedramp-id", help="FedRAMP package id (OSCAL system-id).")
@@ -48,6 +55,8 @@ def system_add(
     impact: str,
     org: str | None,
     policy: str,
+    fedramp_class: str | None,
+    fallback: str | None,
     id_prefix: str,
     fedramp_id: str | None,
     poc: str | None,
@@ -62,12 +71,22 @@ def system_add(
         impact=impact,
         org=org,
         policy=policy,
+        fedramp_class=fedramp_class,
+        fallback=fallback,
         id_prefix=id_prefix,
         fedramp_id=fedramp_id,
         point_of_contact=poc,
         service_names="\n".join(services) or None,
     )
-    _say(f"added system {info.name} ({info.impact} impact, policy {info.policy}, ids {info.id_prefix}<n>)")
+    _say(f"added system {info.name} ({info.impact} impact, {_rules(info)}, ids {info.id_prefix}<n>)")
+
+
+def _rules(info: systems.SystemInfo) -> str:
+    if info.policy == "fedramp-cr26":
+        return f"policy fedramp-cr26, Class {(info.fedramp_class or '?').upper()}"
+    if info.policy == "bod-26-04":
+        return f"policy bod-26-04 (without a CVE: {info.fallback_policy or 'fedramp-rev5'})"
+    return f"policy {info.policy}"
 
 
 @system_group.command("set")
@@ -75,6 +94,12 @@ def system_add(
 @click.option("--public-cidr", "cidrs", multiple=True, metavar="CIDR", help="An address range that is public (repeat).")
 @click.option("--public-domain", "domains", multiple=True, metavar="SUFFIX", help="A public host name suffix (repeat).")
 @click.option("--clear-public-rules", is_flag=True, help="Remove the system's public rules.")
+@click.option(
+    "--policy", metavar="NAME|FILE.toml", help="Rule set: fedramp-cr26, bod-26-04, fedramp-rev5, cms, dod, FILE.toml."
+)
+@click.option("--class", "fedramp_class", metavar="b|c|d", help="FedRAMP Rev5 certification class (fedramp-cr26).")
+@click.option("--fallback", metavar="NAME", help="Day table for findings without a CVE under bod-26-04.")
+@user_option
 @db_option
 @click.pass_context
 def system_set(
@@ -83,20 +108,34 @@ def system_set(
     cidrs: tuple[str, ...],
     domains: tuple[str, ...],
     clear_public_rules: bool,
+    policy: str | None,
+    fedramp_class: str | None,
+    fallback: str | None,
+    user: str,
     db: str | None,
 ) -> None:
-    """Set a system's rules for public exposure: assets in these ranges or under these domains are
-    public unless a person or the inventory classified them (each option replaces its list)."""
-    if not (cidrs or domains or clear_public_rules):
-        raise PoamError("give --public-cidr, --public-domain or --clear-public-rules")
-    new_cidrs, new_domains = systems.set_public_rules(
-        _engine(ctx, db),
-        name,
-        [] if clear_public_rules else (list(cidrs) if cidrs else None),
-        [] if clear_public_rules else (list(domains) if domains else None),
-        audit.default_actor(),
-    )
-    _say(f"{name}: public ranges {', '.join(new_cidrs) or 'none'}; public domains {', '.join(new_domains) or 'none'}")
+    """Set a system's rule set (--policy, --class, --fallback) or its rules for public exposure:
+    assets in these ranges or under these domains are public unless a person or the inventory
+    classified them (each option replaces its list). Deadlines are computed again; changes audited."""
+    public = bool(cidrs or domains or clear_public_rules)
+    rules = policy is not None or fedramp_class is not None or fallback is not None
+    if not (public or rules):
+        raise PoamError("give --policy, --class, --fallback, --public-cidr, --public-domain or --clear-public-rules")
+    engine = _engine(ctx, db)
+    if rules:
+        info, changed = systems.set_rules(engine, name, user, policy, fedramp_class, fallback)
+        _say(f"{info.name}: {_rules(info)}; deadlines of {changed} open item(s) changed")
+    if public:
+        new_cidrs, new_domains = systems.set_public_rules(
+            engine,
+            name,
+            [] if clear_public_rules else (list(cidrs) if cidrs else None),
+            [] if clear_public_rules else (list(domains) if domains else None),
+            user,
+        )
+        _say(
+            f"{name}: public ranges {', '.join(new_cidrs) or 'none'}; public domains {', '.join(new_domains) or 'none'}"
+        )
 
 
 @system_group.command("list")
@@ -107,12 +146,21 @@ def system_list(ctx: click.Context, as_json: bool, db: str | None) -> None:
     """List the systems with their open and closed item counts."""
     found = systems.list_systems(_engine(ctx, db))
     if as_json:
-        _json([asdict(s) for s in found])
+        _json([{k: v for k, v in asdict(s).items() if k != "policy_table"} for s in found])
         return
     if not found:
         click.echo("no systems yet: import a scan or run `poam system add NAME`")
         return
-    table = Table("Name", "Impact", "Policy", "Org", "Open", "Closed")
+    table = Table("Name", "Impact", "Policy", "Class", "Org", "Open", "Closed")
     for s in found:
-        table.add_row(*map(_cell, (s.name, s.impact, s.policy, s.org or "", s.open_items, s.closed_items)))
+        row = (
+            s.name,
+            s.impact,
+            s.policy,
+            (s.fedramp_class or "").upper() if s.policy == "fedramp-cr26" else "",
+            s.org or "",
+            s.open_items,
+            s.closed_items,
+        )
+        table.add_row(*map(_cell, row))
     _console().print(table)

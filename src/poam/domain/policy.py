@@ -1,47 +1,23 @@
-"""Remediation policies: how many days each risk level has, and the scheduled completion date."""
+"""The template's Scheduled Completion Date: detection plus a day table's days, capped by KEV.
+
+The day tables themselves are data (`data/rules/*.toml`, loaded by `services.rulesets`); the
+deadlines each rule set sets are in `domain.rules`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Protocol
 
 from poam.domain.models import Level, YesNo
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """A named remediation policy: calendar days allowed per risk level, counted from detection."""
+class HasDays(Protocol):
+    """A day table: calendar days allowed per risk level, counted from detection."""
 
-    name: str
-    title: str
-    days: Mapping[Level, int]
-    source: str
-
-
-FEDRAMP_REV5 = Policy(
-    name="fedramp-rev5",
-    title="FedRAMP Rev5: High/Critical 30, Moderate 90, Low 180 days",
-    days={Level.CRITICAL: 30, Level.HIGH: 30, Level.MODERATE: 90, Level.LOW: 180},
-    source="FedRAMP POA&M Template Completion Guide v2.2; Rev5 playbook (poam.md)",
-)
-
-CMS = Policy(
-    name="cms",
-    title="CMS/HHS: Critical 15, High 30, Moderate 90, Low 365 days",
-    days={Level.CRITICAL: 15, Level.HIGH: 30, Level.MODERATE: 90, Level.LOW: 365},
-    source="CMS CISO Memo 20-01 (HHS POA&M standard)",
-)
-
-POLICIES: dict[str, Policy] = {p.name: p for p in (FEDRAMP_REV5, CMS)}
-
-
-def get_policy(name: str) -> Policy:
-    """The policy of that name; KeyError names the choices."""
-    try:
-        return POLICIES[name]
-    except KeyError:
-        raise KeyError(f"unknown policy {name!r}; choose one of: {', '.join(sorted(POLICIES))}") from None
+    @property
+    def days(self) -> Mapping[Level, int]: ...
 
 
 def effective_level(original: Level, adjusted: Level | None, risk_adjustment: YesNo) -> Level:
@@ -54,11 +30,11 @@ def effective_level(original: Level, adjusted: Level | None, risk_adjustment: Ye
 def scheduled_completion(
     detected: dt.date,
     level: Level,
-    policy: Policy = FEDRAMP_REV5,
+    table: HasDays,
     kev_due: dt.date | None = None,
 ) -> dt.date:
-    """Detection date plus the policy's days for the level, never later than a KEV due date."""
-    due = detected + dt.timedelta(days=policy.days[level])
+    """Detection date plus the table's days for the level, never later than a KEV due date."""
+    due = detected + dt.timedelta(days=table.days[level])
     if kev_due is not None and kev_due < due:
         return kev_due
     return due

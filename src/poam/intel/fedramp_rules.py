@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from poam.domain.rules import Duration
+from poam.domain.rules.cr26 import Cr26Tables
 from poam.errors import InputError
 from poam.parsers import jsonio
 
@@ -104,3 +106,48 @@ def read(data: bytes, source: str) -> Rules:
             source, f"version {rules.version} is older than the {shipped.version} poam ships: load a newer one"
         )
     return rules
+
+
+def cr26_tables(rules: Rules) -> Cr26Tables:
+    """The VDR/VER timeframes the `fedramp-cr26` rule set needs, read from the dataset:
+    VER-TFR-EVU (evaluation windows), VDR-TFR-PVR (`pain_timeframes`), VER-TFR-MAV (192 days),
+    VER-TFR-IRI and VER-TFR-NRI (incident forces), each by class."""
+    vdr = _rule(rules.document, "VDR", "VDR-TFR-PVR")
+    evu = _rule(rules.document, "VER", "VER-TFR-EVU")
+    mav = _rule(rules.document, "VER", "VER-TFR-MAV")
+    iri = _rule(rules.document, "VER", "VER-TFR-IRI")
+    nri = _rule(rules.document, "VER", "VER-TFR-NRI")
+    classes = ("b", "c", "d")
+    pain: dict[str, dict[int, dict[str, Duration]]] = {}
+    for cls in classes:
+        cells = vdr["varies_by_class"][cls]["pain_timeframes"]
+        pain[cls] = {
+            int(rating): {col: _duration(cell) for col, cell in row.items()} for rating, row in cells.items() if row
+        }
+    return Cr26Tables(
+        version=rules.version,
+        evaluation={c: _duration(evu["varies_by_class"][c]) for c in classes},
+        pain=pain,
+        accepted=_duration(mav),
+        incident_force={c: str(iri["varies_by_class"][c]["force"]) for c in classes},
+        nirv_incident_force={c: str(nri["varies_by_class"][c]["force"]) for c in classes},
+        evaluation_force={c: str(evu["varies_by_class"][c]["force"]) for c in classes},
+        pain_force={c: str(vdr["varies_by_class"][c]["force"]) for c in classes},
+    )
+
+
+def _rule(document: dict[str, Any], family: str, rule_id: str) -> dict[str, Any]:
+    """A rule of FRR.<family>, wherever the dataset files it (`all` or `rev5`, under its subset)."""
+    data = document["FRR"][family]["data"]
+    for bucket in ("rev5", "all"):
+        for subset in (data.get(bucket) or {}).values():
+            if isinstance(subset, dict) and rule_id in subset:
+                return subset[rule_id]  # type: ignore[no-any-return]
+    raise InputError("FedRAMP rules", f"{rule_id} is missing from the rules dataset")
+
+
+def _duration(cell: dict[str, Any]) -> Duration:
+    kind, num = cell.get("timeframe_type"), cell.get("timeframe_num")
+    if kind not in ("days", "hours") or not isinstance(num, int) or num <= 0:
+        raise InputError("FedRAMP rules", f"a timeframe poam cannot read: {kind!r} {num!r}")
+    return Duration(num, kind)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from poam.domain.models import ItemStatus, PoamItem
-from poam.domain.policy import due_date, get_policy, is_late
+from poam.domain.policy import due_date, is_late
 from poam.errors import OutputError, PoamError, UsageError, error_kind, printable
 from poam.exporters import fedramp_xlsx, oscal_poam
 from poam.services import audit, kev, systems
@@ -291,7 +291,6 @@ def summarize(engine: Engine, system: str | None, today: dt.date | None = None) 
     today = today or dt.date.today()
     with db.read(engine) as conn:
         info = systems.resolve(conn, system, audit.default_actor())
-        get_policy(info.policy)
         all_items = load(conn, info.id, "all")
         open_items = [i for i in all_items if i.status is ItemStatus.OPEN]
         by_risk = {"High": 0, "Moderate": 0, "Low": 0}

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, func, or_, select, update
 from poam.errors import UsageError
 from poam.services import audit, systems
 from poam.store import db
-from poam.store.tables import assets
+from poam.store.tables import assets, findings, items
 from poam.store.tables import systems as systems_table
 
 EXPOSURES = ("public", "internal", "unknown")
@@ -111,6 +111,27 @@ def _rules(conn: Connection, system_id: int) -> PublicRules:
     return PublicRules.of(row.public_cidrs, row.public_domains)
 
 
+def find(conn: Connection, system_id: int, name: str) -> list[Any]:
+    """The assets of a system a name designates: its identifier, IP address, host name, NetBIOS name
+    or name (case-insensitive for names)."""
+    wanted = name.strip()
+    lowered = wanted.lower()
+    return list(
+        conn.execute(
+            select(assets).where(
+                assets.c.system_id == system_id,
+                or_(
+                    assets.c.identifier == wanted,
+                    assets.c.ip == wanted,
+                    func.lower(assets.c.fqdn) == lowered,
+                    func.lower(assets.c.netbios) == lowered,
+                    func.lower(assets.c.name) == lowered,
+                ),
+            )
+        ).all()
+    )
+
+
 def set_asset(
     engine: Engine, system: str | None, name: str, exposure: str | None, criticality: str | None, actor: str
 ) -> AssetView:
@@ -124,25 +145,12 @@ def set_asset(
         raise UsageError(f"--criticality must be one of {', '.join(CRITICALITIES)}")
     with engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
-        wanted = name.strip()
-        lowered = wanted.lower()
-        found = conn.execute(
-            select(assets).where(
-                assets.c.system_id == info.id,
-                or_(
-                    assets.c.identifier == wanted,
-                    assets.c.ip == wanted,
-                    func.lower(assets.c.fqdn) == lowered,
-                    func.lower(assets.c.netbios) == lowered,
-                    func.lower(assets.c.name) == lowered,
-                ),
-            )
-        ).all()
+        found = find(conn, info.id, name)
         if not found:
-            raise UsageError(f"no asset {wanted!r} in system {info.name!r}; `poam asset list` shows them")
+            raise UsageError(f"no asset {name.strip()!r} in system {info.name!r}; `poam asset list` shows them")
         if len(found) > 1:
             names = ", ".join(sorted(r.identifier for r in found)[:5])
-            raise UsageError(f"{wanted!r} names {len(found)} assets ({names}); use the identifier")
+            raise UsageError(f"{name.strip()!r} names {len(found)} assets ({names}); use the identifier")
         row = found[0]
         values: dict[str, str] = {}
         change: dict[str, object] = {}
@@ -156,6 +164,11 @@ def set_asset(
             values["criticality"] = criticality
             change["criticality"] = [row.criticality, criticality]
         conn.execute(update(assets).where(assets.c.id == row.id).values(**values))
-        audit.record(conn, actor, [audit.Event("asset.set", "asset", row.identifier[:100], change, info.id)])
+        now = audit.now()
+        audit.record(conn, actor, [audit.Event("asset.set", "asset", row.identifier[:100], change, info.id)], now)
+        from poam.services import deadlines
+
+        deadlines.mark_stale(conn, items.c.id.in_(select(findings.c.item_id).where(findings.c.asset_id == row.id)))
+        deadlines.refresh(conn, actor, f"asset {row.identifier[:100]} changed", now, info.id)
         updated = conn.execute(select(assets).where(assets.c.id == row.id)).one()
         return _view(updated, _rules(conn, info.id))

@@ -20,7 +20,7 @@ from poam.domain.models import Coverage, Finding, FindingStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext, Parser, ParseReport, Record
 from poam.parsers.registry import detect
-from poam.services import audit, history, systems
+from poam.services import audit, deadlines, history, systems
 from poam.services import parallel as parallel_reader
 from poam.services.assets import AssetResolver
 from poam.services.coverage import MAX_PARTIAL_PATHS, CoverageBook
@@ -450,6 +450,7 @@ class _Import:
             *later,
         ]
         audit.record(self.conn, self.actor, events, self.now)
+        deadlines.refresh(self.conn, self.actor, f"scan imported: {r.source}", self.now, self.system.id)
 
     def _rederive(self) -> list[audit.Event]:
         """A scan that is late for a tool (an older scan imported after a newer one): the weaknesses

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from poam.errors import InputError
 from poam.intel import epss, fedramp_rules, vulnrichment
 from poam.parsers.base import ParseContext
 from poam.services import audit, kev
 from poam.store.bulk import insert_rows
-from poam.store.tables import epss_scores, intel_documents, intel_sources, ssvc_decisions
+from poam.store.tables import epss_scores, intel_documents, intel_sources, items, ssvc_decisions, systems
 
 SOURCES = {
     "kev": "CISA Known Exploited Vulnerabilities",
@@ -229,6 +230,7 @@ def _load_vulnrichment(engine: Engine, path: Path, source: str, actor: str) -> L
         _record(conn, loaded, path, sha, now)
         detail = {"file": source, "sha256": sha, "records": records, "decisions": len(seen)}
         audit.record(conn, actor, [audit.Event("intel.load", "intel", "vulnrichment", detail)], now)
+        _recompute(conn, actor, "CISA Vulnrichment (SSVC) loaded", now, items.c.cves != "")
     return loaded
 
 
@@ -246,6 +248,13 @@ def _load_rules(engine: Engine, path: Path, source: str, sha: str, actor: str) -
         _record(conn, loaded, path, sha, now)
         detail = {"file": source, "sha256": sha, "version": rules.version}
         audit.record(conn, actor, [audit.Event("intel.load", "intel", "fedramp-rules", detail)], now)
+        _recompute(
+            conn,
+            actor,
+            f"FedRAMP rules {rules.version} loaded",
+            now,
+            items.c.system_id.in_(select(systems.c.id).where(systems.c.policy == "fedramp-cr26")),
+        )
     return loaded
 
 
@@ -254,6 +263,22 @@ def _day(text: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(text[:10])
     except ValueError:
         return None
+
+
+def _recompute(conn: Connection, actor: str, reason: str, now: dt.datetime, where: ColumnElement[bool]) -> None:
+    """Deadlines follow the facts: open items the new data bears on are computed again (audited)."""
+    from poam.services import deadlines
+
+    deadlines.mark_stale(conn, where)
+    deadlines.refresh(conn, actor, reason, now)
+
+
+def rules_key(conn: Connection) -> str:
+    """Which FedRAMP rules are in force: the SHA-256 of the loaded file, or `bundled`."""
+    sha = conn.execute(
+        select(intel_sources.c.sha256).where(intel_sources.c.source == "fedramp-rules")
+    ).scalar_one_or_none()
+    return sha or "bundled"
 
 
 def active_rules(conn: Connection) -> fedramp_rules.Rules:

@@ -20,7 +20,7 @@ from poam.parsers.registry import detect
 from poam.services import audit, systems
 from poam.services.assets import AssetResolver
 from poam.store import db
-from poam.store.tables import assets, findings, scan_assets
+from poam.store.tables import assets, findings, items, scan_assets
 
 
 @dataclass
@@ -103,6 +103,10 @@ def import_inventory(engine: Engine, path: Path, system: str | None, actor: str)
             "complete": complete,
         }
         audit.record(conn, actor, [audit.Event("inventory.import", "system", str(info.id), detail, info.id)], now)
+        from poam.services import deadlines
+
+        deadlines.mark_stale(conn, items.c.system_id == info.id)
+        deadlines.refresh(conn, actor, "inventory imported (public-facing column)", now, info.id)
     return result
 
 

@@ -18,9 +18,9 @@ from poam.domain.controls import controls_for_item
 from poam.domain.identity import item_key
 from poam.domain.lifecycle import item_status
 from poam.domain.models import ChangeKind, ItemStatus, Level, Weakness, YesNo
-from poam.domain.policy import effective_level, get_policy, scheduled_completion
+from poam.domain.policy import effective_level, scheduled_completion
 from poam.domain.rating import original_rating
-from poam.services import audit, cci, kev
+from poam.services import audit, cci, kev, rulesets
 from poam.services.systems import SystemInfo
 from poam.store.tables import findings, items, milestone_changes, milestones, systems, weaknesses
 
@@ -63,7 +63,7 @@ class ItemMaker:
         self.conn = conn
         self.system = system
         self.now = now
-        self.policy = get_policy(system.policy)
+        self.policy = rulesets.for_system(conn, system).template
         self.events: list[audit.Event] = []
         self._weakness: dict[tuple[str, str], int] = {}
         self._passing_only: set[tuple[str, str]] = set()  # defined so far by passing results only
@@ -325,6 +325,8 @@ class ItemMaker:
                     .group_by(findings.c.item_id)
                 )
             }
+            # what the rule sets read (detection, assets, status) may have changed: deadlines are recomputed
+            self.conn.execute(update(items).where(items.c.id.in_(chunk)).values(rules_stale=True))
             for row in self.conn.execute(select(items).where(items.c.id.in_(chunk)).order_by(items.c.seq)):
                 st = stats.get(row.id)
                 if st is None:

@@ -118,11 +118,17 @@ def load_catalog(engine: Engine, path: Path, actor: str) -> KevLoad:
         conn.execute(delete(settings).where(settings.c.key == "kev_version"))
         conn.execute(insert(settings).values(key="kev_version", value=version))
         flagged = refresh_items(conn)
+        now = audit.now()
         audit.record(
             conn,
             actor,
             [audit.Event("kev.load", "kev", version, {"entries": len(rows), "items_flagged": flagged})],
+            now,
         )
+        from poam.services import deadlines
+
+        deadlines.mark_stale(conn, items.c.cves != "")
+        deadlines.refresh(conn, actor, f"KEV catalog {version} loaded", now)
     return KevLoad(version, len(rows), flagged)
 
 

@@ -193,6 +193,7 @@ class Rewriter:
             values.update(zip(("status", "closed_at", "closed_scan_id", "status_date"), wanted, strict=True))
         if values:
             values["updated_at"] = self.now
+            values["rules_stale"] = True
             self.conn.execute(update(items).where(items.c.id == r.id).values(**values))
 
     def _create(self, w: Any, wid: int, life: Life, previous: int | None, outcome: Outcome) -> int:

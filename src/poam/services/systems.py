@@ -9,8 +9,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from poam.domain.models import Level
-from poam.domain.policy import POLICIES
-from poam.errors import UsageError
+from poam.errors import UsageError, ValueRefused
 from poam.services import audit
 from poam.store import db
 from poam.store.tables import items, systems
@@ -33,6 +32,9 @@ class SystemInfo:
     service_names: str | None
     open_items: int = 0
     closed_items: int = 0
+    fedramp_class: str | None = None
+    fallback_policy: str | None = None
+    policy_table: str | None = None
 
 
 def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> SystemInfo:
@@ -48,7 +50,48 @@ def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> System
         service_names=row["service_names"],
         open_items=open_items,
         closed_items=closed_items,
+        fedramp_class=row["fedramp_class"],
+        fallback_policy=row["fallback_policy"],
+        policy_table=row["policy_table"],
     )
+
+
+def class_for(impact: str) -> str:
+    """The CR26 class a system gets when none is given: B for Low, C for Moderate, D for High. FedRAMP
+    publishes no such table; the class baselines (155/322/409 controls) are the Low/Moderate/High
+    baselines less CA-05, which is the reading used (docs/rules-2026.md 1.1)."""
+    return {"Low": "b", "Moderate": "c", "High": "d"}.get(impact, "c")
+
+
+def policy_values(policy: str | None, cls: str | None, fallback: str | None) -> dict[str, str | None]:
+    """The systems columns a `--policy`, `--class` and `--fallback` choice sets, checked: a rule set
+    poam ships, or a TOML day table file (kept as `custom:NAME` with its text)."""
+    from pathlib import Path
+
+    from poam.services import rulesets
+
+    values: dict[str, str | None] = {}
+    if policy is not None:
+        if policy in rulesets.RETIRED:
+            raise ValueRefused(rulesets.RETIRED[policy])
+        if policy.lower().endswith(".toml"):
+            table, text = rulesets.read_custom(Path(policy))
+            values.update(policy=f"custom:{table.name}", policy_table=text)
+        elif policy in rulesets.NAMES:
+            values.update(policy=policy, policy_table=None)
+        else:
+            raise ValueRefused(
+                f"unknown policy {policy!r}; choose one of: {', '.join(rulesets.NAMES)}, or a day table FILE.toml"
+            )
+    if cls is not None:
+        if cls.lower() not in rulesets.CLASSES:
+            raise ValueRefused(f"--class must be b, c or d (FedRAMP Rev5 certification classes), not {cls!r}")
+        values["fedramp_class"] = cls.lower()
+    if fallback is not None:
+        if fallback not in rulesets.DAY_TABLES:
+            raise ValueRefused(f"--fallback must be one of {', '.join(rulesets.DAY_TABLES)}")
+        values["fallback_policy"] = fallback
+    return values
 
 
 def _insert(conn: Connection, actor: str, name: str, **fields: str | None) -> SystemInfo:
@@ -64,14 +107,14 @@ def _insert(conn: Connection, actor: str, name: str, **fields: str | None) -> Sy
     impact = (fields.get("impact") or "moderate").capitalize()
     if impact not in (Level.LOW, Level.MODERATE, Level.HIGH):
         raise UsageError(f"impact must be low, moderate or high, not {fields.get('impact')!r}")
-    policy = fields.get("policy") or "fedramp-rev5"
-    if policy not in POLICIES:
-        raise UsageError(f"unknown policy {policy!r}; choose one of: {', '.join(sorted(POLICIES))}")
+    rules = policy_values(fields.get("policy") or "fedramp-rev5", fields.get("fedramp_class"), fields.get("fallback"))
+    if rules.get("policy") == "fedramp-cr26" and not rules.get("fedramp_class"):
+        rules["fedramp_class"] = class_for(impact)
     values = {
         "name": name,
         "org": fields.get("org"),
         "impact": impact,
-        "policy": policy,
+        **rules,
         "id_prefix": fields.get("id_prefix") or "V-",
         "next_seq": 1,
         "fedramp_id": fields.get("fedramp_id"),
@@ -80,7 +123,7 @@ def _insert(conn: Connection, actor: str, name: str, **fields: str | None) -> Sy
         "created_at": audit.now(),
     }
     new_id = conn.execute(insert(systems).values(**values)).inserted_primary_key[0]  # type: ignore[index]
-    detail = {k: v for k, v in values.items() if k not in ("next_seq", "created_at") and v is not None}
+    detail = {k: v for k, v in values.items() if k not in ("next_seq", "created_at", "policy_table") and v is not None}
     audit.record(conn, actor, [audit.Event("system.add", "system", str(new_id), detail, new_id)])
     row = conn.execute(select(systems).where(systems.c.id == new_id)).mappings().one()
     return _info(row)
@@ -161,5 +204,37 @@ def set_public_rules(
             .values(public_cidrs="\n".join(new_cidrs), public_domains="\n".join(new_domains))
         )
         detail = {"public_cidrs": [old_cidrs, new_cidrs], "public_domains": [old_domains, new_domains]}
-        audit.record(conn, actor, [audit.Event("system.set", "system", str(info.id), detail, info.id)])
+        now = audit.now()
+        audit.record(conn, actor, [audit.Event("system.set", "system", str(info.id), detail, info.id)], now)
+        from poam.services import deadlines
+
+        deadlines.mark_stale(conn, items.c.system_id == info.id)
+        deadlines.refresh(conn, actor, f"public exposure rules of {info.name} changed", now, info.id)
     return new_cidrs, new_domains
+
+
+def set_rules(
+    engine: Engine, name: str, actor: str, policy: str | None, cls: str | None, fallback: str | None
+) -> tuple[SystemInfo, int]:
+    """Change a system's rule set, class or fallback table; every open item's deadlines are computed
+    again (changes audited). Returns the system and how many items' deadlines changed."""
+    from poam.services import deadlines
+
+    values = policy_values(policy, cls, fallback)
+    with engine.begin() as conn:
+        info = resolve(conn, name, actor)
+        old = conn.execute(select(systems).where(systems.c.id == info.id)).mappings().one()
+        changes = {k: [old[k], v] for k, v in values.items() if old[k] != v and k != "policy_table"}
+        if "policy_table" in values and old["policy_table"] != values["policy_table"]:
+            changes["policy_table"] = ["(changed)", "(custom table from the file)"]
+        if values.get("policy") == "fedramp-cr26" and not (values.get("fedramp_class") or old["fedramp_class"]):
+            values["fedramp_class"] = class_for(old["impact"])
+            changes["fedramp_class"] = [None, values["fedramp_class"]]
+        conn.execute(update(systems).where(systems.c.id == info.id).values(**values))
+        now = audit.now()
+        if changes:
+            audit.record(conn, actor, [audit.Event("system.set", "system", str(info.id), changes, info.id)], now)
+        deadlines.mark_stale(conn, items.c.system_id == info.id)
+        changed = deadlines.refresh(conn, actor, f"rule set of {info.name} changed", now, info.id)
+        row = conn.execute(select(systems).where(systems.c.id == info.id)).mappings().one()
+        return _info(row), changed

@@ -19,6 +19,8 @@ from sqlalchemy import (
     MetaData,
     Table,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy import String as _String
 from sqlalchemy import Text as _Text
@@ -90,6 +92,9 @@ systems = Table(
     Column("service_names", Text),
     Column("public_cidrs", Text, nullable=False, server_default=""),  # newline-separated
     Column("public_domains", Text, nullable=False, server_default=""),  # host name suffixes
+    Column("fedramp_class", String(1)),  # b, c or d (fedramp-cr26)
+    Column("fallback_policy", String(40)),  # bod-26-04: the day table for findings without a CVE
+    Column("policy_table", Text),  # a custom day table, as the TOML file gave it
     Column("created_at", DateTime, nullable=False),
 )
 
@@ -240,6 +245,17 @@ items = Table(
     Column("previous_item_id", ForeignKey("items.id", ondelete="SET NULL")),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    Column("pain", Integer),  # the current CR26 evaluation (None: not evaluated)
+    Column("irv", Boolean),
+    Column("lev", Boolean),
+    Column("evaluated_at", DateTime),  # the first evaluation
+    Column("disposition", String(24)),  # false-positive, fully-mitigated, partially-mitigated, remediated
+    Column("disposition_rationale", Text),
+    Column("deadlines", Text, nullable=False, server_default="[]"),  # JSON: the rule set's deadlines
+    Column("flags", Text, nullable=False, server_default="[]"),  # JSON: incident, forensic triage, ...
+    Column("next_due", DateTime),  # the nearest deadline not met (UTC)
+    Column("forensic_triage", Boolean, nullable=False, server_default=false()),
+    Column("rules_stale", Boolean, nullable=False, server_default=true()),  # deadlines to recompute
     UniqueConstraint("system_id", "poam_id", name="uq_items_system_poam_id"),
     Index("ix_items_lookup", "system_id", "tool", "vuln_id", "status"),
 )
@@ -318,6 +334,41 @@ milestone_changes = Table(
     Column("text", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
     Index("ix_milestone_changes_item", "item_id"),
+)
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime, nullable=False),  # when the evaluation was completed (UTC)
+    Column("kind", String(12), nullable=False),  # evaluation, reduction, raise, update
+    Column("irv", Boolean, nullable=False),
+    Column("lev", Boolean, nullable=False),
+    Column("pain", Integer, nullable=False),
+    Column("rationale", Text, nullable=False),
+    Column("reason", Text),  # why a rating was raised
+    Column("evaluator", String(200), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Index("ix_evaluations_item", "item_id"),
+)
+"""CR26 evaluations of an item, in time order: the first, then each reduction or change (PAIN history)."""
+
+deviations = Table(
+    "deviations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(24), nullable=False),  # false-positive, risk-adjustment, operational-requirement, accepted
+    Column("status", String(10), nullable=False),  # pending, approved, rejected
+    Column("rationale", Text, nullable=False),
+    Column("requested_risk", String(16)),
+    Column("requester", String(200), nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("approver", String(200)),
+    Column("decided_at", DateTime),
+    Column("decision_note", Text),
+    Index("ix_deviations_item", "item_id"),
 )
 
 epss_scores = Table(

@@ -1,0 +1,144 @@
+"""The rule-set commands as a user types them: system add/set --policy/--class, evaluate, item show,
+items --sort priority and its filters (CLI contract of issue 8)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from poam.cli import cli
+from tests.builders import Host, Item, write_nessus
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "poam.db")
+    assert run("--db", path, "system", "add", "cso", "--impact", "high", "--policy", "fedramp-cr26").exit_code == 0
+    scan = write_nessus(
+        tmp_path / "a.nessus",
+        [
+            Host(
+                "web",
+                ip="203.0.113.5",
+                items=[Item("100", cvss3=9.8, cves=("CVE-2026-30001",)), Item("200", severity=1)],
+            ),
+            Host("db", ip="10.0.0.9", items=[Item("300", cvss3=5.0)]),
+        ],
+    )
+    assert run("--db", path, "import", str(scan)).exit_code == 0
+    return path
+
+
+def show(db: str, poam_id: str) -> dict:  # type: ignore[type-arg]
+    r = run("--db", db, "item", "show", poam_id, "--json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def test_system_add_defaults_the_class_from_the_impact(db: str) -> None:
+    listed = json.loads(run("--db", db, "system", "list", "--json").stdout)
+    assert [(s["policy"], s["fedramp_class"]) for s in listed] == [("fedramp-cr26", "d")]
+
+
+def test_item_show_json_contract(db: str) -> None:
+    d = show(db, "V-1")
+    assert {"deadlines", "pain", "irv", "lev", "exposure", "forensic_triage", "priority"} <= d.keys()
+    (ev,) = d["deadlines"]
+    assert {"kind", "due", "rule", "basis"} <= ev.keys()
+    assert (ev["kind"], ev["due"], ev["rule"]) == ("evaluation", "2026-01-07T10:00:00Z", "VER-TFR-EVU")
+    assert d["pain"] is None and d["awaiting_evaluation"] is True
+    assert d["priority"]["score"] == sum(f["points"] for f in d["priority"]["factors"])
+
+
+def test_evaluate_then_show_and_the_audit_log(db: str) -> None:
+    r = run(
+        "--db", db, "evaluate", "V-1", "--irv", "yes", "--pain", "5", "--rationale", "internet-facing RCE",
+        "--at", "2026-01-05T12:00:00Z", "--user", "alice",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "N5, IRV yes, LEV yes (LEV assumed yes: VER-EVA-AIA)" in r.stdout
+    d = show(db, "V-1")
+    nr = next(x for x in d["deadlines"] if x["kind"] == "next_reduction")
+    assert nr["due"] == "2026-01-06T00:00:00Z" and nr["rule"] == "VDR-TFR-PVR"  # Class D N5 IRV+LEV: 12 hours
+    assert [f["rule"] for f in d["flags"] if f["kind"] == "incident"] == ["VER-TFR-IRI"]
+    r = run("--db", db, "evaluate", "V-1", "--pain", "3", "--rationale", "WAF", "--at", "2026-01-06T08:00:00+00:00")
+    assert r.exit_code == 0 and "reduction recorded: N3" in r.stdout
+    text = run("--db", db, "item", "show", "V-1").stdout
+    assert "next_reduction  2026-01-14T08:00:00Z  VDR-TFR-PVR" in text  # N3 IRV+LEV: 8 days from the reduction
+    with sqlite3.connect(db) as conn:
+        actors = [a for (a,) in conn.execute("select actor from audit_events where action = 'item.evaluate'")]
+    assert actors[0] == "alice" and len(actors) == 2
+    assert run("--db", db, "audit", "verify").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--irv", "yes", "--pain", "6", "--rationale", "x"], "--pain must be 1 to 5"),
+        (["--irv", "yes", "--pain", "3"], "needs --rationale"),
+        (["--irv", "yes", "--pain", "3", "--rationale", "x", "--at", "2099-01-01T00:00:00Z"], "in the future"),
+    ],
+)
+def test_invalid_evaluations_are_one_line_exit_2_and_change_nothing(db: str, args: list[str], message: str) -> None:
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("select count(*) from audit_events").fetchone()
+    r = CliRunner().invoke(cli, ["--db", db, "evaluate", "V-1", *args])
+    assert r.exit_code == 2
+    assert r.stderr.count("\n") == 1 and message in r.stderr and r.stdout == ""
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from audit_events").fetchone() == before
+        assert conn.execute("select count(*) from evaluations").fetchone() == (0,)
+
+
+def test_retired_and_unknown_rule_sets_are_refused(db: str, tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["--db", db, "system", "set", "cso", "--policy", "bod-19-02"])
+    assert r.exit_code == 2 and "revoked by CISA BOD 26-04" in r.stderr
+    r = CliRunner().invoke(cli, ["--db", db, "system", "set", "cso", "--class", "e"])
+    assert r.exit_code == 2 and "--class must be b, c or d" in r.stderr
+    table = tmp_path / "agency.toml"
+    table.write_text('name = "agency"\n[days]\nCritical = 7\nHigh = 14\nModerate = 45\nLow = 90\n', encoding="utf-8")
+    r = run("--db", db, "system", "set", "cso", "--policy", str(table))
+    assert r.exit_code == 0 and "policy custom:agency" in r.stdout
+    (dl,) = show(db, "V-3")["deadlines"]  # Moderate (CVSS 5.0): 45 days from detection
+    assert (dl["kind"], dl["due"], dl["rule"]) == ("remediation", "2026-02-19T10:00:00Z", "custom:agency")
+
+
+def test_items_sort_priority_and_filters(db: str) -> None:
+    run("--db", db, "asset", "set", "203.0.113.5", "--exposure", "public", "--criticality", "high")
+    run(
+        "--db",
+        db,
+        "evaluate",
+        "V-3",
+        "--irv",
+        "no",
+        "--pain",
+        "2",
+        "--rationale",
+        "internal",
+        "--at",
+        "2026-01-05T12:00:00Z",
+    )
+    listed = json.loads(run("--db", db, "items", "--sort", "priority", "--json").stdout)
+    scores = [i["priority"]["score"] for i in listed]
+    assert scores == sorted(scores, reverse=True)
+    assert listed[0]["poam_id"] == "V-1"  # Critical, public, high criticality
+    assert {"deadlines", "pain", "exposure", "priority"} <= listed[0].keys()
+    ids = lambda *a: [i["poam_id"] for i in json.loads(run("--db", db, "items", "--json", *a).stdout)]  # noqa: E731
+    assert ids("--awaiting-evaluation") == ["V-1", "V-2"]
+    assert ids("--pain", "2") == ["V-3"]
+    assert ids("--risk", "critical") == ["V-1"]
+    assert ids("--asset", "db") == ["V-3"]
+    assert ids("--detector", "nessus") == ["V-1", "V-2", "V-3"]
+    assert ids("--kev") == []
+    assert ids("--late") == ["V-1", "V-2", "V-3"]  # all of 2026-01 is long past
+    table = run("--db", db, "items", "--sort", "due").stdout
+    assert "LATE" in table and "VER-TFR-EVU" in table
