@@ -53,8 +53,10 @@ def _text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
-def generate(path: Path, hosts: int, per_host: int, seed: int = 7) -> int:
-    """Write a NessusClientData_v2 file; returns the number of ReportItems."""
+def generate(
+    path: Path, hosts: int, per_host: int, seed: int = 7, start: dt.datetime = dt.datetime(2026, 1, 5, 8, 0)
+) -> int:
+    """Write a NessusClientData_v2 file (hosts scanned from `start`); returns the number of ReportItems."""
     rng = random.Random(seed)
     pool = []
     for n in range(max(per_host * 15, 500)):
@@ -74,7 +76,6 @@ def generate(path: Path, hosts: int, per_host: int, seed: int = 7) -> int:
             f"<solution>{escape(_text(rng, 20))}</solution><synopsis>{escape(_text(rng, 12))}</synopsis>"
         )
         pool.append((pid, sev, rng.choice((22, 80, 443, 3389, 8443, 0)), body))
-    start = dt.datetime(2026, 1, 5, 8, 0)
     count = 0
     with path.open("w", encoding="utf-8") as out:
         out.write(

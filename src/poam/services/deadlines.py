@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from poam.domain.models import Level, YesNo
 from poam.domain.policy import effective_level
@@ -78,6 +78,8 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
     """The facts of these items, read in chunks."""
     out: dict[int, ItemFacts] = {}
     rules_of: dict[int, exposure.PublicRules] = {}
+    asset_rows: dict[int, Any] = {}
+    asset_exposure: dict[int, str] = {}
     for chunk in _chunks(sorted(set(item_ids))):
         rows = conn.execute(
             select(
@@ -92,16 +94,19 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
                 items.c.weakness_id,
             ).where(items.c.id.in_(chunk))
         ).all()
-        first_seen: dict[int, dt.datetime] = {}
+        first_seen: dict[int, dt.datetime] = dict(
+            conn.execute(
+                select(findings.c.item_id, func.min(findings.c.first_seen))
+                .where(findings.c.item_id.in_(chunk))
+                .group_by(findings.c.item_id)
+            ).all()
+        )
         asset_ids: dict[int, set[int]] = defaultdict(set)
-        for f in conn.execute(
-            select(findings.c.item_id, findings.c.asset_id, findings.c.first_seen).where(findings.c.item_id.in_(chunk))
+        for item_id, asset_id in conn.execute(
+            select(findings.c.item_id, findings.c.asset_id).where(findings.c.item_id.in_(chunk)).distinct()
         ):
-            asset_ids[f.item_id].add(f.asset_id)
-            if f.item_id not in first_seen or f.first_seen < first_seen[f.item_id]:
-                first_seen[f.item_id] = f.first_seen
-        all_assets = sorted({a for s in asset_ids.values() for a in s})
-        asset_rows: dict[int, Any] = {}
+            asset_ids[item_id].add(asset_id)
+        all_assets = sorted({a for s in asset_ids.values() for a in s} - asset_rows.keys())
         for achunk in _chunks(all_assets):
             for a in conn.execute(
                 select(
@@ -150,16 +155,20 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
             detected = first_seen.get(r.id)
             if detected is None or detected.date() > r.detection_date:
                 detected = dt.datetime.combine(r.detection_date, dt.time())
-            exposures, crits = [], []
+            exposures: set[str] = set()
+            crits: set[str] = set()
             for aid in asset_ids.get(r.id, ()):
                 asset = asset_rows.get(aid)
                 if asset is None:
                     continue
-                exposures.append(
-                    exposure.effective(asset.exposure, asset.public, rules_of[r.system_id], asset.ip, asset.fqdn)[0]
-                )
+                if aid not in asset_exposure:
+                    rules = rules_of[asset.system_id]
+                    asset_exposure[aid] = exposure.effective(asset.exposure, asset.public, rules, asset.ip, asset.fqdn)[
+                        0
+                    ]
+                exposures.add(asset_exposure[aid])
                 if asset.criticality:
-                    crits.append(asset.criticality)
+                    crits.add(asset.criticality)
             item_cves = tuple(c for c in (r.cves or "").split(",") if c)
             level = effective_level(
                 Level(r.original_risk),
@@ -190,7 +199,7 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
     return out
 
 
-def _item_exposure(values: list[str]) -> str:
+def _item_exposure(values: set[str]) -> str:
     """Public if any asset is public; else unknown if any is (BOD 26-04 counts it as public); else
     internal. An item with no asset is unknown."""
     if "public" in values:
