@@ -142,3 +142,34 @@ def test_items_sort_priority_and_filters(db: str) -> None:
     assert ids("--late") == ["V-1", "V-2", "V-3"]  # all of 2026-01 is long past
     table = run("--db", db, "items", "--sort", "due").stdout
     assert "LATE" in table and "VER-TFR-EVU" in table
+
+
+def test_system_set_checks_everything_before_changing_anything(db: str) -> None:
+    r = CliRunner().invoke(
+        cli, ["--db", db, "system", "set", "cso", "--policy", "bod-26-04", "--public-cidr", "999.1.1.1/8"]
+    )
+    assert r.exit_code == 2 and r.stdout == "" and "not an address range" in r.stderr
+    listed = json.loads(run("--db", db, "system", "list", "--json").stdout)
+    assert listed[0]["policy"] == "fedramp-cr26"
+
+
+def test_an_evaluation_before_the_detection_time_is_refused(db: str) -> None:
+    # detected 2026-01-05T10:00:00Z (the scan's start): the same morning is still too early
+    r = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            db,
+            "evaluate",
+            "V-1",
+            "--irv",
+            "no",
+            "--pain",
+            "2",
+            "--rationale",
+            "x",
+            "--at",
+            "2026-01-05T09:00:00Z",
+        ],
+    )
+    assert r.exit_code == 2 and "is before V-1 was detected (2026-01-05T10:00:00Z)" in r.stderr

@@ -70,8 +70,22 @@ def test_without_a_load_the_shipped_rules_are_in_force(engine: Engine) -> None:
     [
         (lambda d: d["info"].update(version="2025.01.01.01"), "older than the 2026.07.14.01 poam ships"),
         (lambda d: d.pop("FRR"), "not a valid FedRAMP consolidated rules file: /: "),
+        (
+            lambda d: (
+                d["info"].update(version="2026.09.13.02")
+                or d["FRR"]["VER"]["data"]["all"]["TFR"]["VER-TFR-MAV"].update(timeframe_type="weeks")
+            ),
+            "a timeframe poam cannot read: 'weeks' 192",
+        ),
+        (
+            lambda d: (
+                d["info"].update(version="2026.09.13.02")
+                or d["FRR"]["VDR"]["data"]["all"]["TFR"]["VDR-TFR-PVR"]["varies_by_class"]["d"].pop("pain_timeframes")
+            ),
+            "the VDR/VER timeframe tables cannot be read (KeyError)",
+        ),
     ],
-    ids=["older", "invalid"],
+    ids=["older", "invalid", "unreadable-timeframe", "missing-table"],
 )
 def test_an_older_or_invalid_rules_file_is_refused(
     engine: Engine, tmp_path: Path, change: object, problem: str

@@ -33,6 +33,33 @@ def deadline(engine: Engine, kind: str, poam_id: str = "V-1", now: dt.datetime =
     return found[0] if found else None
 
 
+def kev_file(tmp_path: Path, forensic: str, version: str = "2026.01.10") -> Path:
+    """A one-entry KEV catalog, hand-written in CISA's JSON shape."""
+    kev = tmp_path / f"kev-{version}-{forensic}.json"
+    entry = {
+        "cveID": "CVE-2026-20001",
+        "vendorProject": "Example",
+        "product": "Server",
+        "vulnerabilityName": "Example RCE",
+        "dateAdded": "2026-01-10",
+        "shortDescription": "x",
+        "requiredAction": "patch",
+        "dueDate": "2026-01-31",
+        "knownRansomwareCampaignUse": "Unknown",
+        "notes": "",
+        "forensicTriage": forensic,
+    }
+    catalog = {
+        "title": "CISA Catalog of Known Exploited Vulnerabilities",
+        "catalogVersion": version,
+        "dateReleased": "2026-01-10T00:00:00.000Z",
+        "count": 1,
+        "vulnerabilities": [entry],
+    }
+    kev.write_text(json.dumps(catalog), encoding="utf-8")
+    return kev
+
+
 def actions(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return [r.action for r in conn.execute(select(audit_events.c.action).order_by(audit_events.c.id))]
@@ -162,35 +189,11 @@ def test_deadlines_follow_exposure_and_kev_and_are_audited(engine: Engine, tmp_p
     setup(engine, tmp_path, policy="bod-26-04", cls=None)
     # no SSVC data and not in KEV: 60 days (BOD 26-04 FAQ)
     assert deadline(engine, "remediation")["due"] == "2026-03-06T10:00:00Z"
-    kev = tmp_path / "kev.json"
-    kev.write_text(
-        json.dumps(
-            {
-                "title": "CISA Catalog of Known Exploited Vulnerabilities",
-                "catalogVersion": "2026.01.10",
-                "dateReleased": "2026-01-10T00:00:00.000Z",
-                "count": 1,
-                "vulnerabilities": [
-                    {
-                        "cveID": "CVE-2026-20001",
-                        "vendorProject": "Example",
-                        "product": "Server",
-                        "vulnerabilityName": "Example RCE",
-                        "dateAdded": "2026-01-10",
-                        "shortDescription": "x",
-                        "requiredAction": "patch",
-                        "dueDate": "2026-01-31",
-                        "knownRansomwareCampaignUse": "Unknown",
-                        "notes": "",
-                        "forensicTriage": "No",
-                    }
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
+    kev = kev_file(tmp_path, "No")
     intel.load(engine, kev, "t")
     # in KEV, no SSVC: automatable and total assumed; the asset is unclassified, so public: row 1
+    # (its forensic triage is not asked: it is reached by an assumption and the KEV record says No)
+    assert triage.show(engine, "cso", "V-1", now=NOW)["forensic_triage"] is False
     d = deadline(engine, "remediation")
     assert d["rule"] == "BOD 26-04 Table 1 row 1" and d["due"] == "2026-01-08T10:00:00Z"
     exposure.set_asset(engine, "cso", "10.0.0.5", "internal", None, "t")
@@ -218,3 +221,23 @@ def test_changing_the_rule_set_recomputes_and_refuses_bod_19_02(engine: Engine, 
         systems.set_rules(engine, "cso", "t", "bod-19-02", None, None)
     info, _ = systems.set_rules(engine, "cso", "t", "fedramp-cr26", None, None)
     assert info.fedramp_class == "c"  # Moderate impact: Class C unless given
+
+
+def test_a_forensic_triage_task_appearing_is_audited(engine: Engine, tmp_path: Path) -> None:
+    setup(engine, tmp_path, policy="bod-26-04", cls=None)
+    intel.load(engine, kev_file(tmp_path, "No"), "t")
+    intel.load(engine, kev_file(tmp_path, "Yes", "2026.01.11"), "t")  # same dates, the record now asks
+    shown = triage.show(engine, "cso", "V-1", now=NOW)
+    assert shown["forensic_triage"] is True
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(audit_events.c.detail)
+            .where(audit_events.c.action == "item.deadlines")
+            .order_by(audit_events.c.id.desc())
+        ).first()
+    assert last is not None
+    change = json.loads(last.detail)
+    assert (
+        "flag:forensic_triage:BOD 26-04" in change["after"] and "flag:forensic_triage:BOD 26-04" not in change["before"]
+    )
+    assert change["reason"] == "KEV catalog 2026.01.11 loaded"

@@ -81,3 +81,25 @@ def test_a_bad_custom_table_is_refused_with_its_problem(tmp_path: Path, content:
     path.write_text(content, encoding="utf-8")
     with pytest.raises(UsageError, match=problem):
         rulesets.read_custom(path)
+
+
+def test_a_custom_table_must_be_a_small_regular_file(tmp_path: Path) -> None:
+    import os
+
+    with pytest.raises(UsageError, match="not a regular file"):
+        rulesets.read_custom(tmp_path)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        rulesets.read_custom(fifo)  # never opened: a FIFO would block the read
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * 70_000 + "\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="larger than 64 KiB"):
+        rulesets.read_custom(big)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + b'name = "x"\n[days]\nCritical = 7\nHigh = 15\nModerate = 60\nLow = 90\n')
+    assert rulesets.read_custom(bom)[0].name == "x"
+    spaced = tmp_path / "spaced.toml"
+    spaced.write_text('name = " cms "\n[days]\nCritical = 7\nHigh = 15\nModerate = 60\nLow = 90\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="another name"):
+        rulesets.read_custom(spaced)

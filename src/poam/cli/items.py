@@ -68,6 +68,7 @@ def items_cmd(
         "KEV",
         "Priority",
         "Assets",
+        "Detector",
         "Id",
         "Weakness",
     )
@@ -140,7 +141,7 @@ def item_show(ctx: click.Context, poam_id: str, system: str | None, as_json: boo
     rs = d["rule_set"]
     _say(f"{d['poam_id']} ({d['status']}): {d['weakness_name']}")
     _say(f"  detector {d['detector_source']} {d['source_identifier']}; detected {d['detection_date']}")
-    _say(f"  rating {d['severity']}")
+    _say(f"  rating {d['rating']} (original {d['severity']})")
     _say(f"  assets: {', '.join(d['assets']) or '-'}; exposure {d['exposure']}; criticality {d['criticality'] or '-'}")
     if d["cves"]:
         epss = d["epss"] if d["epss"] is not None else "-"

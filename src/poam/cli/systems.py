@@ -121,20 +121,22 @@ def system_set(
     rules = policy is not None or fedramp_class is not None or fallback is not None
     if not (public or rules):
         raise PoamError("give --policy, --class, --fallback, --public-cidr, --public-domain or --clear-public-rules")
-    engine = _engine(ctx, db)
+    done = systems.configure(
+        _engine(ctx, db),
+        name,
+        user,
+        policy=policy,
+        cls=fedramp_class,
+        fallback=fallback,
+        cidrs=[] if clear_public_rules else (list(cidrs) if cidrs else None),
+        domains=[] if clear_public_rules else (list(domains) if domains else None),
+    )
     if rules:
-        info, changed = systems.set_rules(engine, name, user, policy, fedramp_class, fallback)
-        _say(f"{info.name}: {_rules(info)}; deadlines of {changed} open item(s) changed")
+        _say(f"{done.info.name}: {_rules(done.info)}; deadlines of {done.changed} open item(s) changed")
     if public:
-        new_cidrs, new_domains = systems.set_public_rules(
-            engine,
-            name,
-            [] if clear_public_rules else (list(cidrs) if cidrs else None),
-            [] if clear_public_rules else (list(domains) if domains else None),
-            user,
-        )
         _say(
-            f"{name}: public ranges {', '.join(new_cidrs) or 'none'}; public domains {', '.join(new_domains) or 'none'}"
+            f"{name}: public ranges {', '.join(done.cidrs) or 'none'}; "
+            f"public domains {', '.join(done.domains) or 'none'}"
         )
 
 

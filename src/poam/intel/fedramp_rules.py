@@ -100,6 +100,12 @@ def read(data: bytes, source: str) -> Rules:
     """A rules file a user loads: valid, and not older than the one shipped."""
     document = jsonio.load(io.BytesIO(data), source, MAX_SIZE)
     rules = check(document, source)
+    try:
+        cr26_tables(rules)  # the timeframes poam reads must be there and readable before it is loaded
+    except InputError as exc:
+        raise InputError(source, exc.problem) from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InputError(source, f"the VDR/VER timeframe tables cannot be read ({type(exc).__name__})") from None
     shipped = bundled()
     if _version_key(rules.version) < _version_key(shipped.version):
         raise InputError(

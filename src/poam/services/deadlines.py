@@ -259,7 +259,7 @@ def mark_stale(conn: Connection, *where: Any) -> None:
 def refresh(conn: Connection, actor: str, reason: str, now: dt.datetime, system_id: int | None = None) -> int:
     """Recompute and store the deadlines of stale open items (of one system, or all); audit every
     change of a stored deadline. Returns how many items' deadlines changed."""
-    query = select(items.c.id, items.c.system_id, items.c.poam_id, items.c.deadlines).where(
+    query = select(items.c.id, items.c.system_id, items.c.poam_id, items.c.deadlines, items.c.flags).where(
         items.c.status == "open", items.c.rules_stale.is_(True)
     )
     if system_id is not None:
@@ -280,18 +280,19 @@ def refresh(conn: Connection, actor: str, reason: str, now: dt.datetime, system_
             if outcome is None:
                 continue
             new = [deadline_json(d) for d in outcome.deadlines]
+            new_flags = [flag_json(f) for f in outcome.flags]
             nearest = outcome.nearest()
             updates.append(
                 {
                     "b_id": r.id,
                     "deadlines": json.dumps(new, sort_keys=True),
-                    "flags": json.dumps([flag_json(f) for f in outcome.flags], sort_keys=True),
+                    "flags": json.dumps(new_flags, sort_keys=True),
                     "next_due": nearest.due.astimezone(UTC).replace(tzinfo=None) if nearest and nearest.due else None,
                     "forensic_triage": outcome.forensic_triage,
                 }
             )
-            before = _summary(json.loads(r.deadlines or "[]"))
-            after = _summary(new)
+            before = _summary(json.loads(r.deadlines or "[]"), json.loads(r.flags or "[]"))
+            after = _summary(new, new_flags)
             if before and before != after:
                 changed += 1
                 events.append(
@@ -321,6 +322,10 @@ def refresh(conn: Connection, actor: str, reason: str, now: dt.datetime, system_
     return changed
 
 
-def _summary(deadlines: list[dict[str, Any]]) -> dict[str, str]:
-    """What an audit event compares: each kind's due time and rule."""
-    return {d["kind"]: f"{d['due'] or 'no date'} ({d['rule']})" for d in deadlines}
+def _summary(deadlines: list[dict[str, Any]], flags: list[dict[str, Any]]) -> dict[str, str]:
+    """What an audit event compares: each kind's due time and rule, and the flags raised (a
+    forensic triage task or a possible incident appearing is a change to record)."""
+    out = {d["kind"]: f"{d['due'] or 'no date'} ({d['rule']})" for d in deadlines}
+    for f in flags:
+        out[f"flag:{f['kind']}:{f['rule']}"] = f["force"]
+    return out

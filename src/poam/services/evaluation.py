@@ -118,9 +118,12 @@ def _record(
 ) -> Recorded:
     r = row  # an items row
     poam_id: str = r.poam_id
-    detected = dt.datetime.combine(r.detection_date, dt.time(), tzinfo=UTC)
+    detected = deadlines.gather(conn, [r.id])[r.id].facts.detected_at  # as the deadlines count it
     if when < detected:
-        raise ValueRefused(f"--at {when.isoformat()} is before {poam_id} was detected ({r.detection_date})")
+        raise ValueRefused(
+            f"--at {when.strftime('%Y-%m-%dT%H:%M:%SZ')} is before {poam_id} was detected "
+            f"({detected.strftime('%Y-%m-%dT%H:%M:%SZ')})"
+        )
     last = conn.execute(
         select(evaluations)
         .where(evaluations.c.item_id == r.id)

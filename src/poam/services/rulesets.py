@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,16 +52,21 @@ def parse_day_table(text: str, source: str) -> DayTable:
             raise ValueRefused(f"{source}: days.{level.value} must be whole days from 1 to 3650, not {value!r}")
         table[level] = value
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 30:
-        raise ValueRefused(f"{source}: the table needs a `name` of 1 to 30 characters")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,29}", name.strip()):
+        raise ValueRefused(f"{source}: the table needs a `name` of 1 to 30 letters, digits, '.', '_' or '-'")
+    name = name.strip()
     if name in NAMES or name in RETIRED:
         raise ValueRefused(f"{source}: {name!r} is the name of a rule set poam ships; give yours another name")
     labels = data.get("labels") or {}
     kev_due = data.get("kev_due", True)
-    if not isinstance(labels, dict) or not isinstance(kev_due, bool):
-        raise ValueRefused(f"{source}: `labels` must be a table and `kev_due` true or false")
+    if (
+        not isinstance(labels, dict)
+        or not all(isinstance(v, str) and v.isprintable() and len(v) <= 30 for v in labels.values())
+        or not isinstance(kev_due, bool)
+    ):
+        raise ValueRefused(f"{source}: `labels` must be a table of short texts and `kev_due` true or false")
     return DayTable(
-        name=name.strip(),
+        name=name,
         title=str(data.get("title") or name)[:200],
         source=str(data.get("source") or source)[:500],
         days=table,
@@ -95,10 +101,17 @@ def bod_table() -> bod2604.BodTable:
 
 def read_custom(path: Path) -> tuple[DayTable, str]:
     """A user's TOML day table and its text (kept in the database so the file may go away)."""
+    import stat
+
     try:
-        if path.stat().st_size > MAX_TOML:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueRefused(f"{path}: not a regular file")
+        with path.open("rb") as f:
+            data = f.read(MAX_TOML + 1)
+        if len(data) > MAX_TOML:
             raise ValueRefused(f"{path}: larger than {MAX_TOML // 1024} KiB; a day table is a few lines")
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8-sig")
     except OSError as exc:
         raise ValueRefused(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:

@@ -174,13 +174,13 @@ def _cidr(text: str) -> str:
     try:
         return str(ipaddress.ip_network(text.strip(), strict=False))
     except ValueError:
-        raise UsageError(f"--public-cidr: not an address range: {text!r}") from None
+        raise ValueRefused(f"--public-cidr: not an address range: {text!r}") from None
 
 
 def _suffix(text: str) -> str:
     suffix = text.strip().lower().lstrip(".").rstrip(".")
     if not suffix or " " in suffix or len(suffix) > 253:
-        raise UsageError(f"--public-domain: not a domain name: {text!r}")
+        raise ValueRefused(f"--public-domain: not a domain name: {text!r}")
     return suffix
 
 
@@ -189,52 +189,89 @@ def set_public_rules(
 ) -> tuple[list[str], list[str]]:
     """Replace a system's rules for public exposure (address ranges, host name suffixes); None
     leaves a list as it is, an empty list clears it. Returns the rules now in force."""
-    with engine.begin() as conn:
-        info = resolve(conn, name, actor)
-        row = conn.execute(
-            select(systems.c.public_cidrs, systems.c.public_domains).where(systems.c.id == info.id)
-        ).one()
-        old_cidrs = [x for x in row.public_cidrs.split("\n") if x]
-        old_domains = [x for x in row.public_domains.split("\n") if x]
-        new_cidrs = sorted({_cidr(c) for c in cidrs}) if cidrs is not None else old_cidrs
-        new_domains = sorted({_suffix(d) for d in domains}) if domains is not None else old_domains
-        conn.execute(
-            update(systems)
-            .where(systems.c.id == info.id)
-            .values(public_cidrs="\n".join(new_cidrs), public_domains="\n".join(new_domains))
-        )
-        detail = {"public_cidrs": [old_cidrs, new_cidrs], "public_domains": [old_domains, new_domains]}
-        now = audit.now()
-        audit.record(conn, actor, [audit.Event("system.set", "system", str(info.id), detail, info.id)], now)
-        from poam.services import deadlines
-
-        deadlines.mark_stale(conn, items.c.system_id == info.id)
-        deadlines.refresh(conn, actor, f"public exposure rules of {info.name} changed", now, info.id)
-    return new_cidrs, new_domains
+    done = configure(engine, name, actor, cidrs=cidrs, domains=domains)
+    return done.cidrs, done.domains
 
 
 def set_rules(
     engine: Engine, name: str, actor: str, policy: str | None, cls: str | None, fallback: str | None
 ) -> tuple[SystemInfo, int]:
-    """Change a system's rule set, class or fallback table; every open item's deadlines are computed
-    again (changes audited). Returns the system and how many items' deadlines changed."""
+    """Change a system's rule set, class or fallback table. Returns the system and how many items'
+    deadlines changed."""
+    done = configure(engine, name, actor, policy=policy, cls=cls, fallback=fallback)
+    return done.info, done.changed
+
+
+@dataclass(frozen=True)
+class Configured:
+    info: SystemInfo
+    cidrs: list[str]
+    domains: list[str]
+    changed: int  # items whose deadlines changed
+
+
+def configure(
+    engine: Engine,
+    name: str,
+    actor: str,
+    *,
+    policy: str | None = None,
+    cls: str | None = None,
+    fallback: str | None = None,
+    cidrs: list[str] | None = None,
+    domains: list[str] | None = None,
+) -> Configured:
+    """`poam system set`: the rule set (policy, class, fallback) and the rules for public exposure,
+    every value checked before anything is written, then one transaction: one audit event, and every
+    open item's deadlines computed again (changes audited)."""
     from poam.services import deadlines
 
-    values = policy_values(policy, cls, fallback)
+    values: dict[str, str | None] = policy_values(policy, cls, fallback)
+    new_cidrs = sorted({_cidr(c) for c in cidrs}) if cidrs is not None else None
+    new_domains = sorted({_suffix(d) for d in domains}) if domains is not None else None
     with engine.begin() as conn:
         info = resolve(conn, name, actor)
         old = conn.execute(select(systems).where(systems.c.id == info.id)).mappings().one()
-        changes = {k: [old[k], v] for k, v in values.items() if old[k] != v and k != "policy_table"}
-        if "policy_table" in values and old["policy_table"] != values["policy_table"]:
-            changes["policy_table"] = ["(changed)", "(custom table from the file)"]
         if values.get("policy") == "fedramp-cr26" and not (values.get("fedramp_class") or old["fedramp_class"]):
             values["fedramp_class"] = class_for(old["impact"])
-            changes["fedramp_class"] = [None, values["fedramp_class"]]
-        conn.execute(update(systems).where(systems.c.id == info.id).values(**values))
+        if new_cidrs is not None:
+            values["public_cidrs"] = "\n".join(new_cidrs)
+        if new_domains is not None:
+            values["public_domains"] = "\n".join(new_domains)
+        changes: dict[str, object] = {}
+        for key, value in values.items():
+            if key == "policy_table":
+                if value != old[key]:
+                    changes[key] = [_table_digest(old[key]), _table_digest(value)]
+            elif key in ("public_cidrs", "public_domains"):
+                before = [x for x in (old[key] or "").split("\n") if x]
+                changes[key] = [before, [x for x in (value or "").split("\n") if x]]
+            elif old[key] != value:
+                changes[key] = [old[key], value]
+        if values:
+            conn.execute(update(systems).where(systems.c.id == info.id).values(**values))
         now = audit.now()
         if changes:
             audit.record(conn, actor, [audit.Event("system.set", "system", str(info.id), changes, info.id)], now)
         deadlines.mark_stale(conn, items.c.system_id == info.id)
-        changed = deadlines.refresh(conn, actor, f"rule set of {info.name} changed", now, info.id)
+        changed = deadlines.refresh(conn, actor, f"rules of system {info.name} changed", now, info.id)
         row = conn.execute(select(systems).where(systems.c.id == info.id)).mappings().one()
-        return _info(row), changed
+        return Configured(
+            _info(row),
+            [x for x in row["public_cidrs"].split("\n") if x],
+            [x for x in row["public_domains"].split("\n") if x],
+            changed,
+        )
+
+
+def _table_digest(text: str | None) -> str | None:
+    """A custom day table as the audit log records it: its name, days and the SHA-256 of its text."""
+    if text is None:
+        return None
+    import hashlib
+
+    from poam.services import rulesets
+
+    table = rulesets.parse_day_table(text, "the custom table")
+    days = ", ".join(f"{lv.value} {n}" for lv, n in table.days.items())
+    return f"custom:{table.name} ({days}; sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]})"

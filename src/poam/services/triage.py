@@ -112,6 +112,7 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
         "deadlines": [deadlines.deadline_json(d) for d in a.outcome.deadlines],
         "flags": [deadlines.flag_json(x) for x in a.outcome.flags],
         "late": a.late,
+        "rating": f.level.value,
         "pain": current.pain if current else None,
         "irv": current.irv if current else None,
         "lev": current.lev if current else None,

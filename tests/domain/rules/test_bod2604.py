@@ -100,3 +100,19 @@ def test_findings_without_a_cve_follow_the_fallback_table() -> None:
     out = run(cves=(), exposure="public")
     d = out.deadlines[0]
     assert d.due == DETECTED + dt.timedelta(days=30) and "fallback" in d.rule
+
+
+def test_one_missing_decision_point_takes_the_worse_value_not_sixty_days() -> None:
+    out = run(cves=("CVE-5",), exposure="public", ssvc={"CVE-5": SsvcFact(None, "yes", None)})
+    d = out.deadlines[0]
+    assert d.rule == "BOD 26-04 Table 1 row 5" and d.due == DETECTED + dt.timedelta(days=3)
+    assert "(assumed: not given)" in d.basis
+
+
+def test_kev_saying_no_forensic_triage_wins_over_an_assumed_row() -> None:
+    kev = KevFact("CVE-9", dt.date(2026, 12, 10), dt.date(2026, 12, 31), forensic_triage=False)
+    out = run(cves=("CVE-9",), exposure="public", kev=(kev,))
+    assert out.deadlines[0].rule == "BOD 26-04 Table 1 row 1"  # assumed automatable and total
+    assert not out.forensic_triage
+    given = run(cves=("CVE-1",), exposure="public", kev=(KevFact("CVE-1", None, dt.date(2026, 12, 31), False),))
+    assert given.forensic_triage  # SSVC says automatable and total: row 1 asks for it whatever the record

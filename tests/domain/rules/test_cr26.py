@@ -135,3 +135,11 @@ def test_nlev_is_never_an_incident() -> None:
 def test_unknown_class_is_refused() -> None:
     with pytest.raises(ValueError, match="class"):
         compute(facts(), TABLES, "a")
+
+
+def test_a_fully_mitigated_or_remediated_item_is_no_longer_a_possible_incident() -> None:
+    for disposition in ("fully-mitigated", "remediated"):
+        out = compute(facts(Evaluation(T0, True, True, 5), disposition=disposition), TABLES, "d")
+        assert out.flags == ()
+    partial = compute(facts(Evaluation(T0, True, True, 5), disposition="partially-mitigated"), TABLES, "d")
+    assert [f.rule for f in partial.flags] == ["VER-TFR-IRI"]

@@ -3,12 +3,13 @@
 Each CVE of an item is looked up in the table by public exposure (an asset nobody classified counts
 as public), presence in KEV, SSVC Automatable and Technical Impact. The clock starts at the earlier
 of the KEV addition and detection ("whichever event occurs first"), so a later KEV addition can only
-shorten it. A CVE with no SSVC data that is not in KEV gets 60 days (CISA's FAQ); one that is in KEV
-but lacks a decision point is looked up with the worse value (automatable, total), poam's protective
-reading in the spirit of "unknown exposure counts as public". "Fix on system upgrade" is a
-`remediation` deadline with no date. The item's deadline is its CVEs' earliest; forensic triage is
-due when the row or the KEV record asks for it. Findings without a CVE are outside the directive and
-follow the system's fallback table.
+shorten it. A CVE with neither SSVC Automatable nor Technical Impact that is not in KEV gets 60 days
+(CISA's FAQ: no CVE metadata); a decision point that is missing otherwise is taken at its worse value
+(automatable, total), poam's protective reading in the spirit of "unknown exposure counts as public";
+forensic triage reached only through such an assumption is not asked when the KEV record says no.
+"Fix on system upgrade" is a `remediation` deadline with no date. The item's deadline is its CVEs'
+earliest; forensic triage is due when the row or the KEV record asks for it. Findings without a CVE
+are outside the directive and follow the system's fallback table.
 """
 
 from __future__ import annotations
@@ -70,14 +71,14 @@ def _cve_deadline(cve: str, facts: Facts, table: BodTable, kev: KevFact | None) 
         "technical_impact": ssvc.technical_impact,
         "clock": clock,
     }
-    if kev is None and (ssvc.automatable is None or ssvc.technical_impact is None):
+    if kev is None and ssvc.automatable is None and ssvc.technical_impact is None:
         duration = Duration(table.missing_metadata_days)
         return (
             Deadline(
                 kind="remediation",
                 due=start + duration.delta,
                 rule=f"{RULE} (no CVE metadata, not in KEV)",
-                basis=f"{cve}: no SSVC Automatable/Technical Impact and not in KEV: {duration} from {clock}",
+                basis=f"{cve}: no SSVC Automatable or Technical Impact and not in KEV: {duration} from {clock}",
                 clock_start=start,
                 duration=str(duration),
                 inputs=inputs,
@@ -86,7 +87,12 @@ def _cve_deadline(cve: str, facts: Facts, table: BodTable, kev: KevFact | None) 
             False,
         )
     row = table.row(public, kev is not None, _yes(ssvc.automatable, True), _total(ssvc.technical_impact, True))
-    forensic = row.forensic_triage or bool(kev and kev.forensic_triage)
+    assumed = ssvc.automatable is None or ssvc.technical_impact is None
+    # forensic triage: the row asks for it, unless the row was reached by an assumed value and the KEV
+    # record itself says no; or the KEV record asks for it
+    forensic = (row.forensic_triage and not (assumed and kev is not None and kev.forensic_triage is False)) or bool(
+        kev and kev.forensic_triage
+    )
     inputs["row"] = row.number
     words = (
         f"{cve}: {'publicly exposed' if public else 'not public'}"

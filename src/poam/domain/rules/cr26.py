@@ -134,7 +134,8 @@ def compute(facts: Facts, tables: Cr26Tables, cls: str) -> Outcome:
                     force="MUST",
                 )
             )
-        flags.extend(_incident_flags(current, tables, cls))
+        if facts.disposition not in DONE:  # fully mitigated or remediated: no longer a possible incident
+            flags.extend(_incident_flags(current, tables, cls))
     if facts.disposition not in ("remediated", "false-positive"):
         deadlines.extend(kev_deadlines(facts, "VDR-TFR-KEV", "applies even when fully mitigated", "SHOULD"))
     return Outcome(tuple(deadlines), tuple(flags))
