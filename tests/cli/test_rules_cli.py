@@ -173,3 +173,19 @@ def test_an_evaluation_before_the_detection_time_is_refused(db: str) -> None:
         ],
     )
     assert r.exit_code == 2 and "is before V-1 was detected (2026-01-05T10:00:00Z)" in r.stderr
+
+
+def test_item_set_and_teams_on_the_command_line(db: str) -> None:
+    assert run("--db", db, "team", "add", "Platform", "--capacity", "20", "--user", "bob").exit_code == 0
+    r = run(
+        "--db", db, "item", "set", "V-1", "--team", "Platform", "--hours", "6", "--poc", "Jane Doe", "--user", "bob"
+    )
+    assert r.exit_code == 0 and "point of contact Jane Doe" in r.stdout
+    teams = json.loads(run("--db", db, "team", "list", "--json").stdout)
+    assert teams == [{"name": "Platform", "capacity_hours": 20.0, "open_items": 1, "hours_assigned": 6.0}]
+    d = show(db, "V-1")
+    assert (d["team"], d["hours"], d["point_of_contact"]) == ("Platform", 6.0, "Jane Doe")
+    r = CliRunner().invoke(cli, ["--db", db, "item", "set", "V-1", "--hours", "-3"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "--hours must be" in r.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select actor from audit_events where action = 'item.set'").fetchall() == [("bob",)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, system_option
+from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, system_option, user_option
 from poam.cli.root import cli
-from poam.services import audit
-from poam.services.items import STATUSES, item_json, set_controls
+from poam.services.items import STATUSES, item_json
+from poam.services.planning import set_fields
 from poam.services.triage import SORTS, Filters, assessment_json, ranked, show
 
 
@@ -109,20 +109,57 @@ def item_group() -> None:
 @item_group.command("set")
 @click.argument("poam_id")
 @system_option
+@click.option("--poc", metavar="TEXT", help="Point of contact (empty: back to the assets' owners).")
+@click.option("--team", metavar="NAME", help="The team that fixes it (`poam team add`; empty: none).")
+@click.option("--resources", metavar="TEXT", help="Resources required, as the workbook shows them.")
+@click.option("--hours", type=float, metavar="N", help="Staff hours the fix needs.")
+@click.option("--plan", metavar="TEXT", help="Overall remediation plan.")
+@click.option("--comment", metavar="TEXT", help="Comments column.")
+@click.option("--service", "services", multiple=True, metavar="NAME", help="Service name (repeat; replaces them).")
 @click.option(
     "--controls",
     "controls",
     multiple=True,
-    required=True,
     metavar="IDS",
     help="NIST SP 800-53 controls, e.g. --controls AC-2,SI-2 (replaces the item's controls).",
 )
+@user_option
 @db_option
 @click.pass_context
-def item_set(ctx: click.Context, poam_id: str, system: str | None, controls: tuple[str, ...], db: str | None) -> None:
-    """Set fields of the item POAM_ID (for now its controls)."""
-    item = set_controls(_engine(ctx, db), system, poam_id, list(controls), audit.default_actor())
-    _say(f"{item.poam_id}: controls {', '.join(item.controls)}")
+def item_set(
+    ctx: click.Context,
+    poam_id: str,
+    system: str | None,
+    poc: str | None,
+    team: str | None,
+    resources: str | None,
+    hours: float | None,
+    plan: str | None,
+    comment: str | None,
+    services: tuple[str, ...],
+    controls: tuple[str, ...],
+    user: str,
+    db: str | None,
+) -> None:
+    """Set fields of the item POAM_ID; each change is recorded in the audit log."""
+    item = set_fields(
+        _engine(ctx, db),
+        system,
+        poam_id,
+        user,
+        poc=poc,
+        team=team,
+        resources=resources,
+        hours=hours,
+        plan=plan,
+        comment=comment,
+        services=list(services) or None,
+        controls=list(controls) or None,
+    )
+    if controls:
+        _say(f"{item.poam_id}: controls {', '.join(item.controls)}")
+    else:
+        _say(f"{item.poam_id}: updated (point of contact {item.point_of_contact or '-'})")
 
 
 @item_group.command("show")

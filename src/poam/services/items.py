@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select
 
 from poam.domain.models import (
     AffectedAsset,
@@ -36,8 +36,14 @@ def _split(text: str | None) -> tuple[str, ...]:
 
 
 def _item(
-    r: Any, affected: tuple[AffectedAsset, ...], ms: list[Milestone], ch: list[MilestoneChange], previous: str | None
+    r: Any,
+    affected: tuple[AffectedAsset, ...],
+    ms: list[Milestone],
+    ch: list[MilestoneChange],
+    previous: str | None,
+    owners: list[str] | None = None,
 ) -> PoamItem:
+    poc = r.point_of_contact if r.poc_set or not owners else "; ".join(owners)
     return PoamItem(
         poam_id=r.poam_id,
         status=ItemStatus(r.status),
@@ -51,7 +57,7 @@ def _item(
         original_risk=Level(r.original_risk),
         controls=_split(r.controls),
         assets=affected,
-        point_of_contact=r.point_of_contact,
+        point_of_contact=poc,
         resources_required=r.resources_required,
         remediation_plan=r.remediation_plan,
         milestones=tuple(ms),
@@ -106,6 +112,16 @@ def load(conn: Connection, system_id: int, status: str = "all") -> list[PoamItem
         r.id: r.poam_id for r in conn.execute(select(items.c.id, items.c.poam_id).where(items.c.system_id == system_id))
     }
     affected = _affected(conn, ids)
+    owners: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for o in conn.execute(
+            select(findings.c.item_id, assets.c.owner)
+            .join(assets, assets.c.id == findings.c.asset_id)
+            .where(findings.c.item_id.in_(chunk), assets.c.owner.is_not(None), assets.c.owner != "")
+            .distinct()
+            .order_by(findings.c.item_id, assets.c.owner)
+        ):
+            owners[o.item_id].append(o.owner)
     ms: dict[int, list[Milestone]] = defaultdict(list)
     ch: dict[int, list[MilestoneChange]] = defaultdict(list)
     for chunk in _chunks(ids):
@@ -121,7 +137,7 @@ def load(conn: Connection, system_id: int, status: str = "all") -> list[PoamItem
         if r.status == "open":  # an open item lists what is still affected
             found = [a for a in found if a.status is FindingStatus.OPEN]
         found = list({(a.asset_ref, a.location): a for a in found}.values())  # one line per asset and port
-        result.append(_item(r, tuple(found), ms[r.id], ch[r.id], poam_ids.get(r.previous_item_id)))
+        result.append(_item(r, tuple(found), ms[r.id], ch[r.id], poam_ids.get(r.previous_item_id), owners.get(r.id)))
     return result
 
 
@@ -169,6 +185,10 @@ def item_json(item: PoamItem) -> dict[str, object]:
         "assets": [a.text for a in item.assets],
         "controls": list(item.controls),
         "point_of_contact": item.point_of_contact,
+        "resources_required": item.resources_required,
+        "remediation_plan": item.remediation_plan,
+        "comments": item.comments,
+        "service_names": [s for s in (item.service_names or "").split("\n") if s],
         "original_risk": item.original_risk.fedramp.value,
         "severity": item.original_risk.value,
         "original_risk_source": rating_source(item.cvss3_score, item.cvss2_score),
@@ -197,8 +217,8 @@ def list_items(engine: Engine, system: str | None, status: str = "open") -> tupl
         return info, load(conn, info.id, status)
 
 
-def set_controls(engine: Engine, system: str | None, poam_id: str, controls: list[str], actor: str) -> PoamItem:
-    """Replace an item's Controls (e.g. `AC-2`, `SI-2(2)`); recorded in the audit log."""
+def controls_value(controls: list[str]) -> str:
+    """Controls as stored (`AC-2,SI-2(2)`): each a NIST SP 800-53 Rev 5 control id, refused otherwise."""
     from poam.domain.controls import control_id
 
     cleaned = []
@@ -212,16 +232,11 @@ def set_controls(engine: Engine, system: str | None, poam_id: str, controls: lis
             cleaned.append(control)
     if not cleaned:
         raise UsageError("give at least one control")
-    with engine.begin() as conn:
-        info = systems.resolve(conn, system, actor)
-        row = conn.execute(
-            select(items.c.id, items.c.controls).where(items.c.system_id == info.id, items.c.poam_id == poam_id)
-        ).first()
-        if row is None:
-            raise UsageError(f"no item {poam_id!r} in system {info.name!r}")
-        value = ",".join(dict.fromkeys(cleaned))
-        conn.execute(update(items).where(items.c.id == row.id).values(controls=value, updated_at=audit.now()))
-        audit.record(
-            conn, actor, [audit.Event("item.controls", "item", poam_id, {"controls": [row.controls, value]}, info.id)]
-        )
-        return next(i for i in load(conn, info.id, "all") if i.poam_id == poam_id)
+    return ",".join(dict.fromkeys(cleaned))
+
+
+def set_controls(engine: Engine, system: str | None, poam_id: str, controls: list[str], actor: str) -> PoamItem:
+    """Replace an item's Controls (e.g. `AC-2`, `SI-2(2)`); recorded in the audit log."""
+    from poam.services import planning
+
+    return planning.set_fields(engine, system, poam_id, actor, controls=controls)

@@ -23,7 +23,7 @@ from poam.services import audit, deadlines, exposure, rulesets, systems
 from poam.services.items import item_json, load
 from poam.services.systems import SystemInfo
 from poam.store import db
-from poam.store.tables import evaluations, items
+from poam.store.tables import evaluations, items, teams
 
 SORTS = ("id", "priority", "due")
 
@@ -161,7 +161,13 @@ def show(engine: Engine, system: str | None, poam_id: str, now: dt.datetime | No
             )
         ]
         ruled = {"name": rule_set.name, "title": rule_set.title, "class": rule_set.fedramp_class}
-        return {**item_json(item), "rule_set": ruled, **assessment_json(a), "evaluations": history}
+        plan = conn.execute(
+            select(teams.c.name, items.c.hours)
+            .select_from(items.outerjoin(teams, teams.c.id == items.c.team_id))
+            .where(items.c.id == item_id)
+        ).one()
+        planned = {"team": plan.name, "hours": plan.hours}
+        return {**item_json(item), **planned, "rule_set": ruled, **assessment_json(a), "evaluations": history}
 
 
 @dataclass(frozen=True)

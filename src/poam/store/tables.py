@@ -98,6 +98,17 @@ systems = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system_id", ForeignKey("systems.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("capacity_hours", Float, nullable=False),  # staff hours per week
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("system_id", "name", name="uq_teams_system_name"),
+)
+
 assets = Table(
     "assets",
     metadata,
@@ -256,6 +267,9 @@ items = Table(
     Column("next_due", DateTime),  # the nearest deadline not met (UTC)
     Column("forensic_triage", Boolean, nullable=False, server_default=false()),
     Column("rules_stale", Boolean, nullable=False, server_default=true()),  # deadlines to recompute
+    Column("team_id", ForeignKey("teams.id", ondelete="SET NULL")),
+    Column("hours", Float),  # staff hours the fix needs
+    Column("poc_set", Boolean, nullable=False, server_default=false()),  # a person set the point of contact
     UniqueConstraint("system_id", "poam_id", name="uq_items_system_poam_id"),
     Index("ix_items_lookup", "system_id", "tool", "vuln_id", "status"),
 )

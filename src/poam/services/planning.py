@@ -1,0 +1,141 @@
+"""Planning an item's fix: teams and their capacity, and the fields a person sets on an item
+(point of contact, team, resources, staff hours, remediation plan, comments, services, controls).
+
+Every change is one audited `item.set` (or `team.add`) event with before and after. An item's point
+of contact is the one a person set; until then it is its assets' owners (from the inventory), else
+the system's default.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from poam.domain.models import PoamItem
+from poam.errors import UsageError, ValueRefused
+from poam.services import audit, systems
+from poam.store import db
+from poam.store.tables import items, teams
+
+MAX_TEXT = 10_000
+MAX_HOURS = 100_000.0
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    capacity_hours: float
+    open_items: int = 0
+    hours_assigned: float = 0.0
+
+
+def _text(value: str, option: str, limit: int = MAX_TEXT) -> str:
+    text = value.strip()
+    if len(text) > limit:
+        raise ValueRefused(f"{option} is longer than {limit} characters")
+    if "\x00" in text:
+        raise ValueRefused(f"{option} holds a NUL character")
+    return text
+
+
+def _hours(value: float, option: str) -> float:
+    if not math.isfinite(value) or value < 0 or value > MAX_HOURS:
+        raise ValueRefused(f"{option} must be a number of hours from 0 to {MAX_HOURS:,.0f}, not {value}")
+    return round(value, 2)
+
+
+def add_team(engine: Engine, system: str | None, name: str, capacity: float, actor: str) -> Team:
+    """A team that fixes weaknesses, with the staff hours per week it can give them."""
+    name = _text(name, "team name", 200)
+    if not name:
+        raise ValueRefused("a team needs a name")
+    if not math.isfinite(capacity) or not 0 < capacity <= 10_000:
+        raise ValueRefused(f"--capacity must be hours per week from more than 0 to 10,000, not {capacity}")
+    with engine.begin() as conn:
+        info = systems.resolve(conn, system, actor)
+        if conn.execute(select(teams.c.id).where(teams.c.system_id == info.id, teams.c.name == name)).first():
+            raise UsageError(f"team {name!r} already exists in system {info.name!r}")
+        team_id = conn.execute(
+            insert(teams).values(system_id=info.id, name=name, capacity_hours=capacity, created_at=audit.now())
+        ).inserted_primary_key[0]  # type: ignore[index]
+        detail = {"name": name, "capacity_hours": capacity}
+        audit.record(conn, actor, [audit.Event("team.add", "team", str(team_id), detail, info.id)])
+    return Team(name, capacity)
+
+
+def list_teams(engine: Engine, system: str | None) -> list[Team]:
+    """The system's teams with their open items and the staff hours those need."""
+    with db.read(engine) as conn:
+        info = systems.resolve(conn, system, audit.default_actor())
+        load = {
+            r.team_id: (r.n, r.hours or 0.0)
+            for r in conn.execute(
+                select(items.c.team_id, func.count().label("n"), func.sum(items.c.hours).label("hours"))
+                .where(items.c.system_id == info.id, items.c.status == "open", items.c.team_id.is_not(None))
+                .group_by(items.c.team_id)
+            )
+        }
+        rows = conn.execute(select(teams).where(teams.c.system_id == info.id).order_by(teams.c.name)).all()
+        return [Team(r.name, r.capacity_hours, *load.get(r.id, (0, 0.0))) for r in rows]
+
+
+def set_fields(
+    engine: Engine,
+    system: str | None,
+    poam_id: str,
+    actor: str,
+    *,
+    poc: str | None = None,
+    team: str | None = None,
+    resources: str | None = None,
+    hours: float | None = None,
+    plan: str | None = None,
+    comment: str | None = None,
+    services: list[str] | None = None,
+    controls: list[str] | None = None,
+) -> PoamItem:
+    """Set fields of one item (None leaves a field as it is; an empty text clears it, and an empty
+    --poc goes back to the assets' owners). One audited event lists what changed."""
+    from poam.services.items import controls_value, load
+
+    values: dict[str, object] = {}
+    if poc is not None:
+        text = _text(poc, "--poc", 500)
+        values.update(point_of_contact=text or None, poc_set=bool(text))
+    if resources is not None:
+        values["resources_required"] = _text(resources, "--resources") or None
+    if hours is not None:
+        values["hours"] = _hours(hours, "--hours")
+    if plan is not None:
+        values["remediation_plan"] = _text(plan, "--plan") or None
+    if comment is not None:
+        values["comments"] = _text(comment, "--comment") or None
+    if services is not None:
+        names = [_text(s, "--service", 200) for s in services]
+        values["service_names"] = "\n".join(n for n in names if n) or None
+    if controls is not None:
+        values["controls"] = controls_value(controls)
+    if not values and team is None:
+        raise ValueRefused("give at least one field to set (see `poam item set --help`)")
+    with engine.begin() as conn:
+        info = systems.resolve(conn, system, actor)
+        row = conn.execute(select(items).where(items.c.system_id == info.id, items.c.poam_id == poam_id)).first()
+        if row is None:
+            raise UsageError(f"no item {poam_id!r} in system {info.name!r}")
+        if team is not None:
+            if team.strip():
+                team_id = conn.execute(
+                    select(teams.c.id).where(teams.c.system_id == info.id, teams.c.name == team.strip())
+                ).scalar_one_or_none()
+                if team_id is None:
+                    raise UsageError(f"no team {team.strip()!r} in system {info.name!r}; add it with `poam team add`")
+                values["team_id"] = team_id
+            else:
+                values["team_id"] = None
+        changes = {k: [getattr(row, k), v] for k, v in values.items() if getattr(row, k) != v}
+        if changes:
+            conn.execute(update(items).where(items.c.id == row.id).values(**values, updated_at=audit.now()))
+            audit.record(conn, actor, [audit.Event("item.set", "item", poam_id, changes, info.id)])
+        return next(i for i in load(conn, info.id, "all") if i.poam_id == poam_id)
