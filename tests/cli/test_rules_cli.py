@@ -189,3 +189,23 @@ def test_item_set_and_teams_on_the_command_line(db: str) -> None:
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "--hours must be" in r.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("select actor from audit_events where action = 'item.set'").fetchall() == [("bob",)]
+
+
+def test_export_prints_the_audit_head_and_verify_checks_it(db: str, tmp_path: Path) -> None:
+    r = run("--db", db, "export", "oscal", str(tmp_path / "p.json"))
+    assert r.exit_code == 0
+    printed = r.stdout.splitlines()[-1].split()[3]
+    head = json.loads(run("--db", db, "audit", "head", "--json").stdout)
+    assert head["head"] == printed and head["events"] > 0
+    assert run("--db", db, "audit", "verify", "--head", printed).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("delete from audit_events where id = (select max(id) from audit_events)")
+        conn.execute(
+            "update settings set value = (select hash from audit_events order by id desc limit 1)"
+            " where key = 'audit_head'"
+        )
+    r = CliRunner().invoke(cli, ["--db", db, "audit", "verify", "--head", printed])
+    assert r.exit_code == 1 and "does not hold the head" in r.stderr
+    assert run("--db", db, "audit", "verify").exit_code == 0  # what the anchor is for
+    history = json.loads(run("--db", db, "item", "history", "V-1", "--json").stdout)
+    assert history[0]["action"] == "scan.import" and history[0]["detail"]["opened"] is True

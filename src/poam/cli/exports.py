@@ -34,6 +34,7 @@ def export_fedramp(
     )
     parts = ", ".join(f"{n} {k}" for k, n in result.detail.items())
     _say(f"wrote {out} ({parts})")
+    _say_head(ctx, db)
 
 
 @export_group.command("oscal")
@@ -48,6 +49,17 @@ def export_oscal(ctx: click.Context, out: Path, system: str | None, no_validate:
 
     result = exporting.export_oscal(_engine(ctx, db), out, system, audit.default_actor(), validate=not no_validate)
     _say(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
+    _say_head(ctx, db)
+
+
+def _say_head(ctx: click.Context, db: str | None) -> None:
+    """The audit log's head once the export is recorded: keep it with the deliverable and check the
+    log later with `poam audit verify --head HASH`."""
+    from poam.store.db import read
+
+    with read(_engine(ctx, db)) as conn:
+        head, count = audit.head(conn)
+    _say(f"audit log head: {head} ({count} events; check later with `poam audit verify --head`)")
 
 
 @cli.command("summary")

@@ -210,3 +210,28 @@ def item_show(ctx: click.Context, poam_id: str, system: str | None, as_json: boo
         f"priority {p['score']}: "
         + ", ".join(f"{x['name']} {x['value']} +{x['points']}" for x in p["factors"] if x["points"])
     )
+
+
+@item_group.command("history")
+@click.argument("poam_id")
+@system_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def item_history(ctx: click.Context, poam_id: str, system: str | None, as_json: bool, db: str | None) -> None:
+    """The item's story from the audit log: imports that opened or closed it, evaluations, edits,
+    deadline changes, each with who and when."""
+    from poam.services import audit, systems
+    from poam.store.db import read
+
+    with read(_engine(ctx, db)) as conn:
+        info = systems.resolve(conn, system, audit.default_actor())
+        events = audit.item_history(conn, info.id, poam_id)
+    if as_json:
+        _json(events)
+        return
+    if not events:
+        _say(f"{poam_id}: no events (is the POA&M id right?)")
+    for e in events:
+        detail = ", ".join(f"{k} {v}" for k, v in e["detail"].items())
+        _say(f"{e['at']} {e['actor']} {e['action']}: {detail}")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from poam.store.tables import audit_events, lone_surrogate, settings
 
@@ -102,20 +102,76 @@ def record(conn: Connection, actor: str, events: list[Event], at: dt.datetime | 
         conn.execute(update(settings).where(settings.c.key == _HEAD).values(value=prev))
 
 
-def verify(conn: Connection) -> tuple[int, int | None]:
-    """Check the chain: (events checked, id of the first broken event or None)."""
+ANCHOR_MISSING = -2
+"""`verify`'s answer when the chain is intact but the anchor given is not in it."""
+
+
+def verify(conn: Connection, anchor: str | None = None) -> tuple[int, int | None]:
+    """Check the chain: (events checked, id of the first broken event or None; -1 for a head that
+    does not match the last event, `ANCHOR_MISSING` when `anchor`, a head hash recorded outside the
+    database, is not the hash of an event of the chain: events were removed or the chain recomputed)."""
     prev = GENESIS
     count = 0
+    seen_anchor = anchor is None
     for row in _events(conn):
         digest = _digest(prev, row.at, row.actor, row.system_id, row.action, row.entity, row.entity_id, row.detail)
         if row.prev_hash != prev or row.hash != digest:
             return count, int(row.id)
         prev = row.hash
         count += 1
+        if not seen_anchor and row.hash == anchor:
+            seen_anchor = True
     head = conn.execute(select(settings.c.value).where(settings.c.key == _HEAD)).scalar_one_or_none()
     if count and head != prev:
         return count, -1
+    if not seen_anchor:
+        return count, ANCHOR_MISSING
     return count, None
+
+
+def head(conn: Connection) -> tuple[str, int]:
+    """The chain's head hash (the genesis value for an empty log) and how many events it holds."""
+    value = conn.execute(select(settings.c.value).where(settings.c.key == _HEAD)).scalar_one_or_none()
+    count = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
+    return value or GENESIS, int(count)
+
+
+def item_history(conn: Connection, system_id: int, poam_id: str) -> list[dict[str, Any]]:
+    """An item's story from the log: its own events, and the imports that opened or closed it."""
+    query = (
+        select(audit_events)
+        .where(
+            audit_events.c.system_id == system_id,
+            or_(
+                and_(audit_events.c.entity == "item", audit_events.c.entity_id == poam_id),
+                and_(audit_events.c.action == "scan.import", audit_events.c.detail.contains(json.dumps(poam_id))),
+            ),
+        )
+        .order_by(audit_events.c.id)
+    )
+    out = []
+    for row in conn.execute(query):
+        detail = json.loads(row.detail)
+        if row.action == "scan.import":
+            opened, closed = poam_id in detail.get("items_opened", []), poam_id in detail.get("items_closed", [])
+            if not (opened or closed):
+                continue
+            detail = {
+                "file": detail.get("file"),
+                "sha256": detail.get("sha256"),
+                "opened" if opened else "closed": True,
+            }
+        out.append(
+            {
+                "id": row.id,
+                "at": row.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "actor": row.actor,
+                "action": row.action,
+                "detail": detail,
+                "hash": row.hash,
+            }
+        )
+    return out
 
 
 def _events(conn: Connection) -> Iterator[Any]:
