@@ -134,8 +134,8 @@ def dispose_cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     engines: list[Engine] = []
 
-    def tracked(target: str | None) -> Engine:
-        engine = open_db(target)
+    def tracked(target: str | None, must_exist: bool = False) -> Engine:
+        engine = open_db(target, must_exist)
         engines.append(engine)
         return engine
 

@@ -209,3 +209,36 @@ def test_export_prints_the_audit_head_and_verify_checks_it(db: str, tmp_path: Pa
     assert run("--db", db, "audit", "verify").exit_code == 0  # what the anchor is for
     history = json.loads(run("--db", db, "item", "history", "V-1", "--json").stdout)
     assert history[0]["action"] == "scan.import" and history[0]["detail"]["opened"] is True
+
+
+def test_readers_never_create_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for args in (["items"], ["system", "list"], ["audit", "verify"], ["summary"], ["team", "list"]):
+        r = CliRunner().invoke(cli, ["--db", str(missing), *args])
+        assert r.exit_code == 1 and "no database there" in r.stderr, args
+    assert not missing.exists()
+
+
+def test_default_system_from_the_environment(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("--db", db, "system", "add", "other").exit_code == 0
+    r = CliRunner().invoke(cli, ["--db", db, "items"])
+    assert r.exit_code == 1 and "several systems" in r.stderr
+    monkeypatch.setenv("POAM_SYSTEM", "cso")
+    assert "3 open item(s)" in run("--db", db, "items").stdout
+
+
+def test_items_as_csv_and_tsv_are_inert(db: str, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    hostile = write_nessus(
+        tmp_path / "h.nessus",
+        [Host("web", ip="203.0.113.5", items=[Item("900", name='=HYPERLINK("http://x")\tboom', cvss3=4.0)])],
+    )
+    assert run("--db", db, "import", str(hostile)).exit_code == 0
+    rows = list(csv.reader(io.StringIO(run("--db", db, "items", "--format", "csv").stdout)))
+    assert rows[0][:3] == ["poam_id", "status", "rating"] and len(rows) == 5
+    weakness = {r[0]: r[-1] for r in rows[1:]}
+    assert weakness["V-4"] == '\'=HYPERLINK("http://x") boom'
+    tsv = run("--db", db, "items", "--format", "tsv").stdout.splitlines()
+    assert all(line.count("\t") == 13 for line in tsv)

@@ -43,12 +43,44 @@ def db_option(f: F) -> F:
 
 def system_option(f: F) -> F:
     """`--system NAME`, needed only when the database holds several systems."""
-    return click.option("--system", "system", metavar="NAME", help="System to work on.")(f)
+    return click.option(
+        "--system",
+        "system",
+        envvar="POAM_SYSTEM",
+        metavar="NAME",
+        help="System to work on (default: $POAM_SYSTEM, or the only one).",
+    )(f)
+
+
+READERS = frozenset(
+    {
+        "items",
+        "item show",
+        "item history",
+        "summary",
+        "system list",
+        "asset list",
+        "team list",
+        "intel status",
+        "inventory report",
+        "audit verify",
+        "audit head",
+    }
+)
+"""Commands that only read: they never create a SQLite database (a mistyped `--db` is an error)."""
+
+
+def _command(ctx: click.Context) -> str:
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def _engine(ctx: click.Context, db: str | None) -> Engine:
     target = db or ctx.find_root().params.get("db")
-    return open_db(target)
+    return open_db(target, must_exist=_command(ctx) in READERS)
 
 
 def _console() -> Console:

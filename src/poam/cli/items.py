@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import sys
+
 import click
 from rich.table import Table
 
 from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, system_option, user_option
 from poam.cli.root import cli
+from poam.domain.models import PoamItem
+from poam.errors import printable
 from poam.services.items import STATUSES, item_json
 from poam.services.planning import set_fields
-from poam.services.triage import SORTS, Filters, assessment_json, ranked, show
+from poam.services.triage import SORTS, Assessment, Filters, assessment_json, ranked, show
 
 
 @cli.command("items")
@@ -33,7 +38,15 @@ from poam.services.triage import SORTS, Filters, assessment_json, ranked, show
 @click.option("--awaiting-evaluation", is_flag=True, help="Only items not yet evaluated (CR26).")
 @click.option("--detector", metavar="TEXT", help="Only items whose detector (tool) name contains TEXT.")
 @click.option("--asset", metavar="NAME", help="Only items affecting this asset (its identifier).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "tsv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output: a table, CSV or TSV (one row per item, for spreadsheets and pipes) or JSON.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as --format json).")
 @db_option
 @click.pass_context
 def items_cmd(
@@ -48,14 +61,18 @@ def items_cmd(
     awaiting_evaluation: bool,
     detector: str | None,
     asset: str | None,
+    fmt: str,
     as_json: bool,
     db: str | None,
 ) -> None:
     """List POA&M items, with their nearest deadline and priority."""
     filters = Filters(late, kev, risk, pain, awaiting_evaluation, detector, asset)
     _info, found = ranked(_engine(ctx, db), system, status, sort, filters)
-    if as_json:
+    if as_json or fmt == "json":
         _json([{**item_json(i), **assessment_json(a)} for i, a in found])
+        return
+    if fmt in ("csv", "tsv"):
+        _delimited(found, "," if fmt == "csv" else "\t")
         return
     table = Table(
         "POA&M ID",
@@ -99,6 +116,55 @@ def items_cmd(
         )
     _console().print(table)
     click.echo(f"{len(found)} {status if status != 'all' else ''} item(s)".replace("  ", " "))
+
+
+COLUMNS = (
+    "poam_id",
+    "status",
+    "rating",
+    "pain",
+    "detected",
+    "next_due",
+    "rule",
+    "late",
+    "kev",
+    "priority",
+    "assets",
+    "detector",
+    "source_identifier",
+    "weakness",
+)
+
+
+def _delimited(found: list[tuple[PoamItem, Assessment]], delimiter: str) -> None:
+    """One row per item, a header first. Text from scans is made inert: control characters
+    replaced, and a cell that a spreadsheet would read as a formula is prefixed with `'`."""
+    out = csv.writer(sys.stdout, delimiter=delimiter, lineterminator="\n")
+    out.writerow(COLUMNS)
+    for i, a in found:
+        nearest = a.outcome.nearest()
+        row = (
+            i.poam_id,
+            i.status.value,
+            a.facts.facts.level.value,
+            a.pain or "",
+            i.detection_date.isoformat(),
+            nearest.due.strftime("%Y-%m-%dT%H:%M:%SZ") if nearest and nearest.due else "",
+            nearest.rule if nearest else "",
+            "yes" if a.late else "no",
+            "yes" if a.facts.facts.kev else "no",
+            a.priority.score,
+            "; ".join(x.text for x in i.assets),
+            i.detector_source,
+            i.source_identifier,
+            i.weakness_name,
+        )
+        out.writerow([_inert_cell(str(v)) for v in row])
+
+
+def _inert_cell(text: str) -> str:
+    text = printable(text.replace("\t", " ").replace("\n", " ").replace("\r", " "))
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @cli.group("item")

@@ -299,9 +299,17 @@ def migrate(engine: Engine) -> None:
                 command.upgrade(alembic_config(engine), "head")
 
 
-def open_db(target: str | None) -> Engine:
-    """An engine for `--db`, migrated to the latest schema."""
+def open_db(target: str | None, must_exist: bool = False) -> Engine:
+    """An engine for `--db`, migrated to the latest schema. With `must_exist` (commands that only
+    read), a SQLite file that is not there is an error rather than a new, empty database."""
     engine = create(target)
+    if must_exist and engine.url.get_backend_name() == "sqlite":
+        path = engine.url.database
+        if path and path != ":memory:" and not Path(path).exists():
+            engine.dispose()
+            raise UsageError(
+                f"--db {path}: no database there (a mistyped path? a command that only reads creates none)"
+            )
     try:
         migrate(engine)
     except (OperationalError, DatabaseError) as exc:
