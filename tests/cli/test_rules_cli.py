@@ -242,3 +242,11 @@ def test_items_as_csv_and_tsv_are_inert(db: str, tmp_path: Path) -> None:
     assert weakness["V-4"] == '\'=HYPERLINK("http://x") boom'
     tsv = run("--db", db, "items", "--format", "tsv").stdout.splitlines()
     assert all(line.count("\t") == 13 for line in tsv)
+
+
+def test_system_remove_asks_first(db: str) -> None:
+    r = CliRunner().invoke(cli, ["--db", db, "system", "remove", "cso"], input="n\n")
+    assert r.exit_code == 1 and json.loads(run("--db", db, "system", "list", "--json").stdout)
+    r = CliRunner().invoke(cli, ["--db", db, "system", "remove", "cso"], input="y\n")
+    assert r.exit_code == 0 and "removed system cso (3 items" in r.stdout
+    assert json.loads(run("--db", db, "system", "list", "--json").stdout) == []

@@ -121,3 +121,24 @@ def test_teams_are_unique_and_need_a_capacity(engine: Engine, tmp_path: Path) ->
     with pytest.raises(UsageError, match="--capacity"):
         planning.add_team(engine, "cso", "Dev", 0, "t")
     assert [t.name for t in planning.list_teams(engine, "cso")] == ["Ops"]
+
+
+def test_removing_a_system_deletes_its_data_and_keeps_the_log(engine: Engine, tmp_path: Path) -> None:
+    from poam.services import audit, evaluation
+    from poam.store.tables import findings, items, scans, sightings
+
+    setup(engine, tmp_path)
+    systems.add_system(engine, "other", "t")
+    other = write_nessus(tmp_path / "o.nessus", [Host("x", ip="10.9.9.9", items=[Item("300")])])
+    import_file(engine, other, system="other", actor="t")
+    planning.add_team(engine, "cso", "Ops", 5, "t")
+    evaluation.evaluate(engine, "cso", "V-1", "t", irv=True, pain=2, rationale="r", at="2026-01-06T00:00:00Z")
+    counts = systems.remove_system(engine, "cso", "admin")
+    assert (counts["items"], counts["findings"], counts["teams"], counts["evaluations"]) == (2, 2, 1, 1)
+    with engine.connect() as conn:
+        assert conn.execute(select(items.c.poam_id)).scalars().all() == ["V-1"]  # the other system's
+        assert len(conn.execute(select(findings)).all()) == 1 and len(conn.execute(select(scans)).all()) == 1
+        assert len(conn.execute(select(sightings)).all()) == 1
+        assert audit.verify(conn) == (audit.head(conn)[1], None)
+    assert [s.name for s in systems.list_systems(engine)] == ["other"]
+    assert events(engine, "system.remove")[0]["name"] == "cso"

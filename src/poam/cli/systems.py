@@ -140,6 +140,27 @@ def system_set(
         )
 
 
+@system_group.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@user_option
+@db_option
+@click.pass_context
+def system_remove(ctx: click.Context, name: str, yes: bool, user: str, db: str | None) -> None:
+    """Delete the system NAME and everything recorded for it (the audit log keeps its events)."""
+    if not yes:
+        click.confirm(
+            f"Delete system {name!r} with all its scans, assets, findings and items? This cannot be undone",
+            abort=True,
+            err=True,
+        )
+    counts = systems.remove_system(_engine(ctx, db), name, user)
+    _say(
+        f"removed system {name} ({counts.get('items', 0)} items, {counts.get('findings', 0)} findings, "
+        f"{counts.get('scans', 0)} scans, {counts.get('assets', 0)} assets)"
+    )
+
+
 @system_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option

@@ -275,3 +275,37 @@ def _table_digest(text: str | None) -> str | None:
     table = rulesets.parse_day_table(text, "the custom table")
     days = ", ".join(f"{lv.value} {n}" for lv, n in table.days.items())
     return f"custom:{table.name} ({days}; sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]})"
+
+
+def remove_system(engine: Engine, name: str, actor: str) -> dict[str, int]:
+    """Delete a system and everything recorded for it (scans, assets, findings, items, milestones,
+    evaluations, teams); the audit log keeps its events and records the removal with the counts."""
+    from sqlalchemy import delete
+
+    from poam.store import tables as t
+
+    with engine.begin() as conn:
+        info = resolve(conn, name, actor)
+        item_ids = select(t.items.c.id).where(t.items.c.system_id == info.id).scalar_subquery()
+        scan_ids = select(t.scans.c.id).where(t.scans.c.system_id == info.id).scalar_subquery()
+        counts: dict[str, int] = {}
+        order = (
+            (t.sightings, t.sightings.c.system_id == info.id),
+            (t.findings, t.findings.c.system_id == info.id),
+            (t.milestone_changes, t.milestone_changes.c.item_id.in_(item_ids)),
+            (t.milestones, t.milestones.c.item_id.in_(item_ids)),
+            (t.evaluations, t.evaluations.c.item_id.in_(item_ids)),
+            (t.deviations, t.deviations.c.item_id.in_(item_ids)),
+        )
+        for table, where in order:
+            counts[table.name] = conn.execute(delete(table).where(where)).rowcount
+        conn.execute(update(t.items).where(t.items.c.system_id == info.id).values(previous_item_id=None))
+        counts["items"] = conn.execute(delete(t.items).where(t.items.c.system_id == info.id)).rowcount
+        conn.execute(delete(t.scan_assets).where(t.scan_assets.c.scan_id.in_(scan_ids)))
+        for table in (t.scans, t.weaknesses, t.assets, t.teams):
+            counts[table.name] = conn.execute(delete(table).where(table.c.system_id == info.id)).rowcount
+        conn.execute(delete(systems).where(systems.c.id == info.id))
+        audit.record(
+            conn, actor, [audit.Event("system.remove", "system", str(info.id), {"name": info.name, **counts}, info.id)]
+        )
+        return counts
