@@ -250,3 +250,14 @@ def test_system_remove_asks_first(db: str) -> None:
     r = CliRunner().invoke(cli, ["--db", db, "system", "remove", "cso"], input="y\n")
     assert r.exit_code == 0 and "removed system cso (3 items" in r.stdout
     assert json.loads(run("--db", db, "system", "list", "--json").stdout) == []
+
+
+def test_import_json_lists_refused_files_with_their_error(db: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.nessus"
+    bad.write_text("garbage", encoding="utf-8")
+    good = write_nessus(tmp_path / "b.nessus", [Host("web", ip="203.0.113.5", items=[Item("100")])])
+    r = CliRunner().invoke(cli, ["--db", db, "import", str(bad), str(good), "--json"])
+    assert r.exit_code == 2
+    first, second = json.loads(r.stdout)
+    assert first == {"source": str(bad), "refused": True, "error": first["error"]} and "unrecognised" in first["error"]
+    assert second["refused"] is False and second["source"] == str(good) and second["format"] == "nessus"

@@ -82,6 +82,7 @@ def import_cmd(
     engine = _engine(ctx, db)
     actor = audit.default_actor()
     results: list[ImportResult] = []
+    reported: list[dict[str, object]] = []  # `--json`: every file in order, refused ones with their error
     failed = False
     show_bar = sys.stderr.isatty() and not as_json
     for path in files:
@@ -95,6 +96,8 @@ def import_cmd(
         except InputError as exc:
             _err(str(exc))
             failed = True
+            entry: dict[str, object] = {"source": str(path), "refused": True, "error": printable(exc.problem)}
+            reported.append(entry)
             continue
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the file's transaction was rolled back
             code = signals.exit_code(exc)
@@ -108,14 +111,15 @@ def import_cmd(
                 before = f"; the {len(results)} file(s) before it stay imported" if results else ""
                 _err(f"{path}: interrupted ({signals.name(code)}); this file was not imported{before}")
             if as_json:
-                _json([asdict(r) for r in results])
+                _json(reported + ([{**asdict(done), "refused": False}] if isinstance(done, ImportResult) else []))
             ctx.exit(code)
         results.append(result)
+        reported.append({**asdict(result), "refused": False})
         if not as_json:
             _warn(result)
             _say(_describe(result))
     if as_json:
-        _json([asdict(r) for r in results])
+        _json(reported)
     if failed:
         ctx.exit(2)
 
