@@ -261,3 +261,10 @@ def test_import_json_lists_refused_files_with_their_error(db: str, tmp_path: Pat
     first, second = json.loads(r.stdout)
     assert first == {"source": str(bad), "refused": True, "error": first["error"]} and "unrecognised" in first["error"]
     assert second["refused"] is False and second["source"] == str(good) and second["format"] == "nessus"
+
+
+def test_vendor_checkin_on_the_command_line(db: str) -> None:
+    r = run("--db", db, "vendor", "checkin", "V-1", "--date", "2026-01-20", "--product", "Acme", "--note", "ETA Q2")
+    assert r.exit_code == 0 and "next check-in due 2026-02-19" in r.stdout
+    text = run("--db", db, "item", "show", "V-1").stdout
+    assert "vendor dependency: Acme; last check-in 2026-01-20; next check-in due 2026-02-19 (OVERDUE)" in text

@@ -142,3 +142,27 @@ def test_removing_a_system_deletes_its_data_and_keeps_the_log(engine: Engine, tm
         assert audit.verify(conn) == (audit.head(conn)[1], None)
     assert [s.name for s in systems.list_systems(engine)] == ["other"]
     assert events(engine, "system.remove")[0]["name"] == "cso"
+
+
+def test_vendor_checkins(engine: Engine, tmp_path: Path) -> None:
+    import datetime as dt
+
+    setup(engine, tmp_path)  # detected 2026-01-05
+    today = dt.date(2026, 3, 1)
+    status = planning.vendor_checkin(
+        engine, "cso", "V-1", "alice", dt.date(2026, 1, 20), "fix in 4.2", "Acme Server", today=today
+    )
+    assert (status.dependency, status.product, status.last_checkin) == (True, "Acme Server", dt.date(2026, 1, 20))
+    assert status.next_checkin == dt.date(2026, 2, 19) and status.overdue  # 30 days, passed by 2026-03-01
+    status = planning.vendor_checkin(engine, "cso", "V-1", "bob", dt.date(2026, 2, 25), "slipped", today=today)
+    assert status.product == "Acme Server" and not status.overdue and len(status.checkins) == 2
+    # an older check-in recorded late does not move the last one back
+    status = planning.vendor_checkin(engine, "cso", "V-1", "bob", dt.date(2026, 2, 1), None, today=today)
+    assert status.last_checkin == dt.date(2026, 2, 25)
+    shown = triage.show(engine, "cso", "V-1")
+    assert shown["vendor"]["dependency"] is True and shown["vendor"]["last_checkin"] == "2026-02-25"
+    with pytest.raises(UsageError, match="in the future"):
+        planning.vendor_checkin(engine, "cso", "V-1", "bob", dt.date(2026, 3, 2), None, today=today)
+    with pytest.raises(UsageError, match="before V-1 was detected"):
+        planning.vendor_checkin(engine, "cso", "V-1", "bob", dt.date(2026, 1, 4), None, today=today)
+    assert len(events(engine, "item.vendor_checkin")) == 3

@@ -56,4 +56,4 @@ def main() -> None:
         raise SystemExit(signals.exit_code(exc)) from None
 
 
-from poam.cli import assets, audit, evaluate, exports, formats, imports, intel, items, systems, teams  # noqa: E402,F401
+from poam.cli import assets, audit, evaluate, exports, formats, imports, intel, items, systems, teams, vendor  # noqa: E402,F401

@@ -257,6 +257,10 @@ def item_show(ctx: click.Context, poam_id: str, system: str | None, as_json: boo
         _say("  evaluation: none yet")
     if d["disposition"]:
         _say(f"  disposition: {d['disposition']}")
+    v = d["vendor"]
+    if v["dependency"]:
+        due = f"next check-in due {v['next_checkin']}{' (OVERDUE)' if v['overdue'] else ''}"
+        _say(f"  vendor dependency: {v['product'] or 'product not given'}; last check-in {v['last_checkin']}; {due}")
     _say("deadlines:")
     if not d["deadlines"]:
         _say("  none")

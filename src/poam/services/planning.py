@@ -8,16 +8,17 @@ the system's default.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from poam.domain.models import PoamItem
 from poam.errors import UsageError, ValueRefused
 from poam.services import audit, systems
 from poam.store import db
-from poam.store.tables import items, teams
+from poam.store.tables import items, teams, vendor_checkins
 
 MAX_TEXT = 10_000
 MAX_HOURS = 100_000.0
@@ -139,3 +140,86 @@ def set_fields(
             conn.execute(update(items).where(items.c.id == row.id).values(**values, updated_at=audit.now()))
             audit.record(conn, actor, [audit.Event("item.set", "item", poam_id, changes, info.id)])
         return next(i for i in load(conn, info.id, "all") if i.poam_id == poam_id)
+
+
+CHECKIN_DAYS = 30
+"""FedRAMP's template: a vendor-dependent item is checked with the vendor at least every 30 days."""
+
+
+@dataclass(frozen=True)
+class VendorStatus:
+    dependency: bool
+    product: str | None
+    last_checkin: dt.date | None
+    next_checkin: dt.date | None
+    overdue: bool
+    checkins: list[dict[str, str | None]]
+
+
+def vendor_checkin(
+    engine: Engine,
+    system: str | None,
+    poam_id: str,
+    actor: str,
+    when: dt.date,
+    note: str | None = None,
+    product: str | None = None,
+    today: dt.date | None = None,
+) -> VendorStatus:
+    """Record a check-in with the vendor: the item becomes vendor-dependent (with the product if
+    given) and its last check-in date moves to this one if later. Audited."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    if when > today:
+        raise ValueRefused(f"--date {when.isoformat()} is in the future")
+    note_text = _text(note or "", "--note") or None
+    product_text = _text(product or "", "--product", 500) or None
+    with engine.begin() as conn:
+        info = systems.resolve(conn, system, actor)
+        row = conn.execute(select(items).where(items.c.system_id == info.id, items.c.poam_id == poam_id)).first()
+        if row is None:
+            raise UsageError(f"no item {poam_id!r} in system {info.name!r}")
+        if when < row.detection_date:
+            raise ValueRefused(f"--date {when.isoformat()} is before {poam_id} was detected ({row.detection_date})")
+        stamp = audit.now()
+        conn.execute(
+            insert(vendor_checkins).values(
+                item_id=row.id,
+                checkin_date=when,
+                note=note_text,
+                product=product_text,
+                actor=actor[:200],
+                recorded_at=stamp,
+            )
+        )
+        last = max(filter(None, (row.last_vendor_checkin, when)))
+        values: dict[str, object] = {"vendor_dependency": "Yes", "last_vendor_checkin": last, "updated_at": stamp}
+        if product_text:
+            values["vendor_product"] = product_text
+        conn.execute(update(items).where(items.c.id == row.id).values(**values))
+        detail = {
+            "date": when.isoformat(),
+            "note": note_text,
+            "product": [row.vendor_product, product_text or row.vendor_product],
+            "vendor_dependency": [row.vendor_dependency, "Yes"],
+        }
+        audit.record(conn, actor, [audit.Event("item.vendor_checkin", "item", poam_id, detail, info.id)], stamp)
+        return vendor_status(conn, row.id, today)
+
+
+def vendor_status(conn: Connection, item_id: int, today: dt.date) -> VendorStatus:
+    """Whether the item depends on a vendor, its check-ins, and whether the next one is overdue."""
+    row = conn.execute(
+        select(items.c.vendor_dependency, items.c.vendor_product, items.c.last_vendor_checkin, items.c.status).where(
+            items.c.id == item_id
+        )
+    ).one()
+    dependency = row.vendor_dependency == "Yes"
+    next_checkin = row.last_vendor_checkin + dt.timedelta(days=CHECKIN_DAYS) if row.last_vendor_checkin else None
+    checkins = [
+        {"date": c.checkin_date.isoformat(), "note": c.note, "product": c.product, "by": c.actor}
+        for c in conn.execute(
+            select(vendor_checkins).where(vendor_checkins.c.item_id == item_id).order_by(vendor_checkins.c.checkin_date)
+        )
+    ]
+    overdue = dependency and row.status == "open" and next_checkin is not None and today > next_checkin
+    return VendorStatus(dependency, row.vendor_product, row.last_vendor_checkin, next_checkin, overdue, checkins)

@@ -295,6 +295,7 @@ def remove_system(engine: Engine, name: str, actor: str) -> dict[str, int]:
             (t.milestone_changes, t.milestone_changes.c.item_id.in_(item_ids)),
             (t.milestones, t.milestones.c.item_id.in_(item_ids)),
             (t.evaluations, t.evaluations.c.item_id.in_(item_ids)),
+            (t.vendor_checkins, t.vendor_checkins.c.item_id.in_(item_ids)),
             (t.deviations, t.deviations.c.item_id.in_(item_ids)),
         )
         for table, where in order:

@@ -166,7 +166,14 @@ def show(engine: Engine, system: str | None, poam_id: str, now: dt.datetime | No
             .select_from(items.outerjoin(teams, teams.c.id == items.c.team_id))
             .where(items.c.id == item_id)
         ).one()
-        planned = {"team": plan.name, "hours": plan.hours}
+        from dataclasses import asdict
+
+        from poam.services.planning import vendor_status
+
+        vendor = asdict(vendor_status(conn, item_id, now.date()))
+        for key in ("last_checkin", "next_checkin"):
+            vendor[key] = vendor[key].isoformat() if vendor[key] else None
+        planned = {"team": plan.name, "hours": plan.hours, "vendor": vendor}
         return {**item_json(item), **planned, "rule_set": ruled, **assessment_json(a), "evaluations": history}
 
 

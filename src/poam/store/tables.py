@@ -368,6 +368,19 @@ evaluations = Table(
 )
 """CR26 evaluations of an item, in time order: the first, then each reduction or change (PAIN history)."""
 
+vendor_checkins = Table(
+    "vendor_checkins",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("checkin_date", Date, nullable=False),
+    Column("note", Text),
+    Column("product", Text),
+    Column("actor", String(200), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Index("ix_vendor_checkins_item", "item_id"),
+)
+
 deviations = Table(
     "deviations",
     metadata,

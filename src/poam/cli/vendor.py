@@ -1,0 +1,43 @@
+"""`poam vendor`: check-ins with the vendor of a vendor-dependent item."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from poam.cli.common import _engine, _say, db_option, system_option, user_option
+from poam.cli.root import cli
+from poam.services import planning
+
+
+@cli.group("vendor")
+def vendor_group() -> None:
+    """Vendor dependencies: check-ins with the vendor (at least every 30 days)."""
+
+
+@vendor_group.command("checkin")
+@click.argument("poam_id")
+@system_option
+@click.option("--date", "when", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Day of the check-in.")
+@click.option("--note", metavar="TEXT", help="What the vendor said.")
+@click.option("--product", metavar="NAME", help="The vendor's product the fix depends on.")
+@user_option
+@db_option
+@click.pass_context
+def vendor_checkin(
+    ctx: click.Context,
+    poam_id: str,
+    system: str | None,
+    when: dt.datetime,
+    note: str | None,
+    product: str | None,
+    user: str,
+    db: str | None,
+) -> None:
+    """Record a check-in with the vendor for POAM_ID; the item becomes vendor-dependent."""
+    status = planning.vendor_checkin(_engine(ctx, db), system, poam_id, user, when.date(), note, product)
+    _say(
+        f"{poam_id}: vendor check-in {when.date().isoformat()} recorded "
+        f"({status.product or 'product not given'}; next check-in due {status.next_checkin})"
+    )
