@@ -258,3 +258,15 @@ def test_an_exported_item_left_without_findings_is_kept_closed(engine: Engine, t
     (tmp_path / "other").mkdir()
     _import(engine, tmp_path / "other", "other", plan, "jan feb mar jan15")
     assert [i["id"] for i in _items(engine, "other")] == ["V-1"]
+
+
+def test_a_deadline_change_is_not_a_persons_edit(engine: Engine, tmp_path: Path) -> None:
+    """Deadlines follow the facts (here a new rule set): that change is recorded on the item but does
+    not make it an edited item, so the merge above still deletes the item left without findings."""
+    plan = {"jan": [a(JAN, P)], "jan15": [b(JAN15, P)], "feb": [a(FEB)], "mar": [a(MAR, P)]}
+    _import(engine, tmp_path, "late", plan, "jan feb mar")
+    _info, changed = systems.set_rules(engine, "late", "t", "cms", None, None)
+    assert changed == 1  # V-2, the open item: its deadline now comes from the cms table (an item.deadlines event)
+    _import_more(engine, tmp_path, "late", plan, "jan15")
+    assert [i["id"] for i in _items(engine, "late")] == ["V-1"]
+    assert ("item.delete", "V-2") in _replayed_actions(engine)

@@ -26,8 +26,9 @@ from poam.store.bulk import insert_rows, update_rows
 from poam.store.tables import audit_events, findings, items, milestone_changes
 
 REASON = "an older scan imported late changed this weakness's history"
-IMPORT_ACTIONS = ("item.create", "item.close", "item.redate", "item.reopen", "item.relink")
-"""What imports do to an item; any other action on it (new controls) is a person's edit."""
+IMPORT_ACTIONS = ("item.create", "item.close", "item.redate", "item.reopen", "item.relink", "item.deadlines")
+"""What imports do to an item (and what follows from the facts: its deadlines); any other action on it
+(new controls, an evaluation, a vendor check-in) is a person's edit."""
 
 
 @dataclass
