@@ -61,9 +61,13 @@ def test_loading_kev_later_flags_open_items(engine: Engine, tmp_path: Path) -> N
 
 
 def test_real_kev_catalog_json_and_csv_load(engine: Engine) -> None:
+    versions = []
     for name in ("kev/known_exploited_vulnerabilities.json", "kev/known_exploited_vulnerabilities.csv"):
         result = kev.load_catalog(engine, reference_file(name), "test")
         assert result.entries > 1000
+        versions.append(result.version)
+    # the JSON says its version; the CSV has none: its newest dateAdded (2025-08-25 in this copy) dates it
+    assert versions == ["2025.08.25", "2025.08.25 (CSV, newest dateAdded)"]
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,21 @@ def _rows(path: Path, source: str) -> tuple[str, list[dict[str, object]]]:
     rows: list[dict[str, object]] = [
         dict(zip(header, row, strict=False)) for row in table if any(cell.strip() for cell in row)
     ]
-    return f"csv:{path.name}", rows
+    return _csv_version(rows, path.name), rows
+
+
+def _csv_version(rows: list[dict[str, object]], name: str) -> str:
+    """The CSV catalog carries no version: its newest `dateAdded`, written as CISA writes the JSON
+    catalog's version (`2026.12.02`), dates it (the catalog is at least that recent); the file name
+    when no date can be read."""
+    newest = None
+    for row in rows:
+        try:
+            day = dt.date.fromisoformat(str(row.get("dateAdded") or "").strip())
+        except ValueError:
+            continue
+        newest = day if newest is None or day > newest else newest
+    return f"{newest:%Y.%m.%d} (CSV, newest dateAdded)" if newest else f"csv:{name}"
 
 
 def _text(value: object, size: int | None) -> str | None:
