@@ -101,28 +101,19 @@ def _cve_deadline(cve: str, facts: Facts, table: BodTable, kev: KevFact | None) 
         f"{' (assumed: not given)' if ssvc.automatable is None else ''}, technical impact "
         f"{'total' if row.total else 'partial'}{' (assumed: not given)' if ssvc.technical_impact is None else ''}"
     )
-    if row.days is None:
-        return (
-            Deadline(
-                kind="remediation",
-                due=None,
-                rule=f"{RULE} Table 1 row {row.number}",
-                basis=f"{words}: fix on system upgrade (no date)",
-                clock_start=start,
-                inputs=inputs,
-                force="MUST",
-            ),
-            forensic,
-        )
-    duration = Duration(row.days)
+    span = Duration(row.days) if row.days is not None else None
+    if span is None:
+        timeline = "fix on system upgrade (no date)"
+    else:
+        timeline = f"{span}{' & forensic triage' if row.forensic_triage else ''} from {clock}"
     return (
         Deadline(
             kind="remediation",
-            due=start + duration.delta,
+            due=start + span.delta if span else None,
             rule=f"{RULE} Table 1 row {row.number}",
-            basis=f"{words}: {duration}{' & forensic triage' if row.forensic_triage else ''} from {clock}",
+            basis=f"{words}: {timeline}",
             clock_start=start,
-            duration=str(duration),
+            duration=str(span) if span else None,
             inputs=inputs,
             force="MUST",
         ),
