@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     UniqueConstraint,
@@ -270,6 +271,9 @@ items = Table(
     Column("team_id", ForeignKey("teams.id", ondelete="SET NULL")),
     Column("hours", Float),  # staff hours the fix needs
     Column("poc_set", Boolean, nullable=False, server_default=false()),  # a person set the point of contact
+    Column("ready", Boolean, nullable=False, server_default=false()),  # marked ready for the monthly submission
+    Column("reported_at", Date),  # first reported in a monthly submission: milestones are permanent from then
+    Column("vendor_release_date", Date),  # the vendor's fix release date (restarts the clock where rules say so)
     UniqueConstraint("system_id", "poam_id", name="uq_items_system_poam_id"),
     Index("ix_items_lookup", "system_id", "tool", "vuln_id", "status"),
 )
@@ -334,6 +338,11 @@ milestones = Table(
     Column("due_date", Date, nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("status", String(10), nullable=False, server_default="open"),  # open, complete
+    Column("completed_on", Date),
+    Column("placeholder", Boolean, nullable=False, server_default=false()),  # the import's automatic first one
+    Column("actor", String(200)),  # who added it (None: poam itself)
+    Column("updated_at", DateTime),
     UniqueConstraint("item_id", "number", name="uq_milestones_item_number"),
 )
 
@@ -347,6 +356,7 @@ milestone_changes = Table(
     Column("change_date", Date, nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("actor", String(200)),  # who made the change (None: poam itself, e.g. closing on a scan)
     Index("ix_milestone_changes_item", "item_id"),
 )
 
@@ -397,6 +407,28 @@ deviations = Table(
     Column("decision_note", Text),
     Index("ix_deviations_item", "item_id"),
 )
+
+deviation_evidence = Table(
+    "deviation_evidence",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("deviation_id", ForeignKey("deviations.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),  # the file's base name
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("added_at", DateTime, nullable=False),
+    Index("ix_deviation_evidence_deviation", "deviation_id"),
+)
+"""Evidence documents of a deviation request, stored in the database with their SHA-256."""
+
+item_seals = Table(
+    "item_seals",
+    metadata,
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(64), nullable=False),
+)
+"""The digest of each item's state as last recorded in the audit log (a cache; the log is the truth)."""
 
 epss_scores = Table(
     "epss_scores",
@@ -476,5 +508,6 @@ audit_events = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("key_id", String(16)),  # the HMAC key's id when the hash is keyed (None: plain SHA-256)
     Index("ix_audit_events_system", "system_id"),
 )
