@@ -56,4 +56,19 @@ def main() -> None:
         raise SystemExit(signals.exit_code(exc)) from None
 
 
-from poam.cli import assets, audit, evaluate, exports, formats, imports, intel, items, systems, teams, vendor  # noqa: E402,F401
+from poam.cli import (  # noqa: E402,F401
+    assets,
+    audit,
+    deviations,
+    evaluate,
+    exports,
+    formats,
+    imports,
+    intel,
+    items,
+    milestones,
+    review,
+    systems,
+    teams,
+    vendor,
+)

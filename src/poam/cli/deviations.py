@@ -1,0 +1,1 @@
+"""`poam deviations` (being written)."""

@@ -1,0 +1,1 @@
+"""`poam milestones` (being written)."""

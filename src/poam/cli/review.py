@@ -1,0 +1,1 @@
+"""`poam review` (being written)."""
