@@ -260,6 +260,8 @@ def item_show(ctx: click.Context, poam_id: str, system: str | None, as_json: boo
     v = d["vendor"]
     if v["dependency"]:
         due = f"next check-in due {v['next_checkin']}{' (OVERDUE)' if v['overdue'] else ''}"
+        if v["release_date"]:
+            due = f"fix released {v['release_date']}"
         _say(f"  vendor dependency: {v['product'] or 'product not given'}; last check-in {v['last_checkin']}; {due}")
     _say("deadlines:")
     if not d["deadlines"]:

@@ -41,3 +41,24 @@ def vendor_checkin(
         f"{poam_id}: vendor check-in {when.date().isoformat()} recorded "
         f"({status.product or 'product not given'}; next check-in due {status.next_checkin})"
     )
+
+
+@vendor_group.command("release")
+@click.argument("poam_id")
+@system_option
+@click.option(
+    "--date", "when", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Day the vendor released the fix."
+)
+@click.option("--note", metavar="TEXT", help="Where the fix is (advisory, version).")
+@user_option
+@db_option
+@click.pass_context
+def vendor_release(
+    ctx: click.Context, poam_id: str, system: str | None, when: dt.datetime, note: str | None, user: str, db: str | None
+) -> None:
+    """Record the day the vendor released the fix of POAM_ID: the remediation clock restarts there
+    where the system's rule set says so (fedramp-rev5)."""
+    from poam.services import vendors
+
+    status = vendors.vendor_release(_engine(ctx, db), system, poam_id, user, when.date(), note)
+    _say(f"{poam_id}: vendor fix released {status.release_date}; check-ins no longer due")

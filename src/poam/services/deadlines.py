@@ -92,6 +92,7 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
                 items.c.cves,
                 items.c.disposition,
                 items.c.weakness_id,
+                items.c.vendor_release_date,
             ).where(items.c.id.in_(chunk))
         ).all()
         first_seen: dict[int, dt.datetime] = dict(
@@ -186,6 +187,9 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
                 evaluations=tuple(evals.get(r.id, ())),
                 disposition=r.disposition,
                 accepted=r.id in accepted,
+                vendor_release=(
+                    dt.datetime.combine(r.vendor_release_date, dt.time(), tzinfo=UTC) if r.vendor_release_date else None
+                ),
             )
             out[r.id] = ItemFacts(
                 r.id,

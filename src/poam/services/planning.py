@@ -151,9 +151,10 @@ class VendorStatus:
     dependency: bool
     product: str | None
     last_checkin: dt.date | None
-    next_checkin: dt.date | None
+    next_checkin: dt.date | None  # None once the vendor has released the fix
     overdue: bool
     checkins: list[dict[str, str | None]]
+    release_date: dt.date | None = None  # the vendor's fix release date
 
 
 def vendor_checkin(
@@ -209,12 +210,18 @@ def vendor_checkin(
 def vendor_status(conn: Connection, item_id: int, today: dt.date) -> VendorStatus:
     """Whether the item depends on a vendor, its check-ins, and whether the next one is overdue."""
     row = conn.execute(
-        select(items.c.vendor_dependency, items.c.vendor_product, items.c.last_vendor_checkin, items.c.status).where(
-            items.c.id == item_id
-        )
+        select(
+            items.c.vendor_dependency,
+            items.c.vendor_product,
+            items.c.last_vendor_checkin,
+            items.c.status,
+            items.c.vendor_release_date,
+        ).where(items.c.id == item_id)
     ).one()
     dependency = row.vendor_dependency == "Yes"
     next_checkin = row.last_vendor_checkin + dt.timedelta(days=CHECKIN_DAYS) if row.last_vendor_checkin else None
+    if row.vendor_release_date is not None:
+        next_checkin = None  # the fix is out: no more check-ins, the remediation clock runs
     checkins = [
         {"date": c.checkin_date.isoformat(), "note": c.note, "product": c.product, "by": c.actor}
         for c in conn.execute(
@@ -222,4 +229,6 @@ def vendor_status(conn: Connection, item_id: int, today: dt.date) -> VendorStatu
         )
     ]
     overdue = dependency and row.status == "open" and next_checkin is not None and today > next_checkin
-    return VendorStatus(dependency, row.vendor_product, row.last_vendor_checkin, next_checkin, overdue, checkins)
+    return VendorStatus(
+        dependency, row.vendor_product, row.last_vendor_checkin, next_checkin, overdue, checkins, row.vendor_release_date
+    )

@@ -37,7 +37,8 @@ MAX_TOML = 64 * 1024
 
 def parse_day_table(text: str, source: str) -> DayTable:
     """A day table from TOML text: `name`, `title`, `source`, `[days]` with Critical, High, Moderate
-    and Low (whole days, 0-3650), optional `[labels]` and `kev_due` (default true)."""
+    and Low (whole days, 0-3650), optional `[labels]`, `kev_due` (default true) and
+    `vendor_release_restarts` (default false)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -59,12 +60,16 @@ def parse_day_table(text: str, source: str) -> DayTable:
         raise ValueRefused(f"{source}: {name!r} is the name of a rule set poam ships; give yours another name")
     labels = data.get("labels") or {}
     kev_due = data.get("kev_due", True)
+    restarts = data.get("vendor_release_restarts", False)
     if (
         not isinstance(labels, dict)
         or not all(isinstance(v, str) and v.isprintable() and len(v) <= 30 for v in labels.values())
         or not isinstance(kev_due, bool)
+        or not isinstance(restarts, bool)
     ):
-        raise ValueRefused(f"{source}: `labels` must be a table of short texts and `kev_due` true or false")
+        raise ValueRefused(
+            f"{source}: `labels` must be a table of short texts, `kev_due` and `vendor_release_restarts` true or false"
+        )
     return DayTable(
         name=name,
         title=str(data.get("title") or name)[:200],
@@ -72,6 +77,7 @@ def parse_day_table(text: str, source: str) -> DayTable:
         days=table,
         labels={lv: str(labels[lv.value]) for lv in Level if lv.value in labels} or None,
         kev_due=kev_due,
+        vendor_release_restarts=restarts,
     )
 
 
@@ -86,6 +92,7 @@ def shipped_day_table(name: str) -> DayTable:
         days={lv: int(data["days"][lv.value]) for lv in Level},
         labels={lv: labels[lv.value] for lv in Level} if labels else None,
         kev_due=bool(data.get("kev_due", True)),
+        vendor_release_restarts=bool(data.get("vendor_release_restarts", False)),
     )
 
 

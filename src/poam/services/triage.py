@@ -171,7 +171,7 @@ def show(engine: Engine, system: str | None, poam_id: str, now: dt.datetime | No
         from poam.services.planning import vendor_status
 
         vendor = asdict(vendor_status(conn, item_id, now.date()))
-        for key in ("last_checkin", "next_checkin"):
+        for key in ("last_checkin", "next_checkin", "release_date"):
             vendor[key] = vendor[key].isoformat() if vendor[key] else None
         planned = {"team": plan.name, "hours": plan.hours, "vendor": vendor}
         return {**item_json(item), **planned, "rule_set": ruled, **assessment_json(a), "evaluations": history}

@@ -31,3 +31,17 @@ def test_a_kev_item_gets_the_catalog_date_as_well() -> None:
     kinds = {d.kind: d for d in out.deadlines}
     assert kinds["kev"].due == dt.datetime(2026, 12, 15, 23, 59, 59, tzinfo=UTC)
     assert out.nearest() is kinds["kev"]
+
+
+def test_a_vendor_release_restarts_the_clock_only_where_the_table_says_so() -> None:
+    released = dt.datetime(2027, 1, 10, tzinfo=UTC)
+    facts = Facts(DETECTED, Level.HIGH, vendor_release=released)
+    (kept,) = compute(facts, DOD).deadlines
+    assert kept.due == dt.datetime(2027, 1, 7, 9, 30, tzinfo=UTC)  # 30 days from detection
+    rev5 = DayTable("rev5", "Rev5", "test", DOD.days, vendor_release_restarts=True)
+    (restarted,) = compute(facts, rev5).deadlines
+    assert restarted.due == dt.datetime(2027, 2, 9, tzinfo=UTC) and restarted.clock_start == released
+    assert "vendor's fix release" in restarted.basis and restarted.inputs["vendor_release"] == "2027-01-10"
+    # a release date before detection (entered wrongly) never moves the clock back
+    early = Facts(DETECTED, Level.HIGH, vendor_release=dt.datetime(2026, 12, 1, tzinfo=UTC))
+    assert compute(early, rev5).deadlines[0].due == kept.due

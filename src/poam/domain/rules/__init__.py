@@ -115,6 +115,7 @@ class Facts:
     evaluations: tuple[Evaluation, ...] = ()  # in time order
     disposition: str | None = None
     accepted: bool = False  # an approved acceptance (with its rationale) is recorded
+    vendor_release: dt.datetime | None = None  # when the vendor released the fix of a vendor-dependent item
 
 
 @dataclass(frozen=True, slots=True)
