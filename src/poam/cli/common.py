@@ -65,6 +65,10 @@ READERS = frozenset(
         "inventory report",
         "audit verify",
         "audit head",
+        "review",
+        "milestone list",
+        "deviation list",
+        "deviation evidence",
     }
 )
 """Commands that only read: they never create a SQLite database (a mistyped `--db` is an error)."""
