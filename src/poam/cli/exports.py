@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from poam.cli.common import _engine, _say, db_option, system_option
+from poam.cli.common import _engine, _json, _say, db_option, system_option, user_option
 from poam.cli.root import cli
 from poam.services import audit
 
@@ -21,17 +23,26 @@ def export_group() -> None:
 @click.argument("out", type=click.Path(path_type=Path))
 @system_option
 @click.option("--date", "poam_date", type=click.DateTime(["%Y-%m-%d"]), help="POAM Date in the header (default today).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_option
 @db_option
 @click.pass_context
 def export_fedramp(
-    ctx: click.Context, out: Path, system: str | None, poam_date: dt.datetime | None, db: str | None
+    ctx: click.Context,
+    out: Path,
+    system: str | None,
+    poam_date: dt.datetime | None,
+    as_json: bool,
+    user: str,
+    db: str | None,
 ) -> None:
     """Write the FedRAMP POA&M workbook (.xlsx) to OUT."""
     from poam.services import exporting
 
-    result = exporting.export_fedramp(
-        _engine(ctx, db), out, system, audit.default_actor(), poam_date.date() if poam_date else None
-    )
+    result = exporting.export_fedramp(_engine(ctx, db), out, system, user, poam_date.date() if poam_date else None)
+    if as_json:
+        _json(_export_json(ctx, db, result, "fedramp-xlsx"))
+        return
     parts = ", ".join(f"{n} {k}" for k, n in result.detail.items())
     _say(f"wrote {out} ({parts})")
     _say_head(ctx, db)
@@ -41,15 +52,38 @@ def export_fedramp(
 @click.argument("out", type=click.Path(path_type=Path))
 @system_option
 @click.option("--no-validate", is_flag=True, help="Skip the check against the NIST OSCAL schema.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_option
 @db_option
 @click.pass_context
-def export_oscal(ctx: click.Context, out: Path, system: str | None, no_validate: bool, db: str | None) -> None:
+def export_oscal(
+    ctx: click.Context, out: Path, system: str | None, no_validate: bool, as_json: bool, user: str, db: str | None
+) -> None:
     """Write the OSCAL 1.1.2 POA&M (.json) to OUT, validated against the NIST schema."""
     from poam.services import exporting
 
-    result = exporting.export_oscal(_engine(ctx, db), out, system, audit.default_actor(), validate=not no_validate)
+    result = exporting.export_oscal(_engine(ctx, db), out, system, user, validate=not no_validate)
+    if as_json:
+        _json({**_export_json(ctx, db, result, "oscal-poam-1.1.2"), "schema_valid": not no_validate})
+        return
     _say(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
     _say_head(ctx, db)
+
+
+def _export_json(ctx: click.Context, db: str | None, result: Any, kind: str) -> dict[str, Any]:
+    from poam.store.db import read
+
+    with read(_engine(ctx, db)) as conn:
+        head, count = audit.head(conn)
+    return {
+        "file": str(result.path),
+        "format": kind,
+        "system": result.system,
+        "items": result.items,
+        "detail": result.detail,
+        "audit_head": head,
+        "audit_events": count,
+    }
 
 
 def _say_head(ctx: click.Context, db: str | None) -> None:
@@ -66,15 +100,23 @@ def _say_head(ctx: click.Context, db: str | None) -> None:
 @system_option
 @click.option("--date", "today", type=click.DateTime(["%Y-%m-%d"]), help="Day to judge lateness on (default today).")
 @click.option("--out", type=click.Path(path_type=Path), help="Also write the summary to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option
 @click.pass_context
 def summary_cmd(
-    ctx: click.Context, system: str | None, today: dt.datetime | None, out: Path | None, db: str | None
+    ctx: click.Context, system: str | None, today: dt.datetime | None, out: Path | None, as_json: bool, db: str | None
 ) -> None:
     """Print a short summary: open items by risk, late items, KEV items."""
     from poam.services import exporting
 
-    text = exporting.summary_text(exporting.summarize(_engine(ctx, db), system, today.date() if today else None))
+    found = exporting.summarize(_engine(ctx, db), system, today.date() if today else None)
+    if as_json:
+        data = exporting.summary_json(found)
+        if out:
+            exporting.write_text(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        _json(data)
+        return
+    text = exporting.summary_text(found)
     if out:
         exporting.write_text(out, text)  # atomic: a failed write leaves the previous file
     click.echo(text, nl=False)  # each line made inert by summary_text

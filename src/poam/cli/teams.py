@@ -21,12 +21,18 @@ def team_group() -> None:
 @click.argument("name")
 @system_option
 @click.option("--capacity", type=float, required=True, metavar="HOURS", help="Staff hours per week for fixes.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
 @click.pass_context
-def team_add(ctx: click.Context, name: str, system: str | None, capacity: float, user: str, db: str | None) -> None:
+def team_add(
+    ctx: click.Context, name: str, system: str | None, capacity: float, as_json: bool, user: str, db: str | None
+) -> None:
     """Add a team named NAME."""
     team = planning.add_team(_engine(ctx, db), system, name, capacity, user)
+    if as_json:
+        _json(asdict(team))
+        return
     _say(f"added team {team.name} ({team.capacity_hours:g} hours per week)")
 
 

@@ -327,6 +327,46 @@ def summarize(engine: Engine, system: str | None, today: dt.date | None = None) 
         )
 
 
+def summary_json(s: Summary) -> dict[str, object]:
+    """The summary as `poam summary --json` gives it (dates ISO 8601, lists as lists)."""
+
+    def listed(found: list[PoamItem]) -> list[dict[str, object]]:
+        return [
+            {
+                "poam_id": i.poam_id,
+                "risk": i.original_risk.fedramp.value,
+                "due": due_date(i.scheduled_completion_date, i.kev_due_date).isoformat(),
+                "days_late": max((s.today - due_date(i.scheduled_completion_date, i.kev_due_date)).days, 0),
+                "weakness": i.weakness_name,
+            }
+            for i in found
+        ]
+
+    name, tool, ended = s.last_scan if s.last_scan else (None, None, None)
+    return {
+        "system": s.system.name,
+        "impact": s.system.impact,
+        "policy": s.system.policy,
+        "date": s.today.isoformat(),
+        "open": s.open_total,
+        "open_by_risk": s.open_by_risk,
+        "configuration_open": s.config_open,
+        "closed": s.closed_total,
+        "kev_open": s.kev_open,
+        "without_point_of_contact": s.no_poc,
+        "assets": s.assets,
+        "scans": s.scans,
+        "kev_catalog": s.kev_catalog,
+        "latest_scan": (
+            {"file": name, "tool": tool, "ended_at": ended.strftime("%Y-%m-%dT%H:%M:%SZ") if ended else None}
+            if s.last_scan
+            else None
+        ),
+        "late": listed(s.late),
+        "due_within_30_days": listed(s.due_soon),
+    }
+
+
 def summary_text(s: Summary) -> str:
     """The summary as plain text; text that came from files (names of weaknesses, scan files and
     tools) is made inert on a terminal, one line each (`printable`)."""
