@@ -270,6 +270,8 @@ items = Table(
     Column("rules_stale", Boolean, nullable=False, server_default=true()),  # deadlines to recompute
     Column("team_id", ForeignKey("teams.id", ondelete="SET NULL")),
     Column("hours", Float),  # staff hours the fix needs
+    Column("cost", Float),  # money the fix needs beyond current resources (whole currency units)
+    Column("technology", Text),  # technology the fix needs (a tool, a licence, hardware)
     Column("poc_set", Boolean, nullable=False, server_default=false()),  # a person set the point of contact
     Column("ready", Boolean, nullable=False, server_default=false()),  # marked ready for the monthly submission
     Column("reported_at", Date),  # first reported in a monthly submission: milestones are permanent from then

@@ -22,6 +22,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("ready", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("reported_at", sa.Date(), nullable=True))
         batch.add_column(sa.Column("vendor_release_date", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("cost", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("technology", sa.Text(), nullable=True))
     with op.batch_alter_table("milestones") as batch:
         batch.add_column(sa.Column("status", sa.String(length=10), nullable=False, server_default="open"))
         batch.add_column(sa.Column("completed_on", sa.Date(), nullable=True))
@@ -75,5 +77,5 @@ def downgrade() -> None:
         for name in ("updated_at", "actor", "placeholder", "completed_on", "status"):
             batch.drop_column(name)
     with op.batch_alter_table("items") as batch:
-        for name in ("vendor_release_date", "reported_at", "ready"):
+        for name in ("technology", "cost", "vendor_release_date", "reported_at", "ready"):
             batch.drop_column(name)
