@@ -173,7 +173,7 @@ def test_item_controls_can_be_overridden(db: str, scan: Path) -> None:
     assert r.exit_code == 0, r.stderr
     assert json.loads(run("items", "--db", db, "--json").stdout)[0]["controls"] == ["SC-8", "SI-2(2)"]
     r = run("item", "set", "V-1", "--controls", "banana", "--db", db)
-    assert r.exit_code == 1 and "not a NIST SP 800-53 control id" in r.stderr
+    assert r.exit_code == 2 and "not a NIST SP 800-53 control id" in r.stderr
     r = run("item", "set", "V-99", "--controls", "AC-2", "--db", db)
     assert r.exit_code == 1 and "no item 'V-99'" in r.stderr
 

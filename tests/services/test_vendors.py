@@ -33,9 +33,7 @@ def test_release_restarts_the_fedramp_rev5_clock(engine: Engine, tmp_path: Path)
     shown = triage.show(engine, "cso", "V-1")
     assert shown["vendor"]["release_date"] == "2026-02-10"
     assert "vendor's fix release" in next(d["basis"] for d in shown["deadlines"] if d["kind"] == "remediation")
-    assert events(engine, "item.vendor_release") == [
-        {"note": "Acme 4.2", "vendor_release_date": [None, "2026-02-10"]}
-    ]
+    assert events(engine, "item.vendor_release") == [{"note": "Acme 4.2", "vendor_release_date": [None, "2026-02-10"]}]
     deadline_events = events(engine, "item.deadlines")
     assert deadline_events and "2026-03-12" in str(deadline_events[-1])
 

@@ -179,6 +179,8 @@ def item_group() -> None:
 @click.option("--team", metavar="NAME", help="The team that fixes it (`poam team add`; empty: none).")
 @click.option("--resources", metavar="TEXT", help="Resources required, as the workbook shows them.")
 @click.option("--hours", type=float, metavar="N", help="Staff hours the fix needs.")
+@click.option("--cost", type=float, metavar="AMOUNT", help="Cost beyond current resources.")
+@click.option("--technology", metavar="TEXT", help="Technology the fix needs (a tool, a licence).")
 @click.option("--plan", metavar="TEXT", help="Overall remediation plan.")
 @click.option("--comment", metavar="TEXT", help="Comments column.")
 @click.option("--service", "services", multiple=True, metavar="NAME", help="Service name (repeat; replaces them).")
@@ -189,6 +191,13 @@ def item_group() -> None:
     metavar="IDS",
     help="NIST SP 800-53 controls, e.g. --controls AC-2,SI-2 (replaces the item's controls).",
 )
+@click.option(
+    "--ready/--not-ready",
+    "ready",
+    default=None,
+    help="Mark it ready for the monthly submission (needs an owner and an open milestone a person planned).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the item as `item show --json` lists its fields.")
 @user_option
 @db_option
 @click.pass_context
@@ -200,10 +209,14 @@ def item_set(
     team: str | None,
     resources: str | None,
     hours: float | None,
+    cost: float | None,
+    technology: str | None,
     plan: str | None,
     comment: str | None,
     services: tuple[str, ...],
     controls: tuple[str, ...],
+    ready: bool | None,
+    as_json: bool,
     user: str,
     db: str | None,
 ) -> None:
@@ -221,10 +234,19 @@ def item_set(
         comment=comment,
         services=list(services) or None,
         controls=list(controls) or None,
+        ready=ready,
+        cost=cost,
+        technology=technology,
     )
+    if as_json:
+        _json(item_json(item))
+        return
+    if ready is not None:
+        _say(f"{item.poam_id}: {'ready' if item.ready else 'not ready'} for the monthly submission")
+    others = (poc, team, resources, hours, cost, technology, plan, comment, services or None)
     if controls:
         _say(f"{item.poam_id}: controls {', '.join(item.controls)}")
-    else:
+    elif ready is None or any(v is not None for v in others):
         _say(f"{item.poam_id}: updated (point of contact {item.point_of_contact or '-'})")
 
 

@@ -220,11 +220,17 @@ class Scan:
 
 @dataclass(frozen=True, slots=True)
 class Milestone:
-    """A planned milestone: `(1) 2026-01-15: text`. Once recorded it never changes."""
+    """A planned milestone: `(1) 2026-01-15: text`. Once reported it never changes (changes go to
+    Milestone Changes). `placeholder`: the automatic first one an import creates; `by`: who added
+    it (None: poam itself); `status` is `open` or `complete` (by a person, or by a Complete change)."""
 
     number: int
     date: dt.date
     text: str
+    status: str = "open"
+    completed_on: dt.date | None = None
+    placeholder: bool = False
+    by: str | None = None
 
 
 class ChangeKind(StrEnum):
@@ -237,12 +243,14 @@ class ChangeKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MilestoneChange:
-    """An entry of Milestone Changes: `(2) Update 2026-02-01 : text`."""
+    """An entry of Milestone Changes: `(2) Update 2026-02-01 : text`; `by` is who made it (None:
+    poam itself, e.g. the Complete change of an item a scan closed)."""
 
     number: int
     kind: ChangeKind
     date: dt.date
     text: str
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,3 +332,32 @@ class PoamItem:
     cvss2_vector: str | None = None
     recommendation: str | None = None
     previous_poam_id: str | None = None
+    ready: bool = False
+    reported_at: dt.date | None = None
+    hours: float | None = None  # staff hours the fix needs
+    cost: float | None = None  # money it needs beyond current resources
+    technology: str | None = None  # technology it needs
+    vendor_release_date: dt.date | None = None  # the vendor released the fix on this day
+
+    def resources_text(self) -> str | None:
+        """The Resources Required cell: staff hours, cost and technology, then the free text."""
+        parts = []
+        if self.hours:
+            parts.append(f"{self.hours:g} staff hours")
+        if self.cost:
+            parts.append(f"cost {self.cost:,.0f}")
+        if self.technology:
+            parts.append(f"technology: {self.technology}")
+        if self.resources_required:
+            parts.append(self.resources_required)
+        return "; ".join(parts) or None
+
+    def comments_text(self) -> str | None:
+        """The Comments cell: the vendor's fix release date first (where the template wants it),
+        then the comments."""
+        lines = []
+        if self.vendor_release_date:
+            lines.append(f"Vendor fix released {self.vendor_release_date.isoformat()}.")
+        if self.comments:
+            lines.append(self.comments)
+        return "\n".join(lines) or None

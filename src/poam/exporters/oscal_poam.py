@@ -295,9 +295,9 @@ def _plan(s: str, item: PoamItem) -> dict[str, Any]:
     }
     if item.point_of_contact and one_line(item.point_of_contact):
         plan["origins"] = [{"actors": [{"type": "party", "actor-uuid": make_uuid(s, "party", item.point_of_contact)}]}]
-    if item.resources_required:
+    if item.resources_text():
         plan["required-assets"] = [
-            {"uuid": make_uuid(s, "resources", item.poam_id), "description": item.resources_required}
+            {"uuid": make_uuid(s, "resources", item.poam_id), "description": item.resources_text()}
         ]
     tasks = []
     for m in item.milestones:
@@ -344,8 +344,8 @@ def _poam_item(s: str, item: PoamItem) -> dict[str, Any]:
         "related-observations": [{"observation-uuid": make_uuid(s, "observation", item.poam_id)}],
         "related-risks": [{"risk-uuid": make_uuid(s, "risk", item.poam_id)}],
     }
-    if item.comments:
-        entry["remarks"] = item.comments
+    if item.comments_text():
+        entry["remarks"] = item.comments_text()
     return entry
 
 

@@ -222,6 +222,9 @@ def _dispose(
                 requested_at=stamp,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
+        from poam.services.deviations import sync
+
+        sync(conn, r.id)  # the template's False Positive column: Pending
         audit.record(
             conn,
             actor,

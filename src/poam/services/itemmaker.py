@@ -189,9 +189,10 @@ class ItemMaker:
             return
         vuln_ids = sorted({k[1] for k in wanted})
         latest_closed: dict[tuple[str, str], int] = {}
+        absorbing: dict[tuple[str, str], int] = {}
         for start in range(0, len(vuln_ids), 500):
             rows = self.conn.execute(
-                select(items.c.id, items.c.tool, items.c.vuln_id, items.c.status)
+                select(items.c.id, items.c.tool, items.c.vuln_id, items.c.status, items.c.false_positive)
                 .where(items.c.system_id == self.system.id, items.c.vuln_id.in_(vuln_ids[start : start + 500]))
                 .order_by(items.c.id)
             )
@@ -201,8 +202,12 @@ class ItemMaker:
                     continue
                 if row.status == "open":
                     self._open[key] = row.id
+                elif row.false_positive == "Yes":
+                    absorbing[key] = row.id
                 else:
                     latest_closed[key] = row.id
+        for key, item_id in absorbing.items():  # an approved false positive takes the weakness's findings
+            self._open.setdefault(key, item_id)  # (services.deviations): never a new item for it
         to_create = [(k, v) for k, v in wanted.items() if k not in self._open]
         if not to_create:
             return
@@ -286,6 +291,7 @@ class ItemMaker:
             "due_date": scheduled,
             "text": f"Remediate on every affected asset and confirm with a follow-up {w.tool} scan.",
             "created_at": self.now,
+            "placeholder": True,  # a person's first milestone replaces it until the item is reported
         }
         detail: dict[str, object] = {
             "poam_id": poam_id,
@@ -381,7 +387,12 @@ class ItemMaker:
                     self.system.id,
                 )
             )
-        elif r.status == "closed" and s.last_fix is not None and s.last_fix.date() < r.closed_at:
+        elif (
+            r.status == "closed"
+            and r.false_positive != "Yes"  # an approved false positive closed on its approval date
+            and s.last_fix is not None
+            and s.last_fix.date() < r.closed_at
+        ):
             self._redate_closure(r, s.last_fix.date(), values)
         elif r.status == "open":
             latest = max(filter(None, (s.last, s.last_fix)), default=None)
@@ -404,7 +415,9 @@ class ItemMaker:
         values.update(closed_at=closed_at, status_date=closed_at, closed_scan_id=scan_id)
         done = self.conn.execute(
             select(func.max(milestone_changes.c.id)).where(
-                milestone_changes.c.item_id == r.id, milestone_changes.c.kind == ChangeKind.COMPLETE.value
+                milestone_changes.c.item_id == r.id,
+                milestone_changes.c.kind == ChangeKind.COMPLETE.value,
+                milestone_changes.c.actor.is_(None),  # poam's own Complete change, never a person's
             )
         ).scalar_one_or_none()
         if done is not None:
@@ -428,9 +441,21 @@ class ItemMaker:
         )
 
     def complete_milestone(self, item_id: int, tool: str, closed_at: dt.date) -> None:
-        number = self.conn.execute(
-            select(func.max(milestones.c.number)).where(milestones.c.item_id == item_id)
-        ).scalar_one_or_none()
+        """poam's own Complete change (actor None) for the item a scan closed: on its latest milestone
+        still open (a planned one or a New change); milestones a person completed are left alone,
+        and when a person completed them all there is nothing to complete."""
+        changes = self.conn.execute(
+            select(milestone_changes.c.number, milestone_changes.c.kind).where(milestone_changes.c.item_id == item_id)
+        ).all()
+        planned = self.conn.execute(
+            select(milestones.c.number, milestones.c.status).where(milestones.c.item_id == item_id)
+        ).all()
+        completed = {n for n, kind in changes if kind == ChangeKind.COMPLETE.value}
+        candidates = [n for n, status in planned if status != "complete"]
+        candidates += [n for n, kind in changes if kind == ChangeKind.NEW.value]
+        number = max((n for n in candidates if n not in completed), default=None)
+        if number is None and (planned or completed):
+            return
         self.conn.execute(
             insert(milestone_changes).values(
                 item_id=item_id,

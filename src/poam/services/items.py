@@ -22,7 +22,6 @@ from poam.domain.models import (
     location_text,
 )
 from poam.domain.rating import rating_source
-from poam.errors import UsageError
 from poam.services import audit, systems
 from poam.services.systems import SystemInfo
 from poam.store import db
@@ -85,6 +84,12 @@ def _item(
         cvss2_vector=r.cvss2_vector,
         recommendation=r.recommendation,
         previous_poam_id=previous,
+        ready=bool(r.ready),
+        reported_at=r.reported_at,
+        hours=r.hours,
+        cost=r.cost,
+        technology=r.technology,
+        vendor_release_date=r.vendor_release_date,
     )
 
 
@@ -125,12 +130,18 @@ def load(conn: Connection, system_id: int, status: str = "all") -> list[PoamItem
     ms: dict[int, list[Milestone]] = defaultdict(list)
     ch: dict[int, list[MilestoneChange]] = defaultdict(list)
     for chunk in _chunks(ids):
-        for m in conn.execute(select(milestones).where(milestones.c.item_id.in_(chunk)).order_by(milestones.c.number)):
-            ms[m.item_id].append(Milestone(m.number, m.due_date, m.text))
         for c in conn.execute(
             select(milestone_changes).where(milestone_changes.c.item_id.in_(chunk)).order_by(milestone_changes.c.id)
         ):
-            ch[c.item_id].append(MilestoneChange(c.number, ChangeKind(c.kind), c.change_date, c.text))
+            ch[c.item_id].append(MilestoneChange(c.number, ChangeKind(c.kind), c.change_date, c.text, c.actor))
+        for m in conn.execute(select(milestones).where(milestones.c.item_id.in_(chunk)).order_by(milestones.c.number)):
+            done = m.completed_on if m.status == "complete" else None
+            if done is None:  # completed by a Complete change (e.g. poam's own when a scan closed the item)
+                done = next(
+                    (c.date for c in ch[m.item_id] if c.number == m.number and c.kind is ChangeKind.COMPLETE), None
+                )
+            status = "complete" if m.status == "complete" or done is not None else "open"
+            ms[m.item_id].append(Milestone(m.number, m.due_date, m.text, status, done, bool(m.placeholder), m.actor))
     result = []
     for r in rows:
         found = affected.get(r.id, [])
@@ -186,6 +197,9 @@ def item_json(item: PoamItem) -> dict[str, object]:
         "controls": list(item.controls),
         "point_of_contact": item.point_of_contact,
         "resources_required": item.resources_required,
+        "hours": item.hours,
+        "cost": item.cost,
+        "technology": item.technology,
         "remediation_plan": item.remediation_plan,
         "comments": item.comments,
         "service_names": [s for s in (item.service_names or "").split("\n") if s],
@@ -200,11 +214,23 @@ def item_json(item: PoamItem) -> dict[str, object]:
         "cves": list(item.cves),
         "kev": item.kev,
         "kev_due_date": day(item.kev_due_date),
-        "milestones": [{"number": m.number, "date": day(m.date), "text": m.text} for m in item.milestones],
+        "milestones": [
+            {
+                "number": m.number,
+                "date": day(m.date),
+                "text": m.text,
+                "status": m.status,
+                "completed_on": day(m.completed_on),
+                "placeholder": m.placeholder,
+            }
+            for m in item.milestones
+        ],
         "milestone_changes": [
-            {"number": c.number, "kind": c.kind.value, "date": day(c.date), "text": c.text}
+            {"number": c.number, "kind": c.kind.value, "date": day(c.date), "text": c.text, "by": c.by}
             for c in item.milestone_changes
         ],
+        "ready": item.ready,
+        "reported_at": day(item.reported_at),
         "configuration_finding": item.is_config,
         "previous_poam_id": item.previous_poam_id,
     }
@@ -218,8 +244,12 @@ def list_items(engine: Engine, system: str | None, status: str = "open") -> tupl
 
 
 def controls_value(controls: list[str]) -> str:
-    """Controls as stored (`AC-2,SI-2(2)`): each a NIST SP 800-53 Rev 5 control id, refused otherwise."""
-    from poam.domain.controls import control_id
+    """Controls as stored (`AC-2,SI-2(2)`), in canonical form (`ac-2 (4)` -> `AC-2(4)`): each a
+    current NIST SP 800-53 Rev 5 control or enhancement of the shipped catalog. An id of the wrong
+    shape, an unknown or a withdrawn one is refused (`ValueRefused`, exit status 2)."""
+    from poam.domain.controls import catalog_refusal, control_id
+    from poam.errors import ValueRefused
+    from poam.intel.controls_catalog import controls_catalog
 
     cleaned = []
     for text in controls:
@@ -228,10 +258,13 @@ def controls_value(controls: list[str]) -> str:
                 continue
             control = control_id(part)
             if control is None or control_id(part.strip()) != part.strip().upper().replace(" ", ""):
-                raise UsageError(f"not a NIST SP 800-53 control id: {part.strip()!r} (like AC-2 or SI-2(2))")
+                raise ValueRefused(f"not a NIST SP 800-53 control id: {part.strip()!r} (like AC-2 or SI-2(2))")
+            refusal = catalog_refusal(control, controls_catalog())
+            if refusal:
+                raise ValueRefused(refusal)
             cleaned.append(control)
     if not cleaned:
-        raise UsageError("give at least one control")
+        raise ValueRefused("give at least one control")
     return ",".join(dict.fromkeys(cleaned))
 
 

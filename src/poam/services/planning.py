@@ -22,6 +22,7 @@ from poam.store.tables import items, teams, vendor_checkins
 
 MAX_TEXT = 10_000
 MAX_HOURS = 100_000.0
+MAX_COST = 1_000_000_000.0
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,14 @@ def set_fields(
     comment: str | None = None,
     services: list[str] | None = None,
     controls: list[str] | None = None,
+    ready: bool | None = None,
+    cost: float | None = None,
+    technology: str | None = None,
 ) -> PoamItem:
     """Set fields of one item (None leaves a field as it is; an empty text clears it, and an empty
-    --poc goes back to the assets' owners). One audited event lists what changed."""
+    --poc goes back to the assets' owners). One audited event lists what changed; `ready` (marked
+    ready for the monthly submission, after the fields) is its own `item.ready` event."""
+    from poam.services import milestones
     from poam.services.items import controls_value, load
 
     values: dict[str, object] = {}
@@ -109,6 +115,12 @@ def set_fields(
         values["resources_required"] = _text(resources, "--resources") or None
     if hours is not None:
         values["hours"] = _hours(hours, "--hours")
+    if cost is not None:
+        if not math.isfinite(cost) or not 0 <= cost <= MAX_COST:
+            raise ValueRefused(f"--cost must be an amount from 0 to {MAX_COST:,.0f}, not {cost}")
+        values["cost"] = round(cost, 2)
+    if technology is not None:
+        values["technology"] = _text(technology, "--technology", 500) or None
     if plan is not None:
         values["remediation_plan"] = _text(plan, "--plan") or None
     if comment is not None:
@@ -118,7 +130,7 @@ def set_fields(
         values["service_names"] = "\n".join(n for n in names if n) or None
     if controls is not None:
         values["controls"] = controls_value(controls)
-    if not values and team is None:
+    if not values and team is None and ready is None:
         raise ValueRefused("give at least one field to set (see `poam item set --help`)")
     with engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
@@ -139,6 +151,9 @@ def set_fields(
         if changes:
             conn.execute(update(items).where(items.c.id == row.id).values(**values, updated_at=audit.now()))
             audit.record(conn, actor, [audit.Event("item.set", "item", poam_id, changes, info.id)])
+        if ready is not None:
+            row = conn.execute(select(items).where(items.c.id == row.id)).one()
+            milestones.apply_ready(conn, info, row, ready, actor)
         return next(i for i in load(conn, info.id, "all") if i.poam_id == poam_id)
 
 
@@ -230,5 +245,11 @@ def vendor_status(conn: Connection, item_id: int, today: dt.date) -> VendorStatu
     ]
     overdue = dependency and row.status == "open" and next_checkin is not None and today > next_checkin
     return VendorStatus(
-        dependency, row.vendor_product, row.last_vendor_checkin, next_checkin, overdue, checkins, row.vendor_release_date
+        dependency,
+        row.vendor_product,
+        row.last_vendor_checkin,
+        next_checkin,
+        overdue,
+        checkins,
+        row.vendor_release_date,
     )

@@ -129,6 +129,7 @@ class Rewriter:
         ids: list[int] = []
         poam: dict[int, str] = {r.id: r.poam_id for r in rows}
         assigned = _match(rows, found, replayed.generations())
+        _absorb(rows, replayed, assigned)
         for index, life in enumerate(replayed.lives):
             previous = ids[life.previous] if life.previous is not None else None
             row = assigned.get(index)
@@ -294,7 +295,9 @@ class Rewriter:
     def _completion(self, item_id: int) -> int | None:
         return self.conn.execute(
             select(func.max(milestone_changes.c.id)).where(
-                milestone_changes.c.item_id == item_id, milestone_changes.c.kind == ChangeKind.COMPLETE.value
+                milestone_changes.c.item_id == item_id,
+                milestone_changes.c.kind == ChangeKind.COMPLETE.value,
+                milestone_changes.c.actor.is_(None),  # only poam's own: a person's Complete change stays
             )
         ).scalar_one_or_none()
 
@@ -314,6 +317,36 @@ class Rewriter:
 
     def _event(self, action: str, poam_id: str, **detail: object) -> None:
         self.events.append(audit.Event(action, "item", poam_id, {"reason": REASON, **detail}, self.system.id))
+
+
+def _absorb(rows: list[Any], replayed: Replay, assigned: dict[int, Any]) -> None:
+    """An approved false positive (`services.deviations`) is a person's decision the scans cannot
+    undo: the replayed lives from its own on become its one life, which keeps the item's closure;
+    their findings are recorded on it and no later life reopens it or opens a new item."""
+    fp = next((r for r in reversed(rows) if r.status == "closed" and r.false_positive == "Yes"), None)
+    if fp is None:
+        return
+    mine = next((life for life, r in assigned.items() if r is fp), None)
+    if mine is None:  # its findings were matched elsewhere: it takes the first life after the others
+        mine = max(assigned, default=-1) + 1
+        if mine >= len(replayed.lives):
+            return
+    merged = replayed.lives[mine:]
+    for g in replayed.generations():
+        if g.life > mine:
+            g.life = mine
+    life = merged[0]
+    life.detection = min(x.detection for x in merged)
+    life.status, life.closed_at, life.closed_scan, life.status_date = (
+        "closed",
+        fp.closed_at,
+        fp.closed_scan_id,
+        fp.status_date,
+    )
+    del replayed.lives[mine + 1 :]
+    for index in [i for i in assigned if i > mine]:
+        del assigned[index]  # that row is left without a life (see `_lifeless`)
+    assigned[mine] = fp
 
 
 def _pairing(

@@ -174,7 +174,16 @@ def show(engine: Engine, system: str | None, poam_id: str, now: dt.datetime | No
         for key in ("last_checkin", "next_checkin", "release_date"):
             vendor[key] = vendor[key].isoformat() if vendor[key] else None
         planned = {"team": plan.name, "hours": plan.hours, "vendor": vendor}
-        return {**item_json(item), **planned, "rule_set": ruled, **assessment_json(a), "evaluations": history}
+        from poam.services.deviations import show_part
+
+        return {
+            **item_json(item),
+            **planned,
+            "rule_set": ruled,
+            **assessment_json(a),
+            "evaluations": history,
+            **show_part(conn, item_id),  # the deviation columns and requests
+        }
 
 
 @dataclass(frozen=True)
