@@ -68,3 +68,18 @@ def test_cost_is_checked(engine: Engine, tmp_path: Path) -> None:
     for bad in (-1.0, float("nan"), 2e9):
         with pytest.raises(ValueRefused, match="--cost"):
             planning.set_fields(engine, "cso", "V-1", "alice", cost=bad)
+
+
+def test_a_detector_without_a_fix_gives_the_default_plan(engine: Engine, tmp_path: Path) -> None:
+    from poam.domain.remediation import DEFAULT_PLAN
+    from poam.services import systems, triage
+    from poam.services.importer import import_file
+    from tests.builders import Host, Item, write_nessus
+
+    systems.add_system(engine, "cso", "t")
+    scan = write_nessus(
+        tmp_path / "a.nessus", [Host("web", ip="10.0.0.5", items=[Item("100", solution="n/a"), Item("200")])]
+    )
+    import_file(engine, scan, system="cso", actor="t")
+    assert triage.show(engine, "cso", "V-1")["remediation_plan"] == DEFAULT_PLAN
+    assert triage.show(engine, "cso", "V-2")["remediation_plan"] == "Apply the vendor patch."

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from poam.domain.models import Level, YesNo
 from poam.domain.policy import effective_level
+from poam.domain.remediation import NO_FIX
 from poam.domain.rules import UTC, Deadline, Evaluation, Facts, Flag, KevFact, Outcome, SsvcFact
 from poam.domain.rules import cr26 as cr26_rules
 from poam.services import audit, exposure, rulesets
@@ -38,7 +39,6 @@ from poam.store.tables import (
 )
 
 CHUNK = 500
-_NO_FIX = {"", "n/a", "none", "no solution", "no fix", "not available", "no known solution"}
 _CRIT_ORDER = {"low": 0, "moderate": 1, "high": 2}
 
 
@@ -197,7 +197,7 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
                 facts,
                 max(crits, key=lambda c: _CRIT_ORDER.get(c, 0)) if crits else None,
                 max((epss[c] for c in item_cves if c in epss), default=None),
-                text.lower().rstrip(".") not in _NO_FIX,
+                text.lower().rstrip(".") not in NO_FIX,
                 frozenset(asset_ids.get(r.id, ())),
             )
     return out

@@ -20,6 +20,7 @@ from poam.domain.lifecycle import item_status
 from poam.domain.models import ChangeKind, ItemStatus, Level, Weakness, YesNo
 from poam.domain.policy import effective_level, scheduled_completion
 from poam.domain.rating import original_rating
+from poam.domain.remediation import default_plan
 from poam.services import audit, cci, kev, rulesets
 from poam.services.systems import SystemInfo
 from poam.store.tables import findings, items, milestone_changes, milestones, systems, weaknesses
@@ -272,7 +273,7 @@ class ItemMaker:
             "weakness_description": w.description or w.synopsis or w.name,
             "detector_source": w.tool,
             "point_of_contact": self.system.point_of_contact,
-            "remediation_plan": w.solution,
+            "remediation_plan": default_plan(w.solution),
             "recommendation": w.solution,
             "detection_date": detected,
             "scheduled_completion_date": scheduled,
