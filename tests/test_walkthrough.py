@@ -1,0 +1,80 @@
+"""The README's "A month with poam" block, run command by command as a user would type it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from poam.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def walkthrough() -> list[tuple[dict[str, str], list[str], str | None]]:
+    """Each command of the block: (environment it sets, arguments after `poam`, stdout redirect)."""
+    block = README.split("<!-- walkthrough -->\n```sh\n", 1)[1].split("```", 1)[0]
+    steps = []
+    env: dict[str, str] = {}
+    for line in block.replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        if not words:
+            continue
+        if words[0] == "export":
+            env.update(w.split("=", 1) for w in words[1:])  # type: ignore[misc]
+            continue
+        local = dict(env)
+        while "=" in words[0]:
+            key, value = words.pop(0).split("=", 1)
+            local[key] = value
+        assert words[0] == "poam", line
+        out = None
+        if ">" in words:
+            out = words[words.index(">") + 1]
+            words = words[: words.index(">")]
+        steps.append((local, words[1:], out))
+    return steps
+
+
+def test_the_month_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    monkeypatch.chdir(tmp_path)
+    for key in ("POAM_DB", "POAM_USER", "POAM_SYSTEM"):
+        monkeypatch.delenv(key, raising=False)
+    steps = walkthrough()
+    assert len(steps) >= 20
+    runner = CliRunner()
+    for env, args, out in steps:
+        result = runner.invoke(cli, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, f"poam {' '.join(args)}: {result.output}"
+        if out:
+            Path(out).write_text(result.stdout, encoding="utf-8")
+    env = steps[-1][0]
+    assert os.path.exists(env["POAM_DB"]) and (tmp_path / "poam-2026-12.xlsx").is_file()
+
+    def show(poam_id: str) -> dict:  # type: ignore[type-arg]
+        r = runner.invoke(cli, ["item", "show", poam_id, "--json"], env=env, catch_exceptions=False)
+        return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+    v10 = show("V-10")
+    assert [(m["number"], m["status"], m["placeholder"]) for m in v10["milestones"]] == [
+        (1, "complete", False),
+        (2, "open", False),
+    ]
+    assert v10["ready"] is True and v10["point_of_contact"] == "Sam Lee" and v10["team"] == "Platform"
+    assert [(c["kind"], c["by"]) for c in v10["milestone_changes"]] == [("Complete", "jane.doe")]
+    v2 = show("V-2")
+    assert (v2["adjusted_risk"], v2["risk_adjustment"]) == ("Low", "Yes")
+    assert [(d["type"], d["status"], d["approver"]) for d in v2["deviations"]] == [
+        ("risk-adjustment", "approved", "alex.ao")
+    ]
+    review = json.loads((tmp_path / "review.json").read_text(encoding="utf-8"))
+    assert review["rule_set"] == "fedramp-cr26" and "V-5" not in review["awaiting_evaluation"]
+    history = runner.invoke(cli, ["item", "history", "V-10", "--json"], env=env).stdout
+    actions = [e["action"] for e in json.loads(history)]
+    assert {"item.set", "milestone.add", "item.ready", "submission.record", "milestone.complete"} <= set(actions)
