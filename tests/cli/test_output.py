@@ -151,10 +151,10 @@ def test_system_names_and_item_ids_given_on_the_command_line_are_inert(tmp_path:
     assert_inert(r.stderr)
 
 
-def _on_terminal(args: list[str], env: dict[str, str]) -> bytes:
-    """Run a command with stdout and stderr on a 300-column pseudo-terminal; its output."""
+def _on_terminal(args: list[str], env: dict[str, str], columns: int = 300) -> bytes:
+    """Run a command with stdout and stderr on a pseudo-terminal (300 columns); its output."""
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 300, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
     os.close(slave)
     chunks = []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, system_option, user_option
@@ -74,48 +76,83 @@ def items_cmd(
     if fmt in ("csv", "tsv"):
         _delimited(found, "," if fmt == "csv" else "\t")
         return
-    table = Table(
-        "POA&M ID",
-        "Status",
-        "Risk",
-        "PAIN",
-        "Detected",
-        "Next due",
-        "Rule",
-        "KEV",
-        "Priority",
-        "Assets",
-        "Detector",
-        "Id",
-        "Weakness",
-    )
+    _items_table(found, status)
+    click.echo(f"{len(found)} {status if status != 'all' else ''} item(s)".replace("  ", " "))
+
+
+_VIEW: tuple[tuple[str, int, bool], ...] = (
+    # header, the terminal width from which it shows, whether it may be cut short
+    ("POA&M ID", 0, False),
+    ("Risk", 0, False),
+    ("Next due", 0, False),
+    ("KEV", 0, False),
+    ("Prio", 0, False),
+    ("PAIN", 100, False),
+    ("Status", 100, False),
+    ("Rule", 120, True),
+    ("Detected", 140, False),
+    ("Assets", 140, False),
+    ("Detector", 160, True),
+    ("Id", 160, True),
+    ("Weakness", 0, True),
+)
+
+
+def _items_table(found: list[tuple[PoamItem, Assessment]], status: str) -> None:
+    """On a terminal, the columns that fit its width (80 columns: id, risk, next due, KEV, priority
+    and the weakness cut to fit); in a pipe, every column as plain space-separated text."""
+    terminal = sys.stdout.isatty()
+    console = _console()
+    width = console.width if terminal else 10_000
+    shown = [(h, cut) for h, from_width, cut in _VIEW if width >= from_width]
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold" if terminal else None)
+    rows = []
     for i, a in found:
         nearest = a.outcome.nearest()
-        due = nearest.due.strftime("%Y-%m-%d %H:%M") if nearest and nearest.due else "-"
+        due = nearest.due.strftime("%Y-%m-%d") if nearest and nearest.due else "-"
         if a.late:
             due += " LATE"
-        table.add_row(
-            *map(
-                _cell,
-                (
-                    i.poam_id,
-                    i.status.value,
-                    a.facts.facts.level.value,
-                    f"N{a.pain}" if a.pain else "",
-                    i.detection_date.isoformat(),
-                    due,
-                    nearest.rule if nearest else "",
-                    "yes" if a.facts.facts.kev else "",
-                    a.priority.score,
-                    len(i.assets),
-                    i.detector_source,
-                    i.source_identifier,
-                    i.weakness_name,
-                ),
-            )
-        )
-    _console().print(table)
-    click.echo(f"{len(found)} {status if status != 'all' else ''} item(s)".replace("  ", " "))
+        values = {
+            "POA&M ID": i.poam_id,
+            "Risk": a.facts.facts.level.value,
+            "Next due": due,
+            "KEV": "yes" if a.facts.facts.kev else "",
+            "Prio": a.priority.score,
+            "PAIN": f"N{a.pain}" if a.pain else "",
+            "Status": i.status.value,
+            "Rule": nearest.rule if nearest else "",
+            "Detected": i.detection_date.isoformat(),
+            "Assets": len(i.assets),
+            "Detector": i.detector_source,
+            "Id": i.source_identifier,
+            "Weakness": i.weakness_name,
+        }
+        rows.append([_cell(values[h]) for h, _ in shown])
+    widest = [max([len(h), *(r[n].cell_len for r in rows)]) for n, (h, _) in enumerate(shown)]
+    fixed = sum(w for w, (_, cut) in zip(widest, shown, strict=True) if not cut) + 2 * (len(shown) - 1)
+    cuttable = [n for n, (_, cut) in enumerate(shown) if cut]
+    room = max(width - fixed, 8 * len(cuttable))
+    allowed = {n: min(widest[n], room // len(cuttable)) for n in cuttable[:-1]}
+    if cuttable:  # the weakness, last, takes what the others leave
+        allowed[cuttable[-1]] = max(room - sum(allowed.values()), 8)
+    for n, (header, cut) in enumerate(shown):
+        if cut and terminal:
+            table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=max(allowed[n], 4))
+        else:
+            table.add_column(header, no_wrap=True, min_width=widest[n])
+    for row in rows:
+        if terminal:
+            for n, (_header, cut) in enumerate(shown):
+                if cut:
+                    row[n].overflow, row[n].no_wrap = "ellipsis", True
+        table.add_row(*row)
+    if terminal:
+        console.print(table)
+        return
+    plain = Console(width=width, markup=False, emoji=False, highlight=False, color_system=None, file=io.StringIO())
+    with plain.capture() as captured:
+        plain.print(table, crop=False)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 COLUMNS = (
