@@ -78,3 +78,9 @@ def test_the_month_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     history = runner.invoke(cli, ["item", "history", "V-10", "--json"], env=env).stdout
     actions = [e["action"] for e in json.loads(history)]
     assert {"item.set", "milestone.add", "item.ready", "submission.record", "milestone.complete"} <= set(actions)
+    text = runner.invoke(cli, ["item", "show", "V-10"], env=env).stdout
+    assert "owner: Sam Lee; team Platform; 8 staff hours; ready for the monthly submission" in text
+    assert "(2) 2026-12-22 open: Patched build in production; rescan" in text
+    assert "Complete" in text and "[by jane.doe]" in text
+    text = runner.invoke(cli, ["item", "show", "V-2"], env=env).stdout
+    assert "deviation: risk-adjustment asked by jane.doe" in text and "approved by alex.ao" in text

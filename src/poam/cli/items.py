@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -287,6 +288,29 @@ def item_set(
         _say(f"{item.poam_id}: updated (point of contact {item.point_of_contact or '-'})")
 
 
+def _show_plan(d: dict[str, Any]) -> None:
+    """The planning part of `item show`: owner, resources, plan, milestones, deviations."""
+    owner = f"  owner: {d['point_of_contact'] or '-'}" + (f"; team {d['team']}" if d["team"] else "")
+    if d["hours"] is not None:
+        owner += f"; {d['hours']:g} staff hours"
+    state = "ready for the monthly submission" if d["ready"] else "not marked ready"
+    reported = f"; reported {d['reported_at']}" if d["reported_at"] else ""
+    _say(f"{owner}; {state}{reported}")
+    if d["remediation_plan"]:
+        _say(f"  plan: {d['remediation_plan']}")
+    _say("milestones:")
+    for m in d["milestones"]:
+        done = f", completed {m['completed_on']}" if m["completed_on"] else ""
+        auto = " (automatic)" if m["placeholder"] else ""
+        _say(f"  ({m['number']}) {m['date']} {m['status']}{done}{auto}: {m['text']}")
+    for c in d["milestone_changes"]:
+        _say(f"  ({c['number']}) {c['kind']} {c['date']}: {c['text']} [by {c['by'] or 'poam'}]")
+    for x in d.get("deviations", []):
+        decided = f", {x['status']} by {x['approver']} {x['decided_at']}" if x["approver"] else f", {x['status']}"
+        files = f"; evidence {', '.join(e['name'] for e in x['evidence'])}" if x["evidence"] else ""
+        _say(f"deviation: {x['type']} asked by {x['requester']} {x['requested_at']}{decided}: {x['rationale']}{files}")
+
+
 @item_group.command("show")
 @click.argument("poam_id")
 @system_option
@@ -322,6 +346,7 @@ def item_show(ctx: click.Context, poam_id: str, system: str | None, as_json: boo
         if v["release_date"]:
             due = f"fix released {v['release_date']}"
         _say(f"  vendor dependency: {v['product'] or 'product not given'}; last check-in {v['last_checkin']}; {due}")
+    _show_plan(d)
     _say("deadlines:")
     if not d["deadlines"]:
         _say("  none")
