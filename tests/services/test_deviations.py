@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select, update
 
 from poam.errors import InputError, PoamError, UsageError, ValueRefused
 from poam.services import deadlines, deviations, evaluation, systems, triage
+from poam.services import evidence as documents
 from poam.services.importer import import_file
 from poam.store.tables import audit_events, deviation_evidence, findings, items
 from poam.store.tables import deviations as deviation_rows
@@ -218,12 +219,12 @@ def test_evidence_files_are_checked_stored_by_name_and_written_back(engine: Engi
         deviations.request(engine, "cso", "V-2", "alice", "fp", "x", evidence=[fifo])
     big = tmp_path / "big.bin"
     with big.open("wb") as f:
-        f.truncate(deviations.MAX_EVIDENCE + 1)
+        f.truncate(documents.MAX_EVIDENCE + 1)
     with pytest.raises(InputError, match="big.bin: larger than 25 MiB"):
         deviations.request(engine, "cso", "V-2", "alice", "fp", "x", evidence=[big])
     exact = tmp_path / "exact.bin"
     with exact.open("wb") as f:
-        f.truncate(deviations.MAX_EVIDENCE)
+        f.truncate(documents.MAX_EVIDENCE)
     assert events(engine) == []
 
     clean = evidence_file(tmp_path, "clean-scan.nessus", b"<NessusClientData_v2/>")
@@ -233,7 +234,7 @@ def test_evidence_files_are_checked_stored_by_name_and_written_back(engine: Engi
     with engine.connect() as conn:
         stored = conn.execute(select(deviation_evidence.c.name, deviation_evidence.c.size)).all()
     assert sorted(stored) == sorted(
-        [("clean-scan.nessus", 22), ("_odd.txt", 8), ("exact.bin", deviations.MAX_EVIDENCE)]
+        [("clean-scan.nessus", 22), ("_odd.txt", 8), ("exact.bin", documents.MAX_EVIDENCE)]
     )
     out = tmp_path / "out"
     out.mkdir()

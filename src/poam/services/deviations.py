@@ -21,21 +21,17 @@ Every change is one audited event recorded after the rows changed, in the same t
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import hashlib
-import os
-import stat
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from poam.domain.models import Level
-from poam.errors import InputError, OutputError, PoamError, UsageError, ValueRefused
+from poam.errors import UsageError, ValueRefused
 from poam.services import audit, deadlines, systems
+from poam.services import evidence as documents
 from poam.store import db
 from poam.store.tables import deviation_evidence, deviations, items
 
@@ -61,9 +57,7 @@ COLUMNS = {
 }
 STATUSES = ("pending", "approved", "rejected")
 RISKS = ("low", "moderate", "high")
-MAX_EVIDENCE = 25 * 1024 * 1024
 """Largest evidence file stored (25 MiB)."""
-MAX_FILES = 20
 MAX_TEXT = 10_000
 AUTO_TYPES = ("risk-adjustment",)
 """Auto-approval is for risk adjustments only: the Automated Vulnerability Risk Adjustment Framework
@@ -85,17 +79,6 @@ ITEM_COLUMNS = (
 )
 """The item columns an audit event shows before and after."""
 DOC_PREFIX = "Deviation Request : "
-
-
-@dataclass(frozen=True)
-class Evidence:
-    name: str
-    sha256: str
-    size: int
-    content: bytes = field(repr=False)
-
-    def public(self) -> dict[str, object]:
-        return {"name": self.name, "sha256": self.sha256, "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -130,63 +113,6 @@ def _text(value: str | None, option: str) -> str:
     if "\x00" in text:
         raise ValueRefused(f"{option} holds a NUL character")
     return text
-
-
-def safe_name(name: str) -> str | None:
-    """A file's base name as stored and written back: printable, no path separator, not `.`/`..`,
-    at most 255 characters; None when nothing usable is left."""
-    cleaned = "".join(
-        "_" if (not ch.isprintable() or ch in "/\\:" or 0xD800 <= ord(ch) <= 0xDFFF) else ch for ch in name
-    ).strip()
-    cleaned = cleaned.lstrip(".") or ""
-    if not cleaned:
-        return None
-    if len(cleaned) > 255:
-        stem, dot, ext = cleaned.rpartition(".")
-        cleaned = (stem[: 255 - len(ext) - 1] + "." + ext) if dot and len(ext) < 20 else cleaned[:255]
-    return cleaned
-
-
-def read_evidence(paths: Sequence[Path | str]) -> list[Evidence]:
-    """Read each evidence file whole (a regular file of at most 25 MiB): its safe base name, size and
-    SHA-256. A missing file, a directory, a device, FIFO or socket, or a larger file is refused with
-    one line naming it (exit 2); the path itself is never kept."""
-    if len(paths) > MAX_FILES:
-        raise ValueRefused(f"at most {MAX_FILES} --evidence files per request")
-    out: list[Evidence] = []
-    for given in paths:
-        path = Path(given)
-        source = str(path)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise InputError(source, "no such file") from None
-        except OSError as exc:
-            raise InputError(source, f"cannot read: {exc.strerror}") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise InputError(source, "is a directory, not a file")
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(source, "not a regular file (a device, FIFO or socket)")
-        if st.st_size > MAX_EVIDENCE:
-            raise InputError(source, f"larger than {MAX_EVIDENCE // (1024 * 1024)} MiB")
-        try:
-            # O_NONBLOCK: a file swapped for a FIFO after the check cannot hang the command
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        except OSError as exc:
-            raise InputError(source, f"cannot read: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise InputError(source, "not a regular file (a device, FIFO or socket)")
-            content = f.read(MAX_EVIDENCE + 1)
-        if len(content) > MAX_EVIDENCE:
-            raise InputError(source, f"larger than {MAX_EVIDENCE // (1024 * 1024)} MiB")
-        name = safe_name(path.name)
-        if name is None:
-            raise InputError(source, "the file's name cannot be stored (nothing printable left)")
-        if any(e.name == name for e in out):
-            raise InputError(source, f"two evidence files are named {name!r}: rename one")
-        out.append(Evidence(name, hashlib.sha256(content).hexdigest(), len(content), content))
-    return out
 
 
 def _item(conn: Connection, system_id: int, system_name: str, poam_id: str) -> Any:
@@ -308,7 +234,7 @@ def request(
             f"Adjustment Framework adjusts scanner risk ratings; a {LABELS[kind].lower()} needs a person's approval"
         )
     decision_note = _text(note, "--note") or None
-    files = read_evidence(evidence)
+    files = documents.read_files(evidence)
     with engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
         row = _item(conn, info.id, info.name, poam_id)
@@ -570,27 +496,10 @@ def _json_row(r: Any, evidence: list[dict[str, object]]) -> dict[str, Any]:
     }
 
 
-def _evidence_of(conn: Connection, ids: list[int]) -> dict[int, list[dict[str, object]]]:
-    out: dict[int, list[dict[str, object]]] = {i: [] for i in ids}
-    for start in range(0, len(ids), 500):
-        for e in conn.execute(
-            select(
-                deviation_evidence.c.deviation_id,
-                deviation_evidence.c.name,
-                deviation_evidence.c.sha256,
-                deviation_evidence.c.size,
-            )
-            .where(deviation_evidence.c.deviation_id.in_(ids[start : start + 500]))
-            .order_by(deviation_evidence.c.id)
-        ):
-            out[e.deviation_id].append({"name": e.name, "sha256": e.sha256, "size": e.size})
-    return out
-
-
 def for_item(conn: Connection, item_id: int) -> list[dict[str, Any]]:
     """The item's deviation requests, oldest first, with their evidence (for `poam item show`)."""
     rows = _rows(conn, item_id)
-    evidence = _evidence_of(conn, [r.id for r in rows])
+    evidence = documents.of_deviations(conn, [r.id for r in rows])
     return [_json_row(r, evidence[r.id]) for r in rows]
 
 
@@ -632,7 +541,7 @@ def list_all(engine: Engine, system: str | None, status: str | None = None) -> l
         if status is not None:
             query = query.where(deviations.c.status == status)
         rows = list(conn.execute(query))
-        evidence = _evidence_of(conn, [r.id for r in rows])
+        evidence = documents.of_deviations(conn, [r.id for r in rows])
         return [{"poam_id": r.poam_id, **_json_row(r, evidence[r.id])} for r in rows]
 
 
@@ -660,26 +569,4 @@ def write_evidence(engine: Engine, system: str | None, poam_id: str, kind: str, 
                 .order_by(deviation_evidence.c.id)
             )
         )
-    checked: list[tuple[str, bytes]] = []
-    for f in files:
-        content = bytes(f.content)
-        if hashlib.sha256(content).hexdigest() != f.sha256 or len(content) != f.size:
-            raise PoamError(f"evidence {f.name!r} of {poam_id} does not match its recorded SHA-256: nothing written")
-        name = safe_name(f.name) or f"evidence-{f.id}"
-        if name in (n for n, _c in checked):
-            name = f"{f.id}-{name}"
-        checked.append((name, content))
-    written: list[Path] = []
-    for name, content in checked:
-        target = out / name
-        fd, tmp = tempfile.mkstemp(prefix=".poam-evidence-", dir=out)
-        try:
-            with os.fdopen(fd, "wb") as w:
-                w.write(content)
-            os.replace(tmp, target)  # replaces a link itself, never writes through it
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            problem = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
-            raise OutputError(f"{target}: cannot write: {problem}") from None
-        written.append(target)
-    return written
+    return documents.write_checked(files, out, poam_id)
