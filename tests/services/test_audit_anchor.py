@@ -24,16 +24,21 @@ def setup(engine: Engine, tmp_path: Path) -> str:
     return head
 
 
-def check(engine: Engine, anchor: str | None) -> int | None:
+def check(engine: Engine, anchor: str | None) -> audit.Verification:
     with engine.connect() as conn:
-        return audit.verify(conn, anchor)[1]
+        return audit.verify(conn, anchor)
 
 
 def test_an_intact_log_holds_its_anchor(engine: Engine, tmp_path: Path) -> None:
     anchor = setup(engine, tmp_path)
     planning.set_fields(engine, "cso", "V-1", "bob", hours=3)  # later events do not matter
-    assert check(engine, anchor) is None
-    assert check(engine, "0" * 64) == audit.ANCHOR_MISSING
+    res = check(engine, anchor)
+    assert res.ok and res.anchor_found is True and res.items_checked == 1
+    with engine.connect() as conn:
+        assert res == (audit.head(conn)[1], None)  # the old tuple form still compares
+    res = check(engine, "0" * 64)
+    assert not res.ok and res.anchor_found is False and res.broken == audit.ANCHOR_MISSING
+    assert res.broken_event is None and res.item_problems == []
 
 
 def test_emptying_the_log_and_its_head_is_caught_by_the_anchor(engine: Engine, tmp_path: Path) -> None:
@@ -41,8 +46,11 @@ def test_emptying_the_log_and_its_head_is_caught_by_the_anchor(engine: Engine, t
     with engine.begin() as conn:
         conn.execute(delete(audit_events))
         conn.execute(delete(settings).where(settings.c.key == audit._HEAD))
-    assert check(engine, None) is None  # without an anchor an empty log looks intact
-    assert check(engine, anchor) == audit.ANCHOR_MISSING
+    res = check(engine, None)
+    assert res.chain_intact and res.events == 0  # without an anchor an empty chain looks intact...
+    assert [str(p) for p in res.item_problems] == ["item V-1 (system cso) has no audit event"]  # ...not its items
+    res = check(engine, anchor)
+    assert res.anchor_found is False and res.broken == audit.ANCHOR_MISSING
 
 
 def test_dropping_the_newest_events_and_fixing_the_head_is_caught(engine: Engine, tmp_path: Path) -> None:
@@ -52,8 +60,9 @@ def test_dropping_the_newest_events_and_fixing_the_head_is_caught(engine: Engine
         assert last is not None
         conn.execute(delete(audit_events).where(audit_events.c.id == last.id))
         conn.execute(update(settings).where(settings.c.key == audit._HEAD).values(value=last.prev_hash))
-    assert check(engine, None) is None
-    assert check(engine, anchor) == audit.ANCHOR_MISSING
+    assert check(engine, None).chain_intact
+    res = check(engine, anchor)
+    assert res.broken == audit.ANCHOR_MISSING and not res.ok
 
 
 def test_a_recomputed_chain_is_caught(engine: Engine, tmp_path: Path) -> None:
@@ -69,8 +78,8 @@ def test_a_recomputed_chain_is_caught(engine: Engine, tmp_path: Path) -> None:
             )
             prev = digest
         conn.execute(update(settings).where(settings.c.key == audit._HEAD).values(value=prev))
-    assert check(engine, None) is None  # a consistent forgery
-    assert check(engine, anchor) == audit.ANCHOR_MISSING
+    assert check(engine, None).ok  # a consistent forgery
+    assert check(engine, anchor).broken == audit.ANCHOR_MISSING
 
 
 def test_item_history_tells_the_story(engine: Engine, tmp_path: Path) -> None:

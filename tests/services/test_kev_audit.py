@@ -97,9 +97,9 @@ def test_audit_chain_records_and_detects_tampering(engine: Engine, tmp_path: Pat
     import_file(engine, write_nessus(tmp_path / "a.nessus", [host]), actor="alice")
     with engine.begin() as conn:
         count, broken = audit.verify(conn)
-        assert broken is None and count == 4  # system.add, scan.import, item.create x2
+        assert broken is None and count == 5  # system.add, scan.import, item.create x2, items.sealed
         actions = [r.action for r in conn.execute(audit_events.select().order_by(audit_events.c.id))]
-        assert actions == ["system.add", "scan.import", "item.create", "item.create"]
+        assert actions == ["system.add", "scan.import", "item.create", "item.create", "items.sealed"]
         conn.execute(update(audit_events).where(audit_events.c.id == 3).values(actor="mallory"))
         assert audit.verify(conn) == (2, 3)
 

@@ -176,4 +176,4 @@ def test_a_late_older_scan_that_did_not_see_a_fixed_finding_moves_its_closure_ea
     with engine.begin() as conn:
         assert conn.execute(select(milestone_changes.c.change_date)).scalars().all() == [FEB.date()]
         actions = conn.execute(select(audit_events.c.action).order_by(audit_events.c.id)).scalars().all()
-    assert actions[-1] == "item.redate"
+    assert [a for a in actions if a != "items.sealed"][-1] == "item.redate"
