@@ -233,9 +233,7 @@ def test_evidence_files_are_checked_stored_by_name_and_written_back(engine: Engi
     assert [e["name"] for e in r.evidence] == ["clean-scan.nessus", "_odd.txt", "exact.bin"]
     with engine.connect() as conn:
         stored = conn.execute(select(deviation_evidence.c.name, deviation_evidence.c.size)).all()
-    assert sorted(stored) == sorted(
-        [("clean-scan.nessus", 22), ("_odd.txt", 8), ("exact.bin", documents.MAX_EVIDENCE)]
-    )
+    assert sorted(stored) == sorted([("clean-scan.nessus", 22), ("_odd.txt", 8), ("exact.bin", documents.MAX_EVIDENCE)])
     out = tmp_path / "out"
     out.mkdir()
     written = deviations.write_evidence(engine, "cso", "V-2", "fp", out)
