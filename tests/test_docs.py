@@ -51,3 +51,17 @@ def test_import_json_fields_are_documented() -> None:
 
     paragraph = README.split("`poam import --json` prints", 1)[1].split("\n\n", 1)[0]
     assert [f.name for f in fields(ImportResult) if f"`{f.name}`" not in paragraph] == []
+
+
+def test_every_command_has_json_output() -> None:
+    def walk(group: click.Group, prefix: str = "poam") -> list[tuple[str, click.Command]]:
+        out: list[tuple[str, click.Command]] = []
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                out += walk(cmd, f"{prefix} {name}")
+            else:
+                out.append((f"{prefix} {name}", cmd))
+        return out
+
+    missing = [name for name, cmd in walk(cli) if not any(p.name == "as_json" for p in cmd.params)]
+    assert missing == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.builders import Host, Item, write_nessus
 from tests.cli.test_rules_cli import db, run  # noqa: F401  (db is a fixture)
 from tests.services.test_kev_audit import catalog
 
@@ -54,3 +55,24 @@ def test_team_and_vendor_json(db: str) -> None:  # noqa: F811
     data = json.loads(r.stdout)
     assert data["poam_id"] == "V-1" and data["last_checkin"] == "2026-11-01" and data["next_checkin"] == "2026-12-01"
     assert data["checkins"][0]["note"] is None and data["release_date"] is None
+
+
+def test_changes_report_in_json(tmp_path: Path) -> None:
+    path = str(tmp_path / "j.db")
+    added = json.loads(run("--db", path, "system", "add", "cso", "--impact", "low", "--json").stdout)
+    assert (added["name"], added["impact"], added["policy"]) == ("cso", "Low", "fedramp-rev5")
+    scan = write_nessus(tmp_path / "a.nessus", [Host("web", ip="10.0.0.5", items=[Item("100", cvss3=7.5)])])
+    assert run("--db", path, "import", str(scan)).exit_code == 0
+    changed = json.loads(run("--db", path, "system", "set", "cso", "--policy", "cms", "--json").stdout)
+    assert changed["policy"] == "cms" and changed["deadlines_changed"] == 1
+    asset = json.loads(run("--db", path, "asset", "set", "web", "--exposure", "public", "--json").stdout)
+    assert asset["exposure"] == "public" and asset["exposure_source"] == "set"
+    ms = json.loads(
+        run("--db", path, "milestone", "add", "V-1", "--date", "2026-12-20", "--text", "Patch", "--json").stdout
+    )
+    assert ms["number"] == 1 and ms["entry"] == "(1) 2026-12-20: Patch"
+    assert [m["text"] for m in ms["milestones"]] == ["Patch"]
+    sub = json.loads(run("--db", path, "submission", "record", "--json").stdout)
+    assert sub["reported"] == ["V-1"] and len(sub["date"]) == 10
+    gone = json.loads(run("--db", path, "system", "remove", "cso", "--yes", "--json").stdout)
+    assert gone["removed"] == "cso" and gone["items"] == 1

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, system_option
+from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, system_option, user_option
 from poam.cli.root import cli
-from poam.services import audit
 
 
 @cli.group("asset")
@@ -23,15 +22,27 @@ def asset_group() -> None:
 @system_option
 @click.option("--exposure", type=click.Choice(["public", "internal", "unknown"]), help="How exposed the asset is.")
 @click.option("--criticality", type=click.Choice(["low", "moderate", "high"]), help="How critical the asset is.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_option
 @db_option
 @click.pass_context
 def asset_set(
-    ctx: click.Context, asset: str, system: str | None, exposure: str | None, criticality: str | None, db: str | None
+    ctx: click.Context,
+    asset: str,
+    system: str | None,
+    exposure: str | None,
+    criticality: str | None,
+    as_json: bool,
+    user: str,
+    db: str | None,
 ) -> None:
     """Set the exposure and/or criticality of ASSET (its identifier, IP address or host name)."""
     from poam.services import exposure as exposure_service
 
-    view = exposure_service.set_asset(_engine(ctx, db), system, asset, exposure, criticality, audit.default_actor())
+    view = exposure_service.set_asset(_engine(ctx, db), system, asset, exposure, criticality, user)
+    if as_json:
+        _json(asdict(view))
+        return
     _say(f"{view.identifier}: exposure {view.exposure}, criticality {view.criticality or 'not set'}")
 
 
@@ -72,13 +83,20 @@ def inventory_group() -> None:
 @inventory_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @system_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_option
 @db_option
 @click.pass_context
-def inventory_import(ctx: click.Context, file: Path, system: str | None, db: str | None) -> None:
+def inventory_import(
+    ctx: click.Context, file: Path, system: str | None, as_json: bool, user: str, db: str | None
+) -> None:
     """Import the inventory from FILE: an Integrated Inventory Workbook (.xlsx) or Nmap XML."""
     from poam.services import inventory
 
-    r = inventory.import_inventory(_engine(ctx, db), file, system, audit.default_actor())
+    r = inventory.import_inventory(_engine(ctx, db), file, system, user)
+    if as_json:
+        _json({"file": str(file), **asdict(r)})
+        return
     line = f"{file}: {r.entries} inventory assets ({r.matched} matched known assets, {r.created} new)"
     if r.removed:
         line += f"; {len(r.removed)} no longer in the inventory"

@@ -230,13 +230,17 @@ def deviation_list(ctx: click.Context, system: str | None, status: str | None, a
     metavar="DIR",
     help="Existing folder to write the files into.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: the files written.")
 @db_option
 @click.pass_context
 def deviation_evidence(
-    ctx: click.Context, poam_id: str, system: str | None, kind: str, out: Path, db: str | None
+    ctx: click.Context, poam_id: str, system: str | None, kind: str, out: Path, as_json: bool, db: str | None
 ) -> None:
     """Write the evidence files of POAM_ID's latest request of this type into DIR (SHA-256 checked)."""
     written = deviations.write_evidence(_engine(ctx, db), system, poam_id, kind, out)
+    if as_json:
+        _json({"poam_id": poam_id, "written": [str(p) for p in written]})
+        return
     if not written:
         _say(f"{poam_id}: the request has no evidence files")
     for path in written:

@@ -25,21 +25,39 @@ def milestone_group() -> None:
     """Plan, re-date and complete an item's milestones (recorded as the template's milestone changes)."""
 
 
+def _report(ctx: click.Context, db: str | None, system: str | None, done: milestones.Done, as_json: bool) -> None:
+    if not as_json:
+        _say(f"{done.poam_id}: {done.entry}" + (f" ({done.note})" if done.note else ""))
+        return
+    listing = milestones.listing(_engine(ctx, db), system, done.poam_id).as_json()
+    _json({"poam_id": done.poam_id, "number": done.number, "entry": done.entry, "note": done.note or None, **listing})
+
+
 @milestone_group.command("add")
 @click.argument("poam_id")
 @system_option
 @click.option("--date", "when", type=DATE, required=True, help="Day the milestone is due (YYYY-MM-DD).")
 @click.option("--text", required=True, metavar="TEXT", help="What the milestone is.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output: what was done and the item's milestones."
+)
 @user_option
 @db_option
 @click.pass_context
 def milestone_add(
-    ctx: click.Context, poam_id: str, system: str | None, when: dt.datetime, text: str, user: str, db: str | None
+    ctx: click.Context,
+    poam_id: str,
+    system: str | None,
+    when: dt.datetime,
+    text: str,
+    as_json: bool,
+    user: str,
+    db: str | None,
 ) -> None:
     """Add a milestone to POAM_ID: planned until the item is first reported (the first one replaces
     the automatic milestone), a New milestone change after."""
     done = milestones.add(_engine(ctx, db), system, poam_id, user, when.date(), text)
-    _say(f"{done.poam_id}: {done.entry}" + (f" ({done.note})" if done.note else ""))
+    _report(ctx, db, system, done, as_json)
 
 
 @milestone_group.command("update")
@@ -48,6 +66,9 @@ def milestone_add(
 @system_option
 @click.option("--date", "when", type=DATE, help="The milestone's new date (YYYY-MM-DD).")
 @click.option("--text", metavar="TEXT", help="The milestone's new text (also the Update change's text).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output: what was done and the item's milestones."
+)
 @user_option
 @db_option
 @click.pass_context
@@ -58,13 +79,14 @@ def milestone_update(
     system: str | None,
     when: dt.datetime | None,
     text: str | None,
+    as_json: bool,
     user: str,
     db: str | None,
 ) -> None:
     """Re-date milestone NUMBER of POAM_ID or change its text: recorded as an Update milestone change
     (and, until the item is reported, edited in place)."""
     done = milestones.update_milestone(_engine(ctx, db), system, poam_id, number, user, _day(when), text)
-    _say(f"{done.poam_id}: {done.entry}" + (f" ({done.note})" if done.note else ""))
+    _report(ctx, db, system, done, as_json)
 
 
 @milestone_group.command("complete")
@@ -73,6 +95,9 @@ def milestone_update(
 @system_option
 @click.option("--date", "when", type=DATE, help="Day it was completed (default: today, UTC).")
 @click.option("--text", metavar="TEXT", help=f"How it was completed (default: {milestones.COMPLETED!r}).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output: what was done and the item's milestones."
+)
 @user_option
 @db_option
 @click.pass_context
@@ -83,12 +108,13 @@ def milestone_complete(
     system: str | None,
     when: dt.datetime | None,
     text: str | None,
+    as_json: bool,
     user: str,
     db: str | None,
 ) -> None:
     """Complete milestone NUMBER of POAM_ID: a Complete milestone change."""
     done = milestones.complete(_engine(ctx, db), system, poam_id, number, user, _day(when), text)
-    _say(f"{done.poam_id}: {done.entry}")
+    _report(ctx, db, system, done, as_json)
 
 
 @milestone_group.command("list")
@@ -125,15 +151,19 @@ def submission_group() -> None:
 @submission_group.command("record")
 @system_option
 @click.option("--date", "when", type=DATE, help="Day of the submission (default: today, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
 @click.pass_context
 def submission_record(
-    ctx: click.Context, system: str | None, when: dt.datetime | None, user: str, db: str | None
+    ctx: click.Context, system: str | None, when: dt.datetime | None, as_json: bool, user: str, db: str | None
 ) -> None:
     """Record a monthly submission: every open item not yet reported (detected by that day) is
     reported on it. `poam report monthly` will do this itself when it builds the package."""
     day, reported = milestones.record_submission(_engine(ctx, db), system, user, _day(when))
+    if as_json:
+        _json({"date": day.isoformat(), "reported": reported})
+        return
     if not reported:
         _say(f"submission {day.isoformat()}: no open item awaits a first report")
         return

@@ -47,6 +47,7 @@ def system_group() -> None:
 @click.option("--fedramp-id", help="FedRAMP package id (OSCAL system-id).")
 @click.option("--poc", help="Default point of contact for new items.")
 @click.option("--service", "services", multiple=True, help="Service name (repeat for several).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option
 @click.pass_context
 def system_add(
@@ -60,6 +61,7 @@ def system_add(
     id_prefix: str,
     fedramp_id: str | None,
     poc: str | None,
+    as_json: bool,
     services: tuple[str, ...],
     db: str | None,
 ) -> None:
@@ -78,7 +80,14 @@ def system_add(
         point_of_contact=poc,
         service_names="\n".join(services) or None,
     )
+    if as_json:
+        _json(_system_json(info))
+        return
     _say(f"added system {info.name} ({info.impact} impact, {_rules(info)}, ids {info.id_prefix}<n>)")
+
+
+def _system_json(info: systems.SystemInfo) -> dict[str, object]:
+    return {k: v for k, v in asdict(info).items() if k != "policy_table"}
 
 
 def _rules(info: systems.SystemInfo) -> str:
@@ -99,6 +108,7 @@ def _rules(info: systems.SystemInfo) -> str:
 )
 @click.option("--class", "fedramp_class", metavar="b|c|d", help="FedRAMP Rev5 certification class (fedramp-cr26).")
 @click.option("--fallback", metavar="NAME", help="Day table for findings without a CVE under bod-26-04.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
 @click.pass_context
@@ -111,6 +121,7 @@ def system_set(
     policy: str | None,
     fedramp_class: str | None,
     fallback: str | None,
+    as_json: bool,
     user: str,
     db: str | None,
 ) -> None:
@@ -131,6 +142,16 @@ def system_set(
         cidrs=[] if clear_public_rules else (list(cidrs) if cidrs else None),
         domains=[] if clear_public_rules else (list(domains) if domains else None),
     )
+    if as_json:
+        _json(
+            {
+                **_system_json(done.info),
+                "deadlines_changed": done.changed,
+                "public_cidrs": done.cidrs,
+                "public_domains": done.domains,
+            }
+        )
+        return
     if rules:
         _say(f"{done.info.name}: {_rules(done.info)}; deadlines of {done.changed} open item(s) changed")
     if public:
@@ -143,10 +164,11 @@ def system_set(
 @system_group.command("remove")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
 @click.pass_context
-def system_remove(ctx: click.Context, name: str, yes: bool, user: str, db: str | None) -> None:
+def system_remove(ctx: click.Context, name: str, yes: bool, as_json: bool, user: str, db: str | None) -> None:
     """Delete the system NAME and everything recorded for it (the audit log keeps its events)."""
     if not yes:
         click.confirm(
@@ -155,6 +177,9 @@ def system_remove(ctx: click.Context, name: str, yes: bool, user: str, db: str |
             err=True,
         )
     counts = systems.remove_system(_engine(ctx, db), name, user)
+    if as_json:
+        _json({"removed": name, **counts})
+        return
     _say(
         f"removed system {name} ({counts.get('items', 0)} items, {counts.get('findings', 0)} findings, "
         f"{counts.get('scans', 0)} scans, {counts.get('assets', 0)} assets)"
@@ -169,7 +194,7 @@ def system_list(ctx: click.Context, as_json: bool, db: str | None) -> None:
     """List the systems with their open and closed item counts."""
     found = systems.list_systems(_engine(ctx, db))
     if as_json:
-        _json([{k: v for k, v in asdict(s).items() if k != "policy_table"} for s in found])
+        _json([_system_json(s) for s in found])
         return
     if not found:
         click.echo("no systems yet: import a scan or run `poam system add NAME`")
