@@ -85,7 +85,8 @@ def test_risk_adjustment_pending_then_approved_sets_the_columns_and_the_deadline
     assert done.status == "approved" and done.deadlines_changed == 1
     row = item(engine, "V-1")
     assert (row["risk_adjustment"], row["adjusted_risk"], row["status"]) == ("Yes", "Moderate", "open")
-    assert row["scheduled_completion_date"] == dt.date(2026, 2, 4)  # the template's column L never changes
+    # the template's column L follows an approved adjustment: 90 days (Moderate) from detection
+    assert row["scheduled_completion_date"] == dt.date(2026, 4, 5)
     shown = triage.show(engine, "cso", "V-1", now=NOW)
     assert {d["kind"]: d["due"] for d in shown["deadlines"]}["remediation"] == "2026-04-05T10:00:00Z"  # 90 days
     assert shown["adjusted_risk"] == "Moderate" and shown["risk_adjustment"] == "Yes"
@@ -112,8 +113,16 @@ def test_risk_adjustment_pending_then_approved_sets_the_columns_and_the_deadline
     assert request_detail["before"]["risk_adjustment"] == "No" and request_detail["after"]["risk_adjustment"] == (
         "Pending"
     )
-    assert approve_detail["before"] == {"adjusted_risk": None, "risk_adjustment": "Pending"}
-    assert approve_detail["after"] == {"adjusted_risk": "Moderate", "risk_adjustment": "Yes"}
+    assert approve_detail["before"] == {
+        "adjusted_risk": None,
+        "risk_adjustment": "Pending",
+        "scheduled_completion_date": "2026-02-04",
+    }
+    assert approve_detail["after"] == {
+        "adjusted_risk": "Moderate",
+        "risk_adjustment": "Yes",
+        "scheduled_completion_date": "2026-04-05",
+    }
     assert str(tmp_path) not in json.dumps(logged)  # the evidence's path is never kept
     names = [a for a, _w, _d in events(engine, "")]
     assert names.index("deviation.approve") < names.index("item.deadlines", names.index("deviation.approve"))
@@ -162,7 +171,7 @@ def test_ra_without_adjusted_risk_is_refused(engine: Engine, tmp_path: Path) -> 
         ("V-3", "or", {}, "rated High"),
         ("V-2", "accepted", {}, "follows rule set 'fedramp-rev5', not fedramp-cr26"),
         ("V-2", "fp", {"auto_approve": True}, "--auto-approve is for risk adjustments only"),
-        ("V-1", "ra", {"adjusted_risk": "low", "auto_approve": True}, "one level only"),
+        ("V-1", "ra", {"adjusted_risk": "low", "auto_approve": True}, "no AO-approved automated risk adjustment"),
     ],
 )
 def test_refused_requests_change_nothing(
@@ -368,6 +377,12 @@ def test_accepted_vulnerability_under_cr26(engine: Engine, tmp_path: Path) -> No
 
 def test_auto_approved_risk_adjustment_one_level(engine: Engine, tmp_path: Path) -> None:
     setup(engine, tmp_path)
+    with pytest.raises(ValueRefused, match="no AO-approved automated risk adjustment process"):
+        deviations.request(engine, "cso", "V-3", "bot", "ra", "x", adjusted_risk="moderate", auto_approve=True)
+    assert events(engine) == []
+    systems.configure(engine, "cso", "isso", auto_approve=True)  # the AO's approval, recorded (audited)
+    with pytest.raises(ValueRefused, match="one level only"):  # Critical counts as High: High -> Low is two
+        deviations.request(engine, "cso", "V-1", "bot", "ra", "x", adjusted_risk="low", auto_approve=True)
     r = deviations.request(
         engine,
         "cso",
@@ -410,3 +425,12 @@ def test_list_filters_by_status(engine: Engine, tmp_path: Path) -> None:
     assert [d["poam_id"] for d in deviations.list_all(engine, "cso", "pending")] == ["V-2"]
     with pytest.raises(ValueRefused):
         deviations.list_all(engine, "cso", "open")
+
+
+def test_requester_and_approver_are_compared_as_people(engine: Engine, tmp_path: Path) -> None:
+    setup(engine, tmp_path)
+    deviations.request(engine, "cso", "V-2", "jane.doe", "fp", "not there")
+    for same in ("Jane.Doe", " jane.doe ", "JANE.DOE"):
+        with pytest.raises(ValueRefused, match="requester cannot approve"):
+            deviations.approve(engine, "cso", "V-2", same, "fp")
+    assert deviations.approve(engine, "cso", "V-2", "bob", "fp").status == "approved"

@@ -33,7 +33,14 @@ def test_release_restarts_the_fedramp_rev5_clock(engine: Engine, tmp_path: Path)
     shown = triage.show(engine, "cso", "V-1")
     assert shown["vendor"]["release_date"] == "2026-02-10"
     assert "vendor's fix release" in next(d["basis"] for d in shown["deadlines"] if d["kind"] == "remediation")
-    assert events(engine, "item.vendor_release") == [{"note": "Acme 4.2", "vendor_release_date": [None, "2026-02-10"]}]
+    # the template's Scheduled Completion Date restarts too (column L; the Completion Guide lets it)
+    assert events(engine, "item.vendor_release") == [
+        {
+            "note": "Acme 4.2",
+            "scheduled_completion_date": ["2026-02-04", "2026-03-12"],
+            "vendor_release_date": [None, "2026-02-10"],
+        }
+    ]
     deadline_events = events(engine, "item.deadlines")
     assert deadline_events and "2026-03-12" in str(deadline_events[-1])
 

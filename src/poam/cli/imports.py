@@ -12,10 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from poam.cli.common import WARNINGS_SHOWN, _engine, _err, _json, _say, db_option, system_option
+from poam.cli.common import WARNINGS_SHOWN, _engine, _err, _json, _say, db_option, system_option, user_option
 from poam.cli.root import cli
 from poam.errors import InputError, printable
-from poam.services import audit
 from poam.services.importer import ImportResult, import_file
 
 
@@ -60,6 +59,7 @@ def _warn(r: ImportResult) -> None:
     help="What the file scanned, when it does not say (a repository for Bandit, npm audit, pip-audit).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_option
 @db_option
 @click.pass_context
 def import_cmd(
@@ -70,6 +70,7 @@ def import_cmd(
     scan_date: dt.datetime | None,
     asset: str | None,
     as_json: bool,
+    user: str,
     db: str | None,
 ) -> None:
     """Import scan files, each in its own transaction.
@@ -80,7 +81,7 @@ def import_cmd(
     from poam import signals
 
     engine = _engine(ctx, db)
-    actor = audit.default_actor()
+    actor = user
     results: list[ImportResult] = []
     reported: list[dict[str, object]] = []  # `--json`: every file in order, refused ones with their error
     failed = False

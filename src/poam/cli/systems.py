@@ -10,7 +10,7 @@ from rich.table import Table
 from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, user_option
 from poam.cli.root import cli
 from poam.errors import PoamError
-from poam.services import audit, systems
+from poam.services import systems
 
 
 @cli.group("system")
@@ -48,6 +48,7 @@ def system_group() -> None:
 @click.option("--poc", help="Default point of contact for new items.")
 @click.option("--service", "services", multiple=True, help="Service name (repeat for several).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_option
 @db_option
 @click.pass_context
 def system_add(
@@ -62,6 +63,7 @@ def system_add(
     fedramp_id: str | None,
     poc: str | None,
     as_json: bool,
+    user: str,
     services: tuple[str, ...],
     db: str | None,
 ) -> None:
@@ -69,7 +71,7 @@ def system_add(
     info = systems.add_system(
         _engine(ctx, db),
         name,
-        audit.default_actor(),
+        user,
         impact=impact,
         org=org,
         policy=policy,
@@ -108,6 +110,12 @@ def _rules(info: systems.SystemInfo) -> str:
 )
 @click.option("--class", "fedramp_class", metavar="b|c|d", help="FedRAMP Rev5 certification class (fedramp-cr26).")
 @click.option("--fallback", metavar="NAME", help="Day table for findings without a CVE under bod-26-04.")
+@click.option(
+    "--auto-approve",
+    "auto_approve",
+    type=click.Choice(["yes", "no"]),
+    help="Whether the AO approved an automated risk adjustment process (allows `deviation request --auto-approve`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
@@ -121,6 +129,7 @@ def system_set(
     policy: str | None,
     fedramp_class: str | None,
     fallback: str | None,
+    auto_approve: str | None,
     as_json: bool,
     user: str,
     db: str | None,
@@ -130,8 +139,10 @@ def system_set(
     classified them (each option replaces its list). Deadlines are computed again; changes audited."""
     public = bool(cidrs or domains or clear_public_rules)
     rules = policy is not None or fedramp_class is not None or fallback is not None
-    if not (public or rules):
-        raise PoamError("give --policy, --class, --fallback, --public-cidr, --public-domain or --clear-public-rules")
+    if not (public or rules or auto_approve):
+        raise PoamError(
+            "give --policy, --class, --fallback, --public-cidr, --public-domain, --clear-public-rules or --auto-approve"
+        )
     done = systems.configure(
         _engine(ctx, db),
         name,
@@ -141,6 +152,7 @@ def system_set(
         fallback=fallback,
         cidrs=[] if clear_public_rules else (list(cidrs) if cidrs else None),
         domains=[] if clear_public_rules else (list(domains) if domains else None),
+        auto_approve=None if auto_approve is None else auto_approve == "yes",
     )
     if as_json:
         _json(
@@ -154,6 +166,9 @@ def system_set(
         return
     if rules:
         _say(f"{done.info.name}: {_rules(done.info)}; deadlines of {done.changed} open item(s) changed")
+    if auto_approve:
+        state = "allowed (AO-approved process recorded)" if done.info.auto_approve else "not allowed"
+        _say(f"{name}: auto-approved risk adjustments {state}")
     if public:
         _say(
             f"{name}: public ranges {', '.join(done.cidrs) or 'none'}; "

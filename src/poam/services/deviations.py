@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from poam.domain.models import Level
 from poam.errors import UsageError, ValueRefused
-from poam.services import audit, deadlines, systems
+from poam.services import audit, deadlines, planning, systems
 from poam.services import evidence as documents
 from poam.store import db
 from poam.store.tables import deviation_evidence, deviations, items
@@ -67,6 +67,7 @@ ITEM_COLUMNS = (
     "status",
     "closed_at",
     "status_date",
+    "scheduled_completion_date",
     "adjusted_risk",
     "risk_adjustment",
     "false_positive",
@@ -148,6 +149,11 @@ def _current_level(row: Any, rows: Iterable[Any]) -> Level:
     if approved:
         return Level(approved[-1].requested_risk)
     return Level(row.original_risk)
+
+
+def _person(name: str) -> str:
+    """A person's name as requester and approver are compared: `Jane.Doe ` is `jane.doe`."""
+    return " ".join(name[:200].split()).casefold()
 
 
 def _is_auto(r: Any) -> bool:
@@ -237,6 +243,12 @@ def request(
     files = documents.read_files(evidence)
     with engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
+        if auto_approve and not info.auto_approve:
+            raise ValueRefused(
+                f"system {info.name!r} has no AO-approved automated risk adjustment process: record it first with "
+                f"`poam system set {info.name} --auto-approve yes` (FedRAMP's Automated Vulnerability Risk Adjustment "
+                "Framework applies to providers whose AO approved it)"
+            )
         row = _item(conn, info.id, info.name, poam_id)
         if row.status != "open":
             raise UsageError(f"{poam_id} is closed: deviations are requested for open items only")
@@ -370,7 +382,7 @@ def _decision(
         ).first()
         if pending is None:
             raise UsageError(f"{poam_id} has no pending {LABELS[kind].lower()} request (--type {SHORT[kind]})")
-        if pending.requester == actor[:200]:
+        if _person(pending.requester) == _person(actor):
             raise ValueRefused(
                 f"{actor} requested this {LABELS[kind].lower()} (#{pending.id}): the requester cannot "
                 f"{'approve' if status == 'approved' else 'reject'} it; another person must decide"
@@ -436,6 +448,8 @@ def _decide(
     else:
         conn.execute(update(items).where(items.c.id == row.id).values(updated_at=stamp))
     sync(conn, row.id)
+    if status == "approved" and kind == "risk-adjustment":
+        planning.reschedule(conn, row.id)  # the template's column L follows an approved adjustment
     after = _snapshot(conn, row.id)
     evidence = [
         {"name": e.name, "sha256": e.sha256}
@@ -456,7 +470,7 @@ def _decide(
     }
     if dev.requested_risk:
         detail["requested_risk"] = dev.requested_risk
-    if status == "approved" and dev.requester == actor[:200]:
+    if status == "approved" and _person(dev.requester) == _person(actor):
         detail["auto_approved"] = True
     action = "deviation.approve" if status == "approved" else "deviation.reject"
     events = [audit.Event(action, "item", poam_id, detail, info.id)]

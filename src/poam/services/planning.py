@@ -253,3 +253,33 @@ def vendor_status(conn: Connection, item_id: int, today: dt.date) -> VendorStatu
         checkins,
         row.vendor_release_date,
     )
+
+
+def reschedule(conn: Connection, item_id: int) -> tuple[dt.date, dt.date]:
+    """Recompute the template's Scheduled Completion Date (column L) of an item as the template's own
+    formula does: detection plus the rule set's template days for the rating, the adjusted one once
+    an AO-approved risk adjustment is recorded ("only AO-approved risk adjustments may alter the
+    scheduled completion date"), from the vendor's fix release date where the table restarts the
+    clock there ("the CSP may overwrite the auto-calculated date"), never after a KEV due date.
+    Returns (before, after); the caller audits a change."""
+    from poam.domain.models import Level, YesNo
+    from poam.domain.policy import effective_level, scheduled_completion
+    from poam.services import rulesets
+    from poam.store.tables import systems as systems_table
+
+    r = conn.execute(select(items).where(items.c.id == item_id)).one()
+    table = rulesets.for_system(
+        conn, conn.execute(select(systems_table).where(systems_table.c.id == r.system_id)).one()
+    )
+    level = effective_level(
+        Level(r.original_risk),
+        Level(r.adjusted_risk) if r.adjusted_risk else None,
+        YesNo(r.risk_adjustment) if r.risk_adjustment in ("Yes", "No") else YesNo.NO,
+    )
+    start = r.detection_date
+    if table.template.vendor_release_restarts and r.vendor_release_date and r.vendor_release_date > start:
+        start = r.vendor_release_date
+    after = scheduled_completion(start, level, table.template, r.kev_due_date)
+    if after != r.scheduled_completion_date:
+        conn.execute(update(items).where(items.c.id == item_id).values(scheduled_completion_date=after))
+    return r.scheduled_completion_date, after

@@ -35,6 +35,7 @@ class SystemInfo:
     fedramp_class: str | None = None
     fallback_policy: str | None = None
     policy_table: str | None = None
+    auto_approve: bool = False  # the AO approved an automated risk adjustment process (FedRAMP AVRAF)
 
 
 def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> SystemInfo:
@@ -53,6 +54,7 @@ def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> System
         fedramp_class=row["fedramp_class"],
         fallback_policy=row["fallback_policy"],
         policy_table=row["policy_table"],
+        auto_approve=bool(row["auto_approve"]),
     )
 
 
@@ -220,13 +222,16 @@ def configure(
     fallback: str | None = None,
     cidrs: list[str] | None = None,
     domains: list[str] | None = None,
+    auto_approve: bool | None = None,
 ) -> Configured:
     """`poam system set`: the rule set (policy, class, fallback) and the rules for public exposure,
     every value checked before anything is written, then one transaction: one audit event, and every
     open item's deadlines computed again (changes audited)."""
     from poam.services import deadlines
 
-    values: dict[str, str | None] = policy_values(policy, cls, fallback)
+    values: dict[str, object] = dict(policy_values(policy, cls, fallback))
+    if auto_approve is not None:
+        values["auto_approve"] = auto_approve
     new_cidrs = sorted({_cidr(c) for c in cidrs}) if cidrs is not None else None
     new_domains = sorted({_suffix(d) for d in domains}) if domains is not None else None
     with engine.begin() as conn:
@@ -242,10 +247,10 @@ def configure(
         for key, value in values.items():
             if key == "policy_table":
                 if value != old[key]:
-                    changes[key] = [_table_digest(old[key]), _table_digest(value)]
+                    changes[key] = [_table_digest(old[key]), _table_digest(str(value) if value else None)]
             elif key in ("public_cidrs", "public_domains"):
                 before = [x for x in (old[key] or "").split("\n") if x]
-                changes[key] = [before, [x for x in (value or "").split("\n") if x]]
+                changes[key] = [before, [x for x in str(value or "").split("\n") if x]]
             elif old[key] != value:
                 changes[key] = [old[key], value]
         if values:

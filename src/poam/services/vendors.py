@@ -45,13 +45,16 @@ def vendor_release(
             raise ValueRefused(f"--date {when.isoformat()} is before {poam_id} was detected ({row.detection_date})")
         stamp = audit.now()
         conn.execute(update(items).where(items.c.id == row.id).values(vendor_release_date=when, updated_at=stamp))
-        detail = {
+        scheduled = planning.reschedule(conn, row.id)  # the template restarts the date where it says so
+        detail: dict[str, object] = {
             "vendor_release_date": [
                 row.vendor_release_date.isoformat() if row.vendor_release_date else None,
                 when.isoformat(),
             ],
             "note": note_text,
         }
+        if scheduled[0] != scheduled[1]:
+            detail["scheduled_completion_date"] = [scheduled[0].isoformat(), scheduled[1].isoformat()]
         audit.record(conn, actor, [audit.Event("item.vendor_release", "item", poam_id, detail, info.id)], stamp)
         deadlines.mark_stale(conn, items.c.id == row.id)
         deadlines.refresh(conn, actor, f"vendor fix release of {poam_id}", stamp, info.id)

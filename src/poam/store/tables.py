@@ -96,6 +96,7 @@ systems = Table(
     Column("fedramp_class", String(1)),  # b, c or d (fedramp-cr26)
     Column("fallback_policy", String(40)),  # bod-26-04: the day table for findings without a CVE
     Column("policy_table", Text),  # a custom day table, as the TOML file gave it
+    Column("auto_approve", Boolean, nullable=False, server_default=false()),  # AO-approved automated RA process
     Column("created_at", DateTime, nullable=False),
 )
 

@@ -18,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("systems") as batch:
+        batch.add_column(sa.Column("auto_approve", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("items") as batch:
         batch.add_column(sa.Column("ready", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("reported_at", sa.Date(), nullable=True))
@@ -79,3 +81,5 @@ def downgrade() -> None:
     with op.batch_alter_table("items") as batch:
         for name in ("technology", "cost", "vendor_release_date", "reported_at", "ready"):
             batch.drop_column(name)
+    with op.batch_alter_table("systems") as batch:
+        batch.drop_column("auto_approve")
