@@ -167,8 +167,22 @@ def test_keyed_events_cannot_be_forged_or_downgraded(
         conn.execute(update(settings).where(settings.c.key == audit._HEAD).values(value=prev))
     res = verify(engine, key=key_file)
     assert res.broken_event == 1 and "HMAC does not match" in (res.broken_reason or "")
-    monkeypatch.delenv(audit.KEY_ENV)  # an unkeyed event after keyed ones breaks the chain
-    planning.set_fields(engine, "cso", "V-3", "bob", hours=1)
+    monkeypatch.delenv(audit.KEY_ENV)  # without the key, poam refuses to write: nothing changes
+    with pytest.raises(UsageError, match="the audit log is keyed"):
+        planning.set_fields(engine, "cso", "V-3", "bob", hours=1)
+    monkeypatch.setenv(audit.KEY_ENV, str(_key(tmp_path / "third.key", 9)))  # nor under another key
+    with pytest.raises(UsageError, match="the audit log is keyed"):
+        planning.set_fields(engine, "cso", "V-3", "bob", hours=1)
+    with engine.begin() as conn:  # an unkeyed event appended by hand after keyed ones breaks the chain
+        head = conn.execute(select(settings.c.value).where(settings.c.key == audit._HEAD)).scalar_one()
+        at = audit.now()
+        digest = audit._digest(head, at, "mallory", None, "x", "system", None, "{}", None)
+        conn.execute(
+            audit_events.insert().values(
+                at=at, actor="mallory", action="x", entity="system", detail="{}", prev_hash=head, hash=digest
+            )
+        )
+        conn.execute(update(settings).where(settings.c.key == audit._HEAD).values(value=digest))
     assert "not keyed" in (verify(engine).broken_reason or "")
 
 
@@ -257,3 +271,16 @@ def test_a_database_from_before_seals_is_sealed_once_on_request(
         assert audit.seal_all(conn, "isso") == 0  # nothing left to seal; the request is still logged
         actions = conn.execute(select(audit_events.c.action).order_by(audit_events.c.id)).scalars().all()
     assert actions.count("audit.seal") == 2 and actions.count(seals.SEALED) == 1
+
+
+def test_a_deviation_edited_without_an_event_is_caught(engine: Engine, tmp_path: Path) -> None:
+    from poam.services import deviations as deviation_service
+    from poam.store.tables import deviations
+
+    build(engine, tmp_path)
+    deviation_service.request(engine, "cso", "V-3", "alice", "fp", "not there")
+    deviation_service.approve(engine, "cso", "V-3", "bob", "fp")
+    assert verify(engine).ok
+    with engine.begin() as conn:  # pretend the requester approved it herself
+        conn.execute(update(deviations).values(approver="alice"))
+    assert problems(verify(engine)) == ["item V-3 (system cso) changed without an audit event"]

@@ -130,6 +130,15 @@ def record(conn: Connection, actor: str, events: list[Event], at: dt.datetime | 
     key = configured_key()
     at = at or now()
     head = conn.execute(select(settings.c.value).where(settings.c.key == _HEAD).with_for_update()).scalar_one_or_none()
+    if head is not None:
+        last_key = conn.execute(
+            select(audit_events.c.key_id).order_by(audit_events.c.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if last_key is not None and (key is None or key.key_id != last_key):
+            raise UsageError(
+                f"the audit log is keyed (key {last_key}): set {KEY_ENV} to that key file to record changes; "
+                "an unkeyed or differently keyed event would break the chain"
+            )
     where = seals.scope(events)
     if where is not None:
         sealed = seals.seal(conn, where)

@@ -11,8 +11,10 @@ What the digest covers (`STATE`): the item row's columns that a person or an aud
 not the caches derived from them (`DERIVED`: the rule sets' deadlines and flags and what is computed
 from them, recomputed by `deadlines.refresh` without an event when nothing a person sees changed;
 `updated_at`); its milestones and milestone changes (sorted rows, without ids and write times); and
-its deviations (type and status). `tests/services/test_audit_integrity.py` checks that every column of
-`items` is in exactly one of the two lists: a new column is a decision to make, and putting it in
+its deviation requests (every field: type, status, rationale, requested rating, requester,
+approver, times, note) and their evidence files (name, size, SHA-256).
+`tests/services/test_audit_integrity.py` checks that every column of `items` is in exactly one of
+the two lists: a new column is a decision to make, and putting it in
 `STATE` changes every digest (raise `VERSION`; items are then reported until sealed again).
 """
 
@@ -26,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, false, insert, or_, select, true
 
-from poam.store.tables import deviations, item_seals, items, milestone_changes, milestones
+from poam.store.tables import deviation_evidence, deviations, item_seals, items, milestone_changes, milestones
 
 VERSION = "1"
 SEALED = "items.sealed"
@@ -97,7 +99,18 @@ rules and the loaded intelligence say."""
 
 MILESTONE = ("number", "due_date", "text", "status", "completed_on", "placeholder", "actor")
 CHANGE = ("number", "kind", "change_date", "text", "actor")
-DEVIATION = ("type", "status")
+DEVIATION = (
+    "type",
+    "status",
+    "rationale",
+    "requested_risk",
+    "requester",
+    "requested_at",
+    "approver",
+    "decided_at",
+    "decision_note",
+)
+EVIDENCE = ("deviation_id", "name", "sha256", "size")
 
 _CHUNK = 500
 _NARROW = 200  # more items named than this in one system: seal the whole system (one query)
@@ -117,20 +130,28 @@ def _row(values: Sequence[Any]) -> list[Any]:
 
 
 def digests(conn: Connection, where: ColumnElement[bool]) -> Found:
-    """The digest of every item the condition selects, in four queries."""
+    """The digest of every item the condition selects, in five queries."""
     chosen = select(items.c.id).where(where)
     parts: dict[int, list[list[str]]] = {}
     tables = ((milestones, MILESTONE), (milestone_changes, CHANGE), (deviations, DEVIATION))
-    for slot, (table, names) in enumerate(tables):
-        query = select(table.c.item_id, *(table.c[n] for n in names)).where(table.c.item_id.in_(chosen))
+    queries = [
+        select(table.c.item_id, *(table.c[n] for n in names)).where(table.c.item_id.in_(chosen))
+        for table, names in tables
+    ]
+    queries.append(  # evidence files of the item's deviation requests, by their SHA-256
+        select(deviations.c.item_id, *(deviation_evidence.c[n] for n in EVIDENCE))
+        .join(deviations, deviations.c.id == deviation_evidence.c.deviation_id)
+        .where(deviations.c.item_id.in_(chosen))
+    )
+    for slot, query in enumerate(queries):
         for row in conn.execute(query):
             text = json.dumps(_row(row[1:]), separators=(",", ":"))
-            parts.setdefault(row[0], [[], [], []])[slot].append(text)
+            parts.setdefault(row[0], [[], [], [], []])[slot].append(text)
     out: Found = {}
     query = select(items.c.id, items.c.system_id, *(items.c[n] for n in STATE)).where(where)
     for row in conn.execute(query):
         item_id, system_id, poam_id = row[0], row[1], row[2]
-        lists = parts.get(item_id) or [[], [], []]
+        lists = parts.get(item_id) or [[], [], [], []]
         body = json.dumps([VERSION, _row(row[2:]), *(sorted(x) for x in lists)], separators=(",", ":"))
         out[item_id] = (system_id, poam_id, hashlib.sha256(body.encode("utf-8")).hexdigest())
     return out
