@@ -249,6 +249,14 @@ def test_evidence_files_are_checked_stored_by_name_and_written_back(engine: Engi
     assert sorted(p.name for p in written) == ["_odd.txt", "clean-scan.nessus", "exact.bin"]
     assert (out / "clean-scan.nessus").read_bytes() == b"<NessusClientData_v2/>"
     assert all(p.parent == out for p in written)
+    (out / "clean-scan.nessus").write_bytes(b"mine")  # never overwritten: the names are the requester's
+    with pytest.raises(UsageError, match="already exists"):
+        deviations.write_evidence(engine, "cso", "V-2", "fp", out)
+    assert (out / "clean-scan.nessus").read_bytes() == b"mine"
+    link = tmp_path / "link.txt"
+    link.symlink_to(clean)
+    with pytest.raises(InputError, match="is a symbolic link"):
+        deviations.request(engine, "cso", "V-3", "alice", "fp", "x", evidence=[link])
     with engine.begin() as conn:  # stored bytes changed behind poam's back: nothing is written
         conn.execute(
             update(deviation_evidence).where(deviation_evidence.c.name == "_odd.txt").values(content=b"tampered")
@@ -347,6 +355,8 @@ def test_a_false_positive_requested_by_evaluate_is_approved_here(engine: Engine,
 
 def test_accepted_vulnerability_under_cr26(engine: Engine, tmp_path: Path) -> None:
     setup(engine, tmp_path, policy="fedramp-cr26", cls="c")
+    with pytest.raises(ValueRefused, match="V-1 has not been evaluated"):  # VER-RPT-AVI needs IRV, LEV, PAIN
+        deviations.request(engine, "cso", "V-1", "alice", "accepted", "the vendor will not fix it")
     evaluation.evaluate(
         engine, "cso", "V-1", "alice", irv=True, pain=3, rationale="r", at="2026-01-06T09:00:00Z", now=NOW
     )

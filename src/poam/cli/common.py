@@ -66,6 +66,7 @@ READERS = frozenset(
         "audit verify",
         "audit head",
         "review",
+        "audit seal",
         "milestone list",
         "deviation list",
         "deviation evidence",

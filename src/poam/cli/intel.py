@@ -90,7 +90,8 @@ def intel_status(ctx: click.Context, as_json: bool, db: str | None) -> None:
 
     found = intel.status(_engine(ctx, db))
     if as_json:
-        _json([asdict(s) for s in found])
+        stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None  # noqa: E731
+        _json([{**asdict(s), "dated": stamp(s.dated), "loaded_at": stamp(s.loaded_at)} for s in found])
         return
     if not found:
         click.echo("no threat data loaded (poam intel load FILE)")

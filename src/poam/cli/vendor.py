@@ -44,10 +44,12 @@ def vendor_checkin(
     if as_json:
         _json(status_json(poam_id, status))
         return
-    _say(
-        f"{poam_id}: vendor check-in {when.date().isoformat()} recorded "
-        f"({status.product or 'product not given'}; next check-in due {status.next_checkin})"
-    )
+    if status.release_date:
+        due = f"fix released {status.release_date}: no more check-ins due"
+    else:
+        due = f"next check-in due {status.next_checkin}"
+    product = status.product or "product not given"
+    _say(f"{poam_id}: vendor check-in {when.date().isoformat()} recorded ({product}; {due})")
 
 
 @vendor_group.command("release")

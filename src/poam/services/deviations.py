@@ -33,7 +33,7 @@ from poam.errors import UsageError, ValueRefused
 from poam.services import audit, deadlines, planning, systems
 from poam.services import evidence as documents
 from poam.store import db
-from poam.store.tables import deviation_evidence, deviations, items
+from poam.store.tables import deviation_evidence, deviations, evaluations, items
 
 TYPES = {
     "fp": "false-positive",
@@ -256,6 +256,14 @@ def request(
             raise ValueRefused(
                 f"an accepted vulnerability (--type accepted) is a FedRAMP CR26 rule (VER-RPT-AVI); system "
                 f"{info.name!r} follows rule set {info.policy!r}, not fedramp-cr26"
+            )
+        if (
+            kind == "accepted"
+            and not conn.execute(select(evaluations.c.id).where(evaluations.c.item_id == row.id).limit(1)).first()
+        ):
+            raise ValueRefused(
+                f"{poam_id} has not been evaluated: an accepted vulnerability is reported with its evaluation "
+                f"(VER-RPT-AVI: IRV, LEV, PAIN); run `poam evaluate {poam_id}` first"
             )
         rows = _rows(conn, row.id)
         mine = [r for r in rows if r.type == kind]

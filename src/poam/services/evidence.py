@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from poam.errors import InputError, OutputError, PoamError, ValueRefused
+from poam.errors import InputError, OutputError, PoamError, UsageError, ValueRefused
 from poam.store.tables import deviation_evidence
 
 MAX_EVIDENCE = 25 * 1024 * 1024
@@ -60,11 +60,13 @@ def read_files(paths: Sequence[Path | str]) -> list[Evidence]:
         path = Path(given)
         source = str(path)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             raise InputError(source, "no such file") from None
         except OSError as exc:
             raise InputError(source, f"cannot read: {exc.strerror}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError(source, "is a symbolic link: give the file itself")
         if stat.S_ISDIR(st.st_mode):
             raise InputError(source, "is a directory, not a file")
         if not stat.S_ISREG(st.st_mode):
@@ -120,6 +122,9 @@ def write_checked(files: Sequence[Any], out: Path, poam_id: str) -> list[Path]:
         if name in (n for n, _c in checked):
             name = f"{f.id}-{name}"
         checked.append((name, content))
+    taken = [name for name, _c in checked if os.path.lexists(out / name)]
+    if taken:  # never overwrite: the names come from whoever asked for the deviation
+        raise UsageError(f"{out / taken[0]} already exists: write the evidence into an empty folder; nothing written")
     written: list[Path] = []
     for name, content in checked:
         target = out / name

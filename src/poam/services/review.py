@@ -44,6 +44,15 @@ def _stamp(value: dt.datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+FIX_KINDS = ("remediation", "kev", "next_reduction")
+"""The deadlines a team's fixing work must meet (an evaluation or an acceptance is not fixing work)."""
+
+
+def _fix_due(a: triage.Assessment) -> dt.datetime | None:
+    dues = [d.due for d in a.outcome.deadlines if d.kind in FIX_KINDS and d.due is not None and d.met_at is None]
+    return min(dues, default=None)
+
+
 def review(engine: Engine, system: str | None, now: dt.datetime | None = None) -> dict[str, Any]:
     """Everything `poam review` shows, as plain data (the `--json` form)."""
     now = now or dt.datetime.now(UTC)
@@ -169,8 +178,9 @@ def review(engine: Engine, system: str | None, now: dt.datetime | None = None) -
     for r in open_rows:
         if r.team_id is None:
             continue
-        nearest = by_id[r.poam_id][1].outcome.nearest() if r.poam_id in by_id else None
-        work[r.team_id].append(rv.Work(r.poam_id, nearest.due if nearest else None, r.hours))
+        work[r.team_id].append(
+            rv.Work(r.poam_id, _fix_due(by_id[r.poam_id][1]) if r.poam_id in by_id else None, r.hours)
+        )
     capacity = []
     for t in team_rows:
         mine = work.get(t.id, [])
@@ -195,7 +205,7 @@ def review(engine: Engine, system: str | None, now: dt.datetime | None = None) -
         rv.Aged(
             i.poam_id,
             a.facts.facts.level.value,
-            i.detection_date,
+            max(i.detection_date, i.vendor_release_date or i.detection_date),  # the clock restarts at a fix release
             exempt=i.vendor_dependency.value == "Yes"
             and i.last_vendor_checkin is not None
             and (today - i.last_vendor_checkin).days <= CHECKIN_DAYS,
