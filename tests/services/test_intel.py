@@ -101,7 +101,7 @@ def test_the_command_line(tmp_path: Path) -> None:
     assert r.exit_code == 0
     shown = {s["source"]: s for s in json.loads(r.stdout)}
     assert set(shown) == {"epss", "fedramp-rules", "cci"}
-    assert (shown["epss"]["records"], shown["epss"]["dated"]) == (2, "2025-03-15 12:55:00")
+    assert (shown["epss"]["records"], shown["epss"]["dated"]) == (2, "2025-03-15T12:55:00Z")
     r = CliRunner().invoke(cli, ["--db", db, "intel", "status"])
     assert r.exit_code == 0 and "FIRST EPSS scores" in r.stdout
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 from pathlib import Path
 
@@ -90,7 +91,10 @@ def intel_status(ctx: click.Context, as_json: bool, db: str | None) -> None:
 
     found = intel.status(_engine(ctx, db))
     if as_json:
-        stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None  # noqa: E731
+
+        def stamp(t: dt.datetime | None) -> str | None:
+            return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
         _json([{**asdict(s), "dated": stamp(s.dated), "loaded_at": stamp(s.loaded_at)} for s in found])
         return
     if not found:

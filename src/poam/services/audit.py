@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, true, update
 
 from poam.errors import UsageError, printable
 from poam.services import seals
-from poam.store.tables import audit_events, lone_surrogate, settings, systems
+from poam.store.tables import audit_events, items, lone_surrogate, settings, systems
 
 GENESIS = "0" * 64
 _HEAD = "audit_head"
@@ -176,6 +176,47 @@ def record(conn: Connection, actor: str, events: list[Event], at: dt.datetime | 
         conn.execute(update(settings).where(settings.c.key == _HEAD).values(value=prev))
 
 
+def _sealed_in_log(conn: Connection, system_id: int) -> dict[str, str]:
+    """The last sealed digest of each item of one system, as the log says."""
+    sealed: dict[int, dict[str, str]] = {}
+    query = (
+        select(audit_events)
+        .where(
+            audit_events.c.system_id == system_id,
+            audit_events.c.action.in_((seals.SEALED, "item.delete", "system.remove")),
+        )
+        .order_by(audit_events.c.id)
+    )
+    for row in conn.execute(query):
+        _follow(sealed, row, {})
+    return sealed.get(system_id, {})
+
+
+def precheck(conn: Connection, system_id: int, actor: str) -> list[str]:
+    """Before a write to a system: the items whose state differs from what the log last sealed (edited
+    outside poam) are recorded in an `items.unsealed` event, so that sealing this write's changes
+    cannot hide the edit; `verify` reports them until a person accepts them (`poam audit seal`).
+    Once per system and transaction. Returns their POA&M ids."""
+    txn = conn.get_transaction()
+    seen = conn.info.get("poam_prechecked")
+    if seen is None or seen[0] is not txn:  # the connection outlives transactions: one set per transaction
+        seen = conn.info["poam_prechecked"] = (txn, set[int]())
+    if system_id in seen[1]:
+        return []
+    seen[1].add(system_id)
+    want = _sealed_in_log(conn, system_id)
+    if not want:
+        return []
+    found = {
+        poam_id: {"sealed": want[poam_id], "found": digest}
+        for _id, (_s, poam_id, digest) in seals.digests(conn, items.c.system_id == system_id).items()
+        if poam_id in want and want[poam_id] != digest
+    }
+    if found:
+        record(conn, actor, [Event(seals.UNSEALED, "system", str(system_id), found, system_id)])
+    return sorted(found)
+
+
 def seal_all(conn: Connection, actor: str) -> int:
     """Record every item's current state in the log (`audit.seal`, then one `items.sealed` event per
     system whose items are not sealed as they are): for a database that predates item seals. Returns
@@ -197,6 +238,7 @@ _PROBLEMS = {
     "changed": "changed without an audit event",
     "unsealed": "has no audit event",
     "removed": "removed without an audit event",
+    "tampered": "was changed without an audit event, found when a later change began",
 }
 
 
@@ -208,9 +250,11 @@ class ItemProblem:
     system: str
     poam_id: str
     problem: str
+    event: int | None = None  # `tampered`: the items.unsealed event that recorded it
 
     def __str__(self) -> str:
-        return f"item {self.poam_id} (system {self.system}) {_PROBLEMS[self.problem]}"
+        where = f" (event {self.event}; accept with `poam audit seal`)" if self.event else ""
+        return f"item {self.poam_id} (system {self.system}) {_PROBLEMS[self.problem]}{where}"
 
 
 @dataclass(eq=False)
@@ -304,6 +348,7 @@ def verify(conn: Connection, anchor: str | None = None, key: Key | None = None, 
     seen_anchor = anchor is None
     keyed_seen = False
     sealed: dict[int, dict[str, str]] = {}  # system id -> POA&M id -> digest, as the log says
+    flagged: dict[tuple[int, str], int] = {}  # (system id, POA&M id) -> the items.unsealed event
     for row in _events(conn):
         reason = None
         if row.prev_hash != prev:
@@ -334,7 +379,7 @@ def verify(conn: Connection, anchor: str | None = None, key: Key | None = None, 
         if not seen_anchor and row.hash == anchor:
             seen_anchor = True
         if items:
-            _follow(sealed, row)
+            _follow(sealed, row, flagged)
     stored = conn.execute(select(settings.c.value).where(settings.c.key == _HEAD)).scalar_one_or_none()
     if stored != (prev if res.events else None):
         res.head_problem = "the head does not match the last event" if res.events else "the log is empty but has a head"
@@ -343,23 +388,33 @@ def verify(conn: Connection, anchor: str | None = None, key: Key | None = None, 
     if key is not None and not res.authenticated:
         res.key_problem = NO_KEYED_EVENT
     if items:
-        _check_items(conn, sealed, res)
+        _check_items(conn, sealed, res, flagged)
     return res
 
 
-def _follow(sealed: dict[int, dict[str, str]], row: Any) -> None:
-    """Follow the seals through one event: sealed digests, audited deletions."""
+def _follow(sealed: dict[int, dict[str, str]], row: Any, flagged: dict[tuple[int, str], int]) -> None:
+    """Follow the seals through one event: sealed digests, audited deletions, items found changed
+    without an event (`flagged`, until a person's `audit.seal` accepts them)."""
+    if row.action == "audit.seal":
+        flagged.clear()
     if row.system_id is None:
         return
-    if row.action == seals.SEALED:
+    if row.action == seals.UNSEALED:
+        for poam_id in json.loads(row.detail):
+            flagged.setdefault((row.system_id, poam_id), int(row.id))
+    elif row.action == seals.SEALED:
         sealed.setdefault(row.system_id, {}).update(json.loads(row.detail))
     elif row.action == "item.delete" and row.entity == "item":
         sealed.get(row.system_id, {}).pop(row.entity_id, None)
     elif row.action == "system.remove":
         sealed.pop(row.system_id, None)
+        for key in [k for k in flagged if k[0] == row.system_id]:
+            del flagged[key]
 
 
-def _check_items(conn: Connection, sealed: dict[int, dict[str, str]], res: Verification) -> None:
+def _check_items(
+    conn: Connection, sealed: dict[int, dict[str, str]], res: Verification, flagged: dict[tuple[int, str], int]
+) -> None:
     current = seals.digests(conn, true())
     names = {r[0]: r[1] for r in conn.execute(select(systems.c.id, systems.c.name))}
     res.items_checked = len(current)
@@ -367,13 +422,15 @@ def _check_items(conn: Connection, sealed: dict[int, dict[str, str]], res: Verif
     for _item_id, (system_id, poam_id, digest) in sorted(current.items()):
         present.add((system_id, poam_id))
         want = sealed.get(system_id, {}).get(poam_id)
-        if want != digest:
+        if want != digest and (system_id, poam_id) not in flagged:  # a flagged one is reported below
             problem = "unsealed" if want is None else "changed"
             res.item_problems.append(ItemProblem(names.get(system_id) or f"#{system_id}", poam_id, problem))
     for system_id, digests in sealed.items():
         for poam_id in digests:
             if (system_id, poam_id) not in present:
                 res.item_problems.append(ItemProblem(names.get(system_id) or f"#{system_id}", poam_id, "removed"))
+    for (system_id, poam_id), event in sorted(flagged.items(), key=lambda x: x[1]):
+        res.item_problems.append(ItemProblem(names.get(system_id) or f"#{system_id}", poam_id, "tampered", event))
 
 
 def head(conn: Connection) -> tuple[str, int]:

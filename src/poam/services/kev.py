@@ -15,6 +15,7 @@ from poam.errors import InputError
 from poam.parsers import csvio, jsonio
 from poam.services import audit
 from poam.store.tables import items, kev_entries, settings
+from poam.store.tables import systems as systems_table
 
 MAX_SIZE = 200 * 1024 * 1024
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,19}$")
@@ -126,6 +127,8 @@ def load_catalog(engine: Engine, path: Path, actor: str) -> KevLoad:
     if not rows:
         raise InputError(source, "the catalog lists no vulnerabilities")
     with engine.begin() as conn:
+        for system_id in conn.execute(select(systems_table.c.id)).scalars().all():
+            audit.precheck(conn, system_id, actor)  # edits made outside poam stay on record
         conn.execute(delete(kev_entries))
         for start in range(0, len(rows), 2000):
             conn.execute(insert(kev_entries), rows[start : start + 2000])

@@ -32,6 +32,9 @@ from poam.store.tables import deviation_evidence, deviations, item_seals, items,
 
 VERSION = "1"
 SEALED = "items.sealed"
+UNSEALED = "items.unsealed"
+"""An event listing items found changed without an event before a write began (kept until a person
+accepts the state with `poam audit seal`)."""
 """The action of the event that seals items' digests (entity `system`, detail `{poam_id: digest}`)."""
 
 STATE = (
@@ -165,7 +168,7 @@ def scope(events: Iterable[Any]) -> ColumnElement[bool] | None:
     whole: set[int] = set()
     named: dict[int, set[str]] = {}
     for ev in events:
-        if ev.action == SEALED or ev.action.startswith("export."):
+        if ev.action in (SEALED, UNSEALED) or ev.action.startswith("export."):
             continue
         if ev.system_id is None:
             everything = True

@@ -152,6 +152,14 @@ def list_systems(engine: Engine) -> list[SystemInfo]:
         return [_info(r, counts.get((r["id"], "open"), 0), counts.get((r["id"], "closed"), 0)) for r in rows]
 
 
+def _checked(conn: Connection, info: SystemInfo, actor: str) -> SystemInfo:
+    """A writer's system, its items first checked against the log (`audit.precheck`): an edit made
+    outside poam is recorded before this write's changes are sealed."""
+    if not db.is_read_only(conn):
+        audit.precheck(conn, info.id, actor)
+    return info
+
+
 def resolve(conn: Connection, name: str | None, actor: str, create_default: bool = False) -> SystemInfo:
     """The system a command works on: the named one, or the only one there is.
 
@@ -161,10 +169,10 @@ def resolve(conn: Connection, name: str | None, actor: str, create_default: bool
         row = conn.execute(select(systems).where(systems.c.name == name)).mappings().first()
         if row is None:
             raise UsageError(f"no system named {name!r}; add it with `poam system add {name}`")
-        return _info(row)
+        return _checked(conn, _info(row), actor)
     rows = conn.execute(select(systems).limit(2)).mappings().all()
     if len(rows) == 1:
-        return _info(rows[0])
+        return _checked(conn, _info(rows[0]), actor)
     if not rows:
         if create_default:
             return _insert(conn, actor, DEFAULT_SYSTEM)

@@ -141,6 +141,11 @@ def is_postgresql(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+def is_read_only(conn: Connection) -> bool:
+    """Whether the connection is a reader's (`read`)."""
+    return bool(conn.get_execution_options().get(_READ_ONLY))
+
+
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction for commands that only look: one consistent snapshot, which never
