@@ -97,6 +97,7 @@ systems = Table(
     Column("fallback_policy", String(40)),  # bod-26-04: the day table for findings without a CVE
     Column("policy_table", Text),  # a custom day table, as the TOML file gave it
     Column("auto_approve", Boolean, nullable=False, server_default=false()),  # AO-approved automated RA process
+    Column("cpo_uri", Text),  # fedramp-cr26: the Certification Package Overview's URI (VER reports)
     Column("created_at", DateTime, nullable=False),
 )
 
@@ -277,6 +278,9 @@ items = Table(
     Column("ready", Boolean, nullable=False, server_default=false()),  # marked ready for the monthly submission
     Column("reported_at", Date),  # first reported in a monthly submission: milestones are permanent from then
     Column("vendor_release_date", Date),  # the vendor's fix release date (restarts the clock where rules say so)
+    Column("origin", String(16), nullable=False, server_default="scan"),  # scan, poam-xlsx, oscal
+    Column("asset_text", Text),  # an imported POA&M's Asset Identifier cell, as written there
+    Column("extra", Text, nullable=False, server_default="{}"),  # JSON: imported details with no column
     UniqueConstraint("system_id", "poam_id", name="uq_items_system_poam_id"),
     Index("ix_items_lookup", "system_id", "tool", "vuln_id", "status"),
 )
@@ -432,6 +436,20 @@ item_seals = Table(
     Column("digest", String(64), nullable=False),
 )
 """The digest of each item's state as last recorded in the audit log (a cache; the log is the truth)."""
+
+report_snapshots = Table(
+    "report_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system_id", ForeignKey("systems.id", ondelete="CASCADE"), nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM
+    Column("taken_at", DateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the content
+    Column("content", LargeBinary, nullable=False),  # gzip-compressed JSON: the items as they stood
+    UniqueConstraint("system_id", "month", name="uq_report_snapshots_system_month"),
+)
+"""Each month's POA&M frozen when its monthly package is written (`poam report diff`)."""
 
 epss_scores = Table(
     "epss_scores",
