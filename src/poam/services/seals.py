@@ -93,6 +93,11 @@ STATE = (
 )
 """The `items` columns an item's digest covers."""
 
+IMPORTED = ("origin", "asset_text", "extra")
+"""Columns only an imported POA&M item fills (schema 0009): covered too, but added to the digest
+only when one differs from a scanned item's default, so items sealed before 0009 keep their digest."""
+_IMPORTED_DEFAULT = ("scan", None, "{}")
+
 DERIVED = frozenset(
     {"id", "system_id", "updated_at", "deadlines", "flags", "next_due", "forensic_triage", "rules_stale"}
 )
@@ -151,11 +156,16 @@ def digests(conn: Connection, where: ColumnElement[bool]) -> Found:
             text = json.dumps(_row(row[1:]), separators=(",", ":"))
             parts.setdefault(row[0], [[], [], [], []])[slot].append(text)
     out: Found = {}
-    query = select(items.c.id, items.c.system_id, *(items.c[n] for n in STATE)).where(where)
+    columns = (*STATE, *IMPORTED)
+    query = select(items.c.id, items.c.system_id, *(items.c[n] for n in columns)).where(where)
     for row in conn.execute(query):
         item_id, system_id, poam_id = row[0], row[1], row[2]
         lists = parts.get(item_id) or [[], [], [], []]
-        body = json.dumps([VERSION, _row(row[2:]), *(sorted(x) for x in lists)], separators=(",", ":"))
+        state = _row(row[2 : 2 + len(STATE)])
+        imported = tuple(row[2 + len(STATE) :])
+        if tuple(x if x != "" else None for x in imported[:2]) + imported[2:] != _IMPORTED_DEFAULT:
+            state.append(list(imported))
+        body = json.dumps([VERSION, state, *(sorted(x) for x in lists)], separators=(",", ":"))
         out[item_id] = (system_id, poam_id, hashlib.sha256(body.encode("utf-8")).hexdigest())
     return out
 
