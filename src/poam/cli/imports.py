@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from poam.cli.common import WARNINGS_SHOWN, _engine, _err, _json, _say, db_option, system_option, user_option
 from poam.cli.root import cli
 from poam.errors import InputError, printable
+from poam.services import poam_import
 from poam.services.importer import ImportResult, import_file
 
 
@@ -35,7 +36,7 @@ def _describe(r: ImportResult) -> str:
     )
 
 
-def _warn(r: ImportResult) -> None:
+def _warn(r: ImportResult | poam_import.PoamImportResult) -> None:
     """One line on stderr per record read past with an odd value."""
     for line in r.warning_lines[:WARNINGS_SHOWN]:
         click.echo(f"poam: warning: {printable(r.source)}: {printable(line)}", err=True)
@@ -73,7 +74,7 @@ def import_cmd(
     user: str,
     db: str | None,
 ) -> None:
-    """Import scan files, each in its own transaction.
+    """Import scan files, each in its own transaction; a POA&M workbook (FedRAMP template) brings its items in.
 
     A bad file is reported on one line and leaves the database as it was; the other files
     are still imported, and the exit status is 2.
@@ -88,6 +89,14 @@ def import_cmd(
     show_bar = sys.stderr.isatty() and not as_json
     for path in files:
         try:
+            document = poam_import.reader_for(path, format_id)  # a POA&M workbook or document, by content
+            if document is not None:
+                imported = poam_import.import_document(engine, path, document, system, actor)
+                reported.append({**asdict(imported), "refused": False})
+                if not as_json:
+                    _warn(imported)
+                    _say(poam_import.describe(imported))
+                continue
             if show_bar and path.is_file():
                 result = _with_progress(engine, path, system, format_id, scan_date, asset, actor)
             else:

@@ -6,8 +6,10 @@ Plain frozen dataclasses and enums. This module imports the standard library onl
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Level(StrEnum):
@@ -338,6 +340,10 @@ class PoamItem:
     cost: float | None = None  # money it needs beyond current resources
     technology: str | None = None  # technology it needs
     vendor_release_date: dt.date | None = None  # the vendor released the fix on this day
+    origin: str = "scan"  # scan, poam-xlsx, oscal: where the item came from
+    asset_text: str | None = None  # an imported POA&M's Asset Identifier cell, as written there
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    """Imported details with no column of their own (`domain.imported`), JSON-serialisable."""
 
     def resources_text(self) -> str | None:
         """The Resources Required cell: staff hours, cost and technology, then the free text."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -90,7 +91,19 @@ def _item(
         cost=r.cost,
         technology=r.technology,
         vendor_release_date=r.vendor_release_date,
+        origin=r.origin,
+        asset_text=r.asset_text,
+        extra=_extra(r.extra),
     )
+
+
+def _extra(text: str | None) -> dict[str, Any]:
+    """An item's `extra` JSON (imported details); an unreadable one counts as empty."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def load(conn: Connection, system_id: int, status: str = "all") -> list[PoamItem]:
