@@ -18,6 +18,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@sh scripts/ensure-postgres.sh
+	@sh scripts/ensure-libreoffice.sh
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench

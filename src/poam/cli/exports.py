@@ -23,6 +23,18 @@ def export_group() -> None:
 @click.argument("out", type=click.Path(path_type=Path))
 @system_option
 @click.option("--date", "poam_date", type=click.DateTime(["%Y-%m-%d"]), help="POAM Date in the header (default today).")
+@click.option(
+    "--template",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Fill this copy of the official template (.xlsx or .xlsm; OUT keeps its extension).",
+)
+@click.option(
+    "--scope",
+    type=click.Choice(["all", "late"]),
+    default="all",
+    show_default=True,
+    help="late: only open items past their due date on the POAM Date.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
@@ -32,41 +44,64 @@ def export_fedramp(
     out: Path,
     system: str | None,
     poam_date: dt.datetime | None,
+    template: Path | None,
+    scope: str,
     as_json: bool,
     user: str,
     db: str | None,
 ) -> None:
-    """Write the FedRAMP POA&M workbook (.xlsx) to OUT."""
+    """Write the FedRAMP POA&M workbook (.xlsx, or the template's .xlsm) to OUT."""
     from poam.services import exporting
 
-    result = exporting.export_fedramp(_engine(ctx, db), out, system, user, poam_date.date() if poam_date else None)
+    day = poam_date.date() if poam_date else None
+    result = exporting.export_fedramp(_engine(ctx, db), out, system, user, day, template=template, scope=scope)
     if as_json:
-        _json(_export_json(ctx, db, result, "fedramp-xlsx"))
+        _json({**_export_json(ctx, db, result, "fedramp-xlsx"), "scope": scope, "template": template and str(template)})
         return
     parts = ", ".join(f"{n} {k}" for k, n in result.detail.items())
     _say(f"wrote {out} ({parts})")
+    if scope == "late":
+        on = (day or dt.date.today()).isoformat()
+        _say(f"scope late: open items past the earlier of their Scheduled Completion Date and KEV due date on {on}")
     _say_head(ctx, db)
 
 
 @export_group.command("oscal")
 @click.argument("out", type=click.Path(path_type=Path))
 @system_option
-@click.option("--no-validate", is_flag=True, help="Skip the check against the NIST OSCAL schema.")
+@click.option(
+    "--ssp",
+    "ssp_href",
+    metavar="HREF",
+    help="Where the system's OSCAL SSP is (a path relative to OUT, or a URI): cited by import-ssp. "
+    "Without it the document declares that no OSCAL SSP is delivered (FedRAMP's no-oscal-ssp resource).",
+)
+@click.option("--no-validate", is_flag=True, help="Skip the checks (NIST OSCAL schema and FedRAMP's rules).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
 @click.pass_context
 def export_oscal(
-    ctx: click.Context, out: Path, system: str | None, no_validate: bool, as_json: bool, user: str, db: str | None
+    ctx: click.Context,
+    out: Path,
+    system: str | None,
+    ssp_href: str | None,
+    no_validate: bool,
+    as_json: bool,
+    user: str,
+    db: str | None,
 ) -> None:
-    """Write the OSCAL 1.1.2 POA&M (.json) to OUT, validated against the NIST schema."""
+    """Write the OSCAL 1.1.2 POA&M to OUT (JSON; OSCAL XML when OUT ends in .xml); a document that
+    breaks the NIST schema or FedRAMP's rules (one risk per item, deadline, planned response with
+    a milestone, references that resolve, import-ssp) is refused."""
     from poam.services import exporting
 
-    result = exporting.export_oscal(_engine(ctx, db), out, system, user, validate=not no_validate)
+    result = exporting.export_oscal(_engine(ctx, db), out, system, user, validate=not no_validate, ssp_href=ssp_href)
     if as_json:
         _json({**_export_json(ctx, db, result, "oscal-poam-1.1.2"), "schema_valid": not no_validate})
         return
-    _say(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{'' if no_validate else ', schema-valid'})")
+    checked = "" if no_validate else ", schema-valid, FedRAMP checks passed"
+    _say(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{checked})")
     _say_head(ctx, db)
 
 

@@ -5,7 +5,18 @@ Sheets `Open POA&M Items`, `Closed POA&M Items`, `Configuration Findings` and
 template's dropdown lists and date rules. The Open sheet keeps the template's guidance rows
 6 and 7, so its items start on row 8 (where the template's example row was); the other two
 sheets start on row 6, as in the template. No cell can become a formula: strings are written
-as strings, and text that starts like a formula is also marked quote-prefixed.
+as strings, and text that starts like a formula is also marked quote-prefixed. The look (fonts,
+fills, widths, heights, conditional formats, prompts, print setup) is in `fedramp_xlsx_style`;
+filling a user's own copy of the template is `fedramp_template`.
+
+Streaming: XlsxWriter's constant_memory mode writes each row to a scratch file as soon as the next
+row starts, so memory stays flat however many items there are. What that mode forbids, and how it is
+kept: a row cannot be written to, or sized, once a later row is started (each row's height is
+computed from its values before its cells are written; column widths, set before any row, are
+computed in a first pass over the items); strings go inline instead of into the shared-string table
+(a larger file, read the same by Excel, LibreOffice and openpyxl); and XlsxWriter's `autofit` is
+unavailable (not used: widths follow the template). Merged cells, validations, conditional formats,
+frozen panes and print setup are sheet-level and unaffected.
 """
 
 from __future__ import annotations
@@ -21,8 +32,11 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 
+from poam.domain import kept_cells
 from poam.domain.milestones import format_changes, format_milestones
 from poam.domain.models import ItemStatus, PoamItem
+from poam.exporters import fedramp_xlsx_style as style
+from poam.exporters.cells import FORMULA_START
 
 TITLE = "FedRAMP® Plan of Action and Milestones (POA&M) Template"
 TITLE_PLAIN = "FedRAMP Plan of Action and Milestones (POA&M) Template"
@@ -162,42 +176,8 @@ RECORD_OF_CHANGES = (
         "FedRAMP PMO",
     ),
 )
-WIDTHS = (
-    14,
-    12,
-    40,
-    60,
-    16,
-    14,
-    34,
-    22,
-    20,
-    50,
-    13,
-    13,
-    45,
-    45,
-    13,
-    11,
-    13,
-    20,
-    11,
-    11,
-    11,
-    11,
-    12,
-    30,
-    30,
-    30,
-    10,
-    14,
-    14,
-    22,
-    20,
-)
 CELL_LIMIT = 32767
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-VALIDATED_ROWS = 1000
+_FORMULA_START = FORMULA_START  # the shared list (exporters.cells), full-width forms included
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,13 +188,6 @@ class Header:
     system_name: str
     impact: str
     poam_date: dt.date
-
-
-def _letter_index(letter: str) -> int:
-    n = 0
-    for ch in letter:
-        n = n * 26 + (ord(ch) - 64)
-    return n - 1
 
 
 def clip(text: str) -> str:
@@ -231,14 +204,14 @@ def row_values(item: PoamItem) -> list[Any]:
     if source.isascii() and source.isdigit() and len(source) < 15 and not source.startswith("0"):
         source = int(source)  # a plugin id as a number, as the template's column F validation expects
     adjusted = item.adjusted_risk.fedramp.value if item.adjusted_risk else "N/A"
-    return [
+    values = [
         item.poam_id,
         ", ".join(item.controls),
         item.weakness_name,
         item.weakness_description,
         item.detector_source,
         source,
-        "\n".join(a.text for a in item.assets),
+        asset_cell(item),
         item.point_of_contact,
         item.resources_text(),
         item.remediation_plan,
@@ -264,9 +237,27 @@ def row_values(item: PoamItem) -> list[Any]:
         ", ".join(item.cves),
         item.service_names,
     ]
+    if item.origin == "scan":
+        return values
+    # An item imported from a POA&M kept elsewhere: its Asset Identifier cell as written there (and
+    # any asset a later scan found), and the cells poam would write otherwise, as given (domain.kept_cells).
+    return kept_cells.restore(HEADERS, values, item.extra.get(kept_cells.KEY))
+
+
+def asset_cell(item: PoamItem) -> str:
+    """The Asset Identifier cell: one line per affected asset; for an imported item, its cell as
+    written in the POA&M it came from, then any asset a later scan found that it does not list."""
+    lines = [a.text for a in item.assets]
+    if item.origin == "scan" or item.asset_text is None:
+        return "\n".join(lines)
+    given = item.asset_text.split("\n")
+    return "\n".join([item.asset_text, *(x for x in lines if x not in given)])
 
 
 class _Writer:
+    """The workbook in XlsxWriter's constant_memory mode: each row is written once, in order, and
+    leaves memory as the next row starts (see `write`)."""
+
     def __init__(self, target: io.BytesIO, scratch: str) -> None:
         self.book = xlsxwriter.Workbook(
             target,
@@ -276,126 +267,177 @@ class _Writer:
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
                 "strings_to_numbers": False,
+                "default_format_properties": {"font_name": style.ARIAL, "font_size": 10},
             },
         )
-        base = {"font_name": "Arial", "font_size": 10, "valign": "top"}
+        base = {"font_name": style.ARIAL, "font_size": 10}
+        box = {"border": 1, "border_color": style.BORDER_GREY}
         f = self.book.add_format
-        self.title = f({**base, "bold": True, "font_size": 18, "font_color": "#1A4480"})
-        self.label = f({**base, "bold": True, "font_color": "#1A4480", "bg_color": "#CCECFC", "border": 1})
-        self.value = f({**base, "font_color": "#444444", "bg_color": "#F2F2F2", "border": 1})
-        self.value_date = f(
-            {**base, "font_color": "#444444", "bg_color": "#F2F2F2", "border": 1, "num_format": "mm/dd/yyyy"}
+        self.title = f(
+            {**base, **box, "bold": True, "font_size": 18, "font_color": style.BLUE, "align": "left", "valign": "top"}
         )
-        self.head = f(
+        label = {**base, **box, "bold": True, "font_color": style.BLUE, "bg_color": style.LIGHT_BLUE}
+        self.label = f({**label, "align": "center", "valign": "top"})
+        value = {**base, **box, "font_color": style.VALUE_TEXT, "align": "center", "valign": "top"}
+        self.value = f({**value, "bg_color": style.GREY})
+        self.value_quoted = f({**value, "bg_color": style.GREY, "quote_prefix": True})
+        self.impact = f({**value, "bg_color": "#FFFFFF"})
+        self.value_date = f({**value, "bg_color": style.GREY, "num_format": style.DATE_FORMAT})
+        self.head = f({**label, "border": 0, "text_wrap": True, "align": "center", "valign": "vcenter"})
+        self.guide = f({**base, "text_wrap": True})
+        self.hint = f({**base, "text_wrap": True, "font_color": "#FFFFFF", "bg_color": style.HINT_FILL})
+        cell = {**base, "align": "left", "valign": "top"}
+        self.text = f({**cell, "text_wrap": True})
+        self.quoted = f({**cell, "text_wrap": True, "quote_prefix": True})
+        self.date = f({**cell, "num_format": style.DATE_FORMAT})
+        self.number = f(cell)
+        self.band = f({"bg_color": style.GREY})
+        self.mark = f({"bg_color": style.MILESTONE_MARK})
+        self.impact_marks = [
+            (level, f({"bg_color": color, "font_color": "#FFFFFF"})) for level, color in style.IMPACT_FILLS
+        ]
+        self.impact_set = f({"bg_color": style.IMPACT_SET})
+        changes = {"font_name": "Calibri", "font_size": 10, "text_wrap": True, "valign": "vcenter"}
+        self.rc_bar = f({"bg_color": style.BLUE})
+        self.rc_title = f(
             {
-                **base,
+                "font_name": "Calibri",
+                "font_size": 12,
                 "bold": True,
-                "font_color": "#1A4480",
-                "bg_color": "#CCECFC",
-                "border": 1,
-                "text_wrap": True,
+                "font_color": "#C0504D",
                 "align": "center",
                 "valign": "vcenter",
             }
         )
-        self.guide = f({**base, "text_wrap": True, "border": 1})
-        self.hint = f({**base, "text_wrap": True, "border": 1, "font_color": "#FFFFFF", "bg_color": "#595959"})
-        self.text = f({**base, "text_wrap": True, "border": 1})
-        self.quoted = f({**base, "text_wrap": True, "border": 1, "quote_prefix": True})
-        self.date = f({**base, "border": 1, "num_format": "mm/dd/yyyy"})
-        self.number = f({**base, "border": 1})
+        self.rc_head = f(
+            {**changes, "bold": True, "font_color": style.BLUE, "bg_color": style.LIGHT_BLUE, "align": "center"}
+        )
+        self.rc_cells = [
+            {
+                "date": f(
+                    {
+                        **changes,
+                        **fill,
+                        "font_color": style.VALUE_TEXT,
+                        "align": "center",
+                        "num_format": style.DATE_FORMAT,
+                    }
+                ),
+                "text": f({**changes, **fill, "font_color": style.VALUE_TEXT}),
+                "version": f(
+                    {**changes, **fill, "font_color": style.VALUE_TEXT, "align": "center", "num_format": "0.0"}
+                ),
+                "centred": f({**changes, **fill, "font_color": style.VALUE_TEXT, "align": "center"}),
+            }
+            for fill in ({"bg_color": style.GREY}, {})
+        ]
 
     def cell(self, ws: Any, row: int, col: int, value: Any) -> None:
         if value is None or value == "":
-            ws.write_blank(row, col, None, self.text)
-        elif isinstance(value, dt.date):
+            return  # nothing to show: the row's look comes from the sheet and its banding
+        if isinstance(value, dt.date):
             ws.write_datetime(row, col, value, self.date)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             ws.write_number(row, col, value, self.number)
         else:
             text = clip(str(value))
-            fmt = self.quoted if text.startswith(_FORMULA_START) else self.text
-            ws.write_string(row, col, text, fmt)
+            ws.write_string(row, col, text, self.quoted if text.startswith(_FORMULA_START) else self.text)
 
     def poam_sheet(self, name: str, header: Header, items: Sequence[PoamItem], guidance: bool) -> None:
         ws = self.book.add_worksheet(name)
-        for i, width in enumerate(WIDTHS):
-            ws.set_column(i, i, width)
+        setup = style.OPEN_PRINT if name == OPEN else style.CONFIG_PRINT if name == CONFIG else style.CLOSED_PRINT
+        minimum = style.OPEN_DEFAULT_HEIGHT if guidance else style.OTHER_ROW_HEIGHT
+        ws.set_default_row(minimum)
+        widths = style.widened((row_values(item) for item in items), style.COLUMN_PIXELS)
+        for i, pixels in enumerate(widths):
+            ws.set_column_pixels(i, i, pixels)
+        ws.set_column_pixels(len(style.COLUMN_PIXELS), 50, style.COLUMN_PIXELS[-1])  # AF:AY as the template
+        ws.set_row(0, style.TITLE_HEIGHT)
         ws.merge_range(0, 0, 0, 4, TITLE if name == OPEN else TITLE_PLAIN, self.title)
+        for r in (1, 2, 3):
+            ws.set_row(r, minimum)
         for i, label in enumerate(("CSP", "System Name", "Impact Level", "POAM Date")):
             ws.write_string(1, i, label, self.label)
-        self.cell_value(ws, 2, 0, header.csp)
-        self.cell_value(ws, 2, 1, header.system_name)
-        ws.write_string(2, 2, header.impact, self.value)
+        self.block_value(ws, 0, header.csp)
+        self.block_value(ws, 1, header.system_name)
+        ws.write_string(2, 2, header.impact, self.impact)
         ws.write_datetime(2, 3, header.poam_date, self.value_date)
-        ws.set_row(4, 42)
+        # the template's 42 points on the Open sheet; its 15.75 on the others cuts the longer headers off
+        header_cells = list(zip(HEADERS, widths, strict=False))
+        ws.set_row(4, style.header_height(header_cells, style.HEADER_HEIGHT if guidance else minimum))
         for i, title in enumerate(HEADERS):
             ws.write_string(4, i, title, self.head)
         first = 5
         if guidance:
+            ws.set_row(5, style.DESCRIPTION_HEIGHT)
             for i, text in enumerate(DESCRIPTIONS):
                 ws.write_string(5, i, text, self.guide)
+            ws.set_row(6, style.HINT_HEIGHT)
             for i, text in enumerate(FORMAT_HINTS):
                 ws.write_string(6, i, text, self.hint)
             first = 7
         for offset, item in enumerate(items):
-            for col, value in enumerate(row_values(item)):
+            values = row_values(item)
+            ws.set_row(first + offset, height_of(values, minimum, widths))
+            for col, value in enumerate(values):
                 self.cell(ws, first + offset, col, value)
-        ws.freeze_panes(5, 0)
-        self._validations(ws, first, max(first + len(items), first + VALIDATED_ROWS))
+        if guidance:
+            ws.freeze_panes(5, 0)  # the template freezes the Open and Closed sheets at A6
+        elif name == CLOSED:
+            ws.freeze_panes(5, 0)
+        default_last = style.OPEN_LAST_ROW if guidance else style.OTHER_LAST_ROW
+        last = max(default_last - 1, first + len(items) - 1)
+        self._formatting(ws, first, last, guidance)
+        self._validations(ws, first, last)
+        style.print_setup(ws, setup)
 
-    def cell_value(self, ws: Any, row: int, col: int, value: str) -> None:
+    def block_value(self, ws: Any, col: int, value: str) -> None:
         text = clip(value)
-        fmt = self.quoted if text.startswith(_FORMULA_START) else self.value
-        ws.write_string(row, col, text, fmt)
+        ws.write_string(2, col, text, self.value_quoted if text.startswith(_FORMULA_START) else self.value)
 
-    def _validations(self, ws: Any, first: int, last: int) -> None:
-        ws.data_validation(2, 2, 2, 2, {"validate": "list", "source": IMPACT_LIST})
-        ws.data_validation(2, 3, 2, 3, {"validate": "date", "criteria": ">", "value": dt.date(2000, 1, 1)})
-        for letter, values in LISTS.items():
-            c = _letter_index(letter)
-            ws.data_validation(first, c, last, c, {"validate": "list", "source": values})
-        k, lcol = DATE_COLUMNS["K"], DATE_COLUMNS["L"]
-        ws.data_validation(
-            first,
-            k,
-            last,
-            k,
-            {
-                "validate": "date",
-                "criteria": "not between",
-                "minimum": dt.date(1980, 1, 1),
-                "maximum": dt.date(1980, 1, 1),
-            },
+    def _formatting(self, ws: Any, first: int, last: int, milestone_checks: bool) -> None:
+        """The template's conditional formats, in its order of priority: the milestone-format checks
+        (Open sheet), the Impact Level colours of C3, and the banding of every other row."""
+        if milestone_checks:
+            for col, rule in ((12, style.MILESTONE_RULE), (13, style.CHANGES_RULE)):
+                ws.conditional_format(first, col, last, col, {"type": "formula", "criteria": rule, "format": self.mark})
+        for level, fmt in self.impact_marks:
+            ws.conditional_format(2, 2, 2, 2, {"type": "text", "criteria": "containing", "value": level, "format": fmt})
+        ws.conditional_format(2, 2, 2, 2, {"type": "no_blanks", "format": self.impact_set})
+        ws.conditional_format(
+            first, 0, last, len(HEADERS) - 1, {"type": "formula", "criteria": style.BANDING, "format": self.band}
         )
-        ws.data_validation(
-            first,
-            lcol,
-            last,
-            lcol,
-            {
-                "validate": "date",
-                "criteria": "not between",
-                "minimum": dt.date(1900, 1, 1),
-                "maximum": dt.date(1900, 1, 1),
-            },
-        )
-        for letter in ("O", "Q", "AC"):
-            c = DATE_COLUMNS[letter]
-            ws.data_validation(first, c, last, c, {"validate": "date", "criteria": ">", "value": dt.date(2000, 1, 1)})
+
+    @staticmethod
+    def _validations(ws: Any, first: int, last: int) -> None:
+        ws.data_validation(2, 2, 2, 2, style.xlsxwriter_validation(style.IMPACT_VALIDATION))
+        ws.data_validation(2, 3, 2, 3, style.xlsxwriter_validation(style.POAM_DATE_VALIDATION))
+        for rule in style.VALIDATIONS:
+            c = style.column_index(rule.column)
+            ws.data_validation(first, c, last, c, style.xlsxwriter_validation(rule))
 
     def changes_sheet(self) -> None:
         ws = self.book.add_worksheet(CHANGES)
-        for col, width in ((0, 3.3), (1, 12), (2, 66.7), (3, 10.7), (4, 13.3)):
-            ws.set_column(col, col, width)
-        ws.merge_range(1, 1, 1, 4, "Record of Changes for Template", self.label)
+        ws.set_default_row(style.CHANGES_ROW_HEIGHT)
+        for col, pixels in enumerate(style.CHANGES_PIXELS):
+            ws.set_column_pixels(col, col, pixels)
+        ws.set_row(0, style.CHANGES_ROW_HEIGHT)
+        for col in range(1, 5):
+            ws.write_blank(0, col, None, self.rc_bar)
+        ws.set_row(1, style.CHANGES_ROW_HEIGHT)
+        ws.merge_range(1, 1, 1, 4, "Record of Changes for Template", self.rc_title)
+        ws.set_row(2, style.CHANGES_ROW_HEIGHT)
         for i, label in enumerate(("Date", "Description", "Version", "Author")):
-            ws.write_string(2, i + 1, label, self.label)
+            ws.write_string(2, i + 1, label, self.rc_head)
         for r, (day, text, version, author) in enumerate(RECORD_OF_CHANGES, start=3):
-            ws.write_datetime(r, 1, day, self.date)
-            ws.write_string(r, 2, text, self.text)
-            ws.write_number(r, 3, version, self.number)
-            ws.write_string(r, 4, author, self.text)
+            fmt = self.rc_cells[(r - 3) % 2]
+            cells = [(text, style.CHANGES_PIXELS[2]), (author, style.CHANGES_PIXELS[4])]
+            ws.set_row(r, style.row_height(cells, style.CHANGES_ROW_HEIGHT))
+            ws.write_datetime(r, 1, day, fmt["date"])
+            ws.write_string(r, 2, text, fmt["text"])
+            ws.write_number(r, 3, version, fmt["version"])
+            ws.write_string(r, 4, author, fmt["centred"])
+        style.print_setup(ws, style.CHANGES_PRINT)
 
     def close(self) -> None:
         try:
@@ -405,6 +447,11 @@ class _Writer:
             if isinstance(cause, OSError):
                 raise cause from None
             raise
+
+
+def height_of(values: Sequence[Any], minimum: float, widths: Sequence[int] = style.COLUMN_PIXELS) -> float:
+    """The height (points) of an item's row: enough lines for its longest wrapped cell."""
+    return style.row_height([(clip(v), widths[i]) for i, v in enumerate(values) if isinstance(v, str) and v], minimum)
 
 
 def sheet_of(item: PoamItem) -> str:

@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 
 from poam.domain.models import ItemStatus, PoamItem
 from poam.domain.policy import due_date, is_late
-from poam.errors import OutputError, PoamError, UsageError, error_kind, printable
-from poam.exporters import fedramp_xlsx, oscal_poam
+from poam.errors import OutputError, PoamError, UsageError, ValueRefused, error_kind, printable
+from poam.exporters import fedramp_template, fedramp_xlsx, oscal_poam
 from poam.services import audit, kev, systems
 from poam.services.items import load
 from poam.services.systems import SystemInfo
@@ -185,22 +185,45 @@ def _record(conn: Connection, actor: str, system: SystemInfo, kind: str, path: P
     )
 
 
+SCOPES = ("all", "late")
+
+
 def export_fedramp(
-    engine: Engine, path: Path, system: str | None, actor: str, poam_date: dt.date | None = None
+    engine: Engine,
+    path: Path,
+    system: str | None,
+    actor: str,
+    poam_date: dt.date | None = None,
+    template: Path | None = None,
+    scope: str = "all",
 ) -> Export:
-    """Write the FedRAMP POA&M workbook for the system."""
+    """Write the FedRAMP POA&M workbook for the system: streamed by XlsxWriter, or `template` (a
+    copy of the official template, .xlsx or .xlsm) filled. `scope` `late`: only the open items past
+    their due date on the POAM Date (the earlier of Scheduled Completion Date and the BOD 22-01/KEV
+    due date, as `summarize` judges lateness)."""
+    if scope not in SCOPES:
+        raise ValueRefused(f"--scope must be one of {', '.join(SCOPES)}, not {printable(scope)!r}")
+    if template is not None:
+        refused = fedramp_template.check_suffix(template, path)
+        if refused:
+            raise ValueRefused(printable(refused))
+        fedramp_template.load(template)  # refuse a file that is not a template before anything else
     _check_target(path)
+    day = poam_date or dt.date.today()
     with Deliverable(path) as out, engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
-        all_items = load(conn, info.id, "all")
-        header = fedramp_xlsx.Header(
-            csp=info.org or "",
-            system_name=info.name,
-            impact=info.impact,
-            poam_date=poam_date or dt.date.today(),
-        )
-        counts = fedramp_xlsx.write(out.temp, header, all_items)
-        _record(conn, actor, info, "fedramp", path, counts)
+        all_items = load(conn, info.id, "open" if scope == "late" else "all")
+        if scope == "late":
+            all_items = [i for i in all_items if is_late(i.scheduled_completion_date, i.kev_due_date, day)]
+        header = fedramp_xlsx.Header(csp=info.org or "", system_name=info.name, impact=info.impact, poam_date=day)
+        if template is None:
+            counts = fedramp_xlsx.write(out.temp, header, all_items)
+        else:
+            counts = fedramp_template.fill(template, out.temp, header, all_items)
+        detail: dict[str, Any] = {**counts, "scope": scope}
+        if template is not None:
+            detail["template"] = str(template)
+        _record(conn, actor, info, "fedramp", path, detail)
         out.install()
     return Export(path, info.name, len(all_items), counts)
 
@@ -214,14 +237,15 @@ def _last_modified(conn: Connection, system_id: int) -> dt.datetime:
     return changed or dt.datetime(2000, 1, 1)
 
 
-def oscal_document(conn: Connection, info: SystemInfo) -> dict[str, Any]:
-    """The OSCAL POA&M for a system, as JSON data."""
+def oscal_document(conn: Connection, info: SystemInfo, ssp_href: str | None = None) -> dict[str, Any]:
+    """The OSCAL POA&M for a system, as JSON data; `ssp_href` is where the system's OSCAL SSP is
+    (None: the document says no OSCAL SSP is delivered)."""
     all_items = load(conn, info.id, "all")
     item_ids = select(items.c.id).where(items.c.system_id == info.id)
     asset_rows = conn.execute(
         select(assets)
         .where(assets.c.id.in_(select(findings.c.asset_id).where(findings.c.item_id.in_(item_ids))))
-        .order_by(assets.c.identifier)
+        .order_by(assets.c.identifier, assets.c.id)
     ).all()
     inventory = [
         oscal_poam.InventoryAsset(a.identifier, a.kind, str(a.id), a.ip, a.fqdn, a.netbios, a.mac, a.os)
@@ -235,7 +259,7 @@ def oscal_document(conn: Connection, info: SystemInfo) -> dict[str, Any]:
             .order_by(scans.c.started_at)
         )
     }
-    tools = [oscal_poam.Tool(name, versions.get(name)) for name in sorted({i.detector_source for i in all_items})]
+    tools = [oscal_poam.Tool(name, version) for name, version in sorted(versions.items())]
     doc = oscal_poam.Document(
         system_name=info.name,
         org=info.org,
@@ -245,23 +269,46 @@ def oscal_document(conn: Connection, info: SystemInfo) -> dict[str, Any]:
         items=all_items,
         assets=inventory,
         tools=tools,
+        ssp_href=ssp_href,
     )
     return oscal_poam.build(doc)
 
 
-def export_oscal(engine: Engine, path: Path, system: str | None, actor: str, validate: bool = True) -> Export:
-    """Write the OSCAL POA&M JSON; refuse to write a document that breaks the schema."""
+def oscal_refusals(document: dict[str, Any]) -> list[str]:
+    """Why poam would not write this OSCAL document: the NIST schema of its version and FedRAMP's
+    rules (`exporters.oscal_checks`). The placeholder poam-item of a system without items names no
+    risk (there is none); that one problem is allowed."""
+    from poam.exporters import oscal_checks
+
+    body = document[oscal_checks.ROOT]
+    found = oscal_checks.problems(document)
+    if not body.get("risks"):
+        found = [p for p in found if p.path != "$.plan-of-action-and-milestones.poam-items[0].related-risks"]
+    return [p.line() for p in found]
+
+
+def export_oscal(
+    engine: Engine, path: Path, system: str | None, actor: str, validate: bool = True, ssp_href: str | None = None
+) -> Export:
+    """Write the OSCAL POA&M (JSON; XML when the file name ends in `.xml`); refuse to write a
+    document that breaks the NIST schema or FedRAMP's rules (checked on its JSON form)."""
     _check_target(path)
     with Deliverable(path) as out, engine.begin() as conn:
         info = systems.resolve(conn, system, actor)
-        document = oscal_document(conn, info)
+        document = oscal_document(conn, info, ssp_href)
         if validate:
-            problems = oscal_poam.schema_errors(document) + oscal_poam.dangling_references(document)
+            problems = oscal_refusals(document)
             if problems:
                 raise PoamError("the OSCAL document would not be valid: " + "; ".join(problems[:5]))
-        oscal_poam.write(out.temp, document)
+        as_xml = path.suffix.lower() == ".xml"
+        if as_xml:
+            from poam.exporters import oscal_xml
+
+            oscal_xml.write(out.temp, document)
+        else:
+            oscal_poam.write(out.temp, document)
         count = len(document["plan-of-action-and-milestones"].get("risks", []))
-        _record(conn, actor, info, "oscal", path, {"items": count})
+        _record(conn, actor, info, "oscal", path, {"items": count, "ssp": ssp_href, "xml": as_xml})
         out.install()
     return Export(path, info.name, count, {"poam-items": count})
 
