@@ -1,30 +1,50 @@
 """OSCAL 1.1.2 Plan of Action and Milestones (JSON), with FedRAMP's conventions.
 
-One poam-item per POA&M item, each with one observation (the detection: tool, assets, date)
-and exactly one risk (weakness, rating, deadline, remediation plan with milestones as tasks,
-milestone changes and closure in the risk log). UUIDs are version 5, derived from the system
-and the POA&M id, so exporting twice gives the same document.
+One poam-item per POA&M item, with its observations and exactly one risk (`oscal_parts`). The
+document imports the system's SSP when one is given (a back-matter resource of FedRAMP type
+`system-security-plan` with one rlink, cited by `import-ssp`); otherwise `import-ssp` cites a
+back-matter resource of FedRAMP type `no-oscal-ssp` (FedRAMP's OSCAL POA&M template: "If no
+OSCAL-based SSP exists, this must be a URI fragment pointing to a special back-matter resource.
+The resource must include the `no-oscal-ssp` conformity tag"). UUIDs are version 5, derived from
+the system and the POA&M id (or kept from the OSCAL document an item was imported from), so
+exporting twice gives the same document.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from poam.domain.models import ItemStatus, Level, PoamItem, YesNo
+from poam.domain.models import PoamItem
+from poam.exporters import oscal_checks
+from poam.exporters.oscal_parts import (
+    FEDRAMP_NS,
+    POAM_NAMESPACE,
+    Ids,
+    make_uuid,
+    one_line,
+    oscal_extra,
+    parts,
+    point_of_contact,
+    prop,
+    stamp,
+    text,
+)
+from poam.exporters.oscal_vocab import VENDORS
+
+__all__ = ["POAM_NAMESPACE", "Document", "InventoryAsset", "Tool", "build", "make_uuid", "schema_errors", "write"]
 
 OSCAL_VERSION = "1.1.2"
-FEDRAMP_NS = "https://fedramp.gov/ns/oscal"
-SCHEMA_PATH = Path(__file__).with_name("schemas") / "oscal_poam_schema.json"
-# Namespace for poam's deterministic UUIDs (a fixed random v4 value).
-POAM_NAMESPACE = uuid.UUID("6a1f6d4e-3c2b-4f0e-9d8a-5b7c2e1f4a93")
-_DEVIATION = {YesNo.PENDING: "pending", YesNo.YES: "approved"}
+SCHEMA_PATH = oscal_checks.SCHEMAS / oscal_checks.SCHEMA_FILES[OSCAL_VERSION]
+ROLES = {
+    "cloud-service-provider": "Cloud Service Provider",
+    "prepared-for": "Prepared For",
+    "point-of-contact": "Point of Contact",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,87 +81,100 @@ class Document:
     items: Sequence[PoamItem]
     assets: Sequence[InventoryAsset]
     tools: Sequence[Tool]
-
-
-def make_uuid(*parts: str) -> str:
-    """A stable version-5 UUID for these parts."""
-    return str(uuid.uuid5(POAM_NAMESPACE, "|".join(parts)))
-
-
-def _stamp(value: dt.date | dt.datetime, end_of_day: bool = False) -> str:
-    if isinstance(value, dt.datetime):
-        return value.replace(microsecond=0).isoformat() + "Z"
-    t = "23:59:59" if end_of_day else "00:00:00"
-    return f"{value.isoformat()}T{t}Z"
-
-
-def one_line(value: str) -> str:
-    """A value for an OSCAL string field: no line breaks, no leading or trailing spaces."""
-    return " ".join(value.split())
-
-
-def _prop(name: str, value: str, ns: str | None = None) -> dict[str, str]:
-    p = {"name": name, "value": one_line(value) or "unknown"}
-    if ns:
-        p["ns"] = ns
-    return p
-
-
-def _text(value: str | None, default: str) -> str:
-    value = (value or "").strip()
-    return value or default
+    """The tools whose versions the scans recorded (a component is written for each tool an item cites)."""
+    ssp_href: str | None = None
+    """Where the system's OSCAL SSP is (a path relative to the POA&M, or a URI); None: none."""
 
 
 def build(doc: Document) -> dict[str, Any]:
     """The OSCAL POA&M document as plain JSON data."""
+    with oscal_checks.paused_gc():
+        return _build(doc)
+
+
+def _build(doc: Document) -> dict[str, Any]:
     s = doc.system_name
     org_uuid = make_uuid(s, "party", "csp")
     parties: dict[str, dict[str, Any]] = {
-        org_uuid: {"uuid": org_uuid, "type": "organization", "name": one_line(_text(doc.org, s))}
+        org_uuid: {"uuid": org_uuid, "type": "organization", "name": one_line(text(doc.org, s))}
     }
+    contacts: list[str] = []
+    orgs = [org_uuid]
+    given: dict[str, dict[str, dict[str, Any]]] = {}
+    tool_uuids: dict[str, str] = {}
+    observations, risks, poam_items, products, inventory_text = [], [], [], [], []
+    seen_observations: set[str] = set()
+    seen_risks: set[str] = set()
+    kept: list[Any] = []
     for item in doc.items:
-        if item.point_of_contact:
-            pid = make_uuid(s, "party", item.point_of_contact)
-            name = one_line(item.point_of_contact)
-            if name:
-                parties.setdefault(pid, {"uuid": pid, "type": "person", "name": name})
+        ids = Ids(s, item)
+        p = parts(s, item, lambda ref: make_uuid(s, "asset", ref), ids)
+        observations += [o for o in p.observations if o.get("uuid") not in seen_observations]
+        seen_observations.update(str(o.get("uuid")) for o in p.observations)
+        if p.risk.get("uuid") not in seen_risks:  # two items of one document may share a risk
+            seen_risks.add(str(p.risk.get("uuid")))
+            risks.append(p.risk)
+        poam_items.append(p.poam_item)
+        products += p.products
+        inventory_text += p.inventory
+        tool_uuids.setdefault(ids.made["tool"], item.detector_source)
+        org = ids.made.get("org")
+        if org and org not in parties:  # the organization under the uuid the item's document gave it
+            parties[org] = {"uuid": org, "type": "organization", "name": one_line(text(doc.org, s))}
+            orgs.append(org)
+        poc = point_of_contact(item)
+        if poc and "poc" in ids.made:
+            parties.setdefault(ids.made["poc"], {"uuid": ids.made["poc"], "type": "person", "name": poc})
+            if ids.made["poc"] not in contacts:
+                contacts.append(ids.made["poc"])
+        if oscal_extra(item):  # values kept from an imported document may cite other roles
+            kept.append([p.observations, p.risk, p.poam_item])
+        _collect(given, oscal_extra(item).get("definitions"))
+    for party in given.get("parties", {}).values():
+        parties.setdefault(party["uuid"], party)
+    roles = dict(ROLES) if contacts else {k: v for k, v in ROLES.items() if k != "point-of-contact"}
+    for role_id in sorted(_role_ids([kept, list(parties.values())]) - set(roles)):
+        roles[role_id] = role_id.replace("-", " ").capitalize()
+    responsible = [
+        {"role-id": "cloud-service-provider", "party-uuids": orgs},
+        {"role-id": "prepared-for", "party-uuids": [org_uuid]},
+    ]
+    if contacts:
+        responsible.append({"role-id": "point-of-contact", "party-uuids": contacts})
+    resolution = make_uuid(s, "resolution-resource")
+    locations = list(given.get("locations", {}).values())
     metadata: dict[str, Any] = {
         "title": f"{s} FedRAMP Plan of Action and Milestones (POA&M)",
-        "last-modified": _stamp(doc.last_modified),
+        "last-modified": stamp(doc.last_modified),
         "version": doc.last_modified.date().isoformat(),
         "oscal-version": OSCAL_VERSION,
-        "props": [_prop("impact-level", doc.impact.lower(), FEDRAMP_NS)],
-        "roles": [
-            {"id": "cloud-service-provider", "title": "Cloud Service Provider"},
-            {"id": "prepared-for", "title": "Prepared For"},
-            {"id": "point-of-contact", "title": "Point of Contact"},
+        "props": [
+            prop("impact-level", doc.impact.lower(), FEDRAMP_NS),
+            prop("resolution-resource", resolution, FEDRAMP_NS),
         ],
+        "roles": [{"id": k, "title": v} for k, v in roles.items()],
+        **({"locations": locations} if locations else {}),
         "parties": list(parties.values()),
-        "responsible-parties": [
-            {"role-id": "cloud-service-provider", "party-uuids": [org_uuid]},
-            {"role-id": "prepared-for", "party-uuids": [org_uuid]},
-        ],
+        "responsible-parties": responsible,
     }
     if doc.fedramp_id:
         system_id = {"identifier-type": "https://fedramp.gov", "id": one_line(doc.fedramp_id)}
     else:
         system_id = {"identifier-type": "http://ietf.org/rfc/rfc4122", "id": make_uuid(s, "system")}
-    local: dict[str, Any] = {}
-    if doc.tools:
-        local["components"] = [_component(s, t) for t in doc.tools]
-    if doc.assets:
-        local["inventory-items"] = [_inventory_item(s, a) for a in doc.assets]
+    ssp = _ssp_resource(doc)
     body: dict[str, Any] = {
         "uuid": make_uuid(s, "poam"),
         "metadata": metadata,
+        "import-ssp": {"href": "#" + ssp["uuid"]},
         "system-id": system_id,
     }
+    local = _local_definitions(doc, tool_uuids, products, inventory_text, given)
     if local:
         body["local-definitions"] = local
     if doc.items:
-        body["observations"] = [_observation(s, i) for i in doc.items]
-        body["risks"] = [_risk(s, i) for i in doc.items]
-        body["poam-items"] = [_poam_item(s, i) for i in doc.items]
+        body["observations"] = observations
+        body["risks"] = risks
+        body["poam-items"] = poam_items
     else:
         body["poam-items"] = [
             {
@@ -150,258 +183,151 @@ def build(doc: Document) -> dict[str, Any]:
                 "description": "No weakness has been recorded for this system.",
             }
         ]
+    resources = [ssp, _resolution_resource(resolution)]
+    seen = {r["uuid"] for r in resources}
+    resources += [r for u, r in sorted(given.get("resources", {}).items()) if u not in seen]
+    body["back-matter"] = {"resources": resources}
     return {"plan-of-action-and-milestones": body}
 
 
-def _component(s: str, tool: Tool) -> dict[str, Any]:
-    props = [_prop("name", tool.name, FEDRAMP_NS)]
-    if tool.version:
-        props.append(_prop("version", tool.version))
+def _collect(given: dict[str, dict[str, dict[str, Any]]], definitions: Any) -> None:
+    """Add an item's kept definitions (`{"components": [...], ...}`) by kind and uuid."""
+    if not isinstance(definitions, Mapping):
+        return
+    for kind, objects in definitions.items():
+        if isinstance(objects, list):
+            for obj in objects:
+                if isinstance(obj, dict) and isinstance(obj.get("uuid"), str):
+                    given.setdefault(str(kind), {}).setdefault(obj["uuid"], obj)
+
+
+def _role_ids(nodes: Iterable[Any]) -> set[str]:
+    found: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("role-id"), str):
+                found.add(node["role-id"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _ssp_resource(doc: Document) -> dict[str, Any]:
+    s = doc.system_name
+    if doc.ssp_href:
+        media = "application/json" if doc.ssp_href.lower().endswith(".json") else "text/xml"
+        return {
+            "uuid": make_uuid(s, "ssp"),
+            "title": f"{s} System Security Plan",
+            "props": [prop("type", "system-security-plan", FEDRAMP_NS)],
+            "rlinks": [{"href": doc.ssp_href, "media-type": media}],
+        }
+    props = [prop("type", "no-oscal-ssp", FEDRAMP_NS)]
+    if doc.fedramp_id:
+        props.append(prop("system-id", doc.fedramp_id, FEDRAMP_NS))
     return {
-        "uuid": make_uuid(s, "tool", tool.name),
+        "uuid": make_uuid(s, "no-oscal-ssp"),
+        "title": s,
+        "description": "No OSCAL-based SSP is delivered with this POA&M; the system's components and "
+        "inventory items it cites are in its local definitions.",
+        "props": props,
+    }
+
+
+def _resolution_resource(uid: str) -> dict[str, Any]:
+    """FedRAMP's resolution resource: the POA&M is for NIST SP 800-53 Rev 5 (guide §3.6)."""
+    return {
+        "uuid": uid,
+        "title": "Resolution Resource",
+        "props": [
+            {"name": "dataset", "value": "Special Publication", "class": "collection"},
+            {"name": "dataset", "value": "800-53", "class": "name"},
+            {"name": "dataset", "value": "5.0.2", "class": "version"},
+            {"name": "dataset", "value": "gov.nist.csrc", "class": "organization"},
+        ],
+    }
+
+
+def _local_definitions(
+    doc: Document,
+    tool_uuids: dict[str, str],
+    products: list[dict[str, Any]],
+    inventory_text: list[dict[str, Any]],
+    given: dict[str, dict[str, dict[str, Any]]],
+) -> dict[str, Any]:
+    s = doc.system_name
+    versions = {t.name: t.version for t in doc.tools}
+    kept_components = given.get("components", {})
+    components: dict[str, dict[str, Any]] = {}
+    for uid, name in tool_uuids.items():
+        if uid in kept_components and not versions.get(name):
+            components[uid] = kept_components[uid]  # as the imported document gave it
+        else:
+            components[uid] = _component(uid, Tool(name, versions.get(name)))
+    for p in products:
+        components.setdefault(p["uuid"], p)
+    for uid, c in kept_components.items():
+        components.setdefault(uid, c)
+    inventory: dict[str, dict[str, Any]] = {}
+    for a in doc.assets:
+        entry = _inventory_item(make_uuid(s, "asset", a.ref), a)
+        inventory[entry["uuid"]] = entry
+    for uid, i in given.get("inventory-items", {}).items():
+        inventory.setdefault(uid, i)
+    for i in inventory_text:
+        inventory.setdefault(i["uuid"], i)
+    local: dict[str, Any] = {}
+    if components:
+        local["components"] = sorted(components.values(), key=lambda c: (str(c.get("title")), c["uuid"]))
+    if inventory:
+        local["inventory-items"] = sorted(inventory.values(), key=lambda i: (str(i.get("description")), i["uuid"]))
+    return local
+
+
+def _component(uid: str, tool: Tool) -> dict[str, Any]:
+    props = []
+    if tool.name in VENDORS:
+        props.append(prop("vendor-name", VENDORS[tool.name], FEDRAMP_NS))
+    props.append(prop("name", tool.name, FEDRAMP_NS))
+    if tool.version:
+        props.append(prop("version", tool.version))
+    return {
+        "uuid": uid,
         "type": "software",
-        "title": tool.name,
+        "title": one_line(tool.name) or "unknown",
         "description": f"{tool.name}: the source that detected these weaknesses.",
         "props": props,
         "status": {"state": "operational"},
     }
 
 
-def _inventory_item(s: str, a: InventoryAsset) -> dict[str, Any]:
-    props = [_prop("asset-id", a.identifier)]
+def _inventory_item(uid: str, a: InventoryAsset) -> dict[str, Any]:
+    props = [prop("asset-id", a.identifier)]
     if a.ip:
-        props.append(_prop("ipv6-address" if ":" in a.ip else "ipv4-address", a.ip))
+        props.append(prop("ipv6-address" if ":" in a.ip else "ipv4-address", a.ip))
     if a.fqdn:
-        props.append(_prop("fqdn", a.fqdn))
+        props.append(prop("fqdn", a.fqdn))
     if a.netbios:
-        props.append(_prop("netbios-name", a.netbios))
+        props.append(prop("netbios-name", a.netbios))
     for mac in (a.mac or "").split():  # one prop per address
-        props.append(_prop("mac-address", mac))
+        props.append(prop("mac-address", mac))
     if a.os:
-        props.append(_prop("os-name", a.os))
-    props.append(_prop("asset-type", "web-application" if a.kind == "web-app" else a.kind))
-    return {
-        "uuid": make_uuid(s, "asset", a.ref),
-        "description": f"{a.identifier}",
-        "props": props,
-    }
-
-
-def _observation(s: str, item: PoamItem) -> dict[str, Any]:
-    obs: dict[str, Any] = {
-        "uuid": make_uuid(s, "observation", item.poam_id),
-        "title": item.weakness_name,
-        "description": _text(item.weakness_description, item.weakness_name),
-        "methods": ["TEST"],
-        "types": ["finding"],
-        "origins": [{"actors": [{"type": "tool", "actor-uuid": make_uuid(s, "tool", item.detector_source)}]}],
-        "collected": _stamp(item.detection_date),
-    }
-    subjects = []
-    seen: set[str] = set()
-    for a in item.assets:
-        if a.asset_ref in seen:
-            continue
-        seen.add(a.asset_ref)
-        subjects.append(
-            {"subject-uuid": make_uuid(s, "asset", a.asset_ref), "type": "inventory-item", "title": a.identifier}
-        )
-    if subjects:
-        obs["subjects"] = subjects
-    return obs
-
-
-def _level(level: Level) -> str:
-    return level.fedramp.value.lower()
-
-
-def _risk(s: str, item: PoamItem) -> dict[str, Any]:
-    rid = make_uuid(s, "risk", item.poam_id)
-    props = [_prop("impacted-control-id", c.lower(), FEDRAMP_NS) for c in item.controls]
-    if item.kev:
-        props.append(_prop("kev-catalog", "yes", FEDRAMP_NS))
-        if item.kev_due_date:
-            props.append(_prop("kev-due-date", item.kev_due_date.isoformat(), FEDRAMP_NS))
-    for name, answer in (
-        ("risk-adjustment", item.risk_adjustment),
-        ("false-positive", item.false_positive),
-        ("operational-requirement", item.operational_requirement),
-    ):
-        if answer in _DEVIATION:
-            props.append(_prop(name, _DEVIATION[answer], FEDRAMP_NS))
-    if item.vendor_dependency is YesNo.YES:
-        props.append(_prop("vendor-dependency", "tracking", FEDRAMP_NS))
-    tool_actor: dict[str, Any] = {
-        "type": "tool",
-        "actor-uuid": make_uuid(s, "tool", item.detector_source),
-        "props": [_prop("vulnerability-id", item.source_identifier, FEDRAMP_NS)],
-    }
-    if item.source_identifier.isdigit():
-        tool_actor["props"].append(_prop("plugin-id", item.source_identifier, FEDRAMP_NS))
-    facets = [
-        {"name": name, "system": FEDRAMP_NS, "value": _level(item.original_risk), "props": [_prop("state", "initial")]}
-        for name in ("risk", "impact")
-    ]
-    if item.adjusted_risk is not None and item.risk_adjustment is YesNo.YES:
-        facets += [
-            {
-                "name": name,
-                "system": FEDRAMP_NS,
-                "value": _level(item.adjusted_risk),
-                "props": [_prop("state", "adjusted")],
-            }
-            for name in ("risk", "impact")
-        ]
-    facets += [{"name": "cve-id", "system": "http://cve.mitre.org", "value": cve} for cve in item.cves]
-    risk: dict[str, Any] = {
-        "uuid": rid,
-        "title": item.weakness_name,
-        "description": _text(item.weakness_description, item.weakness_name),
-        "statement": _text(item.weakness_description, "No Risk Statement"),
-        "status": "closed" if item.status is ItemStatus.CLOSED else "open",
-    }
-    if props:
-        risk["props"] = props
-    risk["characterizations"] = [{"origin": {"actors": [tool_actor]}, "facets": facets}]
-    if item.deviation_rationale:
-        risk["mitigating-factors"] = [
-            {"uuid": make_uuid(s, "mitigation", item.poam_id), "description": item.deviation_rationale}
-        ]
-    risk["deadline"] = _stamp(item.scheduled_completion_date, end_of_day=True)
-    risk["remediations"] = [_recommendation(s, item), _plan(s, item)]
-    entries = list(_log(s, item))
-    if entries:
-        risk["risk-log"] = {"entries": entries}
-    risk["related-observations"] = [{"observation-uuid": make_uuid(s, "observation", item.poam_id)}]
-    return risk
-
-
-def _recommendation(s: str, item: PoamItem) -> dict[str, Any]:
-    return {
-        "uuid": make_uuid(s, "recommendation", item.poam_id),
-        "lifecycle": "recommendation",
-        "title": "Recommended remediation",
-        "description": _text(item.recommendation, "The detector gave no recommendation."),
-        "origins": [{"actors": [{"type": "tool", "actor-uuid": make_uuid(s, "tool", item.detector_source)}]}],
-    }
-
-
-def _plan(s: str, item: PoamItem) -> dict[str, Any]:
-    plan: dict[str, Any] = {
-        "uuid": make_uuid(s, "plan", item.poam_id),
-        "lifecycle": "completed" if item.status is ItemStatus.CLOSED else "planned",
-        "title": "Remediation plan",
-        "description": _text(item.remediation_plan, "Remediation plan to be determined."),
-    }
-    if item.point_of_contact and one_line(item.point_of_contact):
-        plan["origins"] = [{"actors": [{"type": "party", "actor-uuid": make_uuid(s, "party", item.point_of_contact)}]}]
-    if item.resources_text():
-        plan["required-assets"] = [
-            {"uuid": make_uuid(s, "resources", item.poam_id), "description": item.resources_text()}
-        ]
-    tasks = []
-    for m in item.milestones:
-        start = min(item.detection_date, m.date)
-        tasks.append(
-            {
-                "uuid": make_uuid(s, "milestone", item.poam_id, str(m.number)),
-                "type": "milestone",
-                "title": f"Milestone {m.number}",
-                "description": _text(m.text, f"Milestone {m.number}"),
-                "timing": {"within-date-range": {"start": _stamp(start), "end": _stamp(m.date, end_of_day=True)}},
-            }
-        )
-    if tasks:
-        plan["tasks"] = tasks
-    return plan
-
-
-def _log(s: str, item: PoamItem) -> Iterator[dict[str, Any]]:
-    for n, c in enumerate(item.milestone_changes, start=1):
-        yield {
-            "uuid": make_uuid(s, "change", item.poam_id, str(n)),
-            "title": f"Milestone ({c.number}) {c.kind.value}",
-            "description": _text(c.text, c.kind.value),
-            "start": _stamp(c.date),
-            "related-responses": [{"response-uuid": make_uuid(s, "plan", item.poam_id)}],
-        }
-    if item.status is ItemStatus.CLOSED and item.closed_at:
-        yield {
-            "uuid": make_uuid(s, "closed", item.poam_id),
-            "title": "Closed",
-            "description": "Every finding of this weakness was shown fixed; see the milestone changes.",
-            "start": _stamp(item.closed_at),
-            "status-change": "closed",
-        }
-
-
-def _poam_item(s: str, item: PoamItem) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "uuid": make_uuid(s, "item", item.poam_id),
-        "title": item.weakness_name,
-        "description": _text(item.weakness_description, item.weakness_name),
-        "props": [_prop("POAM-ID", item.poam_id, FEDRAMP_NS)],
-        "related-observations": [{"observation-uuid": make_uuid(s, "observation", item.poam_id)}],
-        "related-risks": [{"risk-uuid": make_uuid(s, "risk", item.poam_id)}],
-    }
-    if item.comments_text():
-        entry["remarks"] = item.comments_text()
-    return entry
-
-
-@cache
-def _validator() -> Any:
-    import jsonschema_rs
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return jsonschema_rs.Draft7Validator(schema)
+        props.append(prop("os-name", a.os))
+    props.append(prop("asset-type", "web-application" if a.kind == "web-app" else a.kind))
+    return {"uuid": uid, "description": f"{a.identifier}", "props": props}
 
 
 def schema_errors(document: dict[str, Any], limit: int = 20) -> list[str]:
-    """Where the document breaks the NIST OSCAL 1.1.2 POA&M JSON schema (empty when valid)."""
-    errors = []
-    for err in _validator().iter_errors(document):
-        path = "/".join(str(p) for p in err.instance_path)
-        errors.append(f"/{path}: {err.message}")
-        if len(errors) >= limit:
-            break
-    return errors
-
-
-def _walk(node: Any) -> Iterable[tuple[str, Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key, value
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
-
-
-_REF_KEYS = {
-    "risk-uuid",
-    "observation-uuid",
-    "subject-uuid",
-    "actor-uuid",
-    "response-uuid",
-    "party-uuids",
-    "finding-uuid",
-    "task-uuid",
-    "component-uuid",
-}
+    """Where the document breaks the NIST OSCAL schema of its version (empty when valid)."""
+    return [p.line() for p in oscal_checks.schema_problems(document)[:limit]]
 
 
 def dangling_references(document: dict[str, Any]) -> list[str]:
-    """Every uuid reference that points at nothing in the document (empty when all resolve)."""
-    defined = {v for k, v in _walk(document) if k == "uuid" and isinstance(v, str)}
-    missing = []
-    for key, value in _walk(document):
-        if key not in _REF_KEYS:
-            continue
-        for ref in value if isinstance(value, list) else [value]:
-            if ref not in defined:
-                missing.append(f"{key} {ref}")
-    return missing
+    """Every uuid reference that names nothing, or an object of another kind (empty when all resolve)."""
+    return [p.line() for p in oscal_checks.reference_problems(document[oscal_checks.ROOT])]
 
 
 def write(path: Path, document: dict[str, Any]) -> None:
