@@ -59,6 +59,7 @@ def main() -> None:
 from poam.cli import (  # noqa: E402,F401
     assets,
     audit,
+    deliverables,
     deviations,
     evaluate,
     exports,
@@ -67,8 +68,10 @@ from poam.cli import (  # noqa: E402,F401
     intel,
     items,
     milestones,
+    reports,
     review,
     systems,
     teams,
     vendor,
+    ver,
 )

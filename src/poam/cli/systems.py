@@ -116,6 +116,12 @@ def _rules(info: systems.SystemInfo) -> str:
     type=click.Choice(["yes", "no"]),
     help="Whether the AO approved an automated risk adjustment process (allows `deviation request --auto-approve`).",
 )
+@click.option(
+    "--cpo-uri",
+    "cpo_uri",
+    metavar="URI",
+    help="The Certification Package Overview's URI (https://...), written in the FedRAMP VER reports.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
@@ -130,6 +136,7 @@ def system_set(
     fedramp_class: str | None,
     fallback: str | None,
     auto_approve: str | None,
+    cpo_uri: str | None,
     as_json: bool,
     user: str,
     db: str | None,
@@ -139,9 +146,10 @@ def system_set(
     classified them (each option replaces its list). Deadlines are computed again; changes audited."""
     public = bool(cidrs or domains or clear_public_rules)
     rules = policy is not None or fedramp_class is not None or fallback is not None
-    if not (public or rules or auto_approve):
+    if not (public or rules or auto_approve or cpo_uri is not None):
         raise PoamError(
-            "give --policy, --class, --fallback, --public-cidr, --public-domain, --clear-public-rules or --auto-approve"
+            "give --policy, --class, --fallback, --public-cidr, --public-domain, --clear-public-rules, "
+            "--auto-approve or --cpo-uri"
         )
     done = systems.configure(
         _engine(ctx, db),
@@ -153,6 +161,7 @@ def system_set(
         cidrs=[] if clear_public_rules else (list(cidrs) if cidrs else None),
         domains=[] if clear_public_rules else (list(domains) if domains else None),
         auto_approve=None if auto_approve is None else auto_approve == "yes",
+        cpo_uri=cpo_uri,
     )
     if as_json:
         _json(
@@ -169,6 +178,8 @@ def system_set(
     if auto_approve:
         state = "allowed (AO-approved process recorded)" if done.info.auto_approve else "not allowed"
         _say(f"{name}: auto-approved risk adjustments {state}")
+    if cpo_uri is not None:
+        _say(f"{name}: Certification Package Overview URI {done.info.cpo_uri}")
     if public:
         _say(
             f"{name}: public ranges {', '.join(done.cidrs) or 'none'}; "

@@ -36,6 +36,7 @@ class SystemInfo:
     fallback_policy: str | None = None
     policy_table: str | None = None
     auto_approve: bool = False  # the AO approved an automated risk adjustment process (FedRAMP AVRAF)
+    cpo_uri: str | None = None  # the Certification Package Overview's URI (FedRAMP VER reports)
 
 
 def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> SystemInfo:
@@ -55,6 +56,7 @@ def _info(row: RowMapping, open_items: int = 0, closed_items: int = 0) -> System
         fallback_policy=row["fallback_policy"],
         policy_table=row["policy_table"],
         auto_approve=bool(row["auto_approve"]),
+        cpo_uri=row["cpo_uri"],
     )
 
 
@@ -231,6 +233,7 @@ def configure(
     cidrs: list[str] | None = None,
     domains: list[str] | None = None,
     auto_approve: bool | None = None,
+    cpo_uri: str | None = None,
 ) -> Configured:
     """`poam system set`: the rule set (policy, class, fallback) and the rules for public exposure,
     every value checked before anything is written, then one transaction: one audit event, and every
@@ -240,6 +243,8 @@ def configure(
     values: dict[str, object] = dict(policy_values(policy, cls, fallback))
     if auto_approve is not None:
         values["auto_approve"] = auto_approve
+    if cpo_uri is not None:
+        values["cpo_uri"] = check_cpo_uri(cpo_uri)
     new_cidrs = sorted({_cidr(c) for c in cidrs}) if cidrs is not None else None
     new_domains = sorted({_suffix(d) for d in domains}) if domains is not None else None
     with engine.begin() as conn:
@@ -275,6 +280,26 @@ def configure(
             [x for x in row["public_domains"].split("\n") if x],
             changed,
         )
+
+
+def check_cpo_uri(text: str) -> str:
+    """A Certification Package Overview URI as the VER reports need it: absolute http(s), with a
+    host, no spaces or control characters (FedRAMP common-definitions `format: uri`)."""
+    from urllib.parse import urlsplit
+
+    value = text.strip()
+    if len(value) > 2000:
+        raise ValueRefused("--cpo-uri is longer than 2000 characters")
+    if not value.isprintable() or any(ch.isspace() for ch in value):
+        raise ValueRefused(f"--cpo-uri must not contain spaces or control characters: {value!r}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueRefused(f"--cpo-uri is not a URI: {value!r}") from None
+    if parts.scheme.lower() not in ("https", "http") or not parts.hostname:
+        raise ValueRefused(f"--cpo-uri must be an absolute https:// (or http://) URI with a host, not {value!r}")
+    return value
 
 
 def _table_digest(text: str | None) -> str | None:
