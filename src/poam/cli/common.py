@@ -70,6 +70,7 @@ READERS = frozenset(
         "milestone list",
         "deviation list",
         "deviation evidence",
+        "report diff",
     }
 )
 """Commands that only read: they never create a SQLite database (a mistyped `--db` is an error)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import sys
 from typing import Any
@@ -15,6 +16,7 @@ from poam.cli.common import _cell, _console, _engine, _json, _say, db_option, sy
 from poam.cli.root import cli
 from poam.domain.models import PoamItem
 from poam.errors import printable
+from poam.exporters.cells import inert
 from poam.services.items import STATUSES, item_json
 from poam.services.planning import set_fields
 from poam.services.triage import SORTS, Assessment, Filters, assessment_json, ranked, show
@@ -50,6 +52,13 @@ from poam.services.triage import SORTS, Assessment, Filters, assessment_json, ra
     help="Output: a table, CSV or TSV (one row per item, for spreadsheets and pipes) or JSON.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as --format json).")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="The POA&M as it stood at the end of DATE (UTC), rebuilt from the history (table or JSON).",
+)
 @db_option
 @click.pass_context
 def items_cmd(
@@ -66,9 +75,14 @@ def items_cmd(
     asset: str | None,
     fmt: str,
     as_json: bool,
+    as_of: dt.datetime | None,
     db: str | None,
 ) -> None:
     """List POA&M items, with their nearest deadline and priority."""
+    if as_of is not None:
+        chosen = {"late": late, "kev": kev, "risk": risk, "pain": pain, "detector": detector, "asset": asset}
+        _as_of(_engine(ctx, db), system, as_of.date(), status, sort, fmt, as_json, awaiting_evaluation, chosen)
+        return
     filters = Filters(late, kev, risk, pain, awaiting_evaluation, detector, asset)
     _info, found = ranked(_engine(ctx, db), system, status, sort, filters)
     if as_json or fmt == "json":
@@ -79,6 +93,44 @@ def items_cmd(
         return
     _items_table(found, status)
     click.echo(f"{len(found)} {status if status != 'all' else ''} item(s)".replace("  ", " "))
+
+
+def _as_of(
+    engine: Any,
+    system: str | None,
+    day: dt.date,
+    status: str,
+    sort: str,
+    fmt: str,
+    as_json: bool,
+    awaiting_evaluation: bool,
+    filters: dict[str, Any],
+) -> None:
+    """`items --as-of DATE`: the rebuilt POA&M (see services/snapshots.py for what it can rebuild)."""
+    from poam.errors import ValueRefused
+    from poam.services import snapshots
+
+    if fmt in ("csv", "tsv"):
+        raise ValueRefused("--as-of lists items as a table or as JSON (--json)")
+    _info, rows = snapshots.as_of(engine, system, day, status)
+    rows = snapshots.select_rows(rows, sort=sort, awaiting_evaluation=awaiting_evaluation, **filters)
+    if as_json or fmt == "json":
+        _json(rows)
+        return
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for header in ("POA&M ID", "Status", "Risk", "Next due", "Detected", "Closed", "Weakness"):
+        table.add_column(header, no_wrap=header != "Weakness")
+    for r in rows:
+        dues = [d for d in r["deadlines"] if d["due"] and not d["met_at"]]
+        due = min(dues, key=lambda d: d["due"])["due"][:10] if dues else "-"
+        table.add_row(
+            *(_cell(v) for v in (r["poam_id"], r["status"], r["rating"], due + (" LATE" if r["late"] else ""))),
+            _cell(r["detection_date"]),
+            _cell(r["closed_date"] or ""),
+            _cell(r["weakness_name"]),
+        )
+    _console().print(table)
+    click.echo(f"{len(rows)} {status if status != 'all' else ''} item(s) as of {day.isoformat()}".replace("  ", " "))
 
 
 _VIEW: tuple[tuple[str, int, bool], ...] = (
@@ -202,7 +254,7 @@ def _delimited(found: list[tuple[PoamItem, Assessment]], delimiter: str) -> None
 
 def _inert_cell(text: str) -> str:
     text = printable(text.replace("\t", " ").replace("\n", " ").replace("\r", " "))
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return inert(text)  # the shared rule (exporters.cells): full-width = + - @ too
 
 
 @cli.group("item")
