@@ -268,3 +268,21 @@ def test_vendor_checkin_on_the_command_line(db: str) -> None:
     assert r.exit_code == 0 and "next check-in due 2026-02-19" in r.stdout
     text = run("--db", db, "item", "show", "V-1").stdout
     assert "vendor dependency: Acme; last check-in 2026-01-20; next check-in due 2026-02-19 (OVERDUE)" in text
+
+
+def test_system_set_changes_the_deliverables_header_fields_on_record(db: str, tmp_path: Path) -> None:
+    r = run("--db", db, "system", "set", "cso", "--org", "  Example   CSP, Inc. ", "--fedramp-id", "F1234567890")
+    assert r.exit_code == 0 and "org Example CSP, Inc.; fedramp id F1234567890" in r.stdout
+    listed = json.loads(run("--db", db, "system", "list", "--json").stdout)[0]
+    assert (listed["org"], listed["fedramp_id"]) == ("Example CSP, Inc.", "F1234567890")
+    assert run("--db", db, "system", "set", "cso", "--org", "").exit_code == 0  # empty clears
+    assert json.loads(run("--db", db, "system", "list", "--json").stdout)[0]["org"] is None
+    r = run("--db", db, "system", "set", "cso", "--fedramp-id", "x" * 101)
+    assert r.exit_code == 2 and "--fedramp-id is longer than 100 characters" in r.stderr
+    assert run("--db", db, "audit", "verify").exit_code == 0
+    con = sqlite3.connect(db)
+    changes = [json.loads(d) for (d,) in con.execute("select detail from audit_events where action = 'system.set'")]
+    assert changes == [
+        {"org": [None, "Example CSP, Inc."], "fedramp_id": [None, "F1234567890"]},
+        {"org": ["Example CSP, Inc.", None]},
+    ]

@@ -83,7 +83,7 @@ def test_third_party_parser_through_the_hook(tmp_path: Path) -> None:
             "poam kev load",
         ),
         (b'<?xml version="1.0"?><cci_list xmlns="http://iase.disa.mil/cci"/>', "poam cci load"),
-        (b'{"plan-of-action-and-milestones": {"uuid": "x"}}', "does not import them"),
+        (b'{"plan-of-action-and-milestones": {"uuid": "x"}}', "import it from a file"),
         (b"[ ]\n", "empty JSON list"),
         (b"{}", "empty JSON object"),
     ],

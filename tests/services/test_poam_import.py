@@ -385,6 +385,9 @@ def test_cli_import_says_how_many_items_came_in(tmp_path: Path, workbook: Path) 
         False,
     )
     assert entry["warning_lines"][1].startswith("Open POA&M Items row 10, column K (Original Detection Date)")
+    shown = runner.invoke(cli, ["--db", db, "items", "--json"], catch_exceptions=False)
+    v1 = next(i for i in json.loads(shown.stdout) if i["poam_id"] == "V-1")
+    assert v1["assets"] == ["10.0.0.1 (443/tcp)", "https://portal.example.com/login"]  # as the workbook lists them
 
 
 def test_cli_refuses_a_workbook_where_nothing_can_be_read(tmp_path: Path) -> None:

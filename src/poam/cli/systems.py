@@ -122,6 +122,9 @@ def _rules(info: systems.SystemInfo) -> str:
     metavar="URI",
     help="The Certification Package Overview's URI (https://...), written in the FedRAMP VER reports.",
 )
+@click.option("--org", metavar="TEXT", help="Organization (the CSP) for the deliverables' headers (empty: clear).")
+@click.option("--fedramp-id", "fedramp_id", metavar="ID", help="FedRAMP package id (OSCAL system-id; empty: clear).")
+@click.option("--poc", metavar="TEXT", help="Default point of contact for new items (empty: clear).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
 @db_option
@@ -137,6 +140,9 @@ def system_set(
     fallback: str | None,
     auto_approve: str | None,
     cpo_uri: str | None,
+    org: str | None,
+    fedramp_id: str | None,
+    poc: str | None,
     as_json: bool,
     user: str,
     db: str | None,
@@ -146,10 +152,12 @@ def system_set(
     classified them (each option replaces its list). Deadlines are computed again; changes audited."""
     public = bool(cidrs or domains or clear_public_rules)
     rules = policy is not None or fedramp_class is not None or fallback is not None
-    if not (public or rules or auto_approve or cpo_uri is not None):
+    given = {"org": org, "fedramp_id": fedramp_id, "point_of_contact": poc}
+    details = {k: v for k, v in given.items() if v is not None}
+    if not (public or rules or auto_approve or cpo_uri is not None or details):
         raise PoamError(
             "give --policy, --class, --fallback, --public-cidr, --public-domain, --clear-public-rules, "
-            "--auto-approve or --cpo-uri"
+            "--auto-approve, --cpo-uri, --org, --fedramp-id or --poc"
         )
     done = systems.configure(
         _engine(ctx, db),
@@ -162,6 +170,7 @@ def system_set(
         domains=[] if clear_public_rules else (list(domains) if domains else None),
         auto_approve=None if auto_approve is None else auto_approve == "yes",
         cpo_uri=cpo_uri,
+        details=details,
     )
     if as_json:
         _json(
@@ -180,6 +189,10 @@ def system_set(
         _say(f"{name}: auto-approved risk adjustments {state}")
     if cpo_uri is not None:
         _say(f"{name}: Certification Package Overview URI {done.info.cpo_uri}")
+    if details:
+        info = done.info
+        shown = {"org": info.org, "fedramp_id": info.fedramp_id, "point_of_contact": info.point_of_contact}
+        _say(f"{name}: " + "; ".join(f"{k.replace('_', ' ')} {shown[k] or '(none)'}" for k in details))
     if public:
         _say(
             f"{name}: public ranges {', '.join(done.cidrs) or 'none'}; "

@@ -345,6 +345,16 @@ class PoamItem:
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     """Imported details with no column of their own (`domain.imported`), JSON-serialisable."""
 
+    def asset_lines(self) -> list[str]:
+        """The affected assets, one line each: the scanned assets; for an imported item, the lines
+        of its Asset Identifier cell as the POA&M it came from wrote them, then any asset a later
+        scan found that the cell does not list."""
+        scanned = [a.text for a in self.assets]
+        if self.origin == "scan" or not self.asset_text:
+            return scanned
+        given = self.asset_text.split("\n")
+        return [*given, *(x for x in scanned if x not in given)]
+
     def resources_text(self) -> str | None:
         """The Resources Required cell: staff hours, cost and technology, then the free text."""
         parts = []

@@ -271,7 +271,7 @@ def row_values(entry: Entry) -> list[Any]:
         item.poam_id,
         scan_id,
         ", ".join(item.cves),
-        "\n".join(a.text for a in item.assets),
+        "\n".join(item.asset_lines()),
         item.weakness_name,
         item.detector_source,
         item.original_risk.fedramp.value,

@@ -247,11 +247,7 @@ def row_values(item: PoamItem) -> list[Any]:
 def asset_cell(item: PoamItem) -> str:
     """The Asset Identifier cell: one line per affected asset; for an imported item, its cell as
     written in the POA&M it came from, then any asset a later scan found that it does not list."""
-    lines = [a.text for a in item.assets]
-    if item.origin == "scan" or item.asset_text is None:
-        return "\n".join(lines)
-    given = item.asset_text.split("\n")
-    return "\n".join([item.asset_text, *(x for x in lines if x not in given)])
+    return "\n".join(item.asset_lines())
 
 
 class _Writer:

@@ -83,9 +83,12 @@ def _unrecognised(head: Head) -> str:
     if head.xml_root == "cci_list":
         return "this is a DISA CCI list: load it with `poam cci load FILE`"
     if head.data.startswith(b"PK\x03\x04") and b"xl/" in head.data[:4096]:
-        return "an Excel workbook: an Integrated Inventory Workbook is imported with `poam inventory import FILE`"
+        return (
+            "an Excel workbook with no FedRAMP POA&M header row (poam import reads POA&M workbooks): "
+            "an Integrated Inventory Workbook is imported with `poam inventory import FILE`"
+        )
     if head.xml_root == "plan-of-action-and-milestones" or "plan-of-action-and-milestones" in shape.keys:
-        return "an OSCAL POA&M: poam writes these (`poam export oscal`) but does not import them"
+        return "an OSCAL POA&M: import it from a file (`poam import FILE.json|FILE.xml`, format oscal-poam)"
     if shape.kind == "array" and head.data.strip().replace(b" ", b"").replace(b"\n", b"") == b"[]":
         return "an empty JSON list: no findings, and nothing tells which tool wrote it (give --format ID)"
     if shape.kind == "object" and not shape.keys and head.data.strip().replace(b" ", b"") == b"{}":

@@ -206,7 +206,7 @@ def item_json(item: PoamItem) -> dict[str, object]:
         "weakness_description": item.weakness_description,
         "detector_source": item.detector_source,
         "source_identifier": item.source_identifier,
-        "assets": [a.text for a in item.assets],
+        "assets": item.asset_lines(),
         "controls": list(item.controls),
         "point_of_contact": item.point_of_contact,
         "resources_required": item.resources_required,

@@ -234,6 +234,7 @@ def configure(
     domains: list[str] | None = None,
     auto_approve: bool | None = None,
     cpo_uri: str | None = None,
+    details: dict[str, str] | None = None,
 ) -> Configured:
     """`poam system set`: the rule set (policy, class, fallback) and the rules for public exposure,
     every value checked before anything is written, then one transaction: one audit event, and every
@@ -245,6 +246,7 @@ def configure(
         values["auto_approve"] = auto_approve
     if cpo_uri is not None:
         values["cpo_uri"] = check_cpo_uri(cpo_uri)
+    values.update(check_details(details or {}))
     new_cidrs = sorted({_cidr(c) for c in cidrs}) if cidrs is not None else None
     new_domains = sorted({_suffix(d) for d in domains}) if domains is not None else None
     with engine.begin() as conn:
@@ -280,6 +282,24 @@ def configure(
             [x for x in row["public_domains"].split("\n") if x],
             changed,
         )
+
+
+DETAILS = {"org": 200, "fedramp_id": 100, "point_of_contact": 2000}
+"""The descriptive fields `system set` may change, with their longest value."""
+
+
+def check_details(details: dict[str, str]) -> dict[str, str | None]:
+    """The organization, FedRAMP id and point of contact to store: spaces trimmed, an empty value
+    clears the field; ValueRefused for an unknown field or a value too long."""
+    out: dict[str, str | None] = {}
+    for key, text in details.items():
+        if key not in DETAILS:
+            raise ValueRefused(f"unknown system field {key!r}")
+        value = " ".join(text.split()) if key != "point_of_contact" else text.strip()
+        if len(value) > DETAILS[key]:
+            raise ValueRefused(f"--{key.replace('_', '-')} is longer than {DETAILS[key]} characters")
+        out[key] = value or None
+    return out
 
 
 def check_cpo_uri(text: str) -> str:
