@@ -275,7 +275,8 @@ def test_system_set_changes_the_deliverables_header_fields_on_record(db: str, tm
     assert r.exit_code == 0 and "org Example CSP, Inc.; fedramp id F1234567890" in r.stdout
     listed = json.loads(run("--db", db, "system", "list", "--json").stdout)[0]
     assert (listed["org"], listed["fedramp_id"]) == ("Example CSP, Inc.", "F1234567890")
-    assert run("--db", db, "system", "set", "cso", "--org", "").exit_code == 0  # empty clears
+    cleared = json.loads(run("--db", db, "system", "set", "cso", "--org", "", "--json").stdout)  # empty clears
+    assert (cleared["org"], cleared["open_items"], cleared["closed_items"]) == (None, 3, 0)
     assert json.loads(run("--db", db, "system", "list", "--json").stdout)[0]["org"] is None
     r = run("--db", db, "system", "set", "cso", "--fedramp-id", "x" * 101)
     assert r.exit_code == 2 and "--fedramp-id is longer than 100 characters" in r.stderr

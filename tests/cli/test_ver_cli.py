@@ -3,6 +3,7 @@ scans and on a real Nessus scan from the corpus."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -146,6 +147,17 @@ def test_validate_prints_each_problem_with_its_path_and_value(tmp_path: Path) ->
     ]
 
 
+def test_a_report_missing_its_period_and_uri_is_invalid_naming_them(tmp_path: Path) -> None:
+    path = tmp_path / "vdr.json"
+    path.write_text(json.dumps({"vulnerabilities": []}), encoding="utf-8")
+    r = run("validate", str(path))
+    assert r.exit_code == 1
+    assert r.stdout.splitlines()[:2] == [
+        '$: "certificationPackageOverviewUri" is a required property (value: {"vulnerabilities": []})',
+        '$: "reportPeriod" is a required property (value: {"vulnerabilities": []})',
+    ]
+
+
 def test_validate_shows_hostile_values_short_and_inert(tmp_path: Path) -> None:
     path = broken_vdr(tmp_path / "bad.json")
     doc = json.loads(path.read_text(encoding="utf-8"))
@@ -283,3 +295,30 @@ def test_real_scan_to_valid_reports(tmp_path: Path) -> None:
     assert sorted(v["currentRating"] for v in evaluated) == [2, 4]
     assert all(v["detection"]["detectionSource"] for v in doc["vulnerabilities"])
     assert "plugin_output" not in text
+
+
+def test_a_report_for_a_period_still_running_says_so_and_is_as_of_today(db: str, tmp_path: Path) -> None:
+    assert run("system", "set", "cso", "--cpo-uri", URI, "--db", db).exit_code == 0
+    today = dt.datetime.now(dt.UTC).date()
+    end = (today + dt.timedelta(days=40)).isoformat()
+    out = tmp_path / "r.html"
+    r = run("export", "vdr-report", str(out), "--from", "2026-01-01", "--to", end, "--db", db, "--json")
+    assert r.exit_code == 0, r.output
+    assert f"poam: warning: the period ends after now ({end}): the records are as of {today}" in r.stderr
+    data = json.loads(r.stdout)
+    assert data["warnings"][-1].startswith(f"the period ends after now ({end})")
+    assert data["accepted_summary"].count(today.isoformat()) == 1 and end not in data["accepted_summary"]
+
+
+def test_a_deviation_request_made_after_the_period_is_not_in_its_report(db: str, tmp_path: Path) -> None:
+    assert run("system", "set", "cso", "--cpo-uri", URI, "--db", db).exit_code == 0
+    assert run("deviation", "request", "V-1", "--type", "fp", "--rationale", "not there", "--db", db).exit_code == 0
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    shown = {}
+    for name, end in (("jan", "2026-01-31"), ("now", today)):
+        out = tmp_path / f"{name}.json"
+        r = run("export", "vdr", str(out), "--from", "2026-01-01", "--to", end, "--db", db)
+        assert r.exit_code == 0, r.output
+        (v1,) = [v for v in json.loads(out.read_text())["vulnerabilities"] if v["providerTrackingId"] == "V-1"]
+        shown[name] = [(d["type"], d["status"]) for d in v1["x-poam"]["deviations"]]
+    assert shown == {"jan": [], "now": [("false-positive", "pending")]}

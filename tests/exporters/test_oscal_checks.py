@@ -195,9 +195,14 @@ def test_a_risk_uuid_that_names_a_mitigating_factor() -> None:
 @pytest.mark.parametrize(
     ("where", "key", "value", "message"),
     [
-        (["observations", 0, "subjects", 0], "subject-uuid", TOOL, "names a component, not a inventory-item"),
-        (["observations", 0, "origins", 0, "actors", 0], "actor-uuid", HOST, "names a inventory-item, not a component"),
-        (["poam-items", 0, "related-observations", 0], "observation-uuid", RISK, "names a risk, not a observation"),
+        (["observations", 0, "subjects", 0], "subject-uuid", TOOL, "names a component, not an inventory-item"),
+        (
+            ["observations", 0, "origins", 0, "actors", 0],
+            "actor-uuid",
+            HOST,
+            "names an inventory-item, not a component",
+        ),
+        (["poam-items", 0, "related-observations", 0], "observation-uuid", RISK, "names a risk, not an observation"),
         (
             ["risks", 0, "risk-log", "entries", 0, "related-responses", 0],
             "response-uuid",

@@ -16,7 +16,7 @@ from poam.services import audit
 
 @cli.group("export")
 def export_group() -> None:
-    """Write deliverables: the FedRAMP workbook or the OSCAL POA&M."""
+    """Write deliverables: FedRAMP workbook, OSCAL POA&M, FedRAMP VER reports, eMASS, DR form, CSV."""
 
 
 @export_group.command("fedramp")

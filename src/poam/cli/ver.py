@@ -212,7 +212,8 @@ def export_vdr_report(
     done = ver_activity.export_report(engine, out, system, user, within, schemas_dir)
     for line in done.warnings:
         click.echo(f"poam: warning: {printable(line)}", err=True)
-    summary = ver_activity.accepted_summary(engine, done.system, within.end.date())
+    as_of = min(within.end, dt.datetime.now(dt.UTC))  # as the report itself: never a day still to come
+    summary = ver_activity.accepted_summary(engine, done.system, as_of.date())
     if as_json:
         data = _export_json(ctx, db, done, f"vdr-activity-{out.suffix.lower().lstrip('.')}")
         data.update(

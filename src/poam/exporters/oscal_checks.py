@@ -326,9 +326,15 @@ def reference_problems(body: dict[str, Any], strict: bool = False) -> list[Probl
                 continue  # may be defined in the imported SSP
             found.append(Problem(json_path(_path(link, *more)), shown_ref, f"names no {wanted} in this document"))
         elif not have & set(kinds):
-            message = f"names a {' and a '.join(sorted(have))}, not a {wanted}"
+            named = " and ".join(_article(k) for k in sorted(have))
+            message = f"names {named}, not {' or '.join(_article(k) for k in kinds)}"
             found.append(Problem(json_path(_path(link, *more)), shown_ref, message))
     return found
+
+
+def _article(kind: str) -> str:
+    """The kind with its indefinite article: `an observation`, `a risk`."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
 
 
 def fedramp_problems(document: dict[str, Any]) -> list[Problem]:

@@ -276,8 +276,10 @@ def configure(
         deadlines.mark_stale(conn, items.c.system_id == info.id)
         changed = deadlines.refresh(conn, actor, f"rules of system {info.name} changed", now, info.id)
         row = conn.execute(select(systems).where(systems.c.id == info.id)).mappings().one()
+        query = select(items.c.status, func.count()).where(items.c.system_id == info.id).group_by(items.c.status)
+        counts: dict[str, int] = {row[0]: row[1] for row in conn.execute(query)}
         return Configured(
-            _info(row),
+            _info(row, counts.get("open", 0), counts.get("closed", 0)),
             [x for x in row["public_cidrs"].split("\n") if x],
             [x for x in row["public_domains"].split("\n") if x],
             changed,

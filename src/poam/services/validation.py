@@ -46,20 +46,20 @@ class Checked:
 
 
 def detect(document: Any) -> str | None:
-    """The kind of a parsed JSON document, by its keys (None: not one poam checks)."""
+    """The kind of a parsed JSON document, by the key holding its list of vulnerabilities (None: not
+    one poam checks); a report missing its other required keys is then found invalid, naming them."""
     if not isinstance(document, dict):
         return None
     if OSCAL_ROOT in document:
         return "oscal-poam"
-    if "generatedAt" in document and ("activeVulnerabilities" in document or "acceptedVulnerabilities" in document):
+    keys = set(document)
+    if "activeVulnerabilities" in keys or ("generatedAt" in keys and "acceptedVulnerabilities" in keys):
         return "ver-history"
-    if "vulnerabilities" in document and ("reportPeriod" in document or "certificationPackageOverviewUri" in document):
+    if "vulnerabilities" in keys:
         return "vdr"
-    if "acceptedVulnerabilities" in document and (
-        "reportPeriod" in document or "certificationPackageOverviewUri" in document
-    ):
+    if "acceptedVulnerabilities" in keys:
         return "avi"
-    return None
+    return None  # a report missing its list is not told apart from any other JSON
 
 
 def _read(path: Path) -> bytes:

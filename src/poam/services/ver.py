@@ -14,7 +14,8 @@ evaluation, reductions, deviations decided and closing in the period, since all 
 open items. Accepted vulnerabilities (an approved `accepted` deviation) go to the AVI report, the
 others to the VDR. Records show each item as it stood at the end of the period (or now, if that is
 earlier): the evaluations made by then, open or closed then, its deadlines judged then; an approved
-acceptance and a recorded disposition are taken as they stand when the report is written.
+acceptance and a recorded disposition are taken as they stand when the report is written; deviation
+requests made after the records' time are left out, those made before show their status now.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def _record(
         if r.vendor_dependency == "Yes":
             reasons.append(f"waiting on the vendor ({r.vendor_product or 'fix not yet released'})")
         for d in devs:
-            if d.status == "pending":
+            if d.status == "pending" and _aware(d.requested_at) <= as_of:
                 reasons.append(f"a {d.type} deviation request is pending since {_day(_aware(d.requested_at))}")
     else:
         reasons.extend(likely)
@@ -316,7 +317,11 @@ def _record(
         "milestones": [
             {"number": m.number, "due": m.due_date.isoformat(), "status": m.status, "text": m.text} for m in plan
         ],
-        "deviations": [{"type": d.type, "status": d.status, "requestedAt": _day(_aware(d.requested_at))} for d in devs],
+        "deviations": [
+            {"type": d.type, "status": d.status, "requestedAt": _day(_aware(d.requested_at))}
+            for d in devs
+            if _aware(d.requested_at) <= as_of
+        ],
     }
     acceptance: dict[str, Any] = {}
     if accepted is not None:
@@ -371,6 +376,16 @@ class Written:
     @property
     def detail(self) -> dict[str, int]:
         return {"records": self.records, "accepted": self.accepted}
+
+
+def _unfinished(within: Period | None, now: dt.datetime) -> list[str]:
+    """A warning when the report period has not ended yet: the records are as of now."""
+    if within is None or within.end <= now:
+        return []
+    return [
+        f"the period ends after now ({within.end.date().isoformat()}): the records are as of "
+        f"{_day(now)}; write the report again once the period has ended"
+    ]
 
 
 def _warnings(info: SystemInfo, found: list[VerRecord]) -> list[str]:
@@ -457,12 +472,7 @@ def export(
             [audit.Event(f"export.{kind}", "system", str(info.id), {"file": str(path), **detail}, info.id)],
         )
         out.install()
-    warnings = _warnings(info, found)
-    if within is not None and within.end > now:
-        warnings.append(
-            f"the period ends after now ({within.end.date().isoformat()}): the records are as of "
-            f"{_day(now)}; write the report again once the period has ended"
-        )
+    warnings = _warnings(info, found) + _unfinished(within, now)
     return Written(path, kind, info.name, len(found), accepted, schemas.version(kind), tuple(warnings))
 
 

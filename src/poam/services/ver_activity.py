@@ -13,7 +13,7 @@ from poam.domain.rules import UTC
 from poam.errors import ValueRefused
 from poam.exporters import fedramp_schemas
 from poam.services import audit, exporting, systems
-from poam.services.ver import Period, Written, _aware, _uri, _warnings, records
+from poam.services.ver import Period, Written, _aware, _unfinished, _uri, _warnings, records
 
 REPORT_SUFFIXES = (".html", ".htm", ".pdf")
 
@@ -60,9 +60,8 @@ def export_report(
         }
         audit.record(conn, actor, [audit.Event("export.vdr-report", "system", str(info.id), detail, info.id)])
         out.install()
-    return Written(
-        path, "vdr-report", info.name, len(found), accepted, schemas.version("vdr"), tuple(_warnings(info, found))
-    )
+    warnings = (*_warnings(info, found), *_unfinished(within, now))
+    return Written(path, "vdr-report", info.name, len(found), accepted, schemas.version("vdr"), warnings)
 
 
 def both(
