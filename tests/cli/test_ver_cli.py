@@ -268,6 +268,7 @@ def test_an_imported_poam_flows_into_the_vdr(db: str, tmp_path: Path) -> None:
     assert [(v["providerTrackingId"], v["detection"]["detectedAt"], v["x-poam"]["origin"]) for v in
             doc["vulnerabilities"]] == [("V-1", "2026-01-05T00:00:00Z", "poam-xlsx"),
                                         ("V-2", "2026-01-05T00:00:00Z", "poam-xlsx")]  # fmt: skip
+    assert [v["x-poam"]["affectedResources"] for v in doc["vulnerabilities"]] == [1, 1]  # host web, from the cell
     assert run("validate", str(out)).exit_code == 0
 
 

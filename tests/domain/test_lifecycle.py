@@ -1,6 +1,6 @@
 import datetime as dt
 
-from poam.domain.lifecycle import Sighting, classify_sighting, item_status
+from poam.domain.lifecycle import Sighting, classify_sighting, item_status, uncovered_asset_lines
 from poam.domain.models import FindingStatus, ItemStatus
 
 T0 = dt.datetime(2026, 1, 1)
@@ -23,3 +23,19 @@ def test_item_status() -> None:
     assert item_status(open_findings=0, total_findings=2) is ItemStatus.CLOSED
     assert item_status(open_findings=1, total_findings=2) is ItemStatus.OPEN
     assert item_status(open_findings=0, total_findings=0) is ItemStatus.OPEN
+
+
+def test_an_imported_items_asset_lines_are_covered_only_by_scanned_assets() -> None:
+    cell = "10.0.0.1 (443/tcp)\nhttps://portal.example.com/login\nbastion-1\n\nDB-1"
+    assert uncovered_asset_lines(cell, set()) == [
+        "10.0.0.1 (443/tcp)",
+        "https://portal.example.com/login",
+        "bastion-1",
+        "DB-1",
+    ]
+    scanned = {"10.0.0.1", "web-1.example.com", "https://portal.example.com", "db-1"}
+    assert uncovered_asset_lines(cell, scanned) == ["bastion-1"]  # names compared in lower case
+    assert uncovered_asset_lines("https://portal.example.com.evil.test/x", scanned) == [
+        "https://portal.example.com.evil.test/x"
+    ]
+    assert uncovered_asset_lines(None, scanned) == [] and uncovered_asset_lines("", set()) == []

@@ -401,3 +401,46 @@ def test_cli_refuses_a_workbook_where_nothing_can_be_read(tmp_path: Path) -> Non
         "Detection Date): not a date: 'not a date'; row left out)"
     ]
     assert "Traceback" not in result.output
+
+
+def test_the_workbooks_kev_tracking_sets_the_kev_deadline(engine: Engine, workbook: Path) -> None:
+    """No KEV catalog is loaded: V-1's BOD 22-01 columns (Yes, 2026-01-26) are the only KEV source."""
+    _import(engine, workbook)
+    runner = CliRunner()
+    url = engine.url.render_as_string(hide_password=False)
+    listed = json.loads(runner.invoke(cli, ["--db", url, "items", "--json"], catch_exceptions=False).stdout)
+    v1 = next(i for i in listed if i["poam_id"] == "V-1")
+    v7 = next(i for i in listed if i["poam_id"] == "V-7")
+    assert v1["kev"] is True and v7["kev"] is False
+    kev = [d for d in v1["deadlines"] if d["kind"] == "kev"]
+    assert [d["due"][:10] for d in kev] == ["2026-01-26"]
+    assert [
+        i["poam_id"]
+        for i in json.loads(
+            runner.invoke(cli, ["--db", url, "items", "--kev", "--json"], catch_exceptions=False).stdout
+        )
+    ] == ["V-1"]
+
+
+def test_a_scan_of_some_assets_never_closes_an_imported_item_kept_on_others(
+    engine: Engine, workbook: Path, tmp_path: Path
+) -> None:
+    """V-1's cell names 10.0.0.1 and the portal: a scan that found its weakness on 10.0.0.9, then
+    showed it fixed there, never scanned them, so V-1 stays open; CM-4 style items are untouched."""
+    _import(engine, workbook)
+    feb, mar = dt.datetime(2026, 2, 9, 9, 0), dt.datetime(2026, 3, 9, 9, 0)
+    found = write_nessus(tmp_path / "feb.nessus", [Host("10.0.0.9", ip="10.0.0.9", start=feb, items=[Item("12345")])])
+    fixed = write_nessus(tmp_path / "mar.nessus", [Host("10.0.0.9", ip="10.0.0.9", start=mar, items=[Item("99999")])])
+    import_file(engine, found, actor="cli:tester")
+    result = import_file(engine, fixed, actor="cli:tester")
+    assert "V-1" not in result.closed_ids
+    assert _row(engine, "V-1").status == "open"
+    with engine.connect() as conn:  # the scan's own finding on 10.0.0.9 is fixed all the same
+        states = conn.execute(select(findings.c.status).where(findings.c.item_id == _row(engine, "V-1").id)).scalars()
+        assert list(states) == ["fixed"]
+    late = write_nessus(
+        tmp_path / "jan.nessus", [Host("10.0.0.9", ip="10.0.0.9", start=dt.datetime(2026, 1, 20, 9, 0))]
+    )
+    import_file(engine, late, actor="cli:tester")  # an older scan imported late: the replay keeps V-1 open too
+    assert _row(engine, "V-1").status == "open"
+    assert _verify(engine).ok

@@ -45,3 +45,22 @@ def item_status(open_findings: int, total_findings: int) -> ItemStatus:
     """Open while any finding is open; closed once every finding is fixed. An item without
     findings (entered by hand) is open."""
     return ItemStatus.CLOSED if total_findings and not open_findings else ItemStatus.OPEN
+
+
+def uncovered_asset_lines(asset_text: str | None, scanned: set[str]) -> list[str]:
+    """The lines of an imported item's Asset Identifier cell that name no asset a scan found the
+    weakness on. `scanned` holds those assets' names in lower case (identifier, IP address, host
+    name, NetBIOS name, name). A line names an asset by its text before ` (` (`10.0.0.1 (443/tcp)`
+    names `10.0.0.1`); a URL line names a scanned web site it starts with. Scans close such an item
+    only when this list is empty: a weakness kept on assets no scan covers is not fixed by a scan
+    of the others."""
+    out = []
+    sites = [s.rstrip("/") for s in scanned if "://" in s]
+    for line in (asset_text or "").split("\n"):
+        name = line.split(" (", 1)[0].strip().lower()
+        if not name or name in scanned:
+            continue
+        if "://" in name and any(name == s or name.startswith(s + "/") for s in sites):
+            continue
+        out.append(line.strip())
+    return out

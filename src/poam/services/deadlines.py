@@ -93,6 +93,9 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
                 items.c.disposition,
                 items.c.weakness_id,
                 items.c.vendor_release_date,
+                items.c.origin,
+                items.c.kev,
+                items.c.kev_due_date,
             ).where(items.c.id.in_(chunk))
         ).all()
         first_seen: dict[int, dt.datetime] = dict(
@@ -182,7 +185,7 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
                 level=level,
                 cves=item_cves,
                 exposure=_item_exposure(exposures),
-                kev=tuple(kev[c] for c in item_cves if c in kev),
+                kev=_kev_facts(r, item_cves, kev),
                 ssvc={c: ssvc[c] for c in item_cves if c in ssvc},
                 evaluations=tuple(evals.get(r.id, ())),
                 disposition=r.disposition,
@@ -201,6 +204,16 @@ def gather(conn: Connection, item_ids: Sequence[int]) -> dict[int, ItemFacts]:
                 frozenset(asset_ids.get(r.id, ())),
             )
     return out
+
+
+def _kev_facts(row: Any, item_cves: tuple[str, ...], catalog: dict[str, KevFact]) -> tuple[KevFact, ...]:
+    """The item's KEV entries from the loaded catalog; for an item imported from a POA&M that
+    tracks it as KEV (BOD 22-01 tracking `Yes` with a due date) and that the catalog does not
+    name, the due date the POA&M gives, so the KEV deadline stands as the document kept it."""
+    found = tuple(catalog[c] for c in item_cves if c in catalog)
+    if found or row.origin == "scan" or not row.kev or row.kev_due_date is None:
+        return found
+    return (KevFact(item_cves[0] if item_cves else "not named in the POA&M", None, row.kev_due_date),)
 
 
 def _item_exposure(values: set[str]) -> str:

@@ -16,14 +16,14 @@ from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, u
 
 from poam.domain.controls import controls_for_item
 from poam.domain.identity import item_key
-from poam.domain.lifecycle import item_status
+from poam.domain.lifecycle import item_status, uncovered_asset_lines
 from poam.domain.models import ChangeKind, ItemStatus, Level, Weakness, YesNo
 from poam.domain.policy import effective_level, scheduled_completion
 from poam.domain.rating import original_rating
 from poam.domain.remediation import default_plan
 from poam.services import audit, cci, kev, rulesets
 from poam.services.systems import SystemInfo
-from poam.store.tables import findings, items, milestone_changes, milestones, systems, weaknesses
+from poam.store.tables import assets, findings, items, milestone_changes, milestones, systems, weaknesses
 
 _DEFINITION = (
     "name",
@@ -55,6 +55,18 @@ def _definition(w: Weakness) -> dict[str, object]:
     values["controls"] = ",".join(w.controls)
     values["ccis"] = ",".join(w.ccis)
     return values
+
+
+def scanned_names(conn: Connection, item_id: int) -> set[str]:
+    """The names (lower case) of every asset a scan found the item's weakness on: identifier, IP
+    address, host name, NetBIOS name and name (`lifecycle.uncovered_asset_lines`)."""
+    query = (
+        select(assets.c.identifier, assets.c.ip, assets.c.fqdn, assets.c.netbios, assets.c.name)
+        .join(findings, findings.c.asset_id == assets.c.id)
+        .where(findings.c.item_id == item_id)
+        .distinct()
+    )
+    return {str(v).lower() for row in conn.execute(query) for v in row if v}
 
 
 class ItemMaker:
@@ -369,6 +381,8 @@ class ItemMaker:
                 )
             )
         closing = r.status == "open" and item_status(s.open_n or 0, s.total) is ItemStatus.CLOSED
+        if closing and r.origin != "scan" and uncovered_asset_lines(r.asset_text, scanned_names(self.conn, r.id)):
+            closing = False  # an imported item also names assets no scan showed fixed: it stays open
         if closing:
             closed_at = s.last_fix.date()
             scan_id = self.conn.execute(

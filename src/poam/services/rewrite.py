@@ -9,16 +9,17 @@ nobody edited it, else it is kept, closed, without findings. Every change is aud
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
 from poam.domain.identity import finding_identity
+from poam.domain.lifecycle import uncovered_asset_lines
 from poam.domain.models import ChangeKind, Level, Severity, Weakness, YesNo
 from poam.domain.policy import effective_level, scheduled_completion
 from poam.services import audit
-from poam.services.itemmaker import ItemMaker, verified
+from poam.services.itemmaker import ItemMaker, scanned_names, verified
 from poam.services.replay import Gen, Life, Replay
 from poam.services.sightings import identity_hash
 from poam.services.systems import SystemInfo
@@ -158,6 +159,12 @@ class Rewriter:
 
     def _update(self, r: Any, life: Life, previous: int | None, poam: dict[int, str], outcome: Outcome) -> None:
         values: dict[str, object] = {}
+        if (
+            life.status == "closed"
+            and r.origin != "scan"
+            and uncovered_asset_lines(r.asset_text, scanned_names(self.conn, r.id))
+        ):  # an imported item also names assets no scan showed fixed: it stays open
+            life = replace(life, status="open", closed_at=None, closed_scan=None)
         if life.detection != r.detection_date:
             level = effective_level(
                 Level(r.original_risk), Level(r.adjusted_risk) if r.adjusted_risk else None, YesNo(r.risk_adjustment)

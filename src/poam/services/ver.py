@@ -313,7 +313,7 @@ def _record(
         "adjustedRiskRating": r.adjusted_risk,
         "disposition": r.disposition,
         "dispositionRationale": r.disposition_rationale,
-        "affectedResources": len(facts.asset_ids),
+        "affectedResources": _affected(r, len(facts.asset_ids)),
         "milestones": [
             {"number": m.number, "due": m.due_date.isoformat(), "status": m.status, "text": m.text} for m in plan
         ],
@@ -376,6 +376,14 @@ class Written:
     @property
     def detail(self) -> dict[str, int]:
         return {"records": self.records, "accepted": self.accepted}
+
+
+def _affected(row: Any, scanned: int) -> int:
+    """How many resources the item affects: the assets scans found it on; for an item imported from
+    a POA&M, at least the lines of its Asset Identifier cell (a line may name a scanned asset)."""
+    if row.origin == "scan" or not row.asset_text:
+        return scanned
+    return max(scanned, len({x.strip() for x in row.asset_text.split("\n") if x.strip()}))
 
 
 def _unfinished(within: Period | None, now: dt.datetime) -> list[str]:
