@@ -3,6 +3,7 @@ items --sort priority and its filters (CLI contract of issue 8)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
@@ -287,3 +288,22 @@ def test_system_set_changes_the_deliverables_header_fields_on_record(db: str, tm
         {"org": [None, "Example CSP, Inc."], "fedramp_id": [None, "F1234567890"]},
         {"org": ["Example CSP, Inc.", None]},
     ]
+
+
+def test_a_closed_item_is_late_only_when_it_closed_after_its_deadline(tmp_path: Path) -> None:
+    """fedramp-rev5: High 30 days, Moderate 90. Both found 2026-01-05 and fixed by the 2026-02-05
+    scan: the High one closed a day after its 2026-02-04 deadline, the Moderate one in time."""
+    path = str(tmp_path / "rev5.db")
+    jan = dt.datetime(2026, 1, 5, 10, 0)
+    feb = dt.datetime(2026, 2, 5, 10, 0)
+    found = [Item("100", cvss3=7.5), Item("200", cvss3=5.0)]
+    for name, when, items in (("jan", jan, found), ("feb", feb, [Item("300", severity=0)])):
+        scan = write_nessus(tmp_path / f"{name}.nessus", [Host("web", ip="10.0.0.5", start=when, items=items)])
+        assert run("--db", path, "import", str(scan)).exit_code == 0
+    shown = json.loads(run("--db", path, "items", "--status", "closed", "--json").stdout)
+    assert {i["poam_id"]: (i["original_risk"], i["late"]) for i in shown} == {
+        "V-1": ("High", True),
+        "V-2": ("Moderate", False),
+    }
+    late = json.loads(run("--db", path, "items", "--status", "closed", "--late", "--json").stdout)
+    assert [i["poam_id"] for i in late] == ["V-1"]

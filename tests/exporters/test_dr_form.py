@@ -167,6 +167,18 @@ def test_row_values_of_a_false_positive() -> None:
     assert values[41] == "Pending"  # AP
 
 
+def test_last_months_empty_form_can_be_the_template(engine: Engine, tmp_path: Path) -> None:
+    ids = setup(engine, tmp_path)
+    empty = tmp_path / "dr-2026-02.xlsx"
+    export_dr_form(engine, empty, "cso", "alice", dt.date(2026, 2, 1))  # its note merges A12:M12
+    deviations.request(engine, "cso", ids["200"], "bob", "fp", "not installed")
+    out = tmp_path / "dr-2026-03.xlsx"
+    assert export_dr_form(engine, out, "cso", "alice", dt.date(2026, 3, 1), template=empty).detail == {"requests": 1}
+    ws = openpyxl.load_workbook(out)["DR Sheet"]
+    assert ws["B12"].value == ids["200"] and not str(ws["A12"].value or "").startswith("No pending")
+    assert not [str(r) for r in ws.merged_cells.ranges if r.min_row >= 12]
+
+
 def test_the_users_copy_of_the_form_is_filled(engine: Engine, tmp_path: Path) -> None:
     official()  # skips without the reference file
     ids = setup(engine, tmp_path)

@@ -228,7 +228,7 @@ def test_milestone_rows_layout(tmp_path: Path) -> None:
     assert ws["A8"].value is None  # eMASS assigns its own POA&M Item ID
     # the item's columns repeat on each of its rows
     assert [ws[f"V{r}"].value for r in (8, 9, 10)] == ["web01.example.com (443/tcp)\n10.0.0.2"] * 3
-    assert (ws["U8"].value, ws["Y8"].value, ws["P8"].value) == ("Very High", "Very High", "Nessus")
+    assert (ws["U8"].value, ws["Y8"].value, ws["P8"].value) == ("I", "Very High", "Nessus")  # CAT I, Severity
 
 
 def test_emass_field_limits(tmp_path: Path) -> None:

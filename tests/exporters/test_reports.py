@@ -260,3 +260,25 @@ def test_month_lists_deviations_vendor_dependencies_and_acceptances(sqlite_engin
     assert [t["count"] for t in m.thresholds["triggers"]] == [0, 0, 0, 0]
     text = executive.html(m)
     assert "Acme Web 5" in text and "false-positive" in text and "Operational Requirement" in text
+
+
+def test_accepted_items_are_not_overdue_and_false_positives_never_closed_late(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from poam.services import deviations
+
+    systems.add_system(sqlite_engine, "cso", "t")
+    found = [Item("100", severity=2), Item("200", severity=3)]
+    when = dt.datetime(2026, 6, 5)  # Moderate V-1 due 2026-09-03, High V-2 due 2026-07-05: both past
+    import_file(
+        sqlite_engine, write_nessus(tmp_path / "oct.nessus", [Host("web01", ip="10.0.0.1", start=when, items=found)])
+    )
+    deviations.request(sqlite_engine, None, "V-1", "alice", "or", "The legacy client needs TLS 1.0.")
+    deviations.approve(sqlite_engine, None, "V-1", "ao", "or")
+    deviations.request(sqlite_engine, None, "V-2", "alice", "fp", "The banner is not the version.")
+    deviations.approve(sqlite_engine, None, "V-2", "ao", "fp")  # closes V-2 today, after its deadline
+    now = dt.datetime.now(dt.UTC)
+    m = reporting.month(sqlite_engine, None, now.strftime("%Y-%m"), now)
+    assert [r.poam_id for r in m.accepted] == ["V-1"]
+    assert m.overdue_items == [] and m.late_items == []
+    assert [r.poam_id for r in m.closed_items] == ["V-2"]

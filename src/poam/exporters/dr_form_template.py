@@ -160,6 +160,9 @@ def fill(template: Path, path: Path, header: Header, entries: Sequence[Entry], e
     if _key(ws.cell(first, columns["POA&M ID"]).value) == "text field":  # the guidance row
         first += 1
     _fill_block(ws, header, header_row - 1)
+    for merged in list(ws.merged_cells.ranges):  # an earlier empty form's note spans its first row
+        if merged.min_row >= first:
+            ws.unmerge_cells(str(merged))
     for r in range(first, ws.max_row + 1):  # the example rows, an earlier month's requests
         for c in sorted(columns.values()):
             cell = ws.cell(r, c)

@@ -330,7 +330,7 @@ def milestone_rows(item: PoamItem, extra: Extra, header: Header) -> Iterator[lis
         (office(item, header), LIMITS["office"]),
         (item.resources_text() or "", LIMITS["resources"]),
         comments(item, extra, state),
-        LEVELS[item.original_risk],
+        CATEGORIES[item.original_risk],
         "\n".join(item.asset_lines()),
         (item.deviation_rationale or "", LIMITS["mitigations"]),
         "",

@@ -8,7 +8,13 @@ What it holds depends on the system's rule set:
   activity report (HTML and PDF, `services.ver_activity`).
 - any other rule set: the FedRAMP POA&M workbook and the OSCAL POA&M (`services.exporting`).
 - always: the inventory in the Integrated Inventory Workbook layout, the executive summary (HTML
-  and PDF, `services.reporting`), and `MANIFEST` listing every file with its SHA-256.
+  and PDF, `services.reporting`), and `<system>-<YYYY-MM>-manifest.json` listing every file with
+  its SHA-256.
+
+Made after the month ended, the workbook, OSCAL POA&M, Historical VER Activity and inventory show
+the system as it stands when the package is made (what is submitted), while the VER reports for the
+month's period, the executive summary and the snapshot are as of the month's end: a note in the
+result and the manifest says so.
 
 Files are named `<system>-<YYYY-MM>-<kind>.<ext>` (the system name reduced to letters, digits,
 `.`, `_` and `-`). Each file is written atomically (`exporting.Deliverable`); a file of that name
@@ -27,6 +33,7 @@ import hashlib
 import importlib
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,12 +184,20 @@ def package(
     if cr26 and not info.cpo_uri:
         raise UsageError(
             f"system {info.name!r} has no Certification Package Overview URI, which every VER report names: "
-            f"set it with `poam system set {info.name} --cpo-uri https://...`"
+            f"set it with `poam system set {shlex.quote(info.name)} --cpo-uri https://...`"
         )
     folder = _folder(out_dir)
     _checked_freeze(engine, info, p.month, actor, replace)
     stem = file_stem(info.name, p.month)
     result = Package(folder, info.name, p.month)
+    if p.last < now.date():  # made after the month ended: say which files are of today
+        today = now.date().isoformat()
+        current = "the Historical VER Activity" if cr26 else "the POA&M workbook and OSCAL POA&M"
+        dated = "the VER reports, the executive summary" if cr26 else "the executive summary"
+        result.notes.append(
+            f"{current} and the inventory show the system as it stands now ({today}), not at the end of "
+            f"{p.month}; {dated} and the snapshot are as of {p.last.isoformat()}"
+        )
 
     def add(path: Path, kind: str) -> None:
         result.files.append({"name": path.name, "kind": kind, "bytes": path.stat().st_size, "sha256": _sha256(path)})

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poam.domain import review as rv
-from poam.domain.models import PoamItem
+from poam.domain.models import PoamItem, YesNo
 from poam.domain.rules import UTC
 from poam.errors import ValueRefused
 from poam.services import deviations, exporting, review, triage
@@ -157,8 +157,8 @@ def month(engine: Any, system: str | None, month_text: str, now: dt.datetime | N
 
     late_items = []
     for i, a in rows:
-        if i.closed_at is None or not p.first <= i.closed_at <= day:
-            continue
+        if i.closed_at is None or not p.first <= i.closed_at <= day or i.false_positive is YesNo.YES:
+            continue  # a false positive was never a weakness to fix: never closed late
         fixes = [d for d in a.outcome.deadlines if d.kind in review.FIX_KINDS and d.due is not None]
         missed = [d for d in fixes if d.due is not None and i.closed_at > d.due.date()]
         if missed:
@@ -167,9 +167,21 @@ def month(engine: Any, system: str | None, month_text: str, now: dt.datetime | N
             over = (i.closed_at - first.due.date()).days
             late_items.append(row(i, deadline=first.kind, due=first.due, rule=first.rule, days_over=over))
 
-    overdue_items = []
     accepted_ids: dict[str, str] = {}
     for i, a in open_now:
+        for f in a.outcome.flags:
+            if f.kind == "accepted":
+                accepted_ids[i.poam_id] = f"{f.rule}: {f.text}"
+    open_ids = {i.poam_id for i, _ in open_now}
+    for d in deviations.list_all(engine, info.name, "approved"):
+        if d["type"] in ACCEPTING_DEVIATIONS and d["poam_id"] in open_ids:
+            accepted_ids.setdefault(
+                d["poam_id"], f"approved {deviations.LABELS.get(d['type'], d['type'])} deviation ({d['decided_at']})"
+            )
+    overdue_items = []
+    for i, a in open_now:
+        if i.poam_id in accepted_ids:
+            continue  # an accepted item is listed as accepted, not as overdue
         missed = [
             d
             for d in a.outcome.deadlines
@@ -180,15 +192,6 @@ def month(engine: Any, system: str | None, month_text: str, now: dt.datetime | N
             assert first.due is not None
             over = (as_of - first.due).days
             overdue_items.append(row(i, deadline=first.kind, due=first.due, rule=first.rule, days_over=over))
-        for f in a.outcome.flags:
-            if f.kind == "accepted":
-                accepted_ids[i.poam_id] = f"{f.rule}: {f.text}"
-    open_ids = {i.poam_id for i, _ in open_now}
-    for d in deviations.list_all(engine, info.name, "approved"):
-        if d["type"] in ACCEPTING_DEVIATIONS and d["poam_id"] in open_ids:
-            accepted_ids.setdefault(
-                d["poam_id"], f"approved {deviations.LABELS.get(d['type'], d['type'])} deviation ({d['decided_at']})"
-            )
     by_id = {i.poam_id: i for i, _ in rows}
     accepted = [row(by_id[k], note=v) for k, v in accepted_ids.items()]
     order = {i.poam_id: n for n, (i, _) in enumerate(rows)}

@@ -69,6 +69,7 @@ class Assessment:
 def assess(conn: Connection, item_ids: list[int], now: dt.datetime) -> dict[int, Assessment]:
     gathered = deadlines.gather(conn, item_ids)
     outcomes = deadlines.outcomes(conn, gathered, now)
+    closed = _closed(conn, item_ids)
     out = {}
     for item_id, f in gathered.items():
         outcome = outcomes[item_id]
@@ -89,9 +90,38 @@ def assess(conn: Connection, item_ids: list[int], now: dt.datetime) -> dict[int,
             nearest_due=nearest.due if nearest else None,
             fix_available=f.fix_available,
         )
-        late = any(d.due is not None and d.met_at is None and now > d.due for d in outcome.deadlines)
+        if item_id in closed:
+            late = _closed_late(outcome, *closed[item_id])
+        else:
+            late = any(d.due is not None and d.met_at is None and now > d.due for d in outcome.deadlines)
         out[item_id] = Assessment(f, outcome, prio.score(inputs, weights(), now), late)
     return out
+
+
+FIXING = ("remediation", "kev")
+"""The deadlines a closed item is judged by: when it had to be fixed."""
+
+
+def _closed(conn: Connection, item_ids: list[int]) -> dict[int, tuple[dt.date | None, bool]]:
+    """The closed items among `item_ids`: their closing day and whether they closed as a false positive."""
+    out = {}
+    for chunk in deadlines._chunks(sorted(set(item_ids))):
+        query = select(items.c.id, items.c.closed_at, items.c.false_positive).where(
+            items.c.id.in_(chunk), items.c.status == "closed"
+        )
+        for r in conn.execute(query):
+            out[r.id] = (r.closed_at, r.false_positive == "Yes")
+    return out
+
+
+def _closed_late(outcome: Outcome, closed_at: dt.date | None, false_positive: bool) -> bool:
+    """A closed item was late when it closed after the day a fixing deadline fell due (a false
+    positive never was: there was nothing to fix)."""
+    if false_positive or closed_at is None:
+        return False
+    return any(
+        d.due is not None and d.kind in FIXING and closed_at > d.due.astimezone(UTC).date() for d in outcome.deadlines
+    )
 
 
 def _ids(conn: Connection, system_id: int) -> dict[str, int]:
