@@ -1,4 +1,5 @@
-"""The README's "A month with poam" block, run command by command as a user would type it."""
+"""The README's "A month with poam" block and its two monthly routines, run command by command as a
+user would type them."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def walkthrough() -> list[tuple[dict[str, str], list[str], str | None]]:
-    """Each command of the block: (environment it sets, arguments after `poam`, stdout redirect)."""
-    block = README.split("<!-- walkthrough -->\n```sh\n", 1)[1].split("```", 1)[0]
+def walkthrough(marker: str = "walkthrough") -> list[tuple[dict[str, str], list[str], str | None]]:
+    """Each command of the block after `<!-- marker -->`: (environment it sets, arguments after
+    `poam`, stdout redirect)."""
+    block = README.split(f"<!-- {marker} -->\n```sh\n", 1)[1].split("```", 1)[0]
     steps = []
     env: dict[str, str] = {}
     for line in block.replace("\\\n", " ").splitlines():
@@ -84,3 +86,49 @@ def test_the_month_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "Complete" in text and "[by jane.doe]" in text
     text = runner.invoke(cli, ["item", "show", "V-2"], env=env).stdout
     assert "deviation: risk-adjustment asked by jane.doe" in text and "approved by alex.ao" in text
+
+
+def run_block(marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, dict[str, str]]:
+    """Run a README block in a fresh folder holding `samples/`; every command must exit 0."""
+    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    monkeypatch.chdir(tmp_path)
+    for key in ("POAM_DB", "POAM_USER", "POAM_SYSTEM"):
+        monkeypatch.delenv(key, raising=False)
+    runner = CliRunner()
+    steps = walkthrough(marker)
+    for env, args, out in steps:
+        result = runner.invoke(cli, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, f"poam {' '.join(args)}: {result.output}"
+        if out:
+            Path(out).write_text(result.stdout, encoding="utf-8")
+    return runner, steps[-1][0]
+
+
+def test_the_cr26_providers_monthly_routine_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner, env = run_block("routine: fedramp-cr26", tmp_path, monkeypatch)
+    vdr = json.loads((tmp_path / "vdr-2026-12.json").read_text(encoding="utf-8"))
+    avi = json.loads((tmp_path / "avi-2026-12.json").read_text(encoding="utf-8"))
+    assert vdr["certificationPackageOverviewUri"] == "https://trust.example.com/ecs/cpo"
+    assert "V-9" not in {v["providerTrackingId"] for v in vdr["vulnerabilities"]}
+    assert [v["vulnerabilityDetail"]["providerTrackingId"] for v in avi["acceptedVulnerabilities"]] == ["V-9"]
+    for name in ("avi-2026-12.json", "ver-history.json"):
+        assert runner.invoke(cli, ["validate", name]).exit_code == 0, name
+    package = {p.name for p in (tmp_path / "package-2026-12").iterdir()}
+    assert {"Example-Cloud-Service-2026-12-vdr.json", "Example-Cloud-Service-2026-12-vdr-activity.pdf"} <= package
+    diff = json.loads(runner.invoke(cli, ["report", "diff", "2026-11", "2026-12", "--json"], env=env).stdout)
+    assert "V-10" in {i["poam_id"] for i in diff["new"]}  # found by the October scan, after November's freeze
+
+
+def test_the_agencys_monthly_routine_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import openpyxl
+
+    runner, env = run_block("routine: agency", tmp_path, monkeypatch)
+    emass = openpyxl.load_workbook(tmp_path / "emass-2026-12.xlsx").worksheets[0]
+    rows = [[c.value for c in row] for row in emass.iter_rows(min_row=8)]
+    v10 = [r for r in rows if r[1] == "V-10"]  # one row per milestone: the automatic one replaced by jane's
+    assert [r[10] for r in v10] == ["Patched build staged in the test enclave"]
+    dr = openpyxl.load_workbook(tmp_path / "dr-2026-12.xlsx")["DR Sheet"]
+    assert dr["B12"].value == "V-2"  # the pending risk adjustment
+    package = {p.name for p in (tmp_path / "package-2026-12").iterdir()}
+    assert {"HR-Portal-2026-12-poam.xlsx", "HR-Portal-2026-12-poam-oscal.json"} <= package
+    assert runner.invoke(cli, ["validate", "poam-2026-12.json"], env=env).exit_code == 0
