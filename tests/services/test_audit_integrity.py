@@ -309,11 +309,16 @@ def test_a_later_change_cannot_launder_an_edit_made_outside_poam(engine: Engine,
 
 def test_an_imported_items_kept_cells_are_sealed(engine: Engine, tmp_path: Path) -> None:
     build(engine, tmp_path)
-    before = seals.digests(engine.connect(), items.c.poam_id == "V-3")
+
+    def digest() -> object:
+        with engine.connect() as conn:
+            return seals.digests(conn, items.c.poam_id == "V-3")
+
+    before = digest()
     with engine.begin() as conn:  # a scanned item's defaults leave the digest as before schema 0009
         conn.execute(update(items).where(items.c.poam_id == "V-3").values(origin="scan", extra="{}"))
     assert verify(engine).ok
     with engine.begin() as conn:  # an imported item's kept cells edited behind poam's back
         conn.execute(update(items).where(items.c.poam_id == "V-3").values(asset_text="db01 10.0.0.9"))
     assert problems(verify(engine)) == ["item V-3 (system cso) changed without an audit event"]
-    assert seals.digests(engine.connect(), items.c.poam_id == "V-3") != before
+    assert digest() != before
