@@ -33,6 +33,7 @@ def test_export_json_gives_the_file_counts_and_audit_head(db: str, tmp_path: Pat
     assert data["audit_head"] == head["head"] and data["audit_events"] == head["events"]
     oscal = json.loads(run("--db", db, "export", "oscal", str(tmp_path / "p.json"), "--json").stdout)
     assert oscal["format"] == "oscal-poam-1.1.2" and oscal["schema_valid"] is True and oscal["items"] == 3
+    assert oscal["ssp"] is None  # no --ssp: echoed as null
 
 
 def test_threat_data_loads_report_in_json(db: str, tmp_path: Path) -> None:  # noqa: F811

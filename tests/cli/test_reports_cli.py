@@ -74,10 +74,14 @@ def test_monthly_package_for_an_agency_system(db: str, tmp_path: Path) -> None:
     assert sorted(result["reported"]) == ["V-2", "V-4"]  # the open items, now reported
     assert manifest["submission"]["items_reported"] == 2
     today = dt.date.today().isoformat()  # made after November ended: the package says what is of today
-    assert manifest["notes"] == result["notes"] == [
-        f"the POA&M workbook and OSCAL POA&M and the inventory show the system as it stands now ({today}), "
-        "not at the end of 2026-11; the executive summary and the snapshot are as of 2026-11-30"
-    ]
+    assert (
+        manifest["notes"]
+        == result["notes"]
+        == [
+            f"the POA&M workbook and OSCAL POA&M and the inventory show the system as it stands now ({today}), "
+            "not at the end of 2026-11; the executive summary and the snapshot are as of 2026-11-30"
+        ]
+    )
 
     text = "\n".join(p.extract_text() for p in PdfReader(out / "cso-2026-11-executive-summary.pdf").pages)
     assert "System cso," in text and "Open at the start of the month: 3; open at the end: 2." in text

@@ -597,9 +597,34 @@ def test_export_oscal_command_with_an_ssp(engine: Engine, db_url: str, tmp_path:
     r = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["items"] == 3
+    assert json.loads(r.stdout)["ssp"] == "ssp/example.xml"  # echoed
     body = json.loads(out.read_text())["plan-of-action-and-milestones"]
     (ssp,) = [x for x in body["back-matter"]["resources"] if "#" + x["uuid"] == body["import-ssp"]["href"]]
-    assert ssp["rlinks"] == [{"href": "ssp/example.xml", "media-type": "text/xml"}]
+    assert ssp["rlinks"] == [{"href": "ssp/example.xml", "media-type": "application/xml"}]
+
+
+@pytest.mark.parametrize(
+    ("href", "rlink"),
+    [
+        ("ssp/example.json", {"href": "ssp/example.json", "media-type": "application/json"}),
+        ("SSP/EXAMPLE.XML", {"href": "SSP/EXAMPLE.XML", "media-type": "application/xml"}),
+        (
+            "https://example.com/ssp.xml?v=2#top",
+            {"href": "https://example.com/ssp.xml?v=2#top", "media-type": "application/xml"},
+        ),
+        ("ssp/example.docx", {"href": "ssp/example.docx"}),  # no media type guessed: OSCAL makes it optional
+        ("https://example.com/ssp", {"href": "https://example.com/ssp"}),
+        ("ssp.v2/plan", {"href": "ssp.v2/plan"}),
+    ],
+)
+def test_the_ssp_rlinks_media_type(sqlite_engine: Engine, tmp_path: Path, href: str, rlink: dict[str, str]) -> None:
+    _populate(sqlite_engine, tmp_path)
+    with sqlite_engine.begin() as conn:
+        doc = oscal_document(conn, systems.resolve(conn, None, "t"), ssp_href=href)
+    body = doc["plan-of-action-and-milestones"]
+    (ssp,) = [x for x in body["back-matter"]["resources"] if "#" + x["uuid"] == body["import-ssp"]["href"]]
+    assert ssp["rlinks"] == [rlink]
+    assert oscal_poam.schema_errors(doc) == [] and oscal_checks.problems(doc) == []
 
 
 def test_two_items_sharing_one_risk_export_it_once(engine: Engine, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from poam.parsers import oscal_poam, oscal_xml
 from poam.services import poam_import
 from poam.services.items import load
 from poam.services.systems import resolve
+from tests.builders import Host, Item, write_nessus
 from tests.conftest import reference_file
 
 D = dt.date
@@ -539,3 +540,52 @@ def test_a_bad_poam_is_one_line_exit_2_and_nothing_written(
     with engine.begin() as conn:
         assert conn.execute(select(func.count()).select_from(items)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(audit_events)).scalar_one() == before
+
+
+def test_a_missing_rating_or_collected_date_is_warned_about(tmp_path: Path) -> None:
+    """The reader still assumes Moderate and the document's date, and says so, one line each."""
+    doc = oscal_poam.load(guide_xml(tmp_path))
+    body = doc["plan-of-action-and-milestones"]
+    for obs in body["observations"]:
+        obs.pop("collected", None)
+    for c in body["risks"][0]["characterizations"]:
+        c["facets"] = [f for f in c["facets"] if f["name"] not in ("likelihood", "impact")]
+    (record,), warnings = oscal_poam.records(doc)
+    assert record.item.detection_date == D(2023, 6, 30) and record.item.original_risk is Level.MODERATE
+    assert warnings == [
+        "poam-items[0]: no observation `collected` date; Original Detection Date read as 2023-06-30 "
+        "(the document's last-modified date)",
+        "poam-items[0]: no rating on its risk (no risk, severity, likelihood or impact facet); "
+        "Original Risk Rating read as Moderate",
+    ]
+    del body["metadata"]["last-modified"]
+    (record,), warnings = oscal_poam.records(doc)
+    today = dt.date.today()
+    assert record.item.detection_date == today
+    assert warnings[0] == (
+        f"poam-items[0]: no observation `collected` date; Original Detection Date read as {today.isoformat()} "
+        "(today: the document has no last-modified date)"
+    )
+
+
+def test_the_names_a_document_gives_its_system(tmp_path: Path) -> None:
+    doc = oscal_poam.load(guide_xml(tmp_path))
+    assert oscal_poam.system_names(doc) == ("[System Name]", "F00000000")  # poam's form of title: the name alone
+    body = doc["plan-of-action-and-milestones"]
+    body["metadata"]["title"] = "IFA  GoodRead Plan of Action and Milestones"
+    body["system-id"] = {"identifier-type": "http://ietf.org/rfc/rfc4122", "id": "8101e04d-8305-4e73-bb95-6b59f645b143"}
+    assert oscal_poam.system_names(doc) == ("IFA GoodRead Plan of Action and Milestones",)  # a UUID names no one
+
+
+def test_importing_the_guide_into_another_system_warns(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    path = guide_xml(tmp_path, "1.1.2")
+    CliRunner().invoke(cli, ["system", "add", "Portal", "--id-prefix", "S-", "--db", db_url], catch_exceptions=False)
+    scan = write_nessus(tmp_path / "s.nessus", [Host("web", ip="10.0.0.5", items=[Item("100")])])
+    CliRunner().invoke(cli, ["import", str(scan), "--db", db_url], catch_exceptions=False)  # Portal holds S-1
+    r = CliRunner().invoke(cli, ["import", str(path), "--db", db_url], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines() == [
+        f"poam: warning: {path}: document: names system '[System Name]' / 'F00000000', not 'Portal' (the system it "
+        "is imported into); its items are matched to this system's by POA&M id alone"
+    ]
+    assert "1 created" in r.stdout

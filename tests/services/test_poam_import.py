@@ -444,3 +444,62 @@ def test_a_scan_of_some_assets_never_closes_an_imported_item_kept_on_others(
     import_file(engine, late, actor="cli:tester")  # an older scan imported late: the replay keeps V-1 open too
     assert _row(engine, "V-1").status == "open"
     assert _verify(engine).ok
+
+
+def _named(path: Path, system_name: str) -> Path:
+    """The workbook with this System Name in its header block (B3 of the open sheet)."""
+    book = openpyxl.load_workbook(path)
+    book[pw.OPEN]["B3"] = system_name
+    book.save(path)
+    return path
+
+
+def test_a_workbook_of_another_system_is_warned_about(engine: Engine, tmp_path: Path) -> None:
+    """Items are matched by POA&M id alone: a workbook whose System Name is not the target
+    system's gets one warning line first, and is still imported."""
+    from poam.services import systems as systems_service
+
+    systems_service.add_system(engine, "Portal", "t", fedramp_id="F1234567890")
+    template = reference_file(pw.TEMPLATES["2024"])
+    other = _named(pw.fill_template(template, tmp_path / "other.xlsx"), "Billing Platform")
+    assert poam_xlsx.read(other).system_name == "Billing Platform"
+    first = _import(engine, other)  # into an empty system: nothing to mix up, no warning
+    assert first.created == 4 and not any(w.startswith("document:") for w in first.warning_lines)
+    result = _import(engine, other)
+    assert result.unchanged == 4 and result.warnings == 3  # the system, V-7's free text, V-8 left out
+    assert result.warning_lines[0] == (
+        "document: names system 'Billing Platform', not 'Portal' (the system it is imported into); "
+        "its items are matched to this system's by POA&M id alone"
+    )
+    for name in ("  portal ", "PORTAL", "f1234567890"):  # its name or FedRAMP id, whatever the case and spacing
+        same = _named(pw.fill_template(template, tmp_path / "same.xlsx"), name)
+        again = _import(engine, same)
+        assert again.warnings == 2 and not any(w.startswith("document:") for w in again.warning_lines), name
+
+
+def test_another_systems_oscal_export_is_warned_about(engine: Engine, workbook: Path, tmp_path: Path) -> None:
+    """The reported case: system B's OSCAL export imported into system A, which has its own V-1."""
+    from poam.services import systems as systems_service
+
+    systems_service.add_system(engine, "Alpha", "t")
+    systems_service.add_system(engine, "Beta Cloud", "t")
+    reader = poam_import.reader_for(workbook)
+    assert reader is not None
+    for name in ("Alpha", "Beta Cloud"):
+        poam_import.import_document(engine, workbook, reader, name, "t")
+    beta = exporting.export_oscal(engine, tmp_path / "beta.json", "Beta Cloud", "t").path
+    oscal = poam_import.reader_for(beta)
+    assert oscal is not None and oscal.read(beta).system_names == ("Beta Cloud",)
+    into_alpha = poam_import.import_document(engine, beta, oscal, "Alpha", "t")
+    assert into_alpha.warning_lines[0] == (
+        "document: names system 'Beta Cloud', not 'Alpha' (the system it is imported into); "
+        "its items are matched to this system's by POA&M id alone"
+    )
+    into_beta = poam_import.import_document(engine, beta, oscal, "Beta Cloud", "t")
+    assert not any(w.startswith("document:") for w in into_beta.warning_lines)
+
+
+def test_no_system_name_no_warning(engine: Engine, workbook: Path) -> None:
+    records, lines = poam_xlsx.read(workbook).items, ["x: y"]
+    result = poam_import.import_items(engine, workbook, records, None, "t", warnings=lines, system_names=("", "  "))
+    assert result.warning_lines == ["x: y"]

@@ -98,7 +98,7 @@ def export_oscal(
 
     result = exporting.export_oscal(_engine(ctx, db), out, system, user, validate=not no_validate, ssp_href=ssp_href)
     if as_json:
-        _json({**_export_json(ctx, db, result, "oscal-poam-1.1.2"), "schema_valid": not no_validate})
+        _json({**_export_json(ctx, db, result, "oscal-poam-1.1.2"), "schema_valid": not no_validate, "ssp": ssp_href})
         return
     checked = "" if no_validate else ", schema-valid, FedRAMP checks passed"
     _say(f"wrote {out} ({result.items} poam-items, OSCAL 1.1.2{checked})")

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from poam.cli.common import WARNINGS_SHOWN, _engine, _err, _json, _say, db_option, system_option, user_option
 from poam.cli.root import cli
-from poam.errors import InputError, printable
+from poam.errors import InputError, ValueRefused, printable
 from poam.services import poam_import
 from poam.services.importer import ImportResult, import_file
 
@@ -52,12 +52,14 @@ def _warn(r: ImportResult | poam_import.PoamImportResult) -> None:
 @click.option(
     "--scan-date",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    help="Date of the scan: replaces every date the file gives (else the file's dates, else its modification time).",
+    help="Date of the scan: replaces every date the file gives (else the file's dates, else its modification time). "
+    "Scan files only.",
 )
 @click.option(
     "--asset",
     metavar="NAME",
-    help="What the file scanned, when it does not say (a repository for Bandit, npm audit, pip-audit).",
+    help="What the file scanned, when it does not say (a repository for Bandit, npm audit, pip-audit). "
+    "Scan files only.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_option
@@ -81,15 +83,17 @@ def import_cmd(
     """
     from poam import signals
 
+    documents = _documents(files, format_id, scan_date, asset)
     engine = _engine(ctx, db)
     actor = user
     results: list[ImportResult] = []
     reported: list[dict[str, object]] = []  # `--json`: every file in order, refused ones with their error
     failed = False
     show_bar = sys.stderr.isatty() and not as_json
-    for path in files:
+    for n, path in enumerate(files):
         try:
-            document = poam_import.reader_for(path, format_id)  # a POA&M workbook or document, by content
+            # a POA&M workbook or document, by content
+            document = documents[n] if n in documents else poam_import.reader_for(path, format_id)
             if document is not None:
                 imported = poam_import.import_document(engine, path, document, system, actor)
                 reported.append({**asdict(imported), "refused": False})
@@ -132,6 +136,28 @@ def import_cmd(
         _json(reported)
     if failed:
         ctx.exit(2)
+
+
+def _documents(
+    files: tuple[Path, ...], format_id: str | None, scan_date: dt.datetime | None, asset: str | None
+) -> dict[int, poam_import.DocumentReader | None]:
+    """With `--scan-date` or `--asset`, each file's POA&M reader found before anything is imported
+    (by position; None: a scan file): a POA&M document is refused (`ValueRefused`, exit 2), since
+    the options apply to scan files only, and the database is left as it was. Without them, nothing
+    is looked at yet."""
+    given = [name for name, value in (("--scan-date", scan_date), ("--asset", asset)) if value is not None]
+    if not given:
+        return {}
+    found: dict[int, poam_import.DocumentReader | None] = {}
+    for n, path in enumerate(files):
+        found[n] = poam_import.reader_for(path, format_id)
+        if found[n] is not None:
+            options = " and ".join(given)
+            raise ValueRefused(
+                f"{path}: {options} {'apply' if len(given) > 1 else 'applies'} to scan files only, "
+                "not to a POA&M document; nothing was imported"
+            )
+    return found
 
 
 def _with_progress(

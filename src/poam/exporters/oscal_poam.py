@@ -39,6 +39,8 @@ from poam.exporters.oscal_vocab import VENDORS
 __all__ = ["POAM_NAMESPACE", "Document", "InventoryAsset", "Tool", "build", "make_uuid", "schema_errors", "write"]
 
 OSCAL_VERSION = "1.1.2"
+TITLE_SUFFIX = " FedRAMP Plan of Action and Milestones (POA&M)"
+"""The document's title is the system's name and this."""
 SCHEMA_PATH = oscal_checks.SCHEMAS / oscal_checks.SCHEMA_FILES[OSCAL_VERSION]
 ROLES = {
     "cloud-service-provider": "Cloud Service Provider",
@@ -144,7 +146,7 @@ def _build(doc: Document) -> dict[str, Any]:
     resolution = make_uuid(s, "resolution-resource")
     locations = list(given.get("locations", {}).values())
     metadata: dict[str, Any] = {
-        "title": f"{s} FedRAMP Plan of Action and Milestones (POA&M)",
+        "title": f"{s}{TITLE_SUFFIX}",
         "last-modified": stamp(doc.last_modified),
         "version": doc.last_modified.date().isoformat(),
         "oscal-version": OSCAL_VERSION,
@@ -215,15 +217,29 @@ def _role_ids(nodes: Iterable[Any]) -> set[str]:
     return found
 
 
+_SSP_MEDIA_TYPES = {".json": "application/json", ".xml": "application/xml"}
+"""The SSP rlink's media type by the href's extension (OSCAL's JSON and XML formats)."""
+
+
+def _suffix(href: str) -> str:
+    """The extension of an href's path (lower case; a URI's query and fragment left out)."""
+    path = href.split("#", 1)[0].split("?", 1)[0]
+    name = path.rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[1].lower() if "." in name else ""
+
+
 def _ssp_resource(doc: Document) -> dict[str, Any]:
     s = doc.system_name
     if doc.ssp_href:
-        media = "application/json" if doc.ssp_href.lower().endswith(".json") else "text/xml"
+        rlink = {"href": doc.ssp_href}
+        media = _SSP_MEDIA_TYPES.get(_suffix(doc.ssp_href))
+        if media is not None:  # the schema makes media-type optional: left out rather than guessed
+            rlink["media-type"] = media
         return {
             "uuid": make_uuid(s, "ssp"),
             "title": f"{s} System Security Plan",
             "props": [prop("type", "system-security-plan", FEDRAMP_NS)],
-            "rlinks": [{"href": doc.ssp_href, "media-type": media}],
+            "rlinks": [rlink],
         }
     props = [prop("type", "no-oscal-ssp", FEDRAMP_NS)]
     if doc.fedramp_id:

@@ -15,6 +15,8 @@ from poam.exporters.oscal_parts import FEDRAMP_NS, POAM_NS
 from poam.parsers.oscal_ar import control_id
 
 DEFAULT_TOOL = "OSCAL POA&M"
+DEFAULT_RATING = Level.MODERATE
+"""The Original Risk Rating of a poam-item whose risk gives none."""
 _FEDRAMP_SYSTEMS = ("https://fedramp.gov", "http://fedramp.gov", "http://fedramp.gov/ns/oscal", FEDRAMP_NS)
 _LEVELS = {
     "very low": Level.LOW,
@@ -105,8 +107,12 @@ def columns(
     index: Index,
     modified: dt.date,
     uuids: dict[str, str],
+    missing: list[str] | None = None,
 ) -> PoamItem:
-    """The item's columns, and in `uuids` the uuids of the objects poam makes for them."""
+    """The item's columns, and in `uuids` the uuids of the objects poam makes for them; in
+    `missing` the values the document lacks that were assumed: `collected` (the observation's
+    date, read as `modified`) and `rating` (read as `DEFAULT_RATING`)."""
+    lacking = [] if missing is None else missing
     poam_id = next(iter(props_of(given, "POAM-ID")), "") or "OSCAL-" + text_of(given.get("uuid"))[:8]
     uuids["item"] = text_of(given.get("uuid"))
     uuids["risk"] = text_of(risk.get("uuid"))
@@ -128,7 +134,10 @@ def columns(
     factors = dicts(risk.get("mitigating-factors"))
     if factors:
         uuids["mitigation"] = text_of(factors[0].get("uuid"))
-    detected = date_of(main.get("collected")) or modified
+    detected = date_of(main.get("collected"))
+    if detected is None:
+        lacking.append("collected")
+        detected = modified
     milestones = list(_milestones(plan, risk, detected, uuids))
     changes, checkin, closed, status_given, latest = _log(risk, uuids)
     deadline = date_of(risk.get("deadline")) or max((m.date for m in milestones), default=detected)
@@ -141,6 +150,8 @@ def columns(
     status = ItemStatus.CLOSED if text_of(risk.get("status")) == "closed" else ItemStatus.OPEN
     status_date = status_given or max([d for d in (latest, closed) if d] or [modified])
     original, adjusted = _ratings(risk)
+    if original is None:
+        lacking.append("rating")
     vendor = _VENDOR_ANSWERS.get(next(iter(props_of(risk, "vendor-dependency")), ""), YesNo.NO)
 
     def answer(kind: str) -> YesNo:
@@ -156,7 +167,7 @@ def columns(
         detection_date=detected,
         scheduled_completion_date=deadline,
         status_date=status_date,
-        original_risk=original or Level.MODERATE,
+        original_risk=original or DEFAULT_RATING,
         controls=tuple(dict.fromkeys(c for v in props_of(risk, "impacted-control-id") if (c := control_id(v)))),
         point_of_contact=poc,
         resources_required="; ".join(text_of(a.get("description")) for a in needs if text_of(a.get("description")))

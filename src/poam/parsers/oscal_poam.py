@@ -45,6 +45,7 @@ from poam.domain.imported import ImportedItem
 from poam.errors import InputError
 from poam.exporters.oscal_checks import reference_problems
 from poam.exporters.oscal_parts import Ids, kept_values, make_parts, make_uuid
+from poam.exporters.oscal_poam import TITLE_SUFFIX
 from poam.parsers import jsonio
 from poam.parsers.oscal_columns import (
     SPECIAL_TYPES,
@@ -109,11 +110,30 @@ def read(path: Path) -> tuple[list[ImportedItem], list[str]]:
     return records(load(path))
 
 
+def system_names(document: dict[str, Any]) -> tuple[str, ...]:
+    """The names the document gives its system: its metadata title (poam's own title,
+    `<name> FedRAMP Plan of Action and Milestones (POA&M)`, as `<name>`) and its `system-id`
+    when that is a FedRAMP id (a UUID names no system a person would recognise)."""
+    body = document[ROOT]
+    names: list[str] = []
+    title = " ".join(text_of(as_dict(body.get("metadata")).get("title")).split())
+    if title:
+        names.append(title.removesuffix(TITLE_SUFFIX) or title)
+    system_id = as_dict(body.get("system-id"))
+    if "fedramp.gov" in text_of(system_id.get("identifier-type")).lower() and text_of(system_id.get("id")):
+        names.append(text_of(system_id.get("id")))
+    return tuple(names)
+
+
 def records(document: dict[str, Any]) -> tuple[list[ImportedItem], list[str]]:
-    """One record per poam-item, and the warning lines."""
+    """One record per poam-item, and the warning lines; a value the document lacks and poam
+    assumes (an observation's `collected` date, the risk's rating) is one warning line each."""
     body = document[ROOT]
     index = Index(body)
-    modified = date_of(as_dict(body.get("metadata")).get("last-modified")) or dt.date.today()
+    modified = date_of(as_dict(body.get("metadata")).get("last-modified"))
+    since = "the document's last-modified date"
+    if modified is None:
+        modified, since = dt.date.today(), "today: the document has no last-modified date"
     doc_uuid = text_of(body.get("uuid")) or "oscal"
     out: list[ImportedItem] = []
     warnings: list[str] = []
@@ -124,7 +144,7 @@ def records(document: dict[str, Any]) -> tuple[list[ImportedItem], list[str]]:
             warnings.append(f"{where}: not an object; left out")
             continue
         try:
-            out.append(_record(given, where, index, modified, doc_uuid, warnings, broken))
+            out.append(_record(given, where, index, (modified, since), doc_uuid, warnings, broken))
         except (ValueError, KeyError, TypeError) as exc:
             warnings.append(f"{where}: cannot be read ({exc}); left out")
     return out, warnings
@@ -191,11 +211,12 @@ def _record(
     given: dict[str, Any],
     where: str,
     index: Index,
-    modified: dt.date,
+    modified: tuple[dt.date, str],
     doc_uuid: str,
     warnings: list[str],
     broken: set[tuple[str, str]],
 ) -> ImportedItem:
+    """One poam-item's record; `modified` is the date read for a missing date and what it is."""
     risk = _risk_of(given, where, index, warnings) or {}
     observations = []
     for ref in dicts(given.get("related-observations")):
@@ -208,7 +229,18 @@ def _record(
     main = main or next((o for o in observations if not set(as_list(o.get("types"))) & SPECIAL_TYPES), None)
     main = main or (observations[0] if observations else {})
     uuids: dict[str, str] = {}
-    item = columns(given, risk, main, observations, index, modified, uuids)
+    missing: list[str] = []
+    item = columns(given, risk, main, observations, index, modified[0], uuids, missing)
+    if "collected" in missing:
+        warnings.append(
+            f"{where}: no observation `collected` date; Original Detection Date read as "
+            f"{item.detection_date.isoformat()} ({modified[1]})"
+        )
+    if "rating" in missing:
+        warnings.append(
+            f"{where}: no rating on its risk (no risk, severity, likelihood or impact facet); "
+            f"Original Risk Rating read as {item.original_risk.value}"
+        )
     asset_text = "\n".join(subject_names(main, index, uuids, "asset-text")) or None
     item = dataclasses.replace(item, asset_text=asset_text)
     ids = _ImportIds("", item, given={k: v for k, v in uuids.items() if v}, doc_uuid=doc_uuid)

@@ -1,12 +1,13 @@
 """Importing the items of a POA&M kept elsewhere (a FedRAMP workbook, an OSCAL POA&M).
 
     import_items(engine, path, records, system=None, actor="cli", origin="poam-xlsx",
-                 *, warnings=(), file_format=None) -> PoamImportResult
+                 *, warnings=(), file_format=None, system_names=()) -> PoamImportResult
 
 `records` are `domain.imported.ImportedItem`s, in document order, as a reader gives them;
 `origin` is `poam-xlsx` or `oscal` (stored on each item created); `warnings` are the reader's
 lines (`where: problem`), reported with the result; `file_format` names the format in the
-result and the audit event (default: the origin). Everything is written in ONE transaction with
+result and the audit event (default: the origin); `system_names` are the names the document
+gives its system (see `import_items`). Everything is written in ONE transaction with
 its audit events (the log seals the items): on any error nothing is written. The system is
 locked for writing as a scan import locks it; `system=None` is the only system (or `default`,
 created in an empty database).
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 
 from poam.domain import kept_cells
 from poam.domain.imported import ImportedItem
@@ -158,8 +159,20 @@ def import_items(
     *,
     warnings: Sequence[str] = (),
     file_format: str | None = None,
+    system_names: Sequence[str] = (),
 ) -> PoamImportResult:
-    """Write the records of one POA&M document in one transaction (see the module's text)."""
+    """Write the records of one POA&M document in one transaction (see the module's text).
+
+    Records are matched to the system's items by POA&M id alone, so a document of another system
+    would update unrelated items that share an id. `system_names` are the names the document
+    gives its system, as its reader gives them (the workbook's System Name; an OSCAL POA&M's
+    title and FedRAMP system-id, `oscal_poam.system_names`). When it gives some and none is the
+    system's name or FedRAMP id (compared whatever the case, with runs of spaces as one), the
+    result's first warning line says so (`document: names system ...`); the import still goes
+    ahead (a warning, not a refusal: a system may have been renamed, and `--system` already picks
+    the target). No warning when the document names no system, or when the system held no item
+    before (a new system, the `default` one an empty database gets: nothing to mix up).
+    """
     from poam.services.locks import system_for_writing
 
     if origin not in ORIGINS:
@@ -179,26 +192,64 @@ def import_items(
     with engine.begin() as conn:
         info = system_for_writing(conn, system, actor, create_default=True)
         result.system = info.name
+        holds = conn.execute(select(func.count()).where(items.c.system_id == info.id)).scalar_one()
+        other = _other_system(system_names, info) if holds else None  # an empty system: nothing to mix up
+        if other is not None:
+            result.warnings += 1
+            result.warning_lines = [f"document: {other}", *result.warning_lines][:1000]
         _Writer(conn, info, actor, result, path.name).run(chosen)
     return result
+
+
+def _plain_name(text: str) -> str:
+    """A name as compared: runs of spaces as one, whatever the case."""
+    return " ".join(text.split()).casefold()
+
+
+def _other_system(names: Sequence[str], info: Any) -> str | None:
+    """The warning when the document names a system and none of its names is this system's name
+    or FedRAMP id; None otherwise (or when it names none)."""
+    given = [" ".join(n.split()) for n in names if n and n.strip()]
+    if not given:
+        return None
+    ours = {_plain_name(info.name)} | ({_plain_name(info.fedramp_id)} if info.fedramp_id else set())
+    if any(_plain_name(n) in ours for n in given):
+        return None
+    shown = " / ".join(repr(printable(n[:100])) for n in given)
+    return (
+        f"names system {shown}, not {printable(info.name)!r} (the system it is imported into); "
+        "its items are matched to this system's by POA&M id alone"
+    )
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    """What a reader gives: the records, the warning lines (`where: problem`) and the names the
+    document gives its system (`import_items` compares them with the system imported into)."""
+
+    records: list[ImportedItem]
+    warnings: list[str]
+    system_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class DocumentReader:
     """A reader of POA&M documents for `poam import`: `looks_like` detects the document by its
-    content, `read` gives its records and warning lines (or raises `InputError`)."""
+    content, `read` gives its records, warning lines and system names (or raises `InputError`);
+    `name` is what `poam formats` calls the format."""
 
     format: str
     origin: str
     looks_like: Callable[[Path], bool]
-    read: Callable[[Path], tuple[list[ImportedItem], list[str]]]
+    read: Callable[[Path], DocumentContent]
+    name: str = ""
 
 
-def _workbook(path: Path) -> tuple[list[ImportedItem], list[str]]:
+def _workbook(path: Path) -> DocumentContent:
     from poam.parsers import poam_xlsx
 
     book = poam_xlsx.read(path)
-    return book.items, book.warnings
+    return DocumentContent(book.items, book.warnings, (book.system_name,) if book.system_name else ())
 
 
 def _looks_like_workbook(path: Path) -> bool:
@@ -207,10 +258,12 @@ def _looks_like_workbook(path: Path) -> bool:
     return poam_xlsx.looks_like(path)
 
 
-def _oscal(path: Path) -> tuple[list[ImportedItem], list[str]]:
+def _oscal(path: Path) -> DocumentContent:
     from poam.parsers import oscal_poam
 
-    return oscal_poam.read(path)
+    document = oscal_poam.load(path)
+    records, lines = oscal_poam.records(document)
+    return DocumentContent(records, lines, oscal_poam.system_names(document))
 
 
 def _looks_like_oscal(path: Path) -> bool:
@@ -220,8 +273,10 @@ def _looks_like_oscal(path: Path) -> bool:
 
 
 READERS: list[DocumentReader] = [
-    DocumentReader("fedramp-poam-xlsx", "poam-xlsx", _looks_like_workbook, _workbook),
-    DocumentReader("oscal-poam", "oscal", _looks_like_oscal, _oscal),
+    DocumentReader(
+        "fedramp-poam-xlsx", "poam-xlsx", _looks_like_workbook, _workbook, "FedRAMP POA&M workbook (.xlsx, .xlsm)"
+    ),
+    DocumentReader("oscal-poam", "oscal", _looks_like_oscal, _oscal, "OSCAL POA&M (JSON or XML)"),
 ]
 """The POA&M document readers `poam import` tries before the scan parsers (add one to route a format)."""
 
@@ -240,8 +295,18 @@ def import_document(
     engine: Engine, path: Path, reader: DocumentReader, system: str | None = None, actor: str = "cli"
 ) -> PoamImportResult:
     """Read a POA&M document with its reader and import its items (`import_items`)."""
-    records, lines = reader.read(path)
-    return import_items(engine, path, records, system, actor, reader.origin, warnings=lines, file_format=reader.format)
+    read = reader.read(path)
+    return import_items(
+        engine,
+        path,
+        read.records,
+        system,
+        actor,
+        reader.origin,
+        warnings=read.warnings,
+        file_format=reader.format,
+        system_names=read.system_names,
+    )
 
 
 def describe(r: PoamImportResult) -> str:
