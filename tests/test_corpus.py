@@ -18,12 +18,16 @@ from poam.store.db import open_db
 from tests.conftest import CORPUS, corpus_dir
 
 FORMATS = {
+    "dependency_check": {"dependency-check-xml", "dependency-check-json"},
+    "anchore_enterprise": {"anchore-enterprise"},
+    "prisma_cloud": {"prisma-cloud", "prisma-cloud-csv"},
     "asff_json": {"asff"},
     "aws_inspector2_json": {"aws-inspector2"},
     "bandit_json": {"bandit"},
     "burp_xml": {"burp-xml"},
     "cyclonedx": {"cyclonedx"},
     "grype_json": {"grype"},
+    "hdf_json": {"hdf"},
     "ms_defender_endpoint": {"defender-endpoint"},
     "ms_defender_for_cloud_csv": {"defender-cloud"},
     "nessus_csv": {"nessus-csv"},
@@ -58,15 +62,11 @@ NOT_SCANS = {"cisa_kev": "kev", "oscal_poam": "OSCAL POA&M|unrecognised"}
 # taken by another format's parser.
 NOT_YET_READ = {
     "acunetix_xml",
-    "anchore_enterprise",
     "checkmarx",
-    "dependency_check",
     "fortify_fpr",
     "github_alerts",
     "gitlab_reports",
-    "hdf_json",
     "nuclei_json",
-    "prisma_cloud",
     "qualys_vmdr_detection_xml",
     "rapid7_xml",
     "sonarqube_json",
@@ -98,6 +98,22 @@ REFUSED = {
 }
 # Files that hold no weakness, and why (each checked by hand against the file).
 NO_FINDINGS = {
+    # Dependency-Check: no dependencies
+    "defectdojo__dependency_check__dc_empty.xml",
+    # Dependency-Check: one dependency without vulnerabilities
+    "defectdojo__dependency_check__single_dependency_with_related_no_vulnerability.xml",
+    # Dependency-Check: no dependencies (project name an unfilled placeholder)
+    "qualys-ta-splunk__dependency-check-report.json",
+    # Anchore: vulnerabilities is empty
+    "defectdojo__anchore_engine__no_vuln.json",
+    # Anchore policy evaluation with no rows
+    "defectdojo__anchore_enterprise__no_checks.json",
+    # Prisma: no vulnerabilities, no compliance results (a scan that found nothing)
+    "defectdojo__twistlock__no_vuln.json",
+    # Prisma CSV: the header alone
+    "defectdojo__twistlock__scan_report_prisma_twistlock_images_no_vuln.csv",
+    # HDF: every control passed, was skipped or is not applicable, and the file names no target
+    "heimdall2__good_nginxresults.json",
     # scans that found nothing
     "defectdojo__aws_inspector2__aws_inspector2_zero_vul.json",
     "defectdojo__bandit__no_vuln.json",
@@ -234,7 +250,19 @@ JSON_FOLDERS = sorted(
     f
     for f in FORMATS
     if f.endswith("_json")
-    or f in {"cyclonedx", "openvex", "oscal_assessment_results", "prowler", "sarif", "stig_cklb", "wiz"}
+    or f
+    in {
+        "anchore_enterprise",
+        "cyclonedx",
+        "dependency_check",
+        "openvex",
+        "oscal_assessment_results",
+        "prisma_cloud",
+        "prowler",
+        "sarif",
+        "stig_cklb",
+        "wiz",
+    }
     or f == "ms_defender_endpoint"
 )
 

@@ -398,6 +398,7 @@ XML_FOLDERS = [
     "tenable_was",
     "cyclonedx",
     "oscal_assessment_results",
+    "dependency_check",
 ]
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from poam.hookspecs import hookimpl
+from poam.parsers.anchore import AnchoreEnterpriseParser
 from poam.parsers.asff import AsffParser
 from poam.parsers.bandit import BanditParser
 from poam.parsers.base import Parser
 from poam.parsers.burp import BurpXmlParser
 from poam.parsers.cyclonedx import CycloneDxParser
 from poam.parsers.defender import DefenderCloudParser, DefenderEndpointParser
+from poam.parsers.dependency_check import DependencyCheckJsonParser, DependencyCheckXmlParser
 from poam.parsers.grype import GrypeParser
+from poam.parsers.hdf import HdfParser
 from poam.parsers.inspector2 import Inspector2Parser
 from poam.parsers.nessus import NessusParser
 from poam.parsers.nessus_csv import NessusCsvParser
@@ -21,6 +24,7 @@ from poam.parsers.openvex import OpenVexParser
 from poam.parsers.oscal_ar import OscalAssessmentResultsParser
 from poam.parsers.pip_audit import PipAuditParser
 from poam.parsers.poam_csv import PoamCsvParser
+from poam.parsers.prisma_cloud import PrismaCloudCsvParser, PrismaCloudParser
 from poam.parsers.prowler import ProwlerParser
 from poam.parsers.qualys_csv import QualysCsvParser
 from poam.parsers.qualys_pci_csv import QualysPciCsvParser
@@ -64,7 +68,10 @@ def poam_parsers() -> list[Parser]:
         # container and software composition scanners
         TrivyParser(),
         GrypeParser(),
+        AnchoreEnterpriseParser(),
         SnykParser(),
+        PrismaCloudParser(),
+        PrismaCloudCsvParser(),
         CycloneDxParser(),
         OpenVexParser(),
         # code and dependency scanners
@@ -73,6 +80,8 @@ def poam_parsers() -> list[Parser]:
         BanditParser(),
         NpmAuditParser(),
         PipAuditParser(),
+        DependencyCheckXmlParser(),
+        DependencyCheckJsonParser(),
         # cloud security
         AsffParser(),
         Inspector2Parser(),
@@ -85,6 +94,7 @@ def poam_parsers() -> list[Parser]:
         StigCklParser(),
         StigCklbParser(),
         XccdfParser(),
+        HdfParser(),
         OscalAssessmentResultsParser(),
         # inventory and discovery
         NmapXmlParser(),
