@@ -18,6 +18,15 @@ from poam.store.db import open_db
 from tests.conftest import CORPUS, corpus_dir
 
 FORMATS = {
+    "acunetix_xml": {"acunetix-xml", "acunetix-360"},
+    "nuclei_json": {"nuclei"},
+    "github_alerts": {"github-alerts"},
+    "gitlab_reports": {"gitlab"},
+    "sonarqube_json": {"sonarqube"},
+    "checkmarx": {"checkmarx-xml", "checkmarx-json"},
+    "fortify_fpr": {"fortify-fpr", "fortify-fvdl", "fortify-xml"},
+    "rapid7_xml": {"rapid7-xml"},
+    "qualys_vmdr_detection_xml": {"qualys-vmdr-xml"},
     "dependency_check": {"dependency-check-xml", "dependency-check-json"},
     "anchore_enterprise": {"anchore-enterprise"},
     "prisma_cloud": {"prisma-cloud", "prisma-cloud-csv"},
@@ -58,19 +67,6 @@ FORMATS = {
 }
 # Folders of reference data that other commands load.
 NOT_SCANS = {"cisa_kev": "kev", "oscal_poam": "OSCAL POA&M|unrecognised"}
-# Formats poam does not read yet (issue 11): every file must be refused as unrecognised, never
-# taken by another format's parser.
-NOT_YET_READ = {
-    "acunetix_xml",
-    "checkmarx",
-    "fortify_fpr",
-    "github_alerts",
-    "gitlab_reports",
-    "nuclei_json",
-    "qualys_vmdr_detection_xml",
-    "rapid7_xml",
-    "sonarqube_json",
-}
 # Files refused, and why: the PEER-INVALID ones of SOURCES.md and a few more.
 REFUSED = {
     "defectdojo__npm_audit__empty_with_error.json": "npm audit failed",
@@ -98,6 +94,28 @@ REFUSED = {
 }
 # Files that hold no weakness, and why (each checked by hand against the file).
 NO_FINDINGS = {
+    # Acunetix 360: Vulnerabilities is empty
+    "defectdojo__acunetix__acunetix360_zero_finding.json",
+    # Nuclei: informational results only (favicon-detect)
+    "defectdojo__nuclei__issue_9201.json",
+    # Nuclei: informational results only (tech-detect)
+    "defectdojo__nuclei__multiple_matches.json",
+    # Nuclei: informational results only (DNS, SSL and TLS detection)
+    "defectdojo__nuclei__multiple_v3.json",
+    # GitHub: vulnerabilityAlerts.nodes is empty
+    "defectdojo__github_vulnerability__github-0-vuln.json",
+    # GitLab: vulnerabilities is empty
+    "defectdojo__gitlab_sast__gl-sast-report-0-vuln.json",
+    # SonarQube: an empty issue list
+    "defectdojo__sonarqube__sonar-no-finding.json",
+    # SonarQube: a bug and code smells only (no security weakness)
+    "defectdojo__api_sonarqube__issues.json",
+    # Checkmarx: a header without queries
+    "defectdojo__checkmarx__no_finding.xml",
+    # Checkmarx: its one result is Not Exploitable (set aside)
+    "defectdojo__checkmarx__single_finding_false_positive.xml",
+    # Fortify: its two issues are analysed Not an Issue (set aside)
+    "defectdojo__fortify__issue6082.xml",
     # Dependency-Check: no dependencies
     "defectdojo__dependency_check__dc_empty.xml",
     # Dependency-Check: one dependency without vulnerabilities
@@ -190,11 +208,11 @@ def test_peer_invalid_files_are_all_expected_to_be_refused() -> None:
 
 
 def test_every_corpus_folder_is_known() -> None:
-    assert {p.name for p in _folders()} == set(FORMATS) | set(NOT_SCANS) | NOT_YET_READ
+    assert {p.name for p in _folders()} == set(FORMATS) | set(NOT_SCANS)
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("folder", sorted(FORMATS) + sorted(NOT_SCANS) + sorted(NOT_YET_READ))
+@pytest.mark.parametrize("folder", sorted(FORMATS) + sorted(NOT_SCANS))
 def test_corpus_walk(folder: str, tmp_path: Path) -> None:
     path = CORPUS / folder
     if not path.is_dir():
@@ -203,10 +221,6 @@ def test_corpus_walk(folder: str, tmp_path: Path) -> None:
     for n, file in enumerate(sorted(path.iterdir())):
         system = f"s{n}"
         systems.add_system(engine, system, "walk")
-        if folder in NOT_YET_READ:
-            with pytest.raises(InputError, match="unrecognised"):
-                import_file(engine, file, system=system, parallel=False)
-            continue
         if folder in NOT_SCANS or file.name in REFUSED:
             expected = NOT_SCANS.get(folder) or re.escape(REFUSED[file.name])
             with pytest.raises(InputError, match=expected) as refused:
@@ -252,9 +266,13 @@ JSON_FOLDERS = sorted(
     if f.endswith("_json")
     or f
     in {
+        "acunetix_xml",
         "anchore_enterprise",
+        "checkmarx",
         "cyclonedx",
         "dependency_check",
+        "github_alerts",
+        "gitlab_reports",
         "openvex",
         "oscal_assessment_results",
         "prisma_cloud",
@@ -269,7 +287,16 @@ JSON_FOLDERS = sorted(
 
 # Formats that merge the records of one finding (the same advisory, risk, check and resource, or
 # package and image) that two documents of one file report into one result.
-MERGING = {"npm_audit_json", "oscal_assessment_results", "prowler", "snyk_json"}
+MERGING = {
+    "acunetix_xml",
+    "checkmarx",
+    "gitlab_reports",
+    "npm_audit_json",
+    "oscal_assessment_results",
+    "prowler",
+    "snyk_json",
+    "sonarqube_json",
+}
 
 
 def _weaknesses(engine: Engine, system: str) -> set[tuple[str, str, str]]:

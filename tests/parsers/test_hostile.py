@@ -399,6 +399,9 @@ XML_FOLDERS = [
     "cyclonedx",
     "oscal_assessment_results",
     "dependency_check",
+    "rapid7_xml",
+    "qualys_vmdr_detection_xml",
+    "acunetix_xml",
 ]
 
 

@@ -292,7 +292,7 @@ def test_sonar_report_covers_its_project(tmp_path: Path) -> None:
     )
     assert (other.weakness.severity, other.weakness.family, other.observed_at) == (
         Severity.MEDIUM,
-        None,
+        "Vulnerability",
         dt.datetime(2024, 1, 18),
     )
     new_code, ctx = parsed(write(tmp_path, sonar_report(report_issue(), inNewCodePeriod=True)))

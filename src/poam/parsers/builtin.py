@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from poam.hookspecs import hookimpl
+from poam.parsers.acunetix import Acunetix360Parser, AcunetixXmlParser
 from poam.parsers.anchore import AnchoreEnterpriseParser
 from poam.parsers.asff import AsffParser
 from poam.parsers.bandit import BanditParser
 from poam.parsers.base import Parser
 from poam.parsers.burp import BurpXmlParser
+from poam.parsers.checkmarx import CheckmarxOneParser, CheckmarxXmlParser
 from poam.parsers.cyclonedx import CycloneDxParser
 from poam.parsers.defender import DefenderCloudParser, DefenderEndpointParser
 from poam.parsers.dependency_check import DependencyCheckJsonParser, DependencyCheckXmlParser
+from poam.parsers.fortify import FortifyFprParser, FortifyFvdlParser, FortifyReportXmlParser
+from poam.parsers.github import GithubAlertsParser
+from poam.parsers.gitlab import GitlabParser
 from poam.parsers.grype import GrypeParser
 from poam.parsers.hdf import HdfParser
 from poam.parsers.inspector2 import Inspector2Parser
@@ -18,6 +23,7 @@ from poam.parsers.nessus import NessusParser
 from poam.parsers.nessus_csv import NessusCsvParser
 from poam.parsers.nmap import NmapXmlParser
 from poam.parsers.npm_audit import NpmAuditParser
+from poam.parsers.nuclei import NucleiParser
 from poam.parsers.openvas_csv import OpenvasCsvParser
 from poam.parsers.openvas_xml import OpenvasXmlParser
 from poam.parsers.openvex import OpenVexParser
@@ -29,10 +35,13 @@ from poam.parsers.prowler import ProwlerParser
 from poam.parsers.qualys_csv import QualysCsvParser
 from poam.parsers.qualys_pci_csv import QualysPciCsvParser
 from poam.parsers.qualys_vm_xml import QualysVmXmlParser
+from poam.parsers.qualys_vmdr import QualysVmdrParser
 from poam.parsers.qualys_was_xml import QualysWasXmlParser
+from poam.parsers.rapid7_xml import Rapid7XmlParser
 from poam.parsers.sarif import SarifParser
 from poam.parsers.semgrep import SemgrepParser
 from poam.parsers.snyk import SnykParser
+from poam.parsers.sonarqube import SonarQubeParser
 from poam.parsers.stig_ckl import StigCklParser
 from poam.parsers.stig_cklb import StigCklbParser
 from poam.parsers.tenable_csv import TenableCsvParser
@@ -58,6 +67,8 @@ def poam_parsers() -> list[Parser]:
         QualysVmXmlParser(),
         QualysCsvParser(),
         QualysPciCsvParser(),
+        QualysVmdrParser(),
+        Rapid7XmlParser(),
         # web application scanners
         TenableWasXmlParser(),
         TenableWasCsvParser(),
@@ -65,6 +76,9 @@ def poam_parsers() -> list[Parser]:
         ZapJsonParser(),
         BurpXmlParser(),
         QualysWasXmlParser(),
+        NucleiParser(),
+        AcunetixXmlParser(),
+        Acunetix360Parser(),
         # container and software composition scanners
         TrivyParser(),
         GrypeParser(),
@@ -78,6 +92,14 @@ def poam_parsers() -> list[Parser]:
         SarifParser(),
         SemgrepParser(),
         BanditParser(),
+        FortifyFprParser(),
+        FortifyFvdlParser(),
+        FortifyReportXmlParser(),
+        CheckmarxXmlParser(),
+        CheckmarxOneParser(),
+        SonarQubeParser(),
+        GitlabParser(),
+        GithubAlertsParser(),
         NpmAuditParser(),
         PipAuditParser(),
         DependencyCheckXmlParser(),

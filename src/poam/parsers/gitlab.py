@@ -3,7 +3,9 @@ container scanning, DAST and API fuzzing, in GitLab's common report schema (2.x 
 `{version, scan{type, scanner, analyzer, status, start_time, end_time}, vulnerabilities[],
 remediations[], dependency_files[]}`; the ZAP-based DAST analyzer adds ZAP's `@generated`,
 `@version` and `site[]`. A file may hold several reports (concatenated, or one per line): they are
-one import. The `vulnerabilities` list is streamed, one vulnerability at a time.
+one import. Files from STREAM_FROM bytes are streamed one vulnerability at a time (a streamed
+document must have `version`: GitLab always writes it, and the streamed list's absence cannot be
+seen).
 
 The report type is `scan.type`, else the vulnerability's `category` (schemas before 15), else
 what its location shows (an image: container scanning; a host name: DAST; a file with a named
@@ -17,12 +19,14 @@ One finding per:
 - SAST and secret detection: rule (the primary identifier: the first of `identifiers` that is not
   a CWE or OWASP classification) and file (`location.file`); lines go to the evidence. A secret
   finding (secret detection, or a rule of a secrets tool) keeps where the secret is, never its
-  value: `raw_source_code_extract` is never read, and a description that quotes it is dropped.
-- dependency scanning: advisory (the first CVE identifier, else the primary identifier, such as a
-  Gemnasium id) and package in its dependency file (`service/go.sum: golang.org/x/crypto`, as
-  Trivy locates language packages); versions go to the evidence.
-- container scanning: advisory (CVE, else primary identifier) and package, on the image
-  (`location.image` without tag or digest); the operating system and versions go to the evidence.
+  value: `raw_source_code_extract` is never kept, and a description that quotes it is dropped.
+- dependency scanning: advisory (the first CVE identifier, else a GHSA, else the primary
+  identifier, such as a Gemnasium id) and package in its dependency file
+  (`service/go.sum: golang.org/x/crypto`, as Trivy locates language packages); versions go to the
+  evidence.
+- container scanning: advisory (CVE, else GHSA, else the primary identifier) and package, on the
+  image (`location.image` without tag or digest); the operating system and versions go to the
+  evidence.
 - DAST and API fuzzing: rule (ZAP plugin id or the primary identifier) and URL path on the site
   (`location.hostname`); method, parameter and the evidence summary go to the evidence, never
   the request or response.
