@@ -336,10 +336,12 @@ def test_fpr_zip_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         parse(FortifyFprParser(), no_fvdl)
     with pytest.raises(InputError, match="unsafe path"):
         parse(FortifyFprParser(), fpr(tmp_path, good, extra={"../evil.txt": b"x"}))
-    monkeypatch.setattr(fortify, "ZIP_MAX_MEMBERS", 2)
+    sources = {f"src-archive/{n}.java": b"class A {}" for n in range(1500)}  # a real FPR's scanned sources
+    assert len(findings(parse(FortifyFprParser(), fpr(tmp_path, good, audit(), extra=sources)))) == 1
+    monkeypatch.setattr(fortify, "FPR_MAX_MEMBERS", 2)
     with pytest.raises(InputError, match="more than 2 members"):
         parse(FortifyFprParser(), fpr(tmp_path, good, audit()))
-    monkeypatch.setattr(fortify, "ZIP_MAX_MEMBERS", 1000)
+    monkeypatch.setattr(fortify, "FPR_MAX_MEMBERS", 100_000)
     bomb = fvdl(vuln()).replace("<UUID>u</UUID>", "<UUID>" + "u" * (3 * 1024 * 1024) + "</UUID>")
     with pytest.raises(InputError, match="compressed suspiciously well"):
         parse(FortifyFprParser(), fpr(tmp_path, bomb))

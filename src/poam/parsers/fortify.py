@@ -52,8 +52,13 @@ from poam.errors import InputError
 from poam.parsers import common
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.codescan import hits_text, max_severity, repo_path, repository
-from poam.parsers.defender import ZIP_MAX_MEMBERS, ZIP_MAX_RATIO, ZIP_MAX_TOTAL
+from poam.parsers.defender import ZIP_MAX_RATIO, ZIP_MAX_TOTAL
 from poam.parsers.xmlsafe import iterparse, release
+
+FPR_MAX_MEMBERS = 100_000
+"""An FPR carries the scanned sources (`src-archive/`), often thousands of files; poam reads only
+`audit.fvdl` and `audit.xml`, so the cap only bounds the central directory it lists (Defender's
+bundles, read whole, keep 1,000)."""
 
 TOOL = "Fortify SCA"
 FALLBACK_ASSET = "Fortify project"
@@ -498,8 +503,8 @@ class FortifyFprParser:
 def _fpr_members(archive: zipfile.ZipFile, ctx: ParseContext) -> tuple[zipfile.ZipInfo, zipfile.ZipInfo | None]:
     """The FVDL and audit members of an FPR, checked against the zip limits."""
     members = archive.infolist()
-    if len(members) > ZIP_MAX_MEMBERS:
-        raise InputError(ctx.source, f"refused: zip has more than {ZIP_MAX_MEMBERS} members")
+    if len(members) > FPR_MAX_MEMBERS:
+        raise InputError(ctx.source, f"refused: zip has more than {FPR_MAX_MEMBERS} members")
     found: dict[str, zipfile.ZipInfo] = {}
     for info in members:
         name = info.filename
