@@ -90,7 +90,7 @@ def assess(conn: Connection, item_ids: list[int], now: dt.datetime) -> dict[int,
             nearest_due=nearest.due if nearest else None,
             fix_available=f.fix_available,
         )
-        if item_id in closed:
+        if item_id in closed and (closed[item_id][0] or now.date()) <= now.date():  # closed by `now`
             late = _closed_late(outcome, *closed[item_id])
         else:
             late = any(d.due is not None and d.met_at is None and now > d.due for d in outcome.deadlines)
