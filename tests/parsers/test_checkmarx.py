@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from poam.domain.models import AssetKind, Coverage, Finding, FindingStatus, ItemStatus, Scan, Severity
 from poam.errors import InputError
 from poam.parsers.base import ParseContext
-from poam.parsers.checkmarx import KICS, SAST, SCA, CheckmarxOneParser, CheckmarxXmlParser
+from poam.parsers.checkmarx import KICS, SAST, SCA, CheckmarxXmlParser
+from poam.parsers.checkmarx_one import CheckmarxOneParser
 from poam.parsers.registry import read_head
 from poam.services import systems
 from poam.services.importer import import_file

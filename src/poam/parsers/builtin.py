@@ -9,7 +9,8 @@ from poam.parsers.asff import AsffParser
 from poam.parsers.bandit import BanditParser
 from poam.parsers.base import Parser
 from poam.parsers.burp import BurpXmlParser
-from poam.parsers.checkmarx import CheckmarxOneParser, CheckmarxXmlParser
+from poam.parsers.checkmarx import CheckmarxXmlParser
+from poam.parsers.checkmarx_one import CheckmarxOneParser
 from poam.parsers.cyclonedx import CycloneDxParser
 from poam.parsers.defender import DefenderCloudParser, DefenderEndpointParser
 from poam.parsers.dependency_check import DependencyCheckJsonParser, DependencyCheckXmlParser
