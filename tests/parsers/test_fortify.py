@@ -16,7 +16,8 @@ from poam.domain.models import AssetKind, Coverage, Finding, FindingStatus, Item
 from poam.errors import InputError
 from poam.parsers import fortify
 from poam.parsers.base import ParseContext
-from poam.parsers.fortify import FortifyFprParser, FortifyFvdlParser, FortifyReportXmlParser
+from poam.parsers.fortify import FortifyFprParser, FortifyFvdlParser
+from poam.parsers.fortify_report import FortifyReportXmlParser
 from poam.parsers.registry import read_head
 from poam.services import systems
 from poam.services.importer import import_file

@@ -14,7 +14,8 @@ from poam.parsers.checkmarx_one import CheckmarxOneParser
 from poam.parsers.cyclonedx import CycloneDxParser
 from poam.parsers.defender import DefenderCloudParser, DefenderEndpointParser
 from poam.parsers.dependency_check import DependencyCheckJsonParser, DependencyCheckXmlParser
-from poam.parsers.fortify import FortifyFprParser, FortifyFvdlParser, FortifyReportXmlParser
+from poam.parsers.fortify import FortifyFprParser, FortifyFvdlParser
+from poam.parsers.fortify_report import FortifyReportXmlParser
 from poam.parsers.github import GithubAlertsParser
 from poam.parsers.gitlab import GitlabParser
 from poam.parsers.grype import GrypeParser
