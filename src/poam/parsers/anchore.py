@@ -59,7 +59,7 @@ from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, Find
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, Draft, as_dict, as_list, text
 
 TOOL = "Anchore Enterprise"
 MAX_FIXES = 20
@@ -75,15 +75,6 @@ _URL = re.compile(r"https?://[^\s)]+")
 _COLUMNS = ("Trigger_Id", "Gate", "Trigger", "Check_Output", "Gate_Action")
 _NOT_SET = (None, False, "", 0, "false", "False", "none", "None")
 PARTIAL_TYPE = "lists {what} packages only (vulnerability_type {kind!r}); no coverage, so this file closes nothing"
-
-
-@dataclass
-class _Draft:
-    """What the file says about one check, gathered before its Weakness is made."""
-
-    fields: dict[str, Any]
-    severity: Severity
-    fixes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,7 +134,7 @@ class AnchoreEnterpriseParser:
         """Read every report and evaluation, then yield coverage, merged findings and one scan."""
         docs = list(jsonio.documents(stream, ctx.source))
         targets: list[_Target] = []
-        drafts: dict[str, _Draft] = {}
+        drafts: dict[str, Draft] = {}
         for d, doc in enumerate(docs, start=1):
             prefix = f"document {d}" if len(docs) > 1 else ""
             targets += _document(doc, prefix, drafts, ctx)
@@ -176,7 +167,7 @@ def _evaluation(keys: frozenset[str] | set[str], head_text: str) -> bool:
     return any(m in head_text for m in ('"detail"', '"last_evaluation"', '"final_action"', '"policyId"'))
 
 
-def _document(doc: Any, prefix: str, drafts: dict[str, _Draft], ctx: ParseContext) -> list[_Target]:
+def _document(doc: Any, prefix: str, drafts: dict[str, Draft], ctx: ParseContext) -> list[_Target]:
     """The reports or evaluations of one JSON document."""
     name = prefix or "report"
     if isinstance(doc, dict) and "vulnerabilities" in doc:
@@ -196,7 +187,7 @@ def _document(doc: Any, prefix: str, drafts: dict[str, _Draft], ctx: ParseContex
 
 
 def _report(
-    doc: dict[str, Any] | None, vulns: list[Any], name: str, drafts: dict[str, _Draft], ctx: ParseContext
+    doc: dict[str, Any] | None, vulns: list[Any], name: str, drafts: dict[str, Draft], ctx: ParseContext
 ) -> _Target:
     """One image's vulnerability list (`doc` None for anchorectl's bare array)."""
     meta = doc or {}
@@ -235,7 +226,7 @@ def _package(v: dict[str, Any]) -> str | None:
 
 
 def _vulnerability(
-    v: dict[str, Any], record: str, target: _Target, drafts: dict[str, _Draft], ctx: ParseContext
+    v: dict[str, Any], record: str, target: _Target, drafts: dict[str, Draft], ctx: ParseContext
 ) -> None:
     vuln_id = _val(v.get("vuln"))
     if not vuln_id:
@@ -265,7 +256,7 @@ def _vulnerability(
     draft = drafts.get(vuln_id)
     if draft is None:
         extra = as_dict(v.get("extra"))
-        draft = drafts[vuln_id] = _Draft(
+        draft = drafts[vuln_id] = Draft(
             {
                 "name": vuln_id,
                 "family": _val(_get(v, "feed_group")),
@@ -326,7 +317,7 @@ def _cvss(v: dict[str, Any]) -> dict[str, Any]:
 # --- policy evaluations ------------------------------------------------------------------------
 
 
-def _evaluations(doc: dict[str, Any], prefix: str, drafts: dict[str, _Draft], ctx: ParseContext) -> list[_Target]:
+def _evaluations(doc: dict[str, Any], prefix: str, drafts: dict[str, Draft], ctx: ParseContext) -> list[_Target]:
     """Every evaluation of every tag of every image digest of one element of the file."""
     targets = []
     for digest, tags in doc.items():
@@ -340,7 +331,7 @@ def _evaluations(doc: dict[str, Any], prefix: str, drafts: dict[str, _Draft], ct
 
 
 def _evaluation_of(
-    evaluation: object, tag: str, digest: str, record: str, drafts: dict[str, _Draft], ctx: ParseContext
+    evaluation: object, tag: str, digest: str, record: str, drafts: dict[str, Draft], ctx: ParseContext
 ) -> _Target:
     ev = as_dict(evaluation)
     result = as_dict(as_dict(ev.get("detail")).get("result"))
@@ -408,7 +399,7 @@ def _row(
     record: str,
     target: _Target,
     policies: dict[str | None, str | None],
-    drafts: dict[str, _Draft],
+    drafts: dict[str, Draft],
     ctx: ParseContext,
 ) -> None:
     """One fired trigger: a vulnerability on a package, or a configuration finding."""
@@ -435,7 +426,7 @@ def _row(
             draft = drafts.get(vuln_id)
             if draft is None:
                 links = _URL.findall(output or "")
-                draft = drafts[vuln_id] = _Draft(
+                draft = drafts[vuln_id] = Draft(
                     {"name": vuln_id, "see_also": links[0] if links else None, "cves": common.cves_in(vuln_id)}, rated
                 )
             draft.severity = sca.worse(draft.severity, rated)
@@ -446,7 +437,7 @@ def _row(
     rated = _ACTIONS[action] if action in _ACTIONS else common.odd_severity(ctx, record, action or None)
     draft = drafts.get(check)
     if draft is None:
-        draft = drafts[check] = _Draft(
+        draft = drafts[check] = Draft(
             {
                 "name": f"Anchore policy: {gate} gate, {trigger} trigger",
                 "family": gate,
@@ -459,7 +450,7 @@ def _row(
     draft.severity = sca.worse(draft.severity, rated)
 
 
-def _weakness(vuln_id: str, draft: _Draft) -> Weakness:
+def _weakness(vuln_id: str, draft: Draft) -> Weakness:
     fields = dict(draft.fields)
     if draft.fixes and not fields.get("solution"):
         upgrades = "; ".join(f"{pkg} to {ver}" for pkg, ver in sorted(draft.fixes.items()))

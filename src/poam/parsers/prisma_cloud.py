@@ -55,7 +55,7 @@ from poam.errors import InputError
 from poam.parsers import common, csvio, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
 from poam.parsers.nessus_csv import host_asset
-from poam.parsers.sca import UNNAMED, Collector, Dating, as_list, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, Draft, as_list, text
 
 TOOL = "Prisma Cloud Compute"
 MAX_FIXES = 20
@@ -66,15 +66,6 @@ _FIXED_IN = re.compile(r"^\s*fixed\s+in\s+(?P<versions>.+)$", re.IGNORECASE)
 _CSV_IMAGES = {"registry", "repository", "tag", "cve_id", "compliance_id", "severity", "packages"}
 _CSV_HOSTS = {"hostname", "cve_id", "compliance_id", "severity", "packages"}
 _NO_RATING = frozenset({"unimportant", "negligible"})
-
-
-@dataclass
-class _Draft:
-    """What the file says about one check, gathered before its Weakness is made."""
-
-    fields: dict[str, Any]
-    severity: Severity
-    fixes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,7 +103,7 @@ class PrismaCloudParser:
         """Read every result, then yield per image its coverage and merged findings, and one scan."""
         docs = list(jsonio.documents(stream, ctx.source))
         targets: list[_Target] = []
-        drafts: dict[str, _Draft] = {}
+        drafts: dict[str, Draft] = {}
         for d, doc in enumerate(docs, start=1):
             prefix = f"document {d}, " if len(docs) > 1 else ""
             if not isinstance(doc, dict) or "results" not in doc:
@@ -151,7 +142,7 @@ class PrismaCloudParser:
         yield Scan(TOOL, None, sca.label([t.label for t in targets], "images"), started, ended)
 
 
-def _result(result: dict[str, Any], record: str, drafts: dict[str, _Draft], ctx: ParseContext) -> _Target:
+def _result(result: dict[str, Any], record: str, drafts: dict[str, Draft], ctx: ParseContext) -> _Target:
     """One scanned image: its asset, time, and its vulnerabilities and compliance checks."""
     label = text(result.get("name")) or text(result.get("id"))
     image = sca.image_repository(text(result.get("name")))
@@ -205,7 +196,7 @@ def scores(score: float | None, vector: str | None) -> dict[str, Any]:
 
 
 def _vulnerability(
-    v: dict[str, Any], record: str, target: _Target, drafts: dict[str, _Draft], ctx: ParseContext
+    v: dict[str, Any], record: str, target: _Target, drafts: dict[str, Draft], ctx: ParseContext
 ) -> None:
     vuln_id = text(v.get("id"))
     if not vuln_id:
@@ -245,7 +236,7 @@ def _vulnerability(
     draft = drafts.get(vuln_id)
     if draft is None:
         link = text(v.get("link"))
-        draft = drafts[vuln_id] = _Draft(
+        draft = drafts[vuln_id] = Draft(
             {
                 "name": vuln_id,
                 "description": common.plain(text(v.get("description"))),
@@ -260,7 +251,7 @@ def _vulnerability(
         draft.fixes.setdefault(pkg, fixed)
 
 
-def _compliance(c: dict[str, Any], record: str, target: _Target, drafts: dict[str, _Draft], ctx: ParseContext) -> None:
+def _compliance(c: dict[str, Any], record: str, target: _Target, drafts: dict[str, Draft], ctx: ParseContext) -> None:
     check = text(c.get("id"))
     title = text(c.get("title"))
     if not check:
@@ -275,7 +266,7 @@ def _compliance(c: dict[str, Any], record: str, target: _Target, drafts: dict[st
     rated = common.severity_word(text(said)) or common.odd_severity(ctx, record, said)
     draft = drafts.get(check)
     if draft is None:
-        draft = drafts[check] = _Draft(
+        draft = drafts[check] = Draft(
             {
                 "name": title or f"Compliance check {check}",
                 "family": text(c.get("category")),
@@ -287,7 +278,7 @@ def _compliance(c: dict[str, Any], record: str, target: _Target, drafts: dict[st
     draft.severity = sca.worse(draft.severity, rated)
 
 
-def _weakness(vuln_id: str, draft: _Draft) -> Weakness:
+def _weakness(vuln_id: str, draft: Draft) -> Weakness:
     fields = dict(draft.fields)
     if draft.fixes and not fields.get("solution"):
         upgrades = "; ".join(f"{pkg} to {ver}" for pkg, ver in sorted(draft.fixes.items()))
@@ -332,7 +323,7 @@ class PrismaCloudCsvParser:
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Record]:
         """Merge the rows by identity, then yield the findings and one scan."""
         assets: dict[Asset, tuple[Collector, dict[tuple[str, str | None], dt.datetime]]] = {}
-        drafts: dict[str, _Draft] = {}
+        drafts: dict[str, Draft] = {}
         rows = 0
         for line, row in enumerate(csvio.rows(stream, ctx, _header, ","), start=2):
             rows += 1
@@ -384,7 +375,7 @@ def _csv_asset(row: dict[str, str], ctx: ParseContext) -> Asset | None:
 
 
 def _csv_vulnerability(
-    row: dict[str, str], record: str, cve: str, found: Collector, drafts: dict[str, _Draft], ctx: ParseContext
+    row: dict[str, str], record: str, cve: str, found: Collector, drafts: dict[str, Draft], ctx: ParseContext
 ) -> tuple[str, str | None]:
     record = f"{record} ({cve})"
     packages = text(row.get("packages"))
@@ -405,7 +396,7 @@ def _csv_vulnerability(
     rated = rate(ctx, record, row.get("severity"), score)
     draft = drafts.get(cve)
     if draft is None:
-        draft = drafts[cve] = _Draft(
+        draft = drafts[cve] = Draft(
             {
                 "name": cve,
                 "description": common.plain(text(row.get("description"))),
@@ -422,7 +413,7 @@ def _csv_vulnerability(
 
 
 def _csv_compliance(
-    row: dict[str, str], record: str, found: Collector, drafts: dict[str, _Draft], ctx: ParseContext
+    row: dict[str, str], record: str, found: Collector, drafts: dict[str, Draft], ctx: ParseContext
 ) -> tuple[str, str | None] | None:
     check = text(row.get("compliance_id"))
     if not check:
@@ -435,7 +426,7 @@ def _csv_compliance(
     draft = drafts.get(check)
     if draft is None:
         description = text(row.get("description"))
-        draft = drafts[check] = _Draft(
+        draft = drafts[check] = Draft(
             {
                 "name": (description or f"Compliance check {check}").split("\n", 1)[0][:200],
                 "description": description,

@@ -170,6 +170,15 @@ def v3_vector(vector: str | None, version: str = "3.1") -> str | None:
 
 
 @dataclass
+class Draft:
+    """What the file says about one check, gathered before its Weakness is made."""
+
+    fields: dict[str, Any]
+    severity: Severity
+    fixes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Sighting:
     """One weakness at one location of one asset, merged over the file's repeated entries."""
 

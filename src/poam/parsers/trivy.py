@@ -55,14 +55,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from poam.domain.models import Asset, AssetKind, Checks, Coverage, Finding, FindingStatus, Scan, Severity, Weakness
 from poam.errors import InputError
 from poam.parsers import common, cvss, jsonio, sca
 from poam.parsers.base import Head, ParseContext, Record
-from poam.parsers.sca import UNNAMED, Collector, Dating, as_dict, as_list, image_repository, text
+from poam.parsers.sca import UNNAMED, Collector, Dating, Draft, as_dict, as_list, image_repository, text
 
 TOOL = "Trivy"
 MAX_FIXES = 20
@@ -97,15 +97,6 @@ _MODIFIED_FIXED = frozenset({"not_affected", "fixed"})
 """Statuses of a modified finding that a VEX statement gives: not affected, or fixed."""
 _MODIFIED_STATUSES = frozenset({"ignored", "unknown", "affected", "under_investigation", *_MODIFIED_FIXED})
 """The statuses Trivy documents for a modified finding."""
-
-
-@dataclass
-class _Draft:
-    """What the file says about one check, gathered before its Weakness is made."""
-
-    fields: dict[str, Any]
-    severity: Severity
-    fixes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -299,7 +290,7 @@ class _Reader:
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
         self.source = ctx.source
-        self.drafts: dict[str, _Draft] = {}
+        self.drafts: dict[str, Draft] = {}
         self.prefix = ""
         """`report N: ` in a file of several reports, to name records in warnings."""
 
@@ -564,7 +555,7 @@ class _Reader:
                 rated = common.severity_word(text(said_severity)) or common.odd_severity(
                     self.ctx, record, said_severity
                 )
-            self.drafts[check] = _Draft(fields, rated)
+            self.drafts[check] = Draft(fields, rated)
 
     def secret(
         self, s: dict[str, Any], target: str, found: Collector, record: str, given: FindingStatus | None = None
@@ -591,7 +582,7 @@ class _Reader:
                 "description": f"Trivy found a secret ({title}) in the file.",
                 "solution": "Remove the secret from the file and its history, and revoke or rotate it.",
             }
-            self.drafts[rule] = _Draft(fields, self.word(record, s.get("Severity"), Severity.HIGH))
+            self.drafts[rule] = Draft(fields, self.word(record, s.get("Severity"), Severity.HIGH))
 
     def word(self, record: str, said: object, default: Severity) -> Severity:
         """A misconfiguration's or secret's severity word; `default` when absent, Moderate with a
@@ -701,7 +692,7 @@ def _checks(results: list[Any]) -> Checks | None:
     return Checks.VULNERABILITY if vuln else None
 
 
-def _vulnerability_draft(vuln_id: str, v: dict[str, Any], ctx: ParseContext, record: str) -> _Draft:
+def _vulnerability_draft(vuln_id: str, v: dict[str, Any], ctx: ParseContext, record: str) -> Draft:
     sources = as_dict(v.get("CVSS"))
     order = ["nvd", text(v.get("SeveritySource")) or "", *sources]
     picked: dict[str, tuple[float | None, str | None]] = {}
@@ -727,7 +718,7 @@ def _vulnerability_draft(vuln_id: str, v: dict[str, Any], ctx: ParseContext, rec
     numbers = [scores[k] for k in ("cvss3_score", "cvss4_score", "cvss2_score")]
     rated = sca.rated(ctx, record, v.get("Severity"), *(n if isinstance(n, float) else None for n in numbers))
     refs = [text(v.get("PrimaryURL")), *sca.texts(v.get("References"))]
-    return _Draft(
+    return Draft(
         fields={
             "name": text(v.get("Title")) or vuln_id,
             "description": text(v.get("Description")),
@@ -740,7 +731,7 @@ def _vulnerability_draft(vuln_id: str, v: dict[str, Any], ctx: ParseContext, rec
     )
 
 
-def _weakness(vuln_id: str, draft: _Draft) -> Weakness:
+def _weakness(vuln_id: str, draft: Draft) -> Weakness:
     fields = dict(draft.fields)
     if draft.fixes and not fields.get("solution"):
         upgrades = "; ".join(f"{pkg} to {ver}" for pkg, ver in sorted(draft.fixes.items()))
